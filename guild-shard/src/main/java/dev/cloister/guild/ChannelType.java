@@ -1,0 +1,23 @@
+package dev.cloister.guild;
+
+import java.util.Locale;
+import java.util.Optional;
+
+public enum ChannelType {
+  TEXT,
+  VOICE;
+
+  /** The name used on the API: {@code "text"} or {@code "voice"}. */
+  public String wireName() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+
+  public static Optional<ChannelType> fromWire(String name) {
+    for (ChannelType t : values()) {
+      if (t.wireName().equals(name)) {
+        return Optional.of(t);
+      }
+    }
+    return Optional.empty();
+  }
+}

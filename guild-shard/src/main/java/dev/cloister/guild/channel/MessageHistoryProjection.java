@@ -1,0 +1,62 @@
+package dev.cloister.guild.channel;
+
+import java.util.Optional;
+import javax.sql.DataSource;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.cluster.sharding.typed.ShardedDaemonProcessSettings;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ShardedDaemonProcess;
+import org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal;
+import org.apache.pekko.persistence.query.Offset;
+import org.apache.pekko.projection.ProjectionBehavior;
+import org.apache.pekko.projection.ProjectionId;
+import org.apache.pekko.projection.eventsourced.EventEnvelope;
+import org.apache.pekko.projection.eventsourced.javadsl.EventSourcedProvider;
+import org.apache.pekko.projection.javadsl.ExactlyOnceProjection;
+import org.apache.pekko.projection.javadsl.SourceProvider;
+import org.apache.pekko.projection.jdbc.javadsl.JdbcHandler;
+import org.apache.pekko.projection.jdbc.javadsl.JdbcProjection;
+
+/**
+ * Feeds {@link MessageHistory} from the text channels' events, one projection per tag, run by a
+ * sharded daemon process so each tag is projected by exactly one node. Rows and offsets commit in
+ * one transaction: exactly once.
+ */
+public final class MessageHistoryProjection extends JdbcHandler<EventEnvelope<TextChannel.Event>, DataSourceSession> {
+
+  public static final String NAME = "message-history";
+
+  public static void init(ActorSystem<?> system, DataSource dataSource) {
+    ShardedDaemonProcess.get(system).init(
+        ProjectionBehavior.Command.class,
+        NAME,
+        TextChannel.TAG_COUNT,
+        i -> ProjectionBehavior.create(projection(system, dataSource, "channel-" + i)),
+        ShardedDaemonProcessSettings.create(system),
+        Optional.of(ProjectionBehavior.stopMessage()));
+  }
+
+  static ExactlyOnceProjection<Offset, EventEnvelope<TextChannel.Event>> projection(
+      ActorSystem<?> system, DataSource dataSource, String tag) {
+    SourceProvider<Offset, EventEnvelope<TextChannel.Event>> source =
+        EventSourcedProvider.eventsByTag(system, JdbcReadJournal.Identifier(), tag);
+    return JdbcProjection.exactlyOnce(
+        ProjectionId.of(NAME, tag),
+        source,
+        () -> new DataSourceSession(dataSource),
+        MessageHistoryProjection::new,
+        system);
+  }
+
+  @Override
+  public void process(DataSourceSession session, EventEnvelope<TextChannel.Event> envelope)
+      throws Exception {
+    if (envelope.event() instanceof TextChannel.MessagePosted posted) {
+      String channelId = envelope.persistenceId().substring(
+          envelope.persistenceId().indexOf('|') + 1);
+      session.withConnection(c -> {
+        MessageHistory.insert(c, channelId, posted);
+        return null;
+      });
+    }
+  }
+}

@@ -1,0 +1,37 @@
+package dev.cloister.guild;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.HashSet;
+import org.junit.jupiter.api.Test;
+
+class SnowflakeTest {
+
+  @Test
+  void idsStrictlyIncreaseAndCarryTheirNodeAndTime() {
+    Snowflake ids = new Snowflake(7);
+    long before = System.currentTimeMillis();
+    long previous = 0;
+    var seen = new HashSet<Long>();
+    for (int i = 0; i < 20_000; i++) { // more than 4096 per millisecond, so the sequence rolls
+      long id = ids.next();
+      assertThat(id).isGreaterThan(previous);
+      assertThat((id >>> 12) & Snowflake.MAX_NODE_ID).isEqualTo(7);
+      seen.add(id);
+      previous = id;
+    }
+    assertThat(seen).hasSize(20_000);
+    assertThat(Snowflake.timestampOf(previous).toEpochMilli()).isGreaterThanOrEqualTo(before);
+  }
+
+  @Test
+  void parseAcceptsOnlyPositiveDecimalIds() {
+    assertThat(Snowflake.parse("123").getAsLong()).isEqualTo(123);
+    assertThat(Snowflake.parse("")).isEmpty();
+    assertThat(Snowflake.parse("-1")).isEmpty();
+    assertThat(Snowflake.parse("0")).isEmpty();
+    assertThat(Snowflake.parse("12a")).isEmpty();
+    assertThat(Snowflake.parse("99999999999999999999")).isEmpty();
+    assertThat(Snowflake.parse(null)).isEmpty();
+  }
+}

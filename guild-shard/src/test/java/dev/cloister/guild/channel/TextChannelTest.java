@@ -1,0 +1,82 @@
+package dev.cloister.guild.channel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cloister.guild.EntityTestKits;
+import dev.cloister.guild.Snowflake;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class TextChannelTest {
+
+  private static final ActorTestKit testKit = EntityTestKits.create();
+
+  private EventSourcedBehaviorTestKit<TextChannel.Command, TextChannel.Event, TextChannel.State>
+      channel;
+
+  @AfterAll
+  static void stop() {
+    testKit.shutdownTestKit();
+  }
+
+  @BeforeEach
+  void fresh() {
+    channel = EventSourcedBehaviorTestKit.create(
+        testKit.system(), TextChannel.create("200", new Snowflake(1)));
+  }
+
+  private StatusReply<TextChannel.Message> post(byte[] ciphertext) {
+    return channel.<StatusReply<TextChannel.Message>>runCommand(
+        r -> new TextChannel.Post("1", ciphertext, r)).reply();
+  }
+
+  @Test
+  void postingToAChannelThatWasNeverCreatedIsNotFound() {
+    assertThat(post(new byte[] {1}).getError().getMessage()).isEqualTo("not_found: unknown channel");
+  }
+
+  @Test
+  void messagesGetStrictlyIncreasingIdsThatSurviveRestart() {
+    channel.<StatusReply<TextChannel.Info>>runCommand(r -> new TextChannel.Create("100", "general", r));
+    long previous = 0;
+    for (int i = 0; i < 250; i++) {
+      TextChannel.Message m = post(new byte[] {(byte) i}).getValue();
+      assertThat(m.id()).isGreaterThan(previous);
+      assertThat(m.channelId()).isEqualTo("200");
+      assertThat(m.createdAtMillis()).isEqualTo(Snowflake.timestampOf(m.id()).toEpochMilli());
+      previous = m.id();
+    }
+    channel.restart();
+    assertThat(channel.getState().lastMessageId()).isEqualTo(previous);
+    assertThat(post(new byte[] {9}).getValue().id()).isGreaterThan(previous);
+  }
+
+  @Test
+  void emptyAndOversizedCiphertextIsRejectedWithoutAnEvent() {
+    channel.<StatusReply<TextChannel.Info>>runCommand(r -> new TextChannel.Create("100", "general", r));
+    assertThat(post(new byte[0]).getError().getMessage()).startsWith("invalid:");
+    var result = channel.<StatusReply<TextChannel.Message>>runCommand(
+        r -> new TextChannel.Post("1", new byte[TextChannel.MAX_CIPHERTEXT_BYTES + 1], r));
+    assertThat(result.reply().isError()).isTrue();
+    assertThat(result.events()).isEmpty();
+    assertThat(post(new byte[TextChannel.MAX_CIPHERTEXT_BYTES]).isSuccess()).isTrue();
+  }
+
+  @Test
+  void idsNeverGoBackwardsEvenIfTheGeneratorDoes() {
+    var state = new TextChannel.State("200", "100", "general", 5_000);
+    var decision = state.post("1", new byte[] {1}, 10);
+    assertThat(((TextChannel.MessagePosted)
+        ((dev.cloister.guild.Decision.Accept<TextChannel.Event>) decision).events().get(0))
+        .messageId()).isEqualTo(5_001);
+  }
+
+  @Test
+  void eventsAreTaggedIntoAFixedSet() {
+    assertThat(TextChannel.tagFor("200")).matches("channel-[0-3]");
+  }
+}
