@@ -1,0 +1,243 @@
+package dev.cloister.mls.sframe;
+
+/**
+ * SFrame keys derived from MLS (RFC 9605 section 5.2). Each epoch gives a {@code base_key}
+ * ({@code MLS-Exporter("SFrame 1.0 Base Key", "", Nk)}); each sender encrypts under its own KID
+ *
+ * <pre>KID = (context &lt;&lt; (S + E)) + (sender_index &lt;&lt; E) + (epoch % (1 &lt;&lt; E))</pre>
+ *
+ * <p>Receivers keep at most {@code retainedEpochs} epochs (the current one plus a short grace
+ * window for frames still in flight) and drop an old epoch as soon as a new epoch with the same
+ * low {@code E} bits arrives, as the RFC requires. Per-sender keys are derived on the first frame
+ * that authenticates under them, so each sender holds at most one key per retained epoch and
+ * context. Not thread-safe.
+ */
+public final class MlsSFrameKeys {
+    private final SFrameCipherSuite suite;
+    private final int epochBits;
+    private final int senderBits;
+    private final int maxKeysPerEpoch;
+    private final Epoch[] epochs;
+    private final SFrameHeader header = new SFrameHeader();
+    private Epoch current;
+
+    private static final class Epoch {
+        final long epoch;
+        final byte[] baseKey;
+        final KeyTable keys;
+        SFrameKey sendKey;
+        long sendCtr;
+
+        Epoch(long epoch, byte[] baseKey, int maxKeys) {
+            this.epoch = epoch;
+            this.baseKey = baseKey.clone();
+            this.keys = new KeyTable(maxKeys);
+        }
+    }
+
+    /**
+     * @param epochBits      E, low epoch bits in the KID (1..16)
+     * @param senderBits     S, bits for the sender's leaf index (1..32); fixed for the group's life
+     * @param retainedEpochs epochs kept for receiving, at least 1
+     * @param maxSenders     senders whose keys an epoch keeps (bound on memory per epoch)
+     */
+    public MlsSFrameKeys(SFrameCipherSuite suite, int epochBits, int senderBits, int retainedEpochs, int maxSenders) {
+        if (epochBits < 1 || epochBits > 16 || senderBits < 1 || senderBits > 32 || epochBits + senderBits > 48) {
+            throw new IllegalArgumentException("bad KID layout E=" + epochBits + " S=" + senderBits);
+        }
+        if (retainedEpochs < 1 || retainedEpochs > (1 << epochBits)) {
+            throw new IllegalArgumentException("retainedEpochs must be in 1..2^E");
+        }
+        this.suite = suite;
+        this.epochBits = epochBits;
+        this.senderBits = senderBits;
+        this.maxKeysPerEpoch = Math.max(1, maxSenders);
+        this.epochs = new Epoch[retainedEpochs];
+    }
+
+    /** Defaults for a voice channel: E = 8, S = 16, current epoch plus one previous, 1024 senders. */
+    public static MlsSFrameKeys forVoice(SFrameCipherSuite suite) {
+        return new MlsSFrameKeys(suite, 8, 16, 2, 1024);
+    }
+
+    public static long kid(long context, long senderIndex, long epoch, int senderBits, int epochBits) {
+        long epochMask = (1L << epochBits) - 1;
+        long senderMask = (1L << senderBits) - 1;
+        if ((senderIndex & ~senderMask) != 0) {
+            throw new IllegalArgumentException("sender index " + senderIndex + " does not fit in " + senderBits + " bits");
+        }
+        return (context << (senderBits + epochBits)) + (senderIndex << epochBits) + (epoch & epochMask);
+    }
+
+    public long kid(long context, long senderIndex, long epoch) {
+        return kid(context, senderIndex, epoch, senderBits, epochBits);
+    }
+
+    public int senderIndexOf(long kid) {
+        return (int) ((kid >>> epochBits) & ((1L << senderBits) - 1));
+    }
+
+    public long epochBitsOf(long kid) {
+        return kid & ((1L << epochBits) - 1);
+    }
+
+    public long contextOf(long kid) {
+        return kid >>> (senderBits + epochBits);
+    }
+
+    public SFrameCipherSuite suite() {
+        return suite;
+    }
+
+    /** The newest installed epoch, or -1. */
+    public long currentEpoch() {
+        return current == null ? -1 : current.epoch;
+    }
+
+    public boolean hasEpoch(long epoch) {
+        for (Epoch e : epochs) {
+            if (e != null && e.epoch == epoch) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Installed epochs, newest first. */
+    public long[] retainedEpochs() {
+        return java.util.Arrays.stream(epochs).filter(java.util.Objects::nonNull)
+                .mapToLong(e -> e.epoch).boxed().sorted(java.util.Comparator.reverseOrder())
+                .mapToLong(Long::longValue).toArray();
+    }
+
+    /**
+     * Installs the base key of {@code epoch} and makes it the sending epoch. Evicts an epoch with
+     * the same low E bits, then the oldest epoch if all slots are taken.
+     */
+    public void installEpoch(long epoch, byte[] baseKey) {
+        if (baseKey.length != suite.nk) {
+            throw new IllegalArgumentException("base key must be Nk = " + suite.nk + " bytes");
+        }
+        long low = epoch & ((1L << epochBits) - 1);
+        int free = -1;
+        for (int i = 0; i < epochs.length; i++) {
+            if (epochs[i] != null && (epochs[i].epoch & ((1L << epochBits) - 1)) == low) {
+                epochs[i] = null;
+            }
+            if (epochs[i] == null && free < 0) {
+                free = i;
+            }
+        }
+        if (free < 0) {
+            int oldest = 0;
+            for (int i = 1; i < epochs.length; i++) {
+                if (epochs[i].epoch < epochs[oldest].epoch) {
+                    oldest = i;
+                }
+            }
+            free = oldest;
+        }
+        Epoch e = new Epoch(epoch, baseKey, maxKeysPerEpoch);
+        epochs[free] = e;
+        if (current == null || !contains(current) || epoch >= current.epoch) {
+            current = e;
+        }
+    }
+
+    private boolean contains(Epoch e) {
+        for (Epoch x : epochs) {
+            if (x == e) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Forgets an epoch, e.g. when its grace window ends. */
+    public void dropEpoch(long epoch) {
+        for (int i = 0; i < epochs.length; i++) {
+            if (epochs[i] != null && epochs[i].epoch == epoch) {
+                if (epochs[i] == current) {
+                    current = null;
+                }
+                epochs[i] = null;
+            }
+        }
+    }
+
+    /**
+     * Encrypts a frame from {@code senderIndex} under the current epoch with context 0 and the
+     * next counter.
+     *
+     * @return bytes written or a negative {@link SFrameContext} error code
+     */
+    public int protect(int senderIndex, byte[] metadata, int metaOff, int metaLen,
+                       byte[] plaintext, int ptOff, int ptLen, byte[] out, int outOff) {
+        Epoch e = current;
+        if (e == null) {
+            return SFrameContext.ERR_UNKNOWN_KID;
+        }
+        long kid = kid(0, senderIndex, e.epoch);
+        SFrameKey key = e.sendKey;
+        if (key == null || key.kid() != kid) {
+            key = SFrameKey.derive(suite, kid, e.baseKey);
+            e.sendKey = key;
+            e.sendCtr = 0;
+        }
+        return SFrameContext.encrypt(key, e.sendCtr++, metadata, metaOff, metaLen, plaintext, ptOff, ptLen, out, outOff);
+    }
+
+    /**
+     * Decrypts a frame sealed under any retained epoch.
+     *
+     * @return plaintext length or a negative {@link SFrameContext} error code
+     */
+    public int unprotect(byte[] metadata, int metaOff, int metaLen, byte[] frame, int off, int len,
+                         byte[] out, int outOff) {
+        int hdrLen = header.decode(frame, off, len);
+        if (hdrLen < 0 || len - hdrLen < suite.nt) {
+            return SFrameContext.ERR_MALFORMED;
+        }
+        long kid = header.kid();
+        long low = kid & ((1L << epochBits) - 1);
+        Epoch e = null;
+        for (Epoch x : epochs) {
+            if (x != null && (x.epoch & ((1L << epochBits) - 1)) == low) {
+                e = x;
+                break;
+            }
+        }
+        if (e == null) {
+            return SFrameContext.ERR_UNKNOWN_KID;
+        }
+        SFrameKey key = e.keys.get(kid);
+        boolean fresh = key == null;
+        if (fresh) {
+            // Derived before authentication but kept only if the frame verifies, so forged KIDs cannot fill the table.
+            key = SFrameKey.derive(suite, kid, e.baseKey);
+        }
+        int n = SFrameContext.decrypt(key, header.ctr(), hdrLen, metadata, metaOff, metaLen, frame, off, len, out, outOff);
+        if (n >= 0 && fresh) {
+            e.keys.put(key);
+        }
+        return n;
+    }
+
+    public byte[] protect(int senderIndex, byte[] metadata, byte[] plaintext) {
+        byte[] out = new byte[SFrameHeader.MAX_LENGTH + plaintext.length + suite.nt];
+        int n = protect(senderIndex, metadata, 0, metadata.length, plaintext, 0, plaintext.length, out, 0);
+        if (n < 0) {
+            throw new SFrameException(SFrameContext.reason(n));
+        }
+        return java.util.Arrays.copyOf(out, n);
+    }
+
+    public byte[] unprotect(byte[] metadata, byte[] frame) {
+        byte[] out = new byte[Math.max(0, frame.length - suite.nt)];
+        int n = unprotect(metadata, 0, metadata.length, frame, 0, frame.length, out, 0);
+        if (n < 0) {
+            throw new SFrameException(SFrameContext.reason(n));
+        }
+        return java.util.Arrays.copyOf(out, n);
+    }
+}

@@ -1,0 +1,140 @@
+package dev.cloister.mls.sframe;
+
+import java.nio.charset.StandardCharsets;
+import org.bouncycastle.crypto.Digest;
+import org.bouncycastle.crypto.digests.SHA256Digest;
+import org.bouncycastle.crypto.digests.SHA512Digest;
+import org.bouncycastle.crypto.generators.HKDFBytesGenerator;
+import org.bouncycastle.crypto.params.HKDFParameters;
+
+/**
+ * The key and salt for one KID (RFC 9605 section 4.4.2) with its AEAD and the receive-side replay
+ * window. Derivation is a cold path; seal/open through {@link SFrameContext} allocate nothing.
+ */
+public final class SFrameKey {
+    /** Frames this far behind the highest counter seen are still accepted once each. */
+    public static final int REPLAY_WINDOW = 64;
+
+    private final SFrameCipherSuite suite;
+    private final long kid;
+    private final byte[] key;
+    private final byte[] salt;
+    final FrameAead aead;
+    final byte[] nonce;
+
+    private boolean seenAny;
+    private long highest;
+    private long window;
+
+    private SFrameKey(SFrameCipherSuite suite, long kid, byte[] key, byte[] salt) {
+        this.suite = suite;
+        this.kid = kid;
+        this.key = key;
+        this.salt = salt;
+        this.aead = FrameAead.create(suite, key);
+        this.nonce = new byte[suite.nn];
+    }
+
+    /** Derives {@code sframe_key} and {@code sframe_salt} for {@code kid} from {@code baseKey}. */
+    public static SFrameKey derive(SFrameCipherSuite suite, long kid, byte[] baseKey) {
+        byte[] secret = extract(suite, baseKey);
+        return new SFrameKey(suite, kid,
+                expand(suite, secret, label("SFrame 1.0 Secret key ", kid, suite), suite.nk),
+                expand(suite, secret, label("SFrame 1.0 Secret salt ", kid, suite), suite.nn));
+    }
+
+    /** {@code HKDF-Extract("", base_key)}. */
+    public static byte[] extract(SFrameCipherSuite suite, byte[] baseKey) {
+        HKDFBytesGenerator hkdf = new HKDFBytesGenerator(digest(suite));
+        return hkdf.extractPRK(new byte[0], baseKey);
+    }
+
+    public static byte[] expand(SFrameCipherSuite suite, byte[] prk, byte[] info, int length) {
+        HKDFBytesGenerator hkdf = new HKDFBytesGenerator(digest(suite));
+        hkdf.init(HKDFParameters.skipExtractParameters(prk, info));
+        byte[] out = new byte[length];
+        hkdf.generateBytes(out, 0, length);
+        return out;
+    }
+
+    /** {@code prefix || KID (8 bytes) || cipher_suite (2 bytes)}. */
+    public static byte[] label(String prefix, long kid, SFrameCipherSuite suite) {
+        byte[] p = prefix.getBytes(StandardCharsets.US_ASCII);
+        byte[] out = new byte[p.length + 10];
+        System.arraycopy(p, 0, out, 0, p.length);
+        for (int i = 0; i < 8; i++) {
+            out[p.length + i] = (byte) (kid >>> (56 - 8 * i));
+        }
+        out[p.length + 8] = (byte) (suite.id >>> 8);
+        out[p.length + 9] = (byte) suite.id;
+        return out;
+    }
+
+    private static Digest digest(SFrameCipherSuite suite) {
+        return suite.nh == 64 ? new SHA512Digest() : new SHA256Digest();
+    }
+
+    public SFrameCipherSuite suite() {
+        return suite;
+    }
+
+    public long kid() {
+        return kid;
+    }
+
+    public byte[] key() {
+        return key.clone();
+    }
+
+    public byte[] salt() {
+        return salt.clone();
+    }
+
+    /** Writes {@code salt XOR ctr} (ctr big-endian in the last 8 bytes) into this key's nonce buffer. */
+    void formNonce(long ctr) {
+        int n = salt.length;
+        System.arraycopy(salt, 0, nonce, 0, n);
+        for (int i = 0; i < 8; i++) {
+            nonce[n - 1 - i] ^= (byte) (ctr >>> (8 * i));
+        }
+    }
+
+    /** The nonce for {@code ctr}, for tests and diagnostics. */
+    public byte[] nonceFor(long ctr) {
+        formNonce(ctr);
+        return nonce.clone();
+    }
+
+    /** True if a frame with this counter was already accepted or is older than the window. */
+    boolean isReplay(long ctr) {
+        if (!seenAny) {
+            return false;
+        }
+        if (Long.compareUnsigned(ctr, highest) > 0) {
+            return false;
+        }
+        long behind = highest - ctr;
+        if (Long.compareUnsigned(behind, REPLAY_WINDOW) >= 0) {
+            return true;
+        }
+        return (window & (1L << behind)) != 0;
+    }
+
+    /** Records an authenticated counter. */
+    void accept(long ctr) {
+        if (!seenAny) {
+            seenAny = true;
+            highest = ctr;
+            window = 1;
+            return;
+        }
+        if (Long.compareUnsigned(ctr, highest) > 0) {
+            long shift = ctr - highest;
+            window = Long.compareUnsigned(shift, REPLAY_WINDOW) >= 0 ? 0 : window << shift;
+            window |= 1;
+            highest = ctr;
+        } else {
+            window |= 1L << (highest - ctr);
+        }
+    }
+}
