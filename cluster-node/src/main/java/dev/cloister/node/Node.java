@@ -1,0 +1,237 @@
+package dev.cloister.node;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import dev.cloister.guild.Guild;
+import dev.cloister.guild.Snowflake;
+import dev.cloister.guild.channel.DataSourceSession;
+import dev.cloister.guild.channel.MessageHistory;
+import dev.cloister.guild.channel.MessageHistoryProjection;
+import dev.cloister.guild.channel.TextChannel;
+import dev.cloister.guild.user.Account;
+import dev.cloister.guild.user.User;
+import dev.cloister.node.auth.SessionTokens;
+import dev.cloister.node.auth.SrpLogins;
+import dev.cloister.node.db.Database;
+import dev.cloister.node.http.ApiRoutes;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.management.javadsl.PekkoManagement;
+import org.apache.pekko.projection.jdbc.javadsl.JdbcProjection;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One Cloister node: its database, the Pekko cluster member with the sharded entities and
+ * projections, Pekko management and the HTTP API. {@link #main} runs it until SIGTERM; tests
+ * start and stop it in-process.
+ */
+public final class Node {
+
+  private static final Logger log = LoggerFactory.getLogger(Node.class);
+
+  private final ActorSystem<Void> system;
+  private final Database database;
+  private final ServerBinding binding;
+  private final ExecutorService blocking;
+
+  private Node(ActorSystem<Void> system, Database database, ServerBinding binding,
+      ExecutorService blocking) {
+    this.system = system;
+    this.database = database;
+    this.binding = binding;
+    this.blocking = blocking;
+  }
+
+  public static void main(String[] args) throws Exception {
+    long t0 = System.nanoTime();
+    Node node = start(ConfigFactory.load());
+    log.info("Cloister node ready in {} ms: HTTP on {}", (System.nanoTime() - t0) / 1_000_000,
+        node.httpAddress());
+    // SIGTERM runs Pekko's coordinated shutdown through its JVM hook; wait for it to finish.
+    node.system.getWhenTerminated().toCompletableFuture().join();
+  }
+
+  /** Starts a node from configuration; returns once it serves requests. */
+  public static Node start(Config base) throws Exception {
+    Config cloister = base.getConfig("cloister");
+    Path dataDir = Path.of(cloister.getString("data-dir")).toAbsolutePath();
+    Files.createDirectories(dataDir);
+
+    Database database = Database.start(base, dataDir);
+    try {
+      database.migrate();
+      return startWith(base, cloister, dataDir, database);
+    } catch (Exception | Error e) {
+      database.close();
+      throw e;
+    }
+  }
+
+  private static Node startWith(Config base, Config cloister, Path dataDir, Database database)
+      throws Exception {
+    Map<String, Object> db = new HashMap<>();
+    String slick = "pekko-persistence-jdbc.shared-databases.slick.db.";
+    db.put(slick + "url", database.url());
+    db.put(slick + "user", database.user());
+    db.put(slick + "password", database.password());
+    String seeds = cloister.getString("cluster.seed-nodes").strip();
+    if (!seeds.isEmpty()) {
+      db.put("pekko.cluster.seed-nodes", Arrays.stream(seeds.split(",")).map(String::strip).toList());
+    }
+    Config config = ConfigFactory.parseMap(db).withFallback(base).resolve();
+
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "cloister", config);
+    ExecutorService blocking = Executors.newFixedThreadPool(
+        cloister.getInt("db.pool-size"), r -> {
+          Thread t = new Thread(r, "cloister-read-model");
+          t.setDaemon(true);
+          return t;
+        });
+    try {
+      Cluster cluster = Cluster.get(system);
+      if (seeds.isEmpty()) {
+        cluster.manager().tell(Join.create(cluster.selfMember().address()));
+      }
+      awaitUp(cluster, Duration.ofSeconds(60));
+
+      JdbcProjection.createTablesIfNotExists(() -> new DataSourceSession(database.dataSource()), system)
+          .toCompletableFuture().get(30, TimeUnit.SECONDS);
+
+      Snowflake ids = new Snowflake(cloister.getInt("node-id"));
+      Account.init(system);
+      User.init(system);
+      Guild.init(system);
+      TextChannel.init(system, ids);
+      MessageHistoryProjection.init(system, database.dataSource());
+
+      PekkoManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+
+      SessionTokens tokens = new SessionTokens(tokenKey(cloister, dataDir),
+          cloister.getDuration("auth.token-ttl"), Clock.systemUTC());
+      SrpLogins logins = new SrpLogins(tokens, cloister.getDuration("auth.login-timeout"),
+          cloister.getInt("auth.max-pending-logins"), Clock.systemUTC());
+      system.scheduler().scheduleAtFixedRate(Duration.ofSeconds(10), Duration.ofSeconds(10),
+          logins::expireStale, system.executionContext());
+
+      AtomicBoolean ready = new AtomicBoolean(false);
+      ApiRoutes api = new ApiRoutes(ClusterSharding.get(system), tokens, logins,
+          new MessageHistory(database.dataSource()), ids, blocking,
+          cloister.getDuration("http.ask-timeout"),
+          cloister.getDuration("history.read-your-writes-wait"), ready::get);
+      ServerBinding binding = Http.get(system)
+          .newServerAt(cloister.getString("http.host"), cloister.getInt("http.port"))
+          .bind(api.route())
+          .toCompletableFuture().get(30, TimeUnit.SECONDS);
+
+      CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
+      shutdown.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-unbind", () -> {
+        ready.set(false);
+        return binding.unbind().thenApply(x -> Done.getInstance());
+      });
+      shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-drain",
+          () -> binding.terminate(Duration.ofSeconds(5)).thenApply(x -> Done.getInstance()));
+      shutdown.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "database-stop",
+          () -> CompletableFuture.supplyAsync(() -> {
+            blocking.shutdown();
+            database.close();
+            return Done.getInstance();
+          }));
+      ready.set(true);
+      return new Node(system, database, binding, blocking);
+    } catch (Exception | Error e) {
+      blocking.shutdownNow();
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      throw e;
+    }
+  }
+
+  private static void awaitUp(Cluster cluster, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (cluster.selfMember().status() != MemberStatus.up()) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("this node did not join a cluster within " + timeout);
+      }
+      Thread.sleep(50);
+    }
+  }
+
+  /**
+   * The token signing key: configured, or generated once into {@code <data-dir>/token-key} so
+   * that tokens outlive restarts.
+   */
+  static byte[] tokenKey(Config cloister, Path dataDir) throws IOException {
+    String configured = cloister.getString("auth.token-key").strip();
+    if (!configured.isEmpty()) {
+      byte[] key = Base64.getDecoder().decode(configured);
+      if (key.length < 32) {
+        throw new IllegalArgumentException("cloister.auth.token-key must be base64 of 32+ bytes");
+      }
+      return key;
+    }
+    Path file = dataDir.resolve("token-key");
+    if (Files.exists(file)) {
+      return Base64.getDecoder().decode(Files.readString(file).strip());
+    }
+    byte[] key = new byte[32];
+    new SecureRandom().nextBytes(key);
+    Path tmp = dataDir.resolve("token-key.tmp");
+    Files.writeString(tmp, Base64.getEncoder().encodeToString(key));
+    try {
+      Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
+    } catch (UnsupportedOperationException ignored) {
+      // not a POSIX file system; the data directory's own permissions protect it
+    }
+    Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    return key;
+  }
+
+  public InetSocketAddress httpAddress() {
+    return binding.localAddress();
+  }
+
+  public ActorSystem<Void> system() {
+    return system;
+  }
+
+  /** Runs coordinated shutdown, as SIGTERM does, and waits for it. */
+  public void stop() {
+    CompletionStage<Done> done = CoordinatedShutdown.get(system)
+        .runAll(CoordinatedShutdown.unknownReason());
+    done.toCompletableFuture().join();
+    system.getWhenTerminated().toCompletableFuture().join();
+  }
+
+  List<Object> internals() {
+    return List.of(database, blocking);
+  }
+}
