@@ -1,0 +1,133 @@
+package dev.cloister.sfu;
+
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * Everything an SFU needs to start. {@link #defaults()} gives the documented defaults;
+ * {@link #fromEnvironment(Map)} reads the {@code CLOISTER_SFU_*} variables listed in the README.
+ * Ports may be 0 (ephemeral) when embedding or testing.
+ *
+ * @param bindHost            local address for the UDP media socket
+ * @param publicHost          address advertised to clients as {@code udpHost}
+ * @param udpPort             UDP media port (STUN, RTP and RTCP share it)
+ * @param controlHost         local address of the HTTP control API (it has no authentication)
+ * @param controlPort         HTTP control API port
+ * @param topN                speakers forwarded per conference
+ * @param audioLevelExtId     RFC 8285 one-byte extension id carrying the RFC 6464 audio level (1..14)
+ * @param ioThreads           UDP I/O workers (each its own SO_REUSEPORT socket on epoll)
+ * @param consentTimeout      a binding expires this long after its last valid STUN request
+ * @param speakerFloorDb      loudness (dB above RFC 6464 silence, level 127) needed to become a speaker
+ * @param speakerMarginDb     how much louder than the quietest speaker a candidate must be to replace it
+ * @param speakerQuietHold    how long a speaker may stay below the floor before losing the slot
+ * @param selectionInterval   how often speakers are re-selected and expired bindings swept
+ */
+public record SfuConfig(
+        String bindHost,
+        String publicHost,
+        int udpPort,
+        String controlHost,
+        int controlPort,
+        int topN,
+        int audioLevelExtId,
+        int ioThreads,
+        Duration consentTimeout,
+        int speakerFloorDb,
+        int speakerMarginDb,
+        Duration speakerQuietHold,
+        Duration selectionInterval) {
+
+    public SfuConfig {
+        requirePort("udpPort", udpPort);
+        requirePort("controlPort", controlPort);
+        if (topN < 0 || topN > 64) {
+            throw new IllegalArgumentException("topN must be 0..64, was " + topN);
+        }
+        if (audioLevelExtId < 1 || audioLevelExtId > 14) {
+            throw new IllegalArgumentException("audioLevelExtId must be 1..14, was " + audioLevelExtId);
+        }
+        if (ioThreads < 1 || ioThreads > 64) {
+            throw new IllegalArgumentException("ioThreads must be 1..64, was " + ioThreads);
+        }
+        if (consentTimeout.isNegative() || consentTimeout.isZero()) {
+            throw new IllegalArgumentException("consentTimeout must be positive");
+        }
+        if (selectionInterval.isNegative() || selectionInterval.isZero()) {
+            throw new IllegalArgumentException("selectionInterval must be positive");
+        }
+    }
+
+    public static SfuConfig defaults() {
+        return new SfuConfig("0.0.0.0", "127.0.0.1", 50000, "127.0.0.1", 8091, 3, 1,
+                Math.max(1, Runtime.getRuntime().availableProcessors()), Duration.ofSeconds(30),
+                10, 8, Duration.ofMillis(1500), Duration.ofMillis(20));
+    }
+
+    /** Defaults with both ports ephemeral and everything on loopback: for tests and embedding. */
+    public static SfuConfig loopbackEphemeral() {
+        return defaults().withHosts("127.0.0.1", "127.0.0.1", "127.0.0.1").withPorts(0, 0);
+    }
+
+    public static SfuConfig fromEnvironment(Map<String, String> env) {
+        SfuConfig d = defaults();
+        String bindHost = env.getOrDefault("CLOISTER_SFU_BIND_HOST", d.bindHost());
+        return new SfuConfig(
+                bindHost,
+                env.getOrDefault("CLOISTER_SFU_PUBLIC_HOST", d.publicHost()),
+                intVar(env, "CLOISTER_SFU_UDP_PORT", d.udpPort()),
+                env.getOrDefault("CLOISTER_SFU_CONTROL_HOST", d.controlHost()),
+                intVar(env, "CLOISTER_SFU_CONTROL_PORT", d.controlPort()),
+                intVar(env, "CLOISTER_SFU_TOP_N", d.topN()),
+                intVar(env, "CLOISTER_SFU_AUDIO_LEVEL_EXT_ID", d.audioLevelExtId()),
+                intVar(env, "CLOISTER_SFU_IO_THREADS", d.ioThreads()),
+                Duration.ofMillis(intVar(env, "CLOISTER_SFU_CONSENT_TIMEOUT_MS", (int) d.consentTimeout().toMillis())),
+                intVar(env, "CLOISTER_SFU_SPEAKER_FLOOR_DB", d.speakerFloorDb()),
+                intVar(env, "CLOISTER_SFU_SPEAKER_MARGIN_DB", d.speakerMarginDb()),
+                Duration.ofMillis(intVar(env, "CLOISTER_SFU_SPEAKER_HOLD_MS", (int) d.speakerQuietHold().toMillis())),
+                Duration.ofMillis(intVar(env, "CLOISTER_SFU_SELECTION_INTERVAL_MS",
+                        (int) d.selectionInterval().toMillis())));
+    }
+
+    public SfuConfig withPorts(int udp, int control) {
+        return new SfuConfig(bindHost, publicHost, udp, controlHost, control, topN, audioLevelExtId, ioThreads,
+                consentTimeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval);
+    }
+
+    public SfuConfig withHosts(String bind, String advertised, String control) {
+        return new SfuConfig(bind, advertised, udpPort, control, controlPort, topN, audioLevelExtId, ioThreads,
+                consentTimeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval);
+    }
+
+    public SfuConfig withTopN(int n) {
+        return new SfuConfig(bindHost, publicHost, udpPort, controlHost, controlPort, n, audioLevelExtId, ioThreads,
+                consentTimeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval);
+    }
+
+    public SfuConfig withIoThreads(int n) {
+        return new SfuConfig(bindHost, publicHost, udpPort, controlHost, controlPort, topN, audioLevelExtId, n,
+                consentTimeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval);
+    }
+
+    public SfuConfig withConsentTimeout(Duration timeout) {
+        return new SfuConfig(bindHost, publicHost, udpPort, controlHost, controlPort, topN, audioLevelExtId, ioThreads,
+                timeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval);
+    }
+
+    private static void requirePort(String name, int port) {
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException(name + " must be 0..65535, was " + port);
+        }
+    }
+
+    private static int intVar(Map<String, String> env, String name, int fallback) {
+        String v = env.get(name);
+        if (v == null || v.isBlank()) {
+            return fallback;
+        }
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(name + " must be an integer, was '" + v + "'");
+        }
+    }
+}
