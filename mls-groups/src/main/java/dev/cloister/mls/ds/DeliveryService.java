@@ -1,0 +1,482 @@
+package dev.cloister.mls.ds;
+
+import dev.cloister.mls.ds.GroupView.Member;
+import dev.cloister.mls.ds.GroupView.PendingProposal;
+import dev.cloister.mls.ds.GroupView.ProposalKind;
+import dev.cloister.mls.group.DeviceCredential;
+import dev.cloister.mls.group.MlsSuite;
+import dev.cloister.mls.wire.MlsMessages;
+import dev.cloister.mls.wire.MlsReader;
+import dev.cloister.mls.wire.MlsWireException;
+import java.io.ByteArrayOutputStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import org.bouncycastle.mls.TreeKEM.LeafIndex;
+import org.bouncycastle.mls.TreeKEM.LeafNode;
+import org.bouncycastle.mls.TreeKEM.LeafNodeSource;
+import org.bouncycastle.mls.TreeKEM.TreeKEMPublicKey;
+import org.bouncycastle.mls.codec.KeyPackage;
+import org.bouncycastle.mls.codec.MLSInputStream;
+import org.bouncycastle.mls.codec.MLSMessage;
+import org.bouncycastle.mls.codec.MLSOutputStream;
+import org.bouncycastle.mls.codec.Proposal;
+import org.bouncycastle.mls.codec.UpdatePath;
+import org.bouncycastle.mls.crypto.MlsCipherSuite;
+
+/**
+ * The MLS delivery service as pure functions over a {@link GroupView}: create the view from the
+ * creator's GroupInfo, issue server-signed external Add/Remove proposals, and validate a commit.
+ * It holds no group secret: it checks what public data allows (group, epoch, sender, the exact
+ * pending proposals, signatures over the GroupContext it tracks, the update path against the
+ * public tree) and accepts the first valid commit of an epoch; later ones fail the epoch check.
+ * Every function returns a {@link Decision}; a rejection leaves the given view untouched.
+ */
+public final class DeliveryService {
+    private static final HexFormat HEX = HexFormat.of();
+    private static final int EXT_RATCHET_TREE = 2;
+    private static final int EXT_EXTERNAL_SENDERS = 5;
+
+    private final DeliveryServiceKey key;
+    private final MlsCipherSuite suite = MlsSuite.SUITE;
+
+    public DeliveryService(DeliveryServiceKey key) {
+        this.key = key;
+    }
+
+    public record Proposed(GroupView view, byte[] message, byte[] ref) {
+    }
+
+    public record CommitAccepted(GroupView view, List<DeviceCredential> joiners, List<DeviceCredential> removed) {
+    }
+
+    // bcmls's MlsCipherSuite shares one digest per suite, so its hashing is serialized here.
+    private static final Object BCMLS = MlsSuite.SUITE;
+
+    /** Builds the view of a new group from its creator's GroupInfo (with the tree inline). */
+    public Decision<GroupView> createGroup(byte[] groupId, byte[] groupInfoMessage, DeviceCredential creator) {
+        synchronized (BCMLS) {
+            try {
+                return doCreate(groupId, groupInfoMessage, creator);
+            } catch (MlsWireException e) {
+                return Decision.reject("malformed GroupInfo: " + e.getMessage());
+            } catch (Exception e) {
+                return Decision.reject("invalid GroupInfo: " + e.getMessage());
+            }
+        }
+    }
+
+    private Decision<GroupView> doCreate(byte[] groupId, byte[] msg, DeviceCredential creator) throws Exception {
+        if (msg == null || msg.length > MlsMessages.MAX_MESSAGE) {
+            return Decision.reject("GroupInfo missing or larger than " + MlsMessages.MAX_MESSAGE + " bytes");
+        }
+        MlsReader r = new MlsReader(msg);
+        if (r.u16("version") != MlsMessages.MLS10 || r.u16("wire format") != MlsMessages.WIRE_GROUP_INFO) {
+            return Decision.reject("not an MLS 1.0 GroupInfo");
+        }
+        int tbsStart = r.position();
+        if (r.u16("context version") != MlsMessages.MLS10 || r.u16("cipher suite") != suite.getSuiteID()) {
+            return Decision.reject("GroupInfo for another version or cipher suite");
+        }
+        byte[] gid = r.opaque("group_id", MlsMessages.MAX_GROUP_ID);
+        long epoch = r.u64("epoch");
+        byte[] treeHash = r.opaque("tree_hash", MlsMessages.MAX_TAG);
+        byte[] confirmed = r.opaque("confirmed_transcript_hash", MlsMessages.MAX_TAG);
+        byte[] contextExtensions = r.opaque("group context extensions", MlsMessages.MAX_EXTENSIONS);
+        MlsReader infoExt = r.vector("GroupInfo extensions", MlsMessages.MAX_MESSAGE);
+        byte[] treeBytes = null;
+        while (infoExt.remaining() > 0) {
+            int type = infoExt.u16("extension type");
+            byte[] data = infoExt.opaque("extension data", MlsMessages.MAX_MESSAGE);
+            if (type == EXT_RATCHET_TREE) {
+                treeBytes = data;
+            }
+        }
+        byte[] confirmationTag = r.opaque("confirmation_tag", MlsMessages.MAX_TAG);
+        long signer = r.u32("signer");
+        int tbsEnd = r.position();
+        byte[] signature = r.opaque("signature", MlsMessages.MAX_SIGNATURE);
+        r.expectEnd("GroupInfo");
+
+        if (!Arrays.equals(gid, groupId)) {
+            return Decision.reject("GroupInfo is for another group");
+        }
+        if (epoch != 0) {
+            return Decision.reject("a new group must start at epoch 0");
+        }
+        String ext = checkExternalSenders(contextExtensions);
+        if (ext != null) {
+            return Decision.reject(ext);
+        }
+        if (treeBytes == null) {
+            return Decision.reject("GroupInfo carries no ratchet tree");
+        }
+        checkTree(treeBytes);
+        TreeKEMPublicKey tree = (TreeKEMPublicKey) MLSInputStream.decode(treeBytes, TreeKEMPublicKey.class);
+        tree.setSuite(suite);
+        tree.setHashAll();
+        if (!Arrays.equals(tree.getRootHash(), treeHash)) {
+            return Decision.reject("ratchet tree does not match the tree hash");
+        }
+        List<Member> members = members(tree);
+        if (members.size() != 1 || members.get(0).leaf() != 0 || !members.get(0).device().equals(creator)) {
+            return Decision.reject("a new group must hold only its creator " + creator + " at leaf 0");
+        }
+        if (signer != 0) {
+            return Decision.reject("GroupInfo must be signed by the creator");
+        }
+        if (!suite.verifyWithLabel(members.get(0).signatureKey(), "GroupInfoTBS", Arrays.copyOfRange(msg, tbsStart, tbsEnd), signature)) {
+            return Decision.reject("GroupInfo signature does not verify");
+        }
+        byte[] interim = suite.hash(concat(confirmed, MlsReader.opaqueOf(confirmationTag)));
+        return Decision.accept(new GroupView(groupId, 0, MLSOutputStream.encode(tree), confirmed, interim,
+                contextExtensions, members, List.of()));
+    }
+
+    /** The group context must name exactly one external sender: this server. */
+    private String checkExternalSenders(byte[] contextExtensions) throws MlsWireException {
+        MlsReader r = new MlsReader(contextExtensions);
+        int senders = 0;
+        boolean ours = false;
+        while (r.remaining() > 0) {
+            int type = r.u16("extension type");
+            MlsReader data = r.vector("extension data", MlsMessages.MAX_EXTENSIONS);
+            if (type != EXT_EXTERNAL_SENDERS) {
+                return "group context extension " + type + " is not allowed";
+            }
+            MlsReader list = data.vector("external senders", MlsMessages.MAX_EXTENSIONS);
+            while (list.remaining() > 0) {
+                byte[] sigKey = list.opaque("external sender key", MlsMessages.MAX_KEY);
+                if (list.u16("credential type") != MlsMessages.CREDENTIAL_BASIC) {
+                    return "external sender must have a basic credential";
+                }
+                list.skipOpaque("external sender identity", MlsMessages.MAX_IDENTITY);
+                senders++;
+                ours |= Arrays.equals(sigKey, key.publicKey());
+            }
+        }
+        if (senders != 1 || !ours) {
+            return "the server must be the group's only external sender";
+        }
+        return null;
+    }
+
+    /** Bounded walk of a ratchet tree: optional nodes, leaves and parents. */
+    private static void checkTree(byte[] tree) throws MlsWireException {
+        MlsReader r = new MlsReader(tree);
+        MlsReader nodes = r.vector("ratchet tree", MlsMessages.MAX_MESSAGE);
+        r.expectEnd("ratchet tree");
+        int count = 0;
+        while (nodes.remaining() > 0) {
+            if (++count > 2 * MlsMessages.MAX_LEAF_INDEX) {
+                throw new MlsWireException("ratchet tree too large");
+            }
+            int present = nodes.u8("optional node");
+            if (present == 0) {
+                continue;
+            }
+            if (present != 1) {
+                throw new MlsWireException("invalid optional flag");
+            }
+            int type = nodes.u8("node type");
+            if (type == 1) {
+                MlsMessages.parseLeafNode(nodes);
+            } else if (type == 2) {
+                nodes.skipOpaque("parent encryption_key", MlsMessages.MAX_KEY);
+                nodes.skipOpaque("parent_hash", MlsMessages.MAX_TAG);
+                nodes.skipOpaque("unmerged_leaves", 4 * MlsMessages.MAX_LEAF_INDEX);
+            } else {
+                throw new MlsWireException("unknown node type " + type);
+            }
+        }
+    }
+
+    /** Issues a server-signed Add for a key package the server claimed for {@code device}. */
+    public Decision<Proposed> proposeAdd(GroupView view, byte[] keyPackageMessage, DeviceCredential device) {
+        synchronized (BCMLS) {
+            try {
+                MlsMessages.KeyPackage kp = MlsMessages.parseKeyPackageMessage(keyPackageMessage);
+                if (kp.version() != MlsMessages.MLS10 || kp.cipherSuite() != suite.getSuiteID()) {
+                    return Decision.reject("key package for another version or cipher suite");
+                }
+                DeviceCredential holder = DeviceCredential.decode(kp.leafNode().identity());
+                if (!holder.equals(device)) {
+                    return Decision.reject("key package belongs to " + holder + ", not " + device);
+                }
+                if (view.member(device) != null) {
+                    return Decision.reject("device " + device + " already has a leaf in the group");
+                }
+                for (PendingProposal p : view.pending()) {
+                    if (p.kind() == ProposalKind.ADD && p.device().equals(device)) {
+                        return Decision.reject("device " + device + " is already being added");
+                    }
+                }
+                for (Member m : view.members()) {
+                    if (Arrays.equals(m.signatureKey(), kp.leafNode().signatureKey())) {
+                        return Decision.reject("signature key already used by " + m.device());
+                    }
+                }
+                MLSMessage decoded = (MLSMessage) MLSInputStream.decode(keyPackageMessage, MLSMessage.class);
+                KeyPackage bcKp = decoded.keyPackage;
+                if (!bcKp.verify()) {
+                    return Decision.reject("key package signature does not verify");
+                }
+                return issue(view, Proposal.add(bcKp), ProposalKind.ADD, device, -1, kp.encoded());
+            } catch (MlsWireException e) {
+                return Decision.reject("malformed key package: " + e.getMessage());
+            } catch (Exception e) {
+                return Decision.reject("invalid key package: " + e.getMessage());
+            }
+        }
+    }
+
+    /** Issues a server-signed Remove of {@code device}'s leaf. */
+    public Decision<Proposed> proposeRemove(GroupView view, DeviceCredential device) {
+        synchronized (BCMLS) {
+            Member m = view.member(device);
+            if (m == null) {
+                return Decision.reject("device " + device + " is not a member");
+            }
+            for (PendingProposal p : view.pending()) {
+                if (p.kind() == ProposalKind.REMOVE && p.leaf() == m.leaf()) {
+                    return Decision.reject("device " + device + " is already being removed");
+                }
+            }
+            try {
+                return issue(view, Proposal.remove(new LeafIndex(m.leaf())), ProposalKind.REMOVE, device, m.leaf(), null);
+            } catch (Exception e) {
+                return Decision.reject("cannot sign proposal: " + e.getMessage());
+            }
+        }
+    }
+
+    private Decision<Proposed> issue(GroupView view, Proposal proposal, ProposalKind kind, DeviceCredential device,
+                                     int leaf, byte[] keyPackage) throws Exception {
+        MLSMessage msg = MLSMessage.externalProposal(suite, view.groupId(), view.epoch(), proposal, 0, key.privateKeyBytes());
+        byte[] bytes = MLSOutputStream.encode(msg);
+        MlsMessages.PublicMessage pm = MlsMessages.parsePublicMessage(bytes);
+        byte[] ref = suite.refHash(pm.authenticatedContent(), "MLS 1.0 Proposal Reference");
+        List<PendingProposal> pending = new ArrayList<>(view.pending());
+        pending.add(new PendingProposal(ref, kind, device, leaf, bytes, keyPackage));
+        return Decision.accept(new Proposed(view.withPending(pending), bytes, ref));
+    }
+
+    /**
+     * Validates a commit against the view. Accepted: the view of the next epoch, the devices to
+     * route the Welcome to and the devices removed. The first valid commit of an epoch wins: once
+     * it is applied, any other commit for that epoch fails the epoch check.
+     */
+    public Decision<CommitAccepted> validateCommit(GroupView view, byte[] commitMessage) {
+        synchronized (BCMLS) {
+            try {
+                return doValidate(view, commitMessage);
+            } catch (MlsWireException e) {
+                return Decision.reject("malformed commit: " + e.getMessage());
+            } catch (Exception e) {
+                return Decision.reject("invalid commit: " + e.getMessage());
+            }
+        }
+    }
+
+    private Decision<CommitAccepted> doValidate(GroupView view, byte[] bytes) throws Exception {
+        MlsMessages.PublicMessage pm = MlsMessages.parsePublicMessage(bytes);
+        if (pm.contentType() != MlsMessages.CONTENT_COMMIT) {
+            return Decision.reject("not a commit");
+        }
+        if (!Arrays.equals(pm.groupId(), view.groupId())) {
+            return Decision.reject("commit is for another group");
+        }
+        if (pm.epoch() != view.epoch()) {
+            return Decision.reject("wrong epoch: commit is for epoch " + pm.epoch() + ", group is at " + view.epoch());
+        }
+        if (pm.senderType() == MlsMessages.SENDER_NEW_MEMBER_COMMIT) {
+            String why = checkExternalCommit(view, pm);
+            return Decision.reject(why != null ? why
+                    : "external commits are not accepted: devices join through the server's Add proposal");
+        }
+        if (pm.senderType() != MlsMessages.SENDER_MEMBER) {
+            return Decision.reject("commit sender must be a member");
+        }
+        TreeKEMPublicKey tree = (TreeKEMPublicKey) MLSInputStream.decode(view.ratchetTree(), TreeKEMPublicKey.class);
+        tree.setSuite(suite);
+        long leafCount = tree.getSize().leafCount();
+        if (pm.senderIndex() >= leafCount) {
+            return Decision.reject("sender leaf " + pm.senderIndex() + " is outside the tree of " + leafCount + " leaves");
+        }
+        Member sender = view.memberAt(pm.senderIndex());
+        if (sender == null) {
+            return Decision.reject("sender leaf " + pm.senderIndex() + " is not a member");
+        }
+
+        // Exactly the pending proposals, each once, by reference.
+        Set<String> pendingRefs = new HashSet<>();
+        view.pending().forEach(p -> pendingRefs.add(HEX.formatHex(p.ref())));
+        Set<String> seen = new HashSet<>();
+        for (MlsMessages.ProposalOrRef item : pm.commit().proposals()) {
+            if (!item.isReference()) {
+                return Decision.reject("inline proposals are not accepted; commit the server's proposals by reference");
+            }
+            String ref = HEX.formatHex(item.reference());
+            if (!pendingRefs.contains(ref)) {
+                return Decision.reject("commit references a proposal the server did not issue");
+            }
+            if (!seen.add(ref)) {
+                return Decision.reject("commit references a proposal twice");
+            }
+        }
+        if (seen.size() != pendingRefs.size()) {
+            return Decision.reject("commit leaves out " + (pendingRefs.size() - seen.size()) + " pending proposal(s)");
+        }
+        boolean removes = false;
+        for (PendingProposal p : view.pending()) {
+            if (p.kind() == ProposalKind.REMOVE) {
+                removes = true;
+                if (p.leaf() == sender.leaf()) {
+                    return Decision.reject("a member cannot commit its own removal");
+                }
+            }
+        }
+        MlsMessages.Commit commit = pm.commit();
+        if ((removes || view.pending().isEmpty()) && !commit.hasPath()) {
+            return Decision.reject("commit needs an update path");
+        }
+        if (commit.hasPath()) {
+            MlsMessages.LeafNode leaf = commit.pathLeaf();
+            if (leaf.source() != MlsMessages.LEAF_SOURCE_COMMIT) {
+                return Decision.reject("update path leaf must have source commit");
+            }
+            if (!Arrays.equals(leaf.identity(), sender.device().encode())
+                    || !Arrays.equals(leaf.signatureKey(), sender.signatureKey())) {
+                return Decision.reject("committer may not change its own credential or signature key");
+            }
+        }
+
+        // Signature over FramedContentTBS with the GroupContext the server tracks.
+        tree.setHashAll();
+        byte[] context = groupContext(view, tree.getRootHash());
+        byte[] tbs = concat(new byte[] {0, 1, 0, 1}, pm.framedContent(), context);
+        if (!suite.verifyWithLabel(sender.signatureKey(), "FramedContentTBS", tbs, pm.signature())) {
+            return Decision.reject("commit signature does not verify");
+        }
+
+        // Apply the proposals to the public tree as members will: removes, then adds.
+        List<DeviceCredential> joiners = new ArrayList<>();
+        List<DeviceCredential> removed = new ArrayList<>();
+        for (PendingProposal p : view.pending()) {
+            if (p.kind() == ProposalKind.REMOVE) {
+                tree.blankPath(new LeafIndex(p.leaf()));
+                removed.add(p.device());
+            }
+        }
+        for (PendingProposal p : view.pending()) {
+            if (p.kind() == ProposalKind.ADD) {
+                KeyPackage kp = (KeyPackage) MLSInputStream.decode(p.keyPackage(), KeyPackage.class);
+                tree.addLeaf(kp.getLeafNode());
+                joiners.add(p.device());
+            }
+        }
+        tree.truncate();
+        tree.setHashAll();
+        if (commit.hasPath()) {
+            UpdatePath path = (UpdatePath) MLSInputStream.decode(commit.updatePath(), UpdatePath.class);
+            LeafNode leaf = path.getLeafNode();
+            if (leaf.getSource() != LeafNodeSource.COMMIT
+                    || !leaf.verify(suite, leaf.toBeSigned(view.groupId(), sender.leaf()))) {
+                return Decision.reject("update path leaf signature does not verify");
+            }
+            if (!tree.verifyParentHash(new LeafIndex(sender.leaf()), path)) {
+                return Decision.reject("update path has an invalid parent hash");
+            }
+            tree.merge(new LeafIndex(sender.leaf()), path);
+        }
+        List<Member> members = members(tree);
+        Set<DeviceCredential> devices = new HashSet<>();
+        for (Member m : members) {
+            if (!devices.add(m.device())) {
+                return Decision.reject("device " + m.device() + " would hold two leaves");
+            }
+        }
+
+        byte[] confirmed = suite.hash(concat(view.interimTranscriptHash(), new byte[] {0, 1}, pm.framedContent(),
+                MlsReader.opaqueOf(pm.signature())));
+        byte[] interim = suite.hash(concat(confirmed, MlsReader.opaqueOf(pm.confirmationTag())));
+        GroupView next = new GroupView(view.groupId(), view.epoch() + 1, MLSOutputStream.encode(tree), confirmed,
+                interim, view.extensions(), members, List.of());
+        return Decision.accept(new CommitAccepted(next, joiners, removed));
+    }
+
+    /**
+     * bcmls 1.84 accepts an external commit's Remove without checking whom it removes; the rule
+     * (RFC 9420 section 12.4.3.2) is that it may only remove the joiner's own earlier leaf.
+     */
+    private String checkExternalCommit(GroupView view, MlsMessages.PublicMessage pm) throws MlsWireException {
+        MlsMessages.Commit commit = pm.commit();
+        if (!commit.hasPath()) {
+            return "external commit without an update path";
+        }
+        DeviceCredential joiner = DeviceCredential.decode(commit.pathLeaf().identity());
+        int inits = 0;
+        int removes = 0;
+        for (MlsMessages.ProposalOrRef item : commit.proposals()) {
+            if (item.isReference()) {
+                return "external commit must not reference proposals";
+            }
+            MlsMessages.Proposal p = item.proposal();
+            if (p.type() == MlsMessages.PROPOSAL_EXTERNAL_INIT) {
+                inits++;
+            } else if (p.type() == MlsMessages.PROPOSAL_REMOVE) {
+                removes++;
+                Member target = view.memberAt(p.removed());
+                if (target == null) {
+                    return "external commit removes leaf " + p.removed() + ", which is not a member";
+                }
+                if (!target.device().equals(joiner)) {
+                    return "external commit removes " + target.device() + ", not the joiner's own earlier leaf";
+                }
+            } else {
+                return "external commit carries a proposal of type " + p.type();
+            }
+        }
+        if (inits != 1 || removes > 1) {
+            return "external commit needs exactly one ExternalInit and at most one Remove";
+        }
+        return null;
+    }
+
+    private byte[] groupContext(GroupView view, byte[] treeHash) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.writeBytes(new byte[] {0, 1, (byte) (suite.getSuiteID() >>> 8), (byte) suite.getSuiteID()});
+        out.writeBytes(MlsReader.opaqueOf(view.groupId()));
+        long e = view.epoch();
+        for (int i = 7; i >= 0; i--) {
+            out.write((int) (e >>> (8 * i)));
+        }
+        out.writeBytes(MlsReader.opaqueOf(treeHash));
+        out.writeBytes(MlsReader.opaqueOf(view.confirmedTranscriptHash()));
+        out.writeBytes(MlsReader.opaqueOf(view.extensions()));
+        return out.toByteArray();
+    }
+
+    private static List<Member> members(TreeKEMPublicKey tree) throws MlsWireException {
+        List<Member> out = new ArrayList<>();
+        long leaves = tree.getSize().leafCount();
+        for (int i = 0; i < leaves; i++) {
+            LeafNode leaf = tree.getLeafNode(new LeafIndex(i));
+            if (leaf != null) {
+                out.add(new Member(i, DeviceCredential.decode(leaf.getCredential().getIdentity()), leaf.getSignatureKey()));
+            }
+        }
+        return out;
+    }
+
+    private static byte[] concat(byte[]... parts) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (byte[] p : parts) {
+            out.writeBytes(p);
+        }
+        return out.toByteArray();
+    }
+}

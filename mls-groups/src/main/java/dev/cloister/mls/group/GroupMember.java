@@ -1,0 +1,444 @@
+package dev.cloister.mls.group;
+
+import dev.cloister.mls.wire.MlsMessages;
+import dev.cloister.mls.wire.MlsReader;
+import dev.cloister.mls.wire.MlsWireException;
+import java.io.IOException;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.bouncycastle.crypto.AsymmetricCipherKeyPair;
+import org.bouncycastle.mls.TreeKEM.LeafIndex;
+import org.bouncycastle.mls.TreeKEM.LeafNode;
+import org.bouncycastle.mls.codec.Credential;
+import org.bouncycastle.mls.codec.Extension;
+import org.bouncycastle.mls.codec.ExternalSender;
+import org.bouncycastle.mls.codec.MLSInputStream;
+import org.bouncycastle.mls.codec.MLSMessage;
+import org.bouncycastle.mls.codec.MLSOutputStream;
+import org.bouncycastle.mls.codec.WireFormat;
+import org.bouncycastle.mls.crypto.MlsCipherSuite;
+import org.bouncycastle.mls.crypto.Secret;
+import org.bouncycastle.mls.protocol.Group;
+
+/**
+ * One device's view of one MLS group, on Bouncy Castle's {@link Group}: create a group whose only
+ * external sender is the delivery service, take the server's Add/Remove proposals, commit exactly
+ * those, join from a Welcome, follow others' commits, protect chat and export per-epoch keys.
+ *
+ * <p>Every incoming message first goes through our bounded parser ({@link MlsMessages}); bcmls
+ * 1.84 resolves a commit's proposal references by silently dropping unknown ones, so this class
+ * checks that every reference names a proposal it has seen. Not thread-safe.
+ */
+public final class GroupMember {
+    /** The Remove of this device has been committed, or it left. */
+    public enum Status { ACTIVE, REMOVED, LEFT }
+
+    /** What a processed commit did to this device. */
+    public enum CommitResult { APPLIED_OWN, APPLIED, REMOVED }
+
+    /** A commit to send to the delivery service, and the Welcome for its joiners (or null). */
+    public record CommitBundle(byte[] commit, byte[] welcome, long epoch) {
+    }
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final HexFormat HEX = HexFormat.of();
+
+    private final DeviceIdentity identity;
+    private Group group;
+    private Status status = Status.ACTIVE;
+    private static final Long ADD = -1L;
+    private static final Long OTHER = -2L;
+    /** Proposal refs seen this epoch (hex): the leaf a Remove targets, ADD or OTHER. */
+    private final Map<String, Long> proposals = new HashMap<>();
+    private boolean removalProposed;
+    private byte[] pendingCommit;
+    private Group pendingNext;
+
+    private GroupMember(DeviceIdentity identity, Group group) {
+        this.identity = identity;
+        this.group = group;
+    }
+
+    /** The external_senders entry naming the delivery service's signature key. */
+    public static byte[] externalSender(byte[] serverSignaturePublicKey, String serverName) {
+        try {
+            return MLSOutputStream.encode(new ExternalSender(serverSignaturePublicKey,
+                    Credential.forBasic(serverName.getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Creates a group at epoch 0 with this device alone and the server as sole external sender. */
+    public static GroupMember create(DeviceIdentity identity, byte[] groupId, byte[] serverSignaturePublicKey,
+                                     String serverName) throws MlsGroupException {
+        try {
+            MlsCipherSuite suite = MlsSuite.SUITE;
+            AsymmetricCipherKeyPair leafKeys = suite.getHPKE().generatePrivateKey();
+            LeafNode leaf = identity.leafNode(suite.getHPKE().serializePublicKey(leafKeys.getPublic()));
+            ExternalSender server = (ExternalSender) MLSInputStream.decode(
+                    externalSender(serverSignaturePublicKey, serverName), ExternalSender.class);
+            List<Extension> extensions = new ArrayList<>();
+            extensions.add(Extension.externalSender(List.of(server)));
+            Group g = new Group(groupId, suite, leafKeys, identity.signaturePrivate(), leaf, extensions);
+            return new GroupMember(identity, g);
+        } catch (Exception e) {
+            throw new MlsGroupException("cannot create group: " + e.getMessage(), e);
+        }
+    }
+
+    /** Joins from a Welcome (with the ratchet tree inline) using whichever key package it names. */
+    public static GroupMember join(DeviceIdentity identity, List<KeyPackageBundle> keyPackages, byte[] welcome)
+            throws MlsGroupException {
+        checkWelcome(welcome);
+        MLSMessage msg;
+        try {
+            msg = (MLSMessage) MLSInputStream.decode(welcome, MLSMessage.class);
+        } catch (Exception | StackOverflowError e) {
+            throw new MlsGroupException("malformed Welcome");
+        }
+        for (KeyPackageBundle kp : keyPackages) {
+            try {
+                if (msg.welcome.find(kp.keyPackage()) < 0) {
+                    continue;
+                }
+            } catch (IOException e) {
+                throw new MlsGroupException("malformed Welcome");
+            }
+            try {
+                MlsCipherSuite suite = MlsSuite.SUITE;
+                Group g = new Group(suite.getHPKE().serializePrivateKey(kp.initKeyPair().getPrivate()),
+                        kp.encryptionKeyPair(), identity.signaturePrivate(), kp.keyPackage(), msg.welcome, null,
+                        new HashMap<>(), new HashMap<>());
+                return new GroupMember(identity, g);
+            } catch (Exception e) {
+                throw new MlsGroupException("cannot join from Welcome: " + e.getMessage(), e);
+            }
+        }
+        throw new MlsGroupException("Welcome is for none of this device's key packages");
+    }
+
+    /** Bounded structural check of a Welcome before bcmls decodes it. */
+    private static void checkWelcome(byte[] welcome) throws MlsGroupException {
+        try {
+            if (welcome == null || welcome.length > MlsMessages.MAX_MESSAGE) {
+                throw new MlsWireException("Welcome missing or larger than " + MlsMessages.MAX_MESSAGE);
+            }
+            MlsReader r = new MlsReader(welcome);
+            if (r.u16("version") != MlsMessages.MLS10 || r.u16("wire format") != MlsMessages.WIRE_WELCOME) {
+                throw new MlsWireException("not an MLS 1.0 Welcome");
+            }
+            if (r.u16("cipher suite") != MlsSuite.SUITE.getSuiteID()) {
+                throw new MlsWireException("Welcome for another cipher suite");
+            }
+            MlsReader secrets = r.vector("secrets", MlsMessages.MAX_MESSAGE);
+            while (secrets.remaining() > 0) {
+                secrets.skipOpaque("new_member", MlsMessages.MAX_TAG);
+                secrets.skipOpaque("kem_output", MlsMessages.MAX_KEY);
+                secrets.skipOpaque("encrypted group secrets", MlsMessages.MAX_MESSAGE);
+            }
+            r.skipOpaque("encrypted_group_info", MlsMessages.MAX_MESSAGE);
+            r.expectEnd("Welcome");
+        } catch (MlsWireException e) {
+            throw new MlsGroupException("malformed Welcome: " + e.getMessage());
+        }
+    }
+
+    public DeviceIdentity identity() {
+        return identity;
+    }
+
+    public Status status() {
+        return status;
+    }
+
+    public byte[] groupId() {
+        return group.getGroupID().clone();
+    }
+
+    public long epoch() {
+        return group.getEpoch();
+    }
+
+    public int leafIndex() {
+        return group.getIndex().value();
+    }
+
+    /** Current members by leaf index. */
+    public Map<Integer, DeviceCredential> members() {
+        Map<Integer, DeviceCredential> out = new TreeMap<>();
+        long leaves = group.getTree().getSize().leafCount();
+        for (int i = 0; i < leaves; i++) {
+            LeafNode leaf = group.getTree().getLeafNode(new LeafIndex(i));
+            if (leaf != null) {
+                try {
+                    out.put(i, DeviceCredential.decode(leaf.getCredential().getIdentity()));
+                } catch (MlsWireException e) {
+                    throw new IllegalStateException("member with a foreign credential at leaf " + i);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** GroupInfo with the ratchet tree inline, signed by this member, for the delivery service. */
+    public byte[] groupInfo() throws MlsGroupException {
+        requireActive();
+        try {
+            return MLSOutputStream.encode(group.getGroupInfo(true));
+        } catch (Exception e) {
+            throw new MlsGroupException("cannot sign GroupInfo: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Takes a proposal the delivery service sent. Only the group's external sender (the server)
+     * may propose; a Remove of this device is noted and not handed to bcmls, which refuses it.
+     */
+    public void processProposal(byte[] message) throws MlsGroupException {
+        requireActive();
+        MlsMessages.PublicMessage pm = parse(message);
+        if (pm.contentType() != MlsMessages.CONTENT_PROPOSAL) {
+            throw new MlsGroupException("not a proposal");
+        }
+        if (pm.senderType() != MlsMessages.SENDER_EXTERNAL || pm.senderIndex() != 0) {
+            throw new MlsGroupException("proposals are accepted only from the delivery service");
+        }
+        checkGroupAndEpoch(pm);
+        String ref = HEX.formatHex(proposalRef(pm));
+        MlsMessages.Proposal p = pm.proposal();
+        if (p.type() == MlsMessages.PROPOSAL_REMOVE && p.removed() == leafIndex()) {
+            removalProposed = true;
+            proposals.put(ref, p.removed());
+            return;
+        }
+        try {
+            group.handle(message, null);
+        } catch (Exception e) {
+            throw new MlsGroupException("proposal refused: " + e.getMessage(), e);
+        }
+        proposals.put(ref, p.type() == MlsMessages.PROPOSAL_REMOVE ? p.removed() : p.type() == MlsMessages.PROPOSAL_ADD ? ADD : OTHER);
+    }
+
+    /** Whether the server has proposed removing this device in the current epoch. */
+    public boolean removalProposed() {
+        return removalProposed;
+    }
+
+    /** How many proposals this member holds for the current epoch. */
+    public int pendingProposalCount() {
+        return proposals.size();
+    }
+
+    /**
+     * Commits every pending proposal by reference (and nothing else). The new state is kept aside
+     * until the delivery service accepts the commit and it comes back to {@link #processCommit}.
+     */
+    public CommitBundle commit() throws MlsGroupException {
+        requireActive();
+        if (removalProposed) {
+            throw new MlsGroupException("a member being removed must not commit");
+        }
+        try {
+            byte[] leafSecret = new byte[MlsSuite.SUITE.getKDF().getHashLength()];
+            RANDOM.nextBytes(leafSecret);
+            Group.GroupWithMessage gwm = group.commit(new Secret(leafSecret),
+                    new Group.CommitOptions(new ArrayList<>(), true, false, new Group.LeafNodeOptions()),
+                    new Group.MessageOptions(false, new byte[0], 0),
+                    new Group.CommitParameters(Group.NORMAL_COMMIT_PARAMS));
+            byte[] commit = MLSOutputStream.encode(gwm.message);
+            byte[] welcome = null;
+            if (gwm.message.welcome != null && proposals.containsValue(ADD)) {
+                MLSMessage w = new MLSMessage(WireFormat.mls_welcome);
+                w.welcome = gwm.message.welcome;
+                welcome = MLSOutputStream.encode(w);
+            }
+            pendingCommit = commit;
+            pendingNext = gwm.group;
+            return new CommitBundle(commit, welcome, group.getEpoch());
+        } catch (Exception e) {
+            throw new MlsGroupException("cannot commit: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Applies a commit the delivery service accepted: our own (adopting the state kept aside) or
+     * another member's. A commit that removes this device ends its membership.
+     */
+    public CommitResult processCommit(byte[] message) throws MlsGroupException {
+        requireActive();
+        MlsMessages.PublicMessage pm = parse(message);
+        if (pm.contentType() != MlsMessages.CONTENT_COMMIT) {
+            throw new MlsGroupException("not a commit");
+        }
+        checkGroupAndEpoch(pm);
+        if (pendingCommit != null && Arrays.equals(pendingCommit, message)) {
+            adopt(pendingNext);
+            return CommitResult.APPLIED_OWN;
+        }
+        pendingCommit = null;
+        pendingNext = null;
+        if (pm.senderType() != MlsMessages.SENDER_MEMBER) {
+            throw new MlsGroupException("only members commit in this group");
+        }
+        if (pm.senderIndex() == leafIndex()) {
+            throw new MlsGroupException("a commit in this device's name that it did not make");
+        }
+        boolean removesMe = false;
+        for (MlsMessages.ProposalOrRef item : pm.commit().proposals()) {
+            if (!item.isReference()) {
+                throw new MlsGroupException("commit carries an inline proposal");
+            }
+            Long removed = proposals.get(HEX.formatHex(item.reference()));
+            if (removed == null) {
+                throw new MlsGroupException("commit references a proposal this member never received");
+            }
+            removesMe |= removed == leafIndex();
+        }
+        if (pm.commit().proposals().size() != proposals.size()) {
+            throw new MlsGroupException("commit does not reference every pending proposal");
+        }
+        if (removesMe) {
+            wipe(Status.REMOVED);
+            return CommitResult.REMOVED;
+        }
+        try {
+            Group next = group.handle(message, null);
+            if (next == null) {
+                throw new MlsGroupException("commit produced no new epoch");
+            }
+            adopt(next);
+            return CommitResult.APPLIED;
+        } catch (MlsGroupException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new MlsGroupException("commit refused: " + e.getMessage(), e);
+        }
+    }
+
+    /** Forgets a commit of ours the delivery service rejected. */
+    public void discardPendingCommit() {
+        pendingCommit = null;
+        pendingNext = null;
+    }
+
+    private void adopt(Group next) {
+        group = next;
+        proposals.clear();
+        removalProposed = false;
+        pendingCommit = null;
+        pendingNext = null;
+    }
+
+    /** Leaves: forgets the group's secrets. The server then proposes the Remove of this leaf. */
+    public void leave() {
+        wipe(Status.LEFT);
+    }
+
+    private void wipe(Status to) {
+        status = to;
+        proposals.clear();
+        pendingCommit = null;
+        pendingNext = null;
+    }
+
+    /** Encrypts a chat message as a PrivateMessage. */
+    public byte[] protect(byte[] plaintext) throws MlsGroupException {
+        requireActive();
+        try {
+            return MLSOutputStream.encode(group.protect(new byte[0], plaintext, 0));
+        } catch (Exception e) {
+            throw new MlsGroupException("cannot protect: " + e.getMessage(), e);
+        }
+    }
+
+    /** Decrypts a PrivateMessage from another member of the current epoch. */
+    public byte[] unprotect(byte[] message) throws MlsGroupException {
+        requireActive();
+        try {
+            if (message == null || message.length > MlsMessages.MAX_MESSAGE) {
+                throw new MlsWireException("message missing or too large");
+            }
+            MlsReader r = new MlsReader(message);
+            if (r.u16("version") != MlsMessages.MLS10 || r.u16("wire format") != MlsMessages.WIRE_PRIVATE_MESSAGE) {
+                throw new MlsWireException("not an MLS 1.0 PrivateMessage");
+            }
+            r.skipOpaque("group_id", MlsMessages.MAX_GROUP_ID);
+            long epoch = r.u64("epoch");
+            r.u8("content type");
+            r.skipOpaque("authenticated_data", MlsMessages.MAX_AUTHENTICATED_DATA);
+            r.skipOpaque("encrypted_sender_data", MlsMessages.MAX_KEY);
+            r.skipOpaque("ciphertext", MlsMessages.MAX_MESSAGE);
+            r.expectEnd("PrivateMessage");
+            if (epoch != group.getEpoch()) {
+                throw new MlsGroupException("message for epoch " + epoch + ", group is at " + group.getEpoch());
+            }
+        } catch (MlsWireException e) {
+            throw new MlsGroupException("malformed message: " + e.getMessage());
+        }
+        try {
+            MLSMessage msg = (MLSMessage) MLSInputStream.decode(message, MLSMessage.class);
+            return group.unprotect(msg)[1];
+        } catch (Exception e) {
+            throw new MlsGroupException("cannot decrypt: " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code MLS-Exporter("SFrame 1.0 Base Key", "", Nk)} for this epoch (RFC 9605 section 5.2). */
+    public byte[] sframeBaseKey() throws MlsGroupException {
+        return export(MlsSuite.SFRAME_EXPORTER_LABEL, new byte[0], MlsSuite.SFRAME.nk);
+    }
+
+    public byte[] export(String label, byte[] context, int length) throws MlsGroupException {
+        requireActive();
+        try {
+            return group.getKeySchedule().MLSExporter(label, context, length);
+        } catch (IOException e) {
+            throw new MlsGroupException("exporter failed", e);
+        }
+    }
+
+    /** The epoch authenticator (RFC 9420 section 8.7): equal for all members of the same epoch. */
+    public byte[] epochAuthenticator() throws MlsGroupException {
+        requireActive();
+        return group.getEpochAuthenticator().clone();
+    }
+
+    private void requireActive() throws MlsGroupException {
+        if (status != Status.ACTIVE) {
+            throw new MlsGroupException("this device is no longer in the group (" + status + ")");
+        }
+    }
+
+    private MlsMessages.PublicMessage parse(byte[] message) throws MlsGroupException {
+        try {
+            return MlsMessages.parsePublicMessage(message);
+        } catch (MlsWireException e) {
+            throw new MlsGroupException("malformed message: " + e.getMessage());
+        }
+    }
+
+    private void checkGroupAndEpoch(MlsMessages.PublicMessage pm) throws MlsGroupException {
+        if (!Arrays.equals(pm.groupId(), group.getGroupID())) {
+            throw new MlsGroupException("message for another group");
+        }
+        if (pm.epoch() != group.getEpoch()) {
+            throw new MlsGroupException("message for epoch " + pm.epoch() + ", group is at " + group.getEpoch());
+        }
+    }
+
+    /** ProposalRef = RefHash("MLS 1.0 Proposal Reference", AuthenticatedContent). */
+    static byte[] proposalRef(MlsMessages.PublicMessage pm) {
+        try {
+            return MlsSuite.SUITE.refHash(pm.authenticatedContent(), "MLS 1.0 Proposal Reference");
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,284 @@
+package dev.cloister.mls.wire;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Our own bounded parser for the MLS (RFC 9420) structures the delivery service must read:
+ * PublicMessage with a Proposal or Commit, KeyPackage, LeafNode and Credential. Bouncy Castle
+ * 1.84's decoder allocates whatever length a message claims before checking it and maps
+ * unknown enum values to array indexes, so nothing from the network reaches it before this
+ * parser has accepted the bytes.
+ */
+public final class MlsMessages {
+    public static final int MLS10 = 1;
+    public static final int WIRE_PUBLIC_MESSAGE = 1;
+    public static final int WIRE_PRIVATE_MESSAGE = 2;
+    public static final int WIRE_WELCOME = 3;
+    public static final int WIRE_GROUP_INFO = 4;
+    public static final int WIRE_KEY_PACKAGE = 5;
+
+    public static final int SENDER_MEMBER = 1;
+    public static final int SENDER_EXTERNAL = 2;
+    public static final int SENDER_NEW_MEMBER_PROPOSAL = 3;
+    public static final int SENDER_NEW_MEMBER_COMMIT = 4;
+
+    public static final int CONTENT_APPLICATION = 1;
+    public static final int CONTENT_PROPOSAL = 2;
+    public static final int CONTENT_COMMIT = 3;
+
+    public static final int PROPOSAL_ADD = 1;
+    public static final int PROPOSAL_UPDATE = 2;
+    public static final int PROPOSAL_REMOVE = 3;
+    public static final int PROPOSAL_EXTERNAL_INIT = 6;
+
+    public static final int LEAF_SOURCE_KEY_PACKAGE = 1;
+    public static final int LEAF_SOURCE_UPDATE = 2;
+    public static final int LEAF_SOURCE_COMMIT = 3;
+
+    public static final int CREDENTIAL_BASIC = 1;
+
+    /** Upper bounds on what we accept from the network. */
+    public static final int MAX_MESSAGE = 256 * 1024;
+    public static final int MAX_GROUP_ID = 64;
+    public static final int MAX_KEY = 256;
+    public static final int MAX_IDENTITY = 256;
+    public static final int MAX_SIGNATURE = 256;
+    public static final int MAX_TAG = 64;
+    public static final int MAX_AUTHENTICATED_DATA = 1024;
+    public static final int MAX_CAPABILITIES = 512;
+    public static final int MAX_EXTENSIONS = 4096;
+    public static final int MAX_PROPOSALS_BYTES = 64 * 1024;
+    public static final int MAX_PROPOSALS = 256;
+    public static final int MAX_PATH_NODES_BYTES = 128 * 1024;
+    public static final int MAX_LEAF_INDEX = 1 << 16;
+
+    private MlsMessages() {
+    }
+
+    /** A basic credential's identity with the bytes of the whole LeafNode it came from. */
+    public record LeafNode(byte[] encryptionKey, byte[] signatureKey, int credentialType, byte[] identity,
+                           int source, byte[] encoded) {
+    }
+
+    public record KeyPackage(int version, int cipherSuite, byte[] initKey, LeafNode leafNode, byte[] encoded) {
+    }
+
+    /** A proposal: {@code add} for Add, {@code removed} for Remove, {@code leafNode} for Update. */
+    public record Proposal(int type, KeyPackage add, long removed, LeafNode update) {
+    }
+
+    /** One entry of a Commit's proposal list: a reference or an inline proposal. */
+    public record ProposalOrRef(byte[] reference, Proposal proposal) {
+        public boolean isReference() {
+            return reference != null;
+        }
+    }
+
+    public record Commit(List<ProposalOrRef> proposals, LeafNode pathLeaf, byte[] updatePath) {
+        public boolean hasPath() {
+            return updatePath != null;
+        }
+    }
+
+    /**
+     * A PublicMessage. {@code framedContent} and {@code authenticatedContent} are the exact bytes
+     * the signature, proposal references and transcript hashes are computed over.
+     */
+    public record PublicMessage(byte[] groupId, long epoch, int senderType, long senderIndex,
+                                byte[] authenticatedData, int contentType, Proposal proposal, Commit commit,
+                                byte[] signature, byte[] confirmationTag, byte[] membershipTag,
+                                byte[] framedContent, byte[] authenticatedContent) {
+    }
+
+    /** Parses an MLSMessage that must be a PublicMessage carrying a proposal or a commit. */
+    public static PublicMessage parsePublicMessage(byte[] bytes) throws MlsWireException {
+        if (bytes == null || bytes.length == 0) {
+            throw new MlsWireException("empty message");
+        }
+        if (bytes.length > MAX_MESSAGE) {
+            throw new MlsWireException("message of " + bytes.length + " bytes exceeds " + MAX_MESSAGE);
+        }
+        MlsReader r = new MlsReader(bytes);
+        if (r.u16("version") != MLS10) {
+            throw new MlsWireException("not an MLS 1.0 message");
+        }
+        int wire = r.u16("wire format");
+        if (wire != WIRE_PUBLIC_MESSAGE) {
+            throw new MlsWireException("wire format " + wire + " is not PublicMessage");
+        }
+        int contentStart = r.position();
+        byte[] groupId = r.opaque("group_id", MAX_GROUP_ID);
+        long epoch = r.u64("epoch");
+        int senderType = r.u8("sender type");
+        long senderIndex = -1;
+        switch (senderType) {
+            case SENDER_MEMBER:
+            case SENDER_EXTERNAL:
+                senderIndex = r.u32("sender index");
+                break;
+            case SENDER_NEW_MEMBER_PROPOSAL:
+            case SENDER_NEW_MEMBER_COMMIT:
+                break;
+            default:
+                throw new MlsWireException("unknown sender type " + senderType);
+        }
+        byte[] authenticatedData = r.opaque("authenticated_data", MAX_AUTHENTICATED_DATA);
+        int contentType = r.u8("content type");
+        Proposal proposal = null;
+        Commit commit = null;
+        switch (contentType) {
+            case CONTENT_PROPOSAL:
+                proposal = proposal(r);
+                break;
+            case CONTENT_COMMIT:
+                commit = commit(r);
+                break;
+            case CONTENT_APPLICATION:
+                throw new MlsWireException("application data must not travel as PublicMessage");
+            default:
+                throw new MlsWireException("unknown content type " + contentType);
+        }
+        int contentEnd = r.position();
+        byte[] signature = r.opaque("signature", MAX_SIGNATURE);
+        byte[] confirmationTag = contentType == CONTENT_COMMIT ? r.opaque("confirmation_tag", MAX_TAG) : null;
+        int authEnd = r.position();
+        byte[] membershipTag = senderType == SENDER_MEMBER ? r.opaque("membership_tag", MAX_TAG) : null;
+        r.expectEnd("PublicMessage");
+        byte[] authenticated = new byte[2 + authEnd - contentStart];
+        authenticated[1] = (byte) WIRE_PUBLIC_MESSAGE;
+        System.arraycopy(bytes, contentStart, authenticated, 2, authEnd - contentStart);
+        return new PublicMessage(groupId, epoch, senderType, senderIndex, authenticatedData, contentType, proposal,
+                commit, signature, confirmationTag, membershipTag, r.slice(contentStart, contentEnd), authenticated);
+    }
+
+    /** Parses an MLSMessage carrying a KeyPackage. */
+    public static KeyPackage parseKeyPackageMessage(byte[] bytes) throws MlsWireException {
+        if (bytes == null || bytes.length > MAX_MESSAGE) {
+            throw new MlsWireException("key package message missing or too large");
+        }
+        MlsReader r = new MlsReader(bytes);
+        if (r.u16("version") != MLS10) {
+            throw new MlsWireException("not an MLS 1.0 message");
+        }
+        if (r.u16("wire format") != WIRE_KEY_PACKAGE) {
+            throw new MlsWireException("not a KeyPackage message");
+        }
+        KeyPackage kp = keyPackage(r);
+        r.expectEnd("KeyPackage message");
+        return kp;
+    }
+
+    static Proposal proposal(MlsReader r) throws MlsWireException {
+        int type = r.u16("proposal type");
+        switch (type) {
+            case PROPOSAL_ADD:
+                return new Proposal(type, keyPackage(r), -1, null);
+            case PROPOSAL_UPDATE:
+                return new Proposal(type, null, -1, leafNode(r));
+            case PROPOSAL_REMOVE:
+                return new Proposal(type, null, r.u32("removed leaf"), null);
+            case PROPOSAL_EXTERNAL_INIT:
+                r.skipOpaque("kem_output", MAX_KEY);
+                return new Proposal(type, null, -1, null);
+            default:
+                throw new MlsWireException("proposal type " + type + " is not supported by this delivery service");
+        }
+    }
+
+    static Commit commit(MlsReader r) throws MlsWireException {
+        MlsReader list = r.vector("proposals", MAX_PROPOSALS_BYTES);
+        List<ProposalOrRef> items = new ArrayList<>();
+        while (list.remaining() > 0) {
+            if (items.size() == MAX_PROPOSALS) {
+                throw new MlsWireException("more than " + MAX_PROPOSALS + " proposals in a commit");
+            }
+            int kind = list.u8("proposal_or_ref type");
+            if (kind == 1) {
+                items.add(new ProposalOrRef(null, proposal(list)));
+            } else if (kind == 2) {
+                items.add(new ProposalOrRef(list.opaque("proposal reference", MAX_TAG), null));
+            } else {
+                throw new MlsWireException("unknown proposal_or_ref type " + kind);
+            }
+        }
+        int present = r.u8("optional path");
+        if (present == 0) {
+            return new Commit(items, null, null);
+        }
+        if (present != 1) {
+            throw new MlsWireException("invalid optional flag " + present);
+        }
+        int start = r.position();
+        LeafNode leaf = leafNode(r);
+        MlsReader nodes = r.vector("update path nodes", MAX_PATH_NODES_BYTES);
+        while (nodes.remaining() > 0) {
+            nodes.skipOpaque("path node encryption_key", MAX_KEY);
+            MlsReader secrets = nodes.vector("encrypted_path_secret", MAX_PATH_NODES_BYTES);
+            while (secrets.remaining() > 0) {
+                secrets.skipOpaque("kem_output", MAX_KEY);
+                secrets.skipOpaque("path secret ciphertext", MAX_KEY);
+            }
+        }
+        return new Commit(items, leaf, r.slice(start, r.position()));
+    }
+
+    static KeyPackage keyPackage(MlsReader r) throws MlsWireException {
+        int start = r.position();
+        int version = r.u16("key package version");
+        int suite = r.u16("key package cipher suite");
+        byte[] initKey = r.opaque("init_key", MAX_KEY);
+        LeafNode leaf = leafNode(r);
+        extensions(r);
+        r.skipOpaque("key package signature", MAX_SIGNATURE);
+        return new KeyPackage(version, suite, initKey, leaf, r.slice(start, r.position()));
+    }
+
+    /** Parses one LeafNode at the reader's position. */
+    public static LeafNode parseLeafNode(MlsReader r) throws MlsWireException {
+        return leafNode(r);
+    }
+
+    static LeafNode leafNode(MlsReader r) throws MlsWireException {
+        int start = r.position();
+        byte[] encryptionKey = r.opaque("encryption_key", MAX_KEY);
+        byte[] signatureKey = r.opaque("signature_key", MAX_KEY);
+        int credentialType = r.u16("credential type");
+        byte[] identity;
+        if (credentialType == CREDENTIAL_BASIC) {
+            identity = r.opaque("identity", MAX_IDENTITY);
+        } else {
+            throw new MlsWireException("credential type " + credentialType + " is not accepted (basic only)");
+        }
+        r.vector("capabilities.versions", MAX_CAPABILITIES);
+        r.vector("capabilities.cipher_suites", MAX_CAPABILITIES);
+        r.vector("capabilities.extensions", MAX_CAPABILITIES);
+        r.vector("capabilities.proposals", MAX_CAPABILITIES);
+        r.vector("capabilities.credentials", MAX_CAPABILITIES);
+        int source = r.u8("leaf_node_source");
+        switch (source) {
+            case LEAF_SOURCE_KEY_PACKAGE:
+                r.u64("not_before");
+                r.u64("not_after");
+                break;
+            case LEAF_SOURCE_UPDATE:
+                break;
+            case LEAF_SOURCE_COMMIT:
+                r.skipOpaque("parent_hash", MAX_TAG);
+                break;
+            default:
+                throw new MlsWireException("unknown leaf_node_source " + source);
+        }
+        extensions(r);
+        r.skipOpaque("leaf node signature", MAX_SIGNATURE);
+        return new LeafNode(encryptionKey, signatureKey, credentialType, identity, source, r.slice(start, r.position()));
+    }
+
+    private static void extensions(MlsReader r) throws MlsWireException {
+        MlsReader ext = r.vector("extensions", MAX_EXTENSIONS);
+        while (ext.remaining() > 0) {
+            ext.u16("extension type");
+            ext.skipOpaque("extension data", MAX_EXTENSIONS);
+        }
+    }
+}
