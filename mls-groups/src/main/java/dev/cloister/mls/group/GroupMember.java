@@ -249,7 +249,7 @@ public final class GroupMember {
             byte[] leafSecret = new byte[MlsSuite.SUITE.getKDF().getHashLength()];
             RANDOM.nextBytes(leafSecret);
             Group.GroupWithMessage gwm = group.commit(new Secret(leafSecret),
-                    new Group.CommitOptions(new ArrayList<>(), true, false, new Group.LeafNodeOptions()),
+                    new Group.CommitOptions(new ArrayList<>(), true, true, new Group.LeafNodeOptions()),
                     new Group.MessageOptions(false, new byte[0], 0),
                     new Group.CommitParameters(Group.NORMAL_COMMIT_PARAMS));
             byte[] commit = MLSOutputStream.encode(gwm.message);
