@@ -94,11 +94,13 @@ public final class ApiRoutes extends AllDirectives {
                 ? json(200, obj().put("status", "ok"))
                 : json(503, error("starting", "the node is starting; try again shortly")))),
             pathPrefix(segment("api").slash("v1"), () -> concat(
-                pathPrefix("auth", () -> concat(
+                // Sealed, so that a wrong method or path under /auth is answered here rather
+                // than falling through to the token check.
+                pathPrefix("auth", () -> handleRejections(rejectionHandler(), () -> concat(
                     path("register", () -> post(() -> body(this::register))),
                     path(segment("login").slash("start"), () -> post(() -> body(this::loginStart))),
                     path(segment("login").slash("finish"),
-                        () -> post(() -> body(this::loginFinish))))),
+                        () -> post(() -> body(this::loginFinish)))))),
                 authenticated(this::userRoutes))))));
   }
 

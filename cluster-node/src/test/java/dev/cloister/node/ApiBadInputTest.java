@@ -1,0 +1,219 @@
+package dev.cloister.node;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cloister.node.auth.SrpLogins;
+import java.math.BigInteger;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * Every kind of bad request gets a clear JSON error with the right status, and none of them
+ * disturbs what was stored before.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ApiBadInputTest {
+
+  private Node node;
+  private ApiClient api;
+  private Path dataDir;
+  private String ownerToken;
+  private String strangerToken;
+  private String guildId;
+  private String channelId;
+  private String firstMessageId;
+
+  @BeforeAll
+  void start() throws Exception {
+    dataDir = Files.createTempDirectory("cloister-bad-input");
+    int httpPort = TestNodes.freePort();
+    node = Node.start(TestNodes.config(dataDir, httpPort, TestNodes.freePort()));
+    api = new ApiClient("http://127.0.0.1:" + httpPort);
+    assertThat(api.register("owner", "pw-owner").status()).isEqualTo(201);
+    assertThat(api.register("stranger", "pw-stranger").status()).isEqualTo(201);
+    ownerToken = api.token("owner", "pw-owner");
+    strangerToken = api.token("stranger", "pw-stranger");
+    var guild = api.post("/api/v1/guilds", Map.of("name", "Fortress"), ownerToken);
+    guildId = guild.body().get("id").asText();
+    channelId = guild.body().get("channels").get(0).get("id").asText();
+    firstMessageId = api.post(messages(), Map.of("ciphertext", NodeEndToEndTest.b64("first")),
+        ownerToken).body().get("id").asText();
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    node.stop();
+    try (var files = Files.walk(dataDir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  private String messages() {
+    return "/api/v1/channels/" + channelId + "/messages";
+  }
+
+  private void assertError(ApiClient.Response r, int status, String code) {
+    assertThat(r.status()).as("status of %s", r.body()).isEqualTo(status);
+    assertThat(r.raw().headers().firstValue("Content-Type")).hasValue("application/json");
+    assertThat(r.body().get("code").asText()).isEqualTo(code);
+    assertThat(r.body().get("message").asText()).isNotBlank();
+  }
+
+  @Test
+  void malformedJsonAndWrongShapesAre400() throws Exception {
+    assertError(api.call("POST", messages(), "{\"ciphertext\": ", ownerToken), 400, "malformed_json");
+    assertError(api.call("POST", messages(), "[1,2]", ownerToken), 400, "invalid");
+    assertError(api.call("POST", messages(), "", ownerToken), 400, "invalid");
+    assertError(api.call("POST", messages(), "{}", ownerToken), 400, "invalid");
+    assertError(api.call("POST", messages(), "{\"ciphertext\": 42}", ownerToken), 400, "invalid");
+    assertError(api.post(messages(), Map.of("ciphertext", "not base64!!"), ownerToken), 400,
+        "invalid");
+    assertError(api.post(messages(), Map.of("ciphertext", ""), ownerToken), 400, "invalid");
+    assertError(api.call("POST", "/api/v1/auth/register", "{\"username\":\"x\"", null), 400,
+        "malformed_json");
+    assertError(api.post("/api/v1/guilds", Map.of("name", "  "), ownerToken), 400, "invalid");
+    assertError(api.post("/api/v1/guilds/" + guildId + "/channels",
+        Map.of("name", "cam", "type", "video"), ownerToken), 400, "invalid");
+  }
+
+  @Test
+  void deeplyNestedJsonIsRefusedNotFollowed() throws Exception {
+    String deep = "{\"a\":".repeat(5000) + "1" + "}".repeat(5000);
+    assertError(api.call("POST", "/api/v1/guilds", deep, ownerToken), 400, "malformed_json");
+  }
+
+  @Test
+  void oversizedCiphertextIs413AndTheLimitItselfIsAccepted() throws Exception {
+    byte[] limit = new byte[256 * 1024];
+    byte[] over = new byte[256 * 1024 + 1];
+    assertError(api.post(messages(),
+        Map.of("ciphertext", Base64.getEncoder().encodeToString(over)), ownerToken), 413,
+        "payload_too_large");
+    assertThat(api.post(messages(),
+        Map.of("ciphertext", Base64.getEncoder().encodeToString(limit)), ownerToken).status())
+        .isEqualTo(201);
+    String huge = "{\"ciphertext\":\"" + "A".repeat(2 * 1024 * 1024) + "\"}";
+    assertError(api.call("POST", messages(), huge, ownerToken), 413, "payload_too_large");
+  }
+
+  @Test
+  void unknownThingsAre404() throws Exception {
+    assertError(api.post("/api/v1/channels/12345/messages", Map.of("ciphertext", "AA=="),
+        ownerToken), 404, "not_found");
+    assertError(api.get("/api/v1/channels/12345/messages", ownerToken), 404, "not_found");
+    assertError(api.post("/api/v1/channels/not-an-id/messages", Map.of("ciphertext", "AA=="),
+        ownerToken), 404, "not_found");
+    assertError(api.get("/api/v1/guilds/987654321", ownerToken), 404, "not_found");
+    assertError(api.get("/api/v1/nothing-here", ownerToken), 404, "not_found");
+    // The voice channel is listed by the guild but holds no messages.
+    String voiceId = api.get("/api/v1/guilds/" + guildId, ownerToken).body().get("channels").get(1)
+        .get("id").asText();
+    assertError(api.post("/api/v1/channels/" + voiceId + "/messages", Map.of("ciphertext", "AA=="),
+        ownerToken), 404, "not_found");
+  }
+
+  @Test
+  void nonMembersAre403() throws Exception {
+    assertError(api.get("/api/v1/guilds/" + guildId, strangerToken), 403, "forbidden");
+    assertError(api.post(messages(), Map.of("ciphertext", "AA=="), strangerToken), 403,
+        "forbidden");
+    assertError(api.get(messages(), strangerToken), 403, "forbidden");
+    assertError(api.post("/api/v1/guilds/" + guildId + "/channels",
+        Map.of("name", "mine", "type", "text"), strangerToken), 403, "forbidden");
+  }
+
+  @Test
+  void missingOrBadTokensAre401() throws Exception {
+    var none = api.get("/api/v1/guilds/" + guildId, null);
+    assertError(none, 401, "unauthorized");
+    assertThat(none.raw().headers().firstValue("WWW-Authenticate")).isPresent();
+    assertError(api.get("/api/v1/guilds/" + guildId, "garbage"), 401, "unauthorized");
+    String[] parts = ownerToken.split("\\.");
+    String forged = parts[0] + "." + Base64.getUrlEncoder().withoutPadding()
+        .encodeToString(new byte[32]);
+    assertError(api.get("/api/v1/guilds/" + guildId, forged), 401, "unauthorized");
+  }
+
+  @Test
+  void registrationAndLoginRefuseWhatTheyShould() throws Exception {
+    assertError(api.register("owner", "another"), 409, "conflict");
+    assertError(api.register("Bad Name", "pw"), 400, "invalid");
+    assertError(api.post("/api/v1/auth/register",
+        Map.of("username", "zed", "salt", "zz", "verifier", "01"), null), 400, "invalid");
+    assertError(api.post("/api/v1/auth/register",
+        Map.of("username", "zed", "salt", "0102", "verifier", "0"), null), 400, "invalid");
+    assertError(api.post("/api/v1/auth/register", Map.of("username", "zed", "salt", "0102",
+        "verifier", SrpLogins.GROUP.getN().toString(16)), null), 400, "invalid");
+
+    assertError(api.login("owner", "wrong password"), 401, "unauthorized");
+    assertError(api.login("nobody", "whatever"), 401, "unauthorized");
+    assertError(api.post("/api/v1/auth/login/start", Map.of("username", "owner", "A", "0"), null),
+        400, "invalid");
+    BigInteger n = SrpLogins.GROUP.getN();
+    assertError(api.post("/api/v1/auth/login/start",
+        Map.of("username", "owner", "A", n.toString(16)), null), 400, "invalid");
+    assertError(api.post("/api/v1/auth/login/finish",
+        Map.of("loginId", "made-up", "M1", "abcd"), null), 401, "unauthorized");
+  }
+
+  @Test
+  void anUnknownUserCannotBeToldFromAKnownOneAtLoginStart() throws Exception {
+    var known = api.post("/api/v1/auth/login/start", Map.of("username", "owner", "A", "05"), null);
+    var unknown = api.post("/api/v1/auth/login/start", Map.of("username", "ghost", "A", "05"), null);
+    var unknownAgain = api.post("/api/v1/auth/login/start",
+        Map.of("username", "ghost", "A", "05"), null);
+    assertThat(known.status()).isEqualTo(200);
+    assertThat(unknown.status()).isEqualTo(200);
+    assertThat(unknown.body().fieldNames()).toIterable()
+        .containsExactlyInAnyOrderElementsOf(() -> known.body().fieldNames());
+    assertThat(unknown.body().get("salt").asText().length())
+        .isEqualTo(known.body().get("salt").asText().length());
+    assertThat(unknownAgain.body().get("salt")).as("a stable fake salt")
+        .isEqualTo(unknown.body().get("salt"));
+  }
+
+  @Test
+  void aLoginIdIsGoodForOneTryOnly() throws Exception {
+    var srp = new ApiClient.LateSaltClient();
+    srp.init(SrpLogins.GROUP, new org.bouncycastle.crypto.digests.SHA256Digest(),
+        new java.security.SecureRandom());
+    var start = api.startLogin("owner", srp, "pw-owner");
+    srp.calculateSecret(new BigInteger(start.body().get("B").asText(), 16));
+    String m1 = srp.calculateClientEvidenceMessage().toString(16);
+    Map<String, String> finish = Map.of("loginId", start.body().get("loginId").asText(), "M1", m1);
+    assertThat(api.post("/api/v1/auth/login/finish", finish, null).status()).isEqualTo(200);
+    assertError(api.post("/api/v1/auth/login/finish", finish, null), 401, "unauthorized");
+  }
+
+  @Test
+  void badPagingParametersAre400() throws Exception {
+    assertError(api.get(messages() + "?limit=0", ownerToken), 400, "invalid");
+    assertError(api.get(messages() + "?limit=ten", ownerToken), 400, "invalid");
+    assertError(api.get(messages() + "?before=yesterday", ownerToken), 400, "invalid");
+    assertError(api.get(messages() + "?after=-5", ownerToken), 400, "invalid");
+    var capped = api.get(messages() + "?limit=1000", ownerToken);
+    assertThat(capped.status()).isEqualTo(200);
+    assertThat(capped.body().size()).isLessThanOrEqualTo(100);
+  }
+
+  @Test
+  void wrongMethodsAre405() throws Exception {
+    assertError(api.call("DELETE", messages(), null, ownerToken), 405, "method_not_allowed");
+    assertError(api.call("GET", "/api/v1/auth/register", null, null), 405, "method_not_allowed");
+  }
+
+  @Test
+  void badRequestsLoseNothing() throws Exception {
+    malformedJsonAndWrongShapesAre400();
+    nonMembersAre403();
+    var oldest = api.get(messages() + "?after=1&limit=1", ownerToken);
+    assertThat(oldest.body().get(0).get("id").asText()).isEqualTo(firstMessageId);
+    assertThat(api.get("/api/v1/guilds/" + guildId, ownerToken).body().get("channels")).hasSize(2);
+  }
+}

@@ -1,0 +1,34 @@
+package dev.cloister.node;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** Configuration for a node under test: loopback only, free ports, data in a given directory. */
+final class TestNodes {
+
+  private TestNodes() {}
+
+  static Config config(Path dataDir, int httpPort, int managementPort) {
+    return ConfigFactory.parseMap(Map.of(
+            "cloister.data-dir", dataDir.toString(),
+            "cloister.http.host", "127.0.0.1",
+            "cloister.http.port", httpPort,
+            "cloister.db.url", "",
+            "pekko.remote.artery.canonical.port", 0,
+            "pekko.management.http.port", managementPort,
+            "pekko.management.http.bind-hostname", "127.0.0.1",
+            "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", "off"))
+        .withFallback(ConfigFactory.load());
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+}
