@@ -32,6 +32,8 @@ public final class TestClient implements AutoCloseable {
     private final InetSocketAddress sfu;
     private int sequence = RANDOM.nextInt(65536);
     private long timestamp = RANDOM.nextInt() & 0xFFFFFFFFL;
+    /** Every RTP datagram sent, to compare with what others receive. */
+    public final List<byte[]> sentRtp = new ArrayList<>();
 
     public TestClient(EndpointAllocation allocation) throws IOException {
         this.allocation = allocation;
@@ -126,6 +128,7 @@ public final class TestClient implements AutoCloseable {
                 payload, 0, payload.length);
         sequence = (sequence + 1) & 0xFFFF;
         timestamp = (timestamp + 960) & 0xFFFFFFFFL;
+        sentRtp.add(Arrays.copyOf(out, n));
         send(out, n);
     }
 
