@@ -33,7 +33,12 @@ import org.bouncycastle.mls.protocol.Group;
  *
  * <p>Every incoming message first goes through our bounded parser ({@link MlsMessages}); bcmls
  * 1.84 resolves a commit's proposal references by silently dropping unknown ones, so this class
- * checks that every reference names a proposal it has seen. Not thread-safe.
+ * checks that every reference names a proposal it has seen. Commits always carry an update path:
+ * with bcmls 1.84, after Add-only commits without a path a later Remove commit failed to decrypt
+ * for some members (HPKE tag mismatch), and a path on every commit also gives forward secrecy.
+ *
+ * <p>Not thread-safe; and bcmls's cipher-suite objects share one digest, so all MLS work in a
+ * process should run on one thread or under one lock (the delivery service takes that lock).
  */
 public final class GroupMember {
     /** The Remove of this device has been committed, or it left. */
