@@ -55,6 +55,10 @@ public final class ControlApi implements AutoCloseable {
 
     public static ControlApi start(ConferenceRegistry registry, Supplier<Map<String, Object>> stats, String host,
                                    int port) throws IOException {
+        // Small JSON replies are written as headers then body; without TCP_NODELAY each waits on a delayed ACK.
+        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+            System.setProperty("sun.net.httpserver.nodelay", "true");
+        }
         HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 64);
         AtomicInteger n = new AtomicInteger();
         ExecutorService executor = Executors.newFixedThreadPool(2, r -> {
