@@ -6,6 +6,7 @@ import dev.cloister.sfu.control.ControlApi;
 import dev.cloister.sfu.media.MediaCounters;
 import dev.cloister.sfu.media.UdpTransport;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -119,6 +120,9 @@ public final class SelectiveForwardingUnit implements AutoCloseable {
             out.put("ioWorkers", t.workers());
             out.put("transport", t.usesEpoll() ? "epoll" : "nio");
             out.putAll(MediaCounters.sum(t.counters()));
+        }
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            out.put("processCpuMillis", os.getProcessCpuTime() / 1_000_000L); // CPU used by this JVM, all threads
         }
         return out;
     }

@@ -17,7 +17,9 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.epoll.EpollMode;
 import io.netty.channel.epoll.EpollEventLoopGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.DatagramPacket;
@@ -178,7 +180,10 @@ public final class LoadGenerator {
                 r.unexpected() > 0 ? "; " + r.unexpected() + " silent-member packets were forwarded!" : "");
         System.out.printf(Locale.ROOT, "  delay       p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms%n",
                 r.p50Micros() / 1000, r.p99Micros() / 1000, r.p999Micros() / 1000, r.maxMicros() / 1000);
-        System.out.printf(Locale.ROOT, "  sfu         %s%n", r.sfuDelta());
+        Map<String, Long> d = r.sfuDelta();
+        System.out.printf(Locale.ROOT, "  sfu         forwarded %,.0f packets/s, %.0f %% of one core; in the window: %s%n",
+                d.getOrDefault("forwarded", 0L) / r.seconds(), d.getOrDefault("processCpuMillis", 0L) / (10 * r.seconds()),
+                d);
         System.out.printf(Locale.ROOT, "  generator   %.0f %% of one core%n", r.cpuPercent());
     }
 
@@ -199,8 +204,9 @@ public final class LoadGenerator {
         List<Channel> channels = new ArrayList<>();
         List<LoadEndpoint> endpoints = new ArrayList<>();
         List<ScheduledFuture<?>> timers = new ArrayList<>();
-        Map<String, Long> before = sfuStats();
-        long cpuBefore = processCpuNanos();
+        Map<String, Long> before;
+        Map<String, Long> after;
+        long cpu;
         long measuredNanos = options.durationSeconds() * 1_000_000_000L;
         try {
             CountDownLatch bound = new CountDownLatch(n);
@@ -214,6 +220,11 @@ public final class LoadGenerator {
                         // Each socket holds a packet or two per wakeup: plain recvmsg into 2 KiB is cheapest.
                         .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(2048))
                         .handler(endpoint);
+                if (epoll) {
+                    // Level-triggered, one datagram per wakeup: no trailing EAGAIN read per packet.
+                    b.option(EpollChannelOption.EPOLL_MODE, EpollMode.LEVEL_TRIGGERED)
+                            .option(ChannelOption.MAX_MESSAGES_PER_READ, 4);
+                }
                 channels.add(b.bind("127.0.0.1", 0).sync().channel());
                 endpoints.add(endpoint);
             }
@@ -239,8 +250,13 @@ public final class LoadGenerator {
                 timers.add(e.channel.eventLoop().scheduleAtFixedRate(e::sendBinding,
                         CONSENT_REFRESH_NANOS + offset, CONSENT_REFRESH_NANOS, TimeUnit.NANOSECONDS));
             }
-            cpuBefore = processCpuNanos();
-            Thread.sleep(TimeUnit.NANOSECONDS.toMillis(windowEnd - System.nanoTime()) + 1000);
+            sleepUntil(windowStart);
+            before = sfuStats();
+            long cpuBefore = processCpuNanos();
+            sleepUntil(windowEnd);
+            after = sfuStats();
+            cpu = processCpuNanos() - cpuBefore;
+            Thread.sleep(1000); // let the last packets of the window arrive
         } finally {
             timers.forEach(t -> t.cancel(false));
             for (Channel ch : channels) {
@@ -248,8 +264,6 @@ public final class LoadGenerator {
             }
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
         }
-        long cpu = processCpuNanos() - cpuBefore;
-        Map<String, Long> after = sfuStats();
         release(conference, n);
 
         LatencyHistogram latency = new LatencyHistogram();
@@ -267,13 +281,20 @@ public final class LoadGenerator {
         double loss = expected == 0 ? 1.0 : Math.max(0.0, 1.0 - (double) (received - late) / expected);
         Map<String, Long> delta = new java.util.LinkedHashMap<>();
         for (String k : List.of("datagramsIn", "forwarded", "droppedBackpressure", "sendErrors", "droppedUnbound",
-                "droppedMalformed")) {
+                "droppedMalformed", "processCpuMillis")) {
             delta.put(k, after.getOrDefault(k, 0L) - before.getOrDefault(k, 0L));
         }
-        double cpuPercent = 100.0 * cpu / (measuredNanos + 1_000_000_000L);
+        double cpuPercent = 100.0 * cpu / measuredNanos;
         return new Result(n, options.speakers(), options.durationSeconds(), expected, received, late, unexpected, loss,
                 latency.percentileMicros(0.50), latency.percentileMicros(0.99), latency.percentileMicros(0.999),
                 latency.maxMicros(), delta, cpuPercent);
+    }
+
+    private static void sleepUntil(long nanoTime) throws InterruptedException {
+        long ms = TimeUnit.NANOSECONDS.toMillis(nanoTime - System.nanoTime());
+        if (ms > 0) {
+            Thread.sleep(ms);
+        }
     }
 
     private static long processCpuNanos() {
