@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import dev.cloister.guild.Guild;
+import dev.cloister.guild.GuildDirectory;
 import dev.cloister.guild.Snowflake;
 import dev.cloister.guild.channel.DataSourceSession;
 import dev.cloister.guild.channel.MessageHistory;
@@ -143,10 +144,10 @@ public final class Node {
           logins::expireStale, system.executionContext());
 
       AtomicBoolean ready = new AtomicBoolean(false);
-      ApiRoutes api = new ApiRoutes(ClusterSharding.get(system), tokens, logins,
-          new MessageHistory(database.dataSource()), ids, blocking,
-          cloister.getDuration("http.ask-timeout"),
-          cloister.getDuration("history.read-your-writes-wait"), ready::get);
+      ApiRoutes api = new ApiRoutes(ClusterSharding.get(system),
+          new GuildDirectory(database.dataSource()), new MessageHistory(database.dataSource()),
+          ids, blocking, cloister.getDuration("http.ask-timeout"),
+          cloister.getDuration("history.read-your-writes-wait"), tokens, logins, ready::get);
       ServerBinding binding = Http.get(system)
           .newServerAt(cloister.getString("http.host"), cloister.getInt("http.port"))
           .bind(api.route())

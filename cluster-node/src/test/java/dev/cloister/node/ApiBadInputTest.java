@@ -115,7 +115,7 @@ class ApiBadInputTest {
     String voiceId = api.get("/api/v1/guilds/" + guildId, ownerToken).body().get("channels").get(1)
         .get("id").asText();
     assertError(api.post("/api/v1/channels/" + voiceId + "/messages", Map.of("ciphertext", "AA=="),
-        ownerToken), 404, "not_found");
+        ownerToken), 400, "invalid");
   }
 
   @Test

@@ -5,9 +5,11 @@ import java.util.Optional;
 
 public enum ChannelType {
   TEXT,
-  VOICE;
+  VOICE,
+  /** Groups channels; holds no messages or voice itself. */
+  CATEGORY;
 
-  /** The name used on the API: {@code "text"} or {@code "voice"}. */
+  /** The name used on the API: {@code "text"}, {@code "voice"} or {@code "category"}. */
   public String wireName() {
     return name().toLowerCase(Locale.ROOT);
   }

@@ -1,7 +1,11 @@
 package dev.cloister.guild;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -17,8 +21,10 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforc
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 
 /**
- * A guild: its name, owner, members and channel directory. It is the authority on who may see and
- * do what in its channels; channel entities ask nothing themselves.
+ * A guild: its owner, roles, members, bans, invites and channel directory with permission
+ * overwrites. It is the authority on who may see and do what anywhere in the guild; channel
+ * entities ask nothing themselves. Every change is an {@link Action} by a requester, authorized
+ * here with {@link EffectivePermissions}.
  */
 public final class Guild
     extends EventSourcedBehaviorWithEnforcedReplies<Guild.Command, Guild.Event, Guild.State> {
@@ -29,7 +35,11 @@ public final class Guild
   public static final int TAG_COUNT = 4;
 
   public static final int MAX_NAME_LENGTH = 100;
+  public static final int MAX_NICKNAME_LENGTH = 32;
   public static final int MAX_CHANNELS = 500;
+  public static final int MAX_ROLES = 250;
+  public static final int MAX_INVITES = 1000;
+  public static final int MAX_OVERWRITES = 100;
 
   public static void init(ActorSystem<?> system) {
     ClusterSharding.get(system).init(Entity.of(ENTITY_KEY, ctx -> create(ctx.getEntityId())));
@@ -39,63 +49,215 @@ public final class Guild
     return new Guild(PersistenceId.of(ENTITY_KEY.name(), guildId));
   }
 
+  // ---- the guild's parts ----
+
+  /** The @everyone role has the guild's id and always sits at position 0. */
+  public record Role(String id, String name, long permissions) implements CborSerializable {}
+
+  public enum OverwriteType { ROLE, MEMBER }
+
+  public record Overwrite(String targetId, OverwriteType type, long allow, long deny)
+      implements CborSerializable {}
+
+  public record Channel(
+      String id, String name, ChannelType type, String parentId, List<Overwrite> overwrites)
+      implements CborSerializable {}
+
+  public record Member(String userId, String nickname, List<String> roleIds, long joinedAtMillis)
+      implements CborSerializable {}
+
+  /** {@code maxUses} 0 means unlimited, {@code expiresAtMillis} 0 never. */
+  public record Invite(String code, String creatorId, int maxUses, int uses, long expiresAtMillis)
+      implements CborSerializable {}
+
+  public record Ban(String userId, String byId, long atMillis) implements CborSerializable {}
+
   // ---- commands ----
 
   public sealed interface Command extends CborSerializable {}
 
   public record Create(
-      String name, String ownerId, String textChannelId, String voiceChannelId,
+      String name, String ownerId, String textChannelId, String voiceChannelId, long nowMillis,
       ActorRef<StatusReply<GuildView>> replyTo) implements Command {}
 
-  public record AddChannel(
-      String requesterId, String channelId, String name, ChannelType type,
-      ActorRef<StatusReply<ChannelInfo>> replyTo) implements Command {}
+  /** A change requested by a user; replies with the guild as the requester now sees it. */
+  public record Act(
+      String requesterId, Action action, long nowMillis, ActorRef<StatusReply<GuildView>> replyTo)
+      implements Command {}
 
-  /** Succeeds with the channel if the user holds {@code permission} in it. */
+  public record Get(String requesterId, ActorRef<StatusReply<GuildView>> replyTo)
+      implements Command {}
+
+  /** Succeeds with the channel and the user's permissions in it if they include {@code permission}. */
   public record CheckChannelAccess(
       String userId, String channelId, Permission permission,
-      ActorRef<StatusReply<ChannelInfo>> replyTo) implements Command {}
+      ActorRef<StatusReply<ChannelAccess>> replyTo) implements Command {}
 
   /** Succeeds if the user holds {@code permission} guild-wide. */
   public record CheckGuildPermission(
       String userId, Permission permission, ActorRef<StatusReply<GuildView>> replyTo)
       implements Command {}
 
-  public record Get(String requesterId, ActorRef<StatusReply<GuildView>> replyTo)
-      implements Command {}
+  /** Every change a user can ask of a guild. */
+  @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "action")
+  @JsonSubTypes({
+    @JsonSubTypes.Type(value = Rename.class, name = "Rename"),
+    @JsonSubTypes.Type(value = TransferOwnership.class, name = "TransferOwnership"),
+    @JsonSubTypes.Type(value = AddChannel.class, name = "AddChannel"),
+    @JsonSubTypes.Type(value = UpdateChannel.class, name = "UpdateChannel"),
+    @JsonSubTypes.Type(value = DeleteChannel.class, name = "DeleteChannel"),
+    @JsonSubTypes.Type(value = SetOverwrite.class, name = "SetOverwrite"),
+    @JsonSubTypes.Type(value = RemoveOverwrite.class, name = "RemoveOverwrite"),
+    @JsonSubTypes.Type(value = CreateRole.class, name = "CreateRole"),
+    @JsonSubTypes.Type(value = UpdateRole.class, name = "UpdateRole"),
+    @JsonSubTypes.Type(value = DeleteRole.class, name = "DeleteRole"),
+    @JsonSubTypes.Type(value = AssignRole.class, name = "AssignRole"),
+    @JsonSubTypes.Type(value = UnassignRole.class, name = "UnassignRole"),
+    @JsonSubTypes.Type(value = CreateInvite.class, name = "CreateInvite"),
+    @JsonSubTypes.Type(value = RevokeInvite.class, name = "RevokeInvite"),
+    @JsonSubTypes.Type(value = AcceptInvite.class, name = "AcceptInvite"),
+    @JsonSubTypes.Type(value = Leave.class, name = "Leave"),
+    @JsonSubTypes.Type(value = Kick.class, name = "Kick"),
+    @JsonSubTypes.Type(value = BanMember.class, name = "BanMember"),
+    @JsonSubTypes.Type(value = Unban.class, name = "Unban"),
+    @JsonSubTypes.Type(value = SetNickname.class, name = "SetNickname")
+  })
+  public sealed interface Action extends CborSerializable {}
 
-  public record ChannelInfo(String id, String guildId, String name, ChannelType type)
-      implements CborSerializable {}
+  public record Rename(String name) implements Action {}
 
+  public record TransferOwnership(String newOwnerId) implements Action {}
+
+  public record AddChannel(String channelId, String name, ChannelType type, String parentId)
+      implements Action {}
+
+  /** Null fields stay as they are; {@code parentId} "" takes the channel out of its category. */
+  public record UpdateChannel(String channelId, String name, String parentId, Integer position)
+      implements Action {}
+
+  public record DeleteChannel(String channelId) implements Action {}
+
+  public record SetOverwrite(String channelId, Overwrite overwrite) implements Action {}
+
+  public record RemoveOverwrite(String channelId, String targetId) implements Action {}
+
+  public record CreateRole(String roleId, String name, long permissions) implements Action {}
+
+  /** Null fields stay as they are. */
+  public record UpdateRole(String roleId, String name, Long permissions, Integer position)
+      implements Action {}
+
+  public record DeleteRole(String roleId) implements Action {}
+
+  public record AssignRole(String userId, String roleId) implements Action {}
+
+  public record UnassignRole(String userId, String roleId) implements Action {}
+
+  public record CreateInvite(String code, int maxUses, long maxAgeSeconds) implements Action {}
+
+  public record RevokeInvite(String code) implements Action {}
+
+  /** The requester joins through an invite. */
+  public record AcceptInvite(String code) implements Action {}
+
+  /** The requester leaves. */
+  public record Leave() implements Action {}
+
+  public record Kick(String userId) implements Action {}
+
+  public record BanMember(String userId) implements Action {}
+
+  public record Unban(String userId) implements Action {}
+
+  /** Null or blank clears the nickname. */
+  public record SetNickname(String userId, String nickname) implements Action {}
+
+  // ---- replies ----
+
+  public record ChannelAccess(Channel channel, long permissions) implements CborSerializable {}
+
+  /**
+   * The guild as one member sees it: channels they can view, their own permissions; invites only
+   * with MANAGE_GUILD and bans only with BAN_MEMBERS.
+   */
   public record GuildView(
-      String id, String name, String ownerId, List<ChannelInfo> channels, List<String> memberIds)
+      String id, String name, String ownerId, List<Role> roles, List<Channel> channels,
+      List<Member> members, List<Invite> invites, List<Ban> bans, long myPermissions)
       implements CborSerializable {}
 
   // ---- events ----
 
   public sealed interface Event extends CborSerializable {}
 
-  public record GuildCreated(String name, String ownerId, List<ChannelInfo> channels)
+  public record GuildCreated(String name, String ownerId, List<Channel> channels, long atMillis)
       implements Event {}
 
-  public record ChannelAdded(ChannelInfo channel) implements Event {}
+  public record GuildRenamed(String name) implements Event {}
+
+  public record OwnershipTransferred(String fromId, String toId) implements Event {}
+
+  public record ChannelAdded(Channel channel) implements Event {}
+
+  public record ChannelUpdated(String channelId, String name, String parentId, int position)
+      implements Event {}
+
+  public record ChannelDeleted(String channelId) implements Event {}
+
+  public record OverwriteSet(String channelId, Overwrite overwrite) implements Event {}
+
+  public record OverwriteRemoved(String channelId, String targetId) implements Event {}
+
+  public record RoleCreated(Role role) implements Event {}
+
+  public record RoleUpdated(String roleId, String name, long permissions) implements Event {}
+
+  public record RoleMoved(String roleId, int position) implements Event {}
+
+  public record RoleDeleted(String roleId) implements Event {}
+
+  public record MemberRoleAdded(String userId, String roleId) implements Event {}
+
+  public record MemberRoleRemoved(String userId, String roleId) implements Event {}
+
+  public record InviteCreated(Invite invite) implements Event {}
+
+  public record InviteRevoked(String code) implements Event {}
+
+  public record MemberJoined(String userId, String inviteCode, long atMillis) implements Event {}
+
+  public record MemberLeft(String userId) implements Event {}
+
+  public record MemberKicked(String userId, String byId) implements Event {}
+
+  public record MemberBanned(String userId, String byId, long atMillis) implements Event {}
+
+  public record MemberUnbanned(String userId, String byId) implements Event {}
+
+  public record NicknameChanged(String userId, String nickname) implements Event {}
 
   // ---- state ----
 
+  /**
+   * Roles are ordered bottom to top (index = position, 0 = @everyone); channels in display order.
+   * Maps keep insertion order so views are stable.
+   */
   public record State(
-      String id, String name, String ownerId, List<String> memberIds, List<ChannelInfo> channels)
+      String id, String name, String ownerId, List<Role> roles, List<Channel> channels,
+      Map<String, Member> members, Map<String, Ban> bans, Map<String, Invite> invites)
       implements CborSerializable {
 
     public static State empty(String id) {
-      return new State(id, null, null, List.of(), List.of());
+      return new State(id, null, null, List.of(), List.of(), Map.of(), Map.of(), Map.of());
     }
 
     public boolean exists() {
       return name != null;
     }
 
+    // -- decisions --
+
     public Decision<Event> create(
-        String newName, String owner, String textChannelId, String voiceChannelId) {
+        String newName, String owner, String textChannelId, String voiceChannelId, long now) {
       String trimmed = newName == null ? "" : newName.strip();
       if (exists()) {
         return owner.equals(ownerId) && trimmed.equals(name)
@@ -107,45 +269,485 @@ public final class Guild
         return Decision.reject(bad);
       }
       return Decision.accept(new GuildCreated(trimmed, owner, List.of(
-          new ChannelInfo(textChannelId, id, "general", ChannelType.TEXT),
-          new ChannelInfo(voiceChannelId, id, "General", ChannelType.VOICE))));
+          new Channel(textChannelId, "general", ChannelType.TEXT, null, List.of()),
+          new Channel(voiceChannelId, "General", ChannelType.VOICE, null, List.of())), now));
     }
 
-    public Decision<Event> addChannel(
-        String requesterId, String channelId, String channelName, ChannelType type) {
-      Rejection denied = require(requesterId, Permission.MANAGE_CHANNELS);
+    public Decision<Event> act(String requester, Action action, long now) {
+      if (!exists()) {
+        return Decision.reject(Rejection.notFound("unknown guild"));
+      }
+      if (action instanceof AcceptInvite a) {
+        return acceptInvite(requester, a.code(), now);
+      }
+      if (!members.containsKey(requester)) {
+        return Decision.reject(Rejection.forbidden("you are not a member of this guild"));
+      }
+      if (action instanceof Rename r) {
+        return rename(requester, r);
+      }
+      if (action instanceof TransferOwnership t) {
+        return transfer(requester, t);
+      }
+      if (action instanceof AddChannel a) {
+        return addChannel(requester, a);
+      }
+      if (action instanceof UpdateChannel u) {
+        return updateChannel(requester, u);
+      }
+      if (action instanceof DeleteChannel d) {
+        return deleteChannel(requester, d);
+      }
+      if (action instanceof SetOverwrite s) {
+        return setOverwrite(requester, s);
+      }
+      if (action instanceof RemoveOverwrite r) {
+        return removeOverwrite(requester, r);
+      }
+      if (action instanceof CreateRole c) {
+        return createRole(requester, c);
+      }
+      if (action instanceof UpdateRole u) {
+        return updateRole(requester, u);
+      }
+      if (action instanceof DeleteRole d) {
+        return deleteRole(requester, d);
+      }
+      if (action instanceof AssignRole a) {
+        return assignRole(requester, a.userId(), a.roleId(), true);
+      }
+      if (action instanceof UnassignRole u) {
+        return assignRole(requester, u.userId(), u.roleId(), false);
+      }
+      if (action instanceof CreateInvite c) {
+        return createInvite(requester, c, now);
+      }
+      if (action instanceof RevokeInvite r) {
+        return revokeInvite(requester, r);
+      }
+      if (action instanceof Leave) {
+        return leave(requester);
+      }
+      if (action instanceof Kick k) {
+        return kick(requester, k);
+      }
+      if (action instanceof BanMember b) {
+        return ban(requester, b, now);
+      }
+      if (action instanceof Unban u) {
+        return unban(requester, u);
+      }
+      if (action instanceof SetNickname n) {
+        return setNickname(requester, n);
+      }
+      throw new IllegalStateException("unhandled " + action);
+    }
+
+    private Decision<Event> rename(String requester, Rename r) {
+      Rejection denied = requireGuild(requester, Permission.MANAGE_GUILD);
       if (denied != null) {
         return Decision.reject(denied);
       }
-      if (channel(channelId) != null) {
-        return Decision.accept(); // a retried creation of the same channel
-      }
-      String trimmed = channelName == null ? "" : channelName.strip();
-      Rejection bad = checkName("channel", trimmed);
+      String trimmed = r.name() == null ? "" : r.name().strip();
+      Rejection bad = checkName("guild", trimmed);
       if (bad != null) {
         return Decision.reject(bad);
       }
-      if (type == null) {
-        return Decision.reject(Rejection.invalid("channel type must be \"text\" or \"voice\""));
-      }
-      if (channels.size() >= MAX_CHANNELS) {
-        return Decision.reject(
-            Rejection.conflict("a guild holds at most " + MAX_CHANNELS + " channels"));
-      }
-      return Decision.accept(new ChannelAdded(new ChannelInfo(channelId, id, trimmed, type)));
+      return trimmed.equals(name) ? Decision.accept() : Decision.accept(new GuildRenamed(trimmed));
     }
 
-    public Outcome<ChannelInfo> channelAccess(String userId, String channelId, Permission p) {
-      ChannelInfo c = channel(channelId);
+    private Decision<Event> transfer(String requester, TransferOwnership t) {
+      if (!requester.equals(ownerId)) {
+        return Decision.reject(Rejection.forbidden("only the owner can transfer ownership"));
+      }
+      if (!members.containsKey(t.newOwnerId())) {
+        return Decision.reject(Rejection.invalid("the new owner must be a member of the guild"));
+      }
+      return t.newOwnerId().equals(ownerId)
+          ? Decision.accept()
+          : Decision.accept(new OwnershipTransferred(ownerId, t.newOwnerId()));
+    }
+
+    private Decision<Event> addChannel(String requester, AddChannel a) {
+      Rejection denied = requireGuild(requester, Permission.MANAGE_CHANNELS);
+      if (denied != null) {
+        return Decision.reject(denied);
+      }
+      if (channel(a.channelId()) != null) {
+        return Decision.accept(); // a retried creation of the same channel
+      }
+      String trimmed = a.name() == null ? "" : a.name().strip();
+      Rejection bad = checkName("channel", trimmed);
+      if (bad == null && a.type() == null) {
+        bad = Rejection.invalid("channel type must be \"text\", \"voice\" or \"category\"");
+      }
+      if (bad == null) {
+        bad = checkParent(a.parentId(), a.type());
+      }
+      if (bad == null && channels.size() >= MAX_CHANNELS) {
+        bad = Rejection.conflict("a guild holds at most " + MAX_CHANNELS + " channels");
+      }
+      if (bad != null) {
+        return Decision.reject(bad);
+      }
+      // A channel created in a category starts with the category's overwrites (synced).
+      Channel parent = a.parentId() == null ? null : channel(a.parentId());
+      List<Overwrite> overwrites = parent == null ? List.of() : parent.overwrites();
+      return Decision.accept(new ChannelAdded(
+          new Channel(a.channelId(), trimmed, a.type(), a.parentId(), overwrites)));
+    }
+
+    private Rejection checkParent(String parentId, ChannelType type) {
+      if (parentId == null || parentId.isEmpty()) {
+        return null;
+      }
+      Channel parent = channel(parentId);
+      if (parent == null || parent.type() != ChannelType.CATEGORY) {
+        return Rejection.invalid("parentId must be a category of this guild");
+      }
+      if (type == ChannelType.CATEGORY) {
+        return Rejection.invalid("a category cannot be inside another category");
+      }
+      return null;
+    }
+
+    private Decision<Event> updateChannel(String requester, UpdateChannel u) {
+      Channel c = channel(u.channelId());
+      if (c == null) {
+        return Decision.reject(Rejection.notFound("unknown channel"));
+      }
+      Rejection denied = requireChannel(requester, c, Permission.MANAGE_CHANNELS);
+      if (denied != null) {
+        return Decision.reject(denied);
+      }
+      String newName = u.name() == null ? c.name() : u.name().strip();
+      Rejection bad = checkName("channel", newName);
+      if (bad != null) {
+        return Decision.reject(bad);
+      }
+      String newParent = u.parentId() == null ? c.parentId()
+          : u.parentId().isEmpty() ? null : u.parentId();
+      bad = checkParent(newParent, c.type());
+      if (bad != null) {
+        return Decision.reject(bad);
+      }
+      int current = channels.indexOf(c);
+      int position = u.position() == null ? current : u.position();
+      if (position < 0 || position >= channels.size()) {
+        return Decision.reject(
+            Rejection.invalid("position must be within 0.." + (channels.size() - 1)));
+      }
+      return Decision.accept(new ChannelUpdated(c.id(), newName, newParent, position));
+    }
+
+    private Decision<Event> deleteChannel(String requester, DeleteChannel d) {
+      Channel c = channel(d.channelId());
+      if (c == null) {
+        return Decision.reject(Rejection.notFound("unknown channel"));
+      }
+      Rejection denied = requireChannel(requester, c, Permission.MANAGE_CHANNELS);
+      return denied != null ? Decision.reject(denied) : Decision.accept(new ChannelDeleted(c.id()));
+    }
+
+    private Decision<Event> setOverwrite(String requester, SetOverwrite s) {
+      Channel c = channel(s.channelId());
+      if (c == null) {
+        return Decision.reject(Rejection.notFound("unknown channel"));
+      }
+      Rejection denied = requireChannel(requester, c, Permission.MANAGE_ROLES);
+      if (denied != null) {
+        return Decision.reject(denied);
+      }
+      Overwrite o = s.overwrite();
+      if (o.type() == OverwriteType.ROLE && role(o.targetId()) == null) {
+        return Decision.reject(Rejection.notFound("unknown role " + o.targetId()));
+      }
+      if (o.type() == OverwriteType.MEMBER && !members.containsKey(o.targetId())) {
+        return Decision.reject(Rejection.notFound("unknown member " + o.targetId()));
+      }
+      if ((o.allow() & o.deny()) != 0) {
+        return Decision.reject(Rejection.invalid(
+            "a permission cannot be both allowed and denied: " + Permission.names(o.allow() & o.deny())));
+      }
+      long mine = EffectivePermissions.inChannel(this, requester, c);
+      long beyond = (o.allow() | o.deny()) & ~mine;
+      if (beyond != 0) {
+        return Decision.reject(Rejection.forbidden(
+            "you cannot allow or deny permissions you do not hold: " + Permission.names(beyond)));
+      }
+      if (c.overwrites().size() >= MAX_OVERWRITES && overwrite(c, o.targetId()) == null) {
+        return Decision.reject(Rejection.conflict("a channel holds at most " + MAX_OVERWRITES
+            + " overwrites"));
+      }
+      return Decision.accept(new OverwriteSet(c.id(), o));
+    }
+
+    private Decision<Event> removeOverwrite(String requester, RemoveOverwrite r) {
+      Channel c = channel(r.channelId());
+      if (c == null) {
+        return Decision.reject(Rejection.notFound("unknown channel"));
+      }
+      Rejection denied = requireChannel(requester, c, Permission.MANAGE_ROLES);
+      if (denied != null) {
+        return Decision.reject(denied);
+      }
+      return overwrite(c, r.targetId()) == null
+          ? Decision.accept()
+          : Decision.accept(new OverwriteRemoved(c.id(), r.targetId()));
+    }
+
+    private Decision<Event> createRole(String requester, CreateRole c) {
+      Rejection denied = requireGuild(requester, Permission.MANAGE_ROLES);
+      if (denied == null) {
+        denied = grantable(requester, c.permissions());
+      }
+      if (denied != null) {
+        return Decision.reject(denied);
+      }
+      String trimmed = c.name() == null ? "" : c.name().strip();
+      Rejection bad = checkName("role", trimmed);
+      if (bad == null && roles.size() >= MAX_ROLES) {
+        bad = Rejection.conflict("a guild holds at most " + MAX_ROLES + " roles");
+      }
+      if (bad != null) {
+        return Decision.reject(bad);
+      }
+      if (role(c.roleId()) != null) {
+        return Decision.accept();
+      }
+      return Decision.accept(new RoleCreated(new Role(c.roleId(), trimmed, c.permissions())));
+    }
+
+    private Decision<Event> updateRole(String requester, UpdateRole u) {
+      Role r = role(u.roleId());
+      if (r == null) {
+        return Decision.reject(Rejection.notFound("unknown role"));
+      }
+      Rejection denied = manageRole(requester, r);
+      if (denied == null && u.permissions() != null) {
+        denied = grantable(requester, u.permissions() & ~r.permissions());
+      }
+      if (denied != null) {
+        return Decision.reject(denied);
+      }
+      boolean everyone = r.id().equals(id);
+      String newName = u.name() == null ? r.name() : u.name().strip();
+      if (everyone && !newName.equals(r.name())) {
+        return Decision.reject(Rejection.invalid("the @everyone role cannot be renamed"));
+      }
+      Rejection bad = checkName("role", newName);
+      if (bad != null) {
+        return Decision.reject(bad);
+      }
+      List<Event> events = new ArrayList<>();
+      long permissions = u.permissions() == null ? r.permissions() : u.permissions();
+      if (!newName.equals(r.name()) || permissions != r.permissions()) {
+        events.add(new RoleUpdated(r.id(), newName, permissions));
+      }
+      if (u.position() != null && u.position() != roles.indexOf(r)) {
+        if (everyone) {
+          return Decision.reject(Rejection.invalid("the @everyone role always stays at position 0"));
+        }
+        int position = u.position();
+        if (position < 1 || position >= roles.size()) {
+          return Decision.reject(
+              Rejection.invalid("position must be within 1.." + (roles.size() - 1)));
+        }
+        if (!requester.equals(ownerId) && position >= EffectivePermissions.highestPosition(this, requester)) {
+          return Decision.reject(Rejection.forbidden(
+              "you can only move roles to positions below your highest role"));
+        }
+        events.add(new RoleMoved(r.id(), position));
+      }
+      return new Decision.Accept<>(events);
+    }
+
+    private Decision<Event> deleteRole(String requester, DeleteRole d) {
+      Role r = role(d.roleId());
+      if (r == null) {
+        return Decision.reject(Rejection.notFound("unknown role"));
+      }
+      if (r.id().equals(id)) {
+        return Decision.reject(Rejection.invalid("the @everyone role cannot be deleted"));
+      }
+      Rejection denied = manageRole(requester, r);
+      return denied != null ? Decision.reject(denied) : Decision.accept(new RoleDeleted(r.id()));
+    }
+
+    private Decision<Event> assignRole(String requester, String userId, String roleId, boolean add) {
+      Role r = role(roleId);
+      if (r == null) {
+        return Decision.reject(Rejection.notFound("unknown role"));
+      }
+      if (r.id().equals(id)) {
+        return Decision.reject(Rejection.invalid("every member has the @everyone role"));
+      }
+      Member m = members.get(userId);
+      if (m == null) {
+        return Decision.reject(Rejection.notFound("unknown member"));
+      }
+      Rejection denied = manageRole(requester, r);
+      if (denied != null) {
+        return Decision.reject(denied);
+      }
+      boolean has = m.roleIds().contains(roleId);
+      if (add == has) {
+        return Decision.accept();
+      }
+      return Decision.accept(add
+          ? new MemberRoleAdded(userId, roleId) : new MemberRoleRemoved(userId, roleId));
+    }
+
+    private Decision<Event> createInvite(String requester, CreateInvite c, long now) {
+      Rejection denied = requireGuild(requester, Permission.CREATE_INVITE);
+      if (denied != null) {
+        return Decision.reject(denied);
+      }
+      if (c.maxUses() < 0 || c.maxUses() > 1_000_000) {
+        return Decision.reject(Rejection.invalid("maxUses must be within 0..1000000 (0: unlimited)"));
+      }
+      if (c.maxAgeSeconds() < 0 || c.maxAgeSeconds() > 30L * 24 * 3600) {
+        return Decision.reject(
+            Rejection.invalid("maxAgeSeconds must be within 0..2592000 (0: never expires)"));
+      }
+      if (invites.size() >= MAX_INVITES) {
+        return Decision.reject(Rejection.conflict("a guild holds at most " + MAX_INVITES
+            + " invites; revoke some"));
+      }
+      long expires = c.maxAgeSeconds() == 0 ? 0 : now + c.maxAgeSeconds() * 1000;
+      return Decision.accept(
+          new InviteCreated(new Invite(c.code(), requester, c.maxUses(), 0, expires)));
+    }
+
+    private Decision<Event> revokeInvite(String requester, RevokeInvite r) {
+      Invite invite = invites.get(r.code());
+      if (invite == null) {
+        return Decision.reject(Rejection.notFound("unknown invite"));
+      }
+      if (!invite.creatorId().equals(requester)) {
+        Rejection denied = requireGuild(requester, Permission.MANAGE_GUILD);
+        if (denied != null) {
+          return Decision.reject(denied);
+        }
+      }
+      return Decision.accept(new InviteRevoked(r.code()));
+    }
+
+    private Decision<Event> acceptInvite(String requester, String code, long now) {
+      Invite invite = invites.get(code);
+      if (invite == null) {
+        return Decision.reject(Rejection.notFound("unknown or revoked invite"));
+      }
+      if (bans.containsKey(requester)) {
+        return Decision.reject(Rejection.forbidden("you are banned from this guild"));
+      }
+      if (members.containsKey(requester)) {
+        return Decision.accept(); // already in; the invite is not used up for nothing
+      }
+      if (invite.expiresAtMillis() != 0 && now >= invite.expiresAtMillis()) {
+        return Decision.reject(Rejection.notFound("this invite has expired"));
+      }
+      if (invite.maxUses() != 0 && invite.uses() >= invite.maxUses()) {
+        return Decision.reject(Rejection.notFound("this invite has been used up"));
+      }
+      return Decision.accept(new MemberJoined(requester, code, now));
+    }
+
+    private Decision<Event> leave(String requester) {
+      if (requester.equals(ownerId)) {
+        return Decision.reject(Rejection.conflict(
+            "the owner cannot leave; transfer ownership first"));
+      }
+      return Decision.accept(new MemberLeft(requester));
+    }
+
+    private Decision<Event> kick(String requester, Kick k) {
+      Rejection denied = requireGuild(requester, Permission.KICK_MEMBERS);
+      if (denied == null) {
+        denied = outranks(requester, k.userId(), "kick");
+      }
+      if (denied != null) {
+        return Decision.reject(denied);
+      }
+      if (!members.containsKey(k.userId())) {
+        return Decision.reject(Rejection.notFound("unknown member"));
+      }
+      return Decision.accept(new MemberKicked(k.userId(), requester));
+    }
+
+    private Decision<Event> ban(String requester, BanMember b, long now) {
+      Rejection denied = requireGuild(requester, Permission.BAN_MEMBERS);
+      if (denied == null) {
+        denied = outranks(requester, b.userId(), "ban");
+      }
+      if (denied != null) {
+        return Decision.reject(denied);
+      }
+      return bans.containsKey(b.userId())
+          ? Decision.accept()
+          : Decision.accept(new MemberBanned(b.userId(), requester, now));
+    }
+
+    private Decision<Event> unban(String requester, Unban u) {
+      Rejection denied = requireGuild(requester, Permission.BAN_MEMBERS);
+      if (denied != null) {
+        return Decision.reject(denied);
+      }
+      if (!bans.containsKey(u.userId())) {
+        return Decision.reject(Rejection.notFound("that user is not banned"));
+      }
+      return Decision.accept(new MemberUnbanned(u.userId(), requester));
+    }
+
+    private Decision<Event> setNickname(String requester, SetNickname n) {
+      Member m = members.get(n.userId());
+      if (m == null) {
+        return Decision.reject(Rejection.notFound("unknown member"));
+      }
+      if (!n.userId().equals(requester)) {
+        Rejection denied = requireGuild(requester, Permission.MANAGE_GUILD);
+        if (denied == null) {
+          denied = outranks(requester, n.userId(), "rename");
+        }
+        if (denied != null) {
+          return Decision.reject(denied);
+        }
+      }
+      String nick = n.nickname() == null || n.nickname().isBlank() ? null : n.nickname().strip();
+      if (nick != null) {
+        Rejection bad = checkName("nickname", nick);
+        if (bad == null && nick.length() > MAX_NICKNAME_LENGTH) {
+          bad = Rejection.invalid("nickname must be at most " + MAX_NICKNAME_LENGTH + " characters");
+        }
+        if (bad != null) {
+          return Decision.reject(bad);
+        }
+      }
+      return java.util.Objects.equals(nick, m.nickname())
+          ? Decision.accept() : Decision.accept(new NicknameChanged(n.userId(), nick));
+    }
+
+    // -- questions --
+
+    public Outcome<ChannelAccess> channelAccess(String userId, String channelId, Permission p) {
+      if (!exists()) {
+        return Outcome.rejected(Rejection.notFound("unknown guild"));
+      }
+      Channel c = channel(channelId);
       if (c == null) {
         return Outcome.rejected(Rejection.notFound("unknown channel"));
       }
-      Rejection denied = require(userId, p);
-      return denied == null ? Outcome.ok(c) : Outcome.rejected(denied);
+      Rejection denied = requireChannel(userId, c, p);
+      return denied == null
+          ? Outcome.ok(new ChannelAccess(c, EffectivePermissions.inChannel(this, userId, c)))
+          : Outcome.rejected(denied);
     }
 
     public Outcome<GuildView> guildPermission(String userId, Permission p) {
-      Rejection denied = require(userId, p);
+      if (!exists()) {
+        return Outcome.rejected(Rejection.notFound("unknown guild"));
+      }
+      Rejection denied = requireGuild(userId, p);
       return denied == null ? view(userId) : Outcome.rejected(denied);
     }
 
@@ -153,38 +755,85 @@ public final class Guild
       if (!exists()) {
         return Outcome.rejected(Rejection.notFound("unknown guild"));
       }
-      if (!memberIds.contains(requesterId)) {
+      if (!members.containsKey(requesterId)) {
         return Outcome.rejected(Rejection.forbidden("you are not a member of this guild"));
       }
-      return Outcome.ok(new GuildView(id, name, ownerId, channels, memberIds));
+      long mine = EffectivePermissions.inGuild(this, requesterId);
+      List<Channel> visible = new ArrayList<>();
+      for (Channel c : channels) {
+        if (Permission.VIEW_CHANNEL.in(EffectivePermissions.inChannel(this, requesterId, c))) {
+          visible.add(c);
+        }
+      }
+      return Outcome.ok(new GuildView(id, name, ownerId, roles, visible,
+          List.copyOf(members.values()),
+          Permission.MANAGE_GUILD.in(mine) ? List.copyOf(invites.values()) : List.of(),
+          Permission.BAN_MEMBERS.in(mine) ? List.copyOf(bans.values()) : List.of(),
+          mine));
     }
 
-    /** Owner: everything. Members: the @everyone defaults (roles arrive with the guild domain). */
-    public long permissionsOf(String userId) {
-      if (!exists() || !memberIds.contains(userId)) {
-        return 0;
-      }
-      if (userId.equals(ownerId)) {
-        return -1L;
-      }
-      return Permission.mask(Permission.EVERYONE_DEFAULT);
-    }
+    // -- rules --
 
-    private Rejection require(String userId, Permission p) {
-      if (!exists()) {
-        return Rejection.notFound("unknown guild");
-      }
-      if (!memberIds.contains(userId)) {
+    private Rejection requireGuild(String userId, Permission p) {
+      if (!members.containsKey(userId)) {
         return Rejection.forbidden("you are not a member of this guild");
       }
-      if (!p.in(permissionsOf(userId))) {
-        return Rejection.forbidden("missing permission " + p.name());
+      return p.in(EffectivePermissions.inGuild(this, userId))
+          ? null : Rejection.forbidden("missing permission " + p.name());
+    }
+
+    private Rejection requireChannel(String userId, Channel c, Permission p) {
+      if (!members.containsKey(userId)) {
+        return Rejection.forbidden("you are not a member of this guild");
+      }
+      long mine = EffectivePermissions.inChannel(this, userId, c);
+      if (!Permission.VIEW_CHANNEL.in(mine)) {
+        return Rejection.forbidden("missing permission VIEW_CHANNEL");
+      }
+      return p.in(mine) ? null : Rejection.forbidden("missing permission " + p.name());
+    }
+
+    /** MANAGE_ROLES and the role below the requester's highest (the owner manages every role). */
+    private Rejection manageRole(String requester, Role r) {
+      Rejection denied = requireGuild(requester, Permission.MANAGE_ROLES);
+      if (denied != null) {
+        return denied;
+      }
+      if (!requester.equals(ownerId)
+          && roles.indexOf(r) >= EffectivePermissions.highestPosition(this, requester)) {
+        return Rejection.forbidden("you can only manage roles below your highest role");
       }
       return null;
     }
 
-    private ChannelInfo channel(String channelId) {
-      for (ChannelInfo c : channels) {
+    /** Nobody grants what they do not hold, unless they are the owner or an administrator. */
+    private Rejection grantable(String requester, long permissions) {
+      long mine = EffectivePermissions.inGuild(this, requester);
+      long beyond = permissions & ~mine;
+      return beyond == 0 ? null : Rejection.forbidden(
+          "you cannot grant permissions you do not hold: " + Permission.names(beyond));
+    }
+
+    private Rejection outranks(String requester, String target, String verb) {
+      if (target.equals(ownerId)) {
+        return Rejection.forbidden("nobody can " + verb + " the owner");
+      }
+      if (target.equals(requester)) {
+        return Rejection.invalid("you cannot " + verb + " yourself");
+      }
+      if (requester.equals(ownerId) || !members.containsKey(target)) {
+        return null;
+      }
+      if (EffectivePermissions.highestPosition(this, target)
+          >= EffectivePermissions.highestPosition(this, requester)) {
+        return Rejection.forbidden(
+            "you can only " + verb + " members whose highest role is below yours");
+      }
+      return null;
+    }
+
+    public Channel channel(String channelId) {
+      for (Channel c : channels) {
         if (c.id().equals(channelId)) {
           return c;
         }
@@ -192,7 +841,25 @@ public final class Guild
       return null;
     }
 
-    private static Rejection checkName(String what, String name) {
+    public Role role(String roleId) {
+      for (Role r : roles) {
+        if (r.id().equals(roleId)) {
+          return r;
+        }
+      }
+      return null;
+    }
+
+    static Overwrite overwrite(Channel c, String targetId) {
+      for (Overwrite o : c.overwrites()) {
+        if (o.targetId().equals(targetId)) {
+          return o;
+        }
+      }
+      return null;
+    }
+
+    public static Rejection checkName(String what, String name) {
       if (name.isEmpty() || name.length() > MAX_NAME_LENGTH) {
         return Rejection.invalid(what + " name must be 1 to " + MAX_NAME_LENGTH + " characters");
       }
@@ -204,16 +871,188 @@ public final class Guild
       return null;
     }
 
+    // -- events --
+
     public State apply(Event event) {
       if (event instanceof GuildCreated c) {
-        return new State(id, c.name(), c.ownerId(), List.of(c.ownerId()), c.channels());
+        Map<String, Member> m = new LinkedHashMap<>();
+        m.put(c.ownerId(), new Member(c.ownerId(), null, List.of(), c.atMillis()));
+        return new State(id, c.name(), c.ownerId(),
+            List.of(new Role(id, "@everyone", Permission.EVERYONE_DEFAULT)), c.channels(), m,
+            Map.of(), Map.of());
+      }
+      if (event instanceof GuildRenamed r) {
+        return withName(r.name());
+      }
+      if (event instanceof OwnershipTransferred t) {
+        return new State(id, name, t.toId(), roles, channels, members, bans,
+          invites);
       }
       if (event instanceof ChannelAdded a) {
-        List<ChannelInfo> next = new ArrayList<>(channels);
-        next.add(a.channel());
-        return new State(id, name, ownerId, memberIds, List.copyOf(next));
+        return withChannels(append(channels, a.channel()));
       }
-      throw new IllegalStateException("unknown event " + event);
+      if (event instanceof ChannelUpdated u) {
+        Channel old = channel(u.channelId());
+        List<Channel> next = new ArrayList<>(channels);
+        next.remove(old);
+        next.add(Math.min(u.position(), next.size()),
+            new Channel(old.id(), u.name(), old.type(), u.parentId(), old.overwrites()));
+        return withChannels(List.copyOf(next));
+      }
+      if (event instanceof ChannelDeleted d) {
+        List<Channel> next = new ArrayList<>();
+        for (Channel c : channels) {
+          if (c.id().equals(d.channelId())) {
+            continue;
+          }
+          // Children of a deleted category stay, outside any category.
+          next.add(d.channelId().equals(c.parentId())
+              ? new Channel(c.id(), c.name(), c.type(), null, c.overwrites()) : c);
+        }
+        return withChannels(List.copyOf(next));
+      }
+      if (event instanceof OverwriteSet s) {
+        return withChannel(s.channelId(), c -> {
+        List<Overwrite> next = new ArrayList<>();
+        boolean replaced = false;
+        for (Overwrite o : c.overwrites()) {
+          if (o.targetId().equals(s.overwrite().targetId())) {
+            next.add(s.overwrite());
+            replaced = true;
+          } else {
+            next.add(o);
+          }
+        }
+        if (!replaced) {
+          next.add(s.overwrite());
+        }
+        return new Channel(c.id(), c.name(), c.type(), c.parentId(), List.copyOf(next));
+      });
+      }
+      if (event instanceof OverwriteRemoved r) {
+        return withChannel(r.channelId(), c -> new Channel(c.id(), c.name(),
+          c.type(), c.parentId(), c.overwrites().stream()
+              .filter(o -> !o.targetId().equals(r.targetId())).toList()));
+      }
+      if (event instanceof RoleCreated c) {
+        // New roles go just above @everyone, as in Discord.
+        List<Role> next = new ArrayList<>(roles);
+        next.add(1, c.role());
+        return withRoles(List.copyOf(next));
+      }
+      if (event instanceof RoleUpdated u) {
+        return withRoles(roles.stream()
+          .map(r -> r.id().equals(u.roleId()) ? new Role(r.id(), u.name(), u.permissions()) : r)
+          .toList());
+      }
+      if (event instanceof RoleMoved m) {
+        List<Role> next = new ArrayList<>(roles);
+        Role r = role(m.roleId());
+        next.remove(r);
+        next.add(Math.min(m.position(), next.size()), r);
+        return withRoles(List.copyOf(next));
+      }
+      if (event instanceof RoleDeleted d) {
+        Map<String, Member> next = new LinkedHashMap<>();
+        members.forEach((k, m) -> next.put(k, new Member(m.userId(), m.nickname(),
+            m.roleIds().stream().filter(r -> !r.equals(d.roleId())).toList(), m.joinedAtMillis())));
+        List<Channel> chans = channels.stream().map(c -> new Channel(c.id(), c.name(), c.type(),
+            c.parentId(), c.overwrites().stream()
+                .filter(o -> !o.targetId().equals(d.roleId())).toList())).toList();
+        return new State(id, name, ownerId,
+            roles.stream().filter(r -> !r.id().equals(d.roleId())).toList(), chans, next, bans,
+            invites);
+      }
+      if (event instanceof MemberRoleAdded a) {
+        return withMember(a.userId(), m -> new Member(m.userId(), m.nickname(),
+          append(m.roleIds(), a.roleId()), m.joinedAtMillis()));
+      }
+      if (event instanceof MemberRoleRemoved r) {
+        return withMember(r.userId(), m -> new Member(m.userId(), m.nickname(),
+          m.roleIds().stream().filter(x -> !x.equals(r.roleId())).toList(), m.joinedAtMillis()));
+      }
+      if (event instanceof InviteCreated c) {
+        Map<String, Invite> next = new LinkedHashMap<>(invites);
+        next.put(c.invite().code(), c.invite());
+        return new State(id, name, ownerId, roles, channels, members, bans, next);
+      }
+      if (event instanceof InviteRevoked r) {
+        Map<String, Invite> next = new LinkedHashMap<>(invites);
+        next.remove(r.code());
+        return new State(id, name, ownerId, roles, channels, members, bans, next);
+      }
+      if (event instanceof MemberJoined j) {
+        Map<String, Member> m = new LinkedHashMap<>(members);
+        m.put(j.userId(), new Member(j.userId(), null, List.of(), j.atMillis()));
+        Map<String, Invite> inv = new LinkedHashMap<>(invites);
+        Invite used = inv.get(j.inviteCode());
+        if (used != null) {
+          inv.put(used.code(), new Invite(used.code(), used.creatorId(), used.maxUses(),
+              used.uses() + 1, used.expiresAtMillis()));
+        }
+        return new State(id, name, ownerId, roles, channels, m, bans, inv);
+      }
+      if (event instanceof MemberLeft l) {
+        return without(l.userId());
+      }
+      if (event instanceof MemberKicked k) {
+        return without(k.userId());
+      }
+      if (event instanceof MemberBanned b) {
+        State s = without(b.userId());
+        Map<String, Ban> next = new LinkedHashMap<>(bans);
+        next.put(b.userId(), new Ban(b.userId(), b.byId(), b.atMillis()));
+        return new State(id, name, ownerId, roles, s.channels(), s.members(), next, invites);
+      }
+      if (event instanceof MemberUnbanned u) {
+        Map<String, Ban> next = new LinkedHashMap<>(bans);
+        next.remove(u.userId());
+        return new State(id, name, ownerId, roles, channels, members, next, invites);
+      }
+      if (event instanceof NicknameChanged n) {
+        return withMember(n.userId(), m -> new Member(m.userId(), n.nickname(),
+          m.roleIds(), m.joinedAtMillis()));
+      }
+      throw new IllegalStateException("unhandled " + event);
+    }
+
+    private State withName(String newName) {
+      return new State(id, newName, ownerId, roles, channels, members, bans, invites);
+    }
+
+    private State withChannels(List<Channel> next) {
+      return new State(id, name, ownerId, roles, next, members, bans, invites);
+    }
+
+    private State withRoles(List<Role> next) {
+      return new State(id, name, ownerId, next, channels, members, bans, invites);
+    }
+
+    private State withChannel(String channelId, java.util.function.UnaryOperator<Channel> change) {
+      return withChannels(channels.stream()
+          .map(c -> c.id().equals(channelId) ? change.apply(c) : c).toList());
+    }
+
+    private State withMember(String userId, java.util.function.UnaryOperator<Member> change) {
+      Map<String, Member> next = new LinkedHashMap<>(members);
+      next.computeIfPresent(userId, (k, m) -> change.apply(m));
+      return new State(id, name, ownerId, roles, channels, next, bans, invites);
+    }
+
+    /** Removes a member and the member overwrites that named them. */
+    private State without(String userId) {
+      Map<String, Member> next = new LinkedHashMap<>(members);
+      next.remove(userId);
+      List<Channel> chans = channels.stream().map(c -> new Channel(c.id(), c.name(), c.type(),
+          c.parentId(), c.overwrites().stream().filter(o -> !(o.type() == OverwriteType.MEMBER
+              && o.targetId().equals(userId))).toList())).toList();
+      return new State(id, name, ownerId, roles, chans, next, bans, invites);
+    }
+
+    private static <T> List<T> append(List<T> list, T item) {
+      List<T> next = new ArrayList<>(list);
+      next.add(item);
+      return List.copyOf(next);
     }
   }
 
@@ -236,12 +1075,11 @@ public final class Guild
     return newCommandHandlerWithReplyBuilder()
         .forAnyState()
         .onCommand(Create.class, (s, c) -> Replies.decide(Effect(),
-            s.create(c.name(), c.ownerId(), c.textChannelId(), c.voiceChannelId()),
-            c.replyTo(), after -> after.view(c.ownerId()) instanceof Outcome.Ok<GuildView> ok
-                ? ok.value() : null))
-        .onCommand(AddChannel.class, (s, c) -> Replies.decide(Effect(),
-            s.addChannel(c.requesterId(), c.channelId(), c.name(), c.type()),
-            c.replyTo(), after -> after.channel(c.channelId())))
+            s.create(c.name(), c.ownerId(), c.textChannelId(), c.voiceChannelId(), c.nowMillis()),
+            c.replyTo(), after -> viewOrNull(after, c.ownerId())))
+        .onCommand(Act.class, (s, c) -> Replies.decide(Effect(),
+            s.act(c.requesterId(), c.action(), c.nowMillis()),
+            c.replyTo(), after -> viewOrNull(after, c.requesterId())))
         .onCommand(CheckChannelAccess.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
             s.channelAccess(c.userId(), c.channelId(), c.permission())))
         .onCommand(CheckGuildPermission.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
@@ -249,6 +1087,11 @@ public final class Guild
         .onCommand(Get.class,
             (s, c) -> Replies.answer(Effect(), c.replyTo(), s.view(c.requesterId())))
         .build();
+  }
+
+  /** After leaving, being kicked or banned the requester sees nothing: the reply carries null. */
+  private static GuildView viewOrNull(State s, String requesterId) {
+    return s.view(requesterId) instanceof Outcome.Ok<GuildView> ok ? ok.value() : null;
   }
 
   @Override

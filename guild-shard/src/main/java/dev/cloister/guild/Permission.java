@@ -1,7 +1,10 @@
 package dev.cloister.guild;
 
-import java.util.EnumSet;
-import java.util.Set;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
 
 /**
  * Guild permissions. The bit of each is part of the API and the journal: append new ones, never
@@ -31,11 +34,14 @@ public enum Permission {
     this.bit = 1L << index;
   }
 
-  /** What a plain member of a new guild may do (the @everyone role's default). */
-  public static final Set<Permission> EVERYONE_DEFAULT = EnumSet.of(
-      VIEW_CHANNEL, SEND_MESSAGES, READ_MESSAGE_HISTORY, CREATE_INVITE, CONNECT, SPEAK);
+  /** Every permission there is. */
+  public static final long ALL = mask(List.of(values()));
 
-  public static long mask(Set<Permission> permissions) {
+  /** What the @everyone role of a new guild allows. */
+  public static final long EVERYONE_DEFAULT = mask(List.of(
+      VIEW_CHANNEL, SEND_MESSAGES, READ_MESSAGE_HISTORY, CREATE_INVITE, CONNECT, SPEAK));
+
+  public static long mask(Collection<Permission> permissions) {
     long m = 0;
     for (Permission p : permissions) {
       m |= p.bit;
@@ -45,5 +51,23 @@ public enum Permission {
 
   public boolean in(long mask) {
     return (mask & bit) != 0;
+  }
+
+  public static List<String> names(long mask) {
+    List<String> out = new ArrayList<>();
+    for (Permission p : values()) {
+      if (p.in(mask)) {
+        out.add(p.name());
+      }
+    }
+    return out;
+  }
+
+  public static Optional<Permission> byName(String name) {
+    try {
+      return Optional.of(valueOf(name.toUpperCase(Locale.ROOT)));
+    } catch (IllegalArgumentException e) {
+      return Optional.empty();
+    }
   }
 }

@@ -7,114 +7,257 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 class GuildTest {
 
   private static final ActorTestKit testKit = EntityTestKits.create();
-
-  private EventSourcedBehaviorTestKit<Guild.Command, Guild.Event, Guild.State> guild;
+  private static final String G = "100";
+  private static final String OWNER = "1";
+  private static final long NOW = 1_800_000_000_000L;
 
   @AfterAll
   static void stop() {
     testKit.shutdownTestKit();
   }
 
-  @BeforeEach
-  void fresh() {
-    guild = EventSourcedBehaviorTestKit.create(testKit.system(), Guild.create("100"));
+  /** A pure guild to drive through decisions and events. */
+  private static final class World {
+    Guild.State state = Guild.State.empty(G);
+
+    World() {
+      accept(state.create("Guild", OWNER, "200", "201", NOW));
+    }
+
+    Decision<Guild.Event> act(String who, Guild.Action action) {
+      return act(who, action, NOW);
+    }
+
+    Decision<Guild.Event> act(String who, Guild.Action action, long now) {
+      Decision<Guild.Event> d = state.act(who, action, now);
+      if (d instanceof Decision.Accept<Guild.Event> a) {
+        for (Guild.Event e : a.events()) {
+          state = state.apply(e);
+        }
+      }
+      return d;
+    }
+
+    void accept(Decision<Guild.Event> d) {
+      assertThat(d).isInstanceOf(Decision.Accept.class);
+      ((Decision.Accept<Guild.Event>) d).events().forEach(e -> state = state.apply(e));
+    }
+
+    void ok(String who, Guild.Action action) {
+      assertThat(act(who, action)).as("%s by %s", action, who).isInstanceOf(Decision.Accept.class);
+    }
+
+    /** The user joins through a fresh unlimited invite. */
+    void join(String userId) {
+      String code = "inv" + userId;
+      ok(OWNER, new Guild.CreateInvite(code, 0, 0));
+      ok(userId, new Guild.AcceptInvite(code));
+    }
   }
 
-  private Guild.GuildView createAsOwner() {
-    var result = guild.<StatusReply<Guild.GuildView>>runCommand(
-        r -> new Guild.Create("  Rust Hangout ", "1", "200", "201", r));
-    assertThat(result.reply().isSuccess()).isTrue();
-    return result.reply().getValue();
+  private static Rejection rejection(Decision<Guild.Event> d) {
+    assertThat(d).isInstanceOf(Decision.Reject.class);
+    return ((Decision.Reject<Guild.Event>) d).rejection();
   }
 
   @Test
-  void newGuildHasOwnerAsMemberAndGeneralChannels() {
-    Guild.GuildView view = createAsOwner();
-    assertThat(view.name()).isEqualTo("Rust Hangout");
-    assertThat(view.ownerId()).isEqualTo("1");
-    assertThat(view.memberIds()).containsExactly("1");
-    assertThat(view.channels()).containsExactly(
-        new Guild.ChannelInfo("200", "100", "general", ChannelType.TEXT),
-        new Guild.ChannelInfo("201", "100", "General", ChannelType.VOICE));
+  void newGuildHasOwnerEveryoneRoleAndGeneralChannels() {
+    World w = new World();
+    assertThat(w.state.members()).containsOnlyKeys(OWNER);
+    assertThat(w.state.roles()).containsExactly(
+        new Guild.Role(G, "@everyone", Permission.EVERYONE_DEFAULT));
+    assertThat(w.state.channels()).extracting(Guild.Channel::name, Guild.Channel::type)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("general", ChannelType.TEXT),
+            org.assertj.core.groups.Tuple.tuple("General", ChannelType.VOICE));
   }
 
   @Test
-  void blankOrOverlongNamesAreRejectedAndNothingIsPersisted() {
-    var blank = guild.<StatusReply<Guild.GuildView>>runCommand(
-        r -> new Guild.Create("   ", "1", "200", "201", r));
-    assertThat(blank.reply().getError().getMessage()).startsWith("invalid: guild name");
-    assertThat(blank.events()).isEmpty();
-    var longName = "x".repeat(Guild.MAX_NAME_LENGTH + 1);
-    var tooLong = guild.<StatusReply<Guild.GuildView>>runCommand(
-        r -> new Guild.Create(longName, "1", "200", "201", r));
-    assertThat(tooLong.reply().isError()).isTrue();
-    assertThat(guild.getState().exists()).isFalse();
-  }
+  void invitesExpireRunOutAndNeverAdmitTheBanned() {
+    World w = new World();
+    w.ok(OWNER, new Guild.CreateInvite("once", 1, 60));
+    w.ok("2", new Guild.AcceptInvite("once"));
+    assertThat(w.state.members()).containsKey("2");
+    assertThat(rejection(w.act("3", new Guild.AcceptInvite("once"))).message()).contains("used up");
+    assertThat(w.act("2", new Guild.AcceptInvite("once"))).as("a member re-accepting is a no-op")
+        .isEqualTo(Decision.accept());
 
-  @Test
-  void unknownGuildIsNotFoundAndStrangersAreForbidden() {
-    var unknown = guild.<StatusReply<Guild.GuildView>>runCommand(r -> new Guild.Get("1", r));
-    assertThat(Rejection.parse(unknown.reply().getError().getMessage()).code())
-        .isEqualTo(Rejection.Code.NOT_FOUND);
-    createAsOwner();
-    var stranger = guild.<StatusReply<Guild.GuildView>>runCommand(r -> new Guild.Get("2", r));
-    assertThat(Rejection.parse(stranger.reply().getError().getMessage()).code())
+    w.ok(OWNER, new Guild.CreateInvite("short", 0, 60));
+    assertThat(rejection(w.act("3", new Guild.AcceptInvite("short"), NOW + 60_000)).message())
+        .contains("expired");
+    w.ok("3", new Guild.AcceptInvite("short"));
+
+    w.ok(OWNER, new Guild.BanMember("3"));
+    assertThat(w.state.members()).doesNotContainKey("3");
+    w.ok(OWNER, new Guild.CreateInvite("open", 0, 0));
+    assertThat(rejection(w.act("3", new Guild.AcceptInvite("open"))).code())
         .isEqualTo(Rejection.Code.FORBIDDEN);
+    w.ok(OWNER, new Guild.Unban("3"));
+    w.ok("3", new Guild.AcceptInvite("open"));
+
+    w.ok(OWNER, new Guild.RevokeInvite("open"));
+    assertThat(rejection(w.act("4", new Guild.AcceptInvite("open"))).code())
+        .isEqualTo(Rejection.Code.NOT_FOUND);
   }
 
   @Test
-  void ownerAddsChannelsAndTheyArePersistedAndRecovered() {
-    createAsOwner();
-    var added = guild.<StatusReply<Guild.ChannelInfo>>runCommand(
-        r -> new Guild.AddChannel("1", "300", "memes", ChannelType.TEXT, r));
-    assertThat(added.reply().getValue())
-        .isEqualTo(new Guild.ChannelInfo("300", "100", "memes", ChannelType.TEXT));
-    assertThat(added.events()).hasSize(1);
+  void rolesCanOnlyBeManagedBelowOnesHighestRole() {
+    World w = new World();
+    w.join("2");
+    w.join("3");
+    w.ok(OWNER, new Guild.CreateRole("mod", "Mod", Permission.MANAGE_ROLES.bit | Permission.KICK_MEMBERS.bit));
+    w.ok(OWNER, new Guild.CreateRole("helper", "Helper", 0));
+    // Order now (bottom to top): @everyone, helper, mod.
+    assertThat(w.state.roles()).extracting(Guild.Role::id).containsExactly(G, "helper", "mod");
+    w.ok(OWNER, new Guild.AssignRole("2", "mod"));
 
-    var again = guild.<StatusReply<Guild.ChannelInfo>>runCommand(
-        r -> new Guild.AddChannel("1", "300", "memes", ChannelType.TEXT, r));
-    assertThat(again.events()).as("a retried add is idempotent").isEmpty();
+    w.ok("2", new Guild.AssignRole("3", "helper"));
+    assertThat(rejection(w.act("2", new Guild.AssignRole("3", "mod"))).message())
+        .isEqualTo("you can only manage roles below your highest role");
+    assertThat(rejection(w.act("2", new Guild.UpdateRole("helper", null, Permission.BAN_MEMBERS.bit, null))).message())
+        .startsWith("you cannot grant permissions you do not hold");
+    assertThat(rejection(w.act("3", new Guild.CreateRole("x", "X", 0))).message())
+        .isEqualTo("missing permission MANAGE_ROLES");
 
+    w.ok(OWNER, new Guild.UpdateRole("helper", null, null, 2)); // helper above mod
+    assertThat(w.state.roles()).extracting(Guild.Role::id).containsExactly(G, "mod", "helper");
+    assertThat(rejection(w.act("2", new Guild.UnassignRole("3", "helper"))).code())
+        .isEqualTo(Rejection.Code.FORBIDDEN);
+
+    w.ok(OWNER, new Guild.DeleteRole("helper"));
+    assertThat(w.state.members().get("3").roleIds()).isEmpty();
+    assertThat(rejection(w.act(OWNER, new Guild.DeleteRole(G))).code()).isEqualTo(Rejection.Code.INVALID);
+  }
+
+  @Test
+  void kicksAndBansRespectTheHierarchyAndSpareTheOwner() {
+    World w = new World();
+    w.join("2");
+    w.join("3");
+    w.ok(OWNER, new Guild.CreateRole("mod", "Mod", Permission.KICK_MEMBERS.bit | Permission.BAN_MEMBERS.bit));
+    w.ok(OWNER, new Guild.AssignRole("2", "mod"));
+    assertThat(rejection(w.act("2", new Guild.Kick(OWNER))).message()).contains("owner");
+    assertThat(rejection(w.act("3", new Guild.Kick("2"))).message()).isEqualTo("missing permission KICK_MEMBERS");
+    w.ok(OWNER, new Guild.AssignRole("3", "mod"));
+    assertThat(rejection(w.act("2", new Guild.Kick("3"))).message()).contains("below yours");
+    w.ok(OWNER, new Guild.UnassignRole("3", "mod"));
+    w.ok("2", new Guild.Kick("3"));
+    assertThat(w.state.members()).doesNotContainKey("3");
+    w.ok("2", new Guild.BanMember("99")); // banning a non-member pre-emptively
+    assertThat(w.state.bans()).containsKey("99");
+  }
+
+  @Test
+  void ownershipTransfersOnlyFromTheOwnerToAMemberAndTheOwnerCannotLeave() {
+    World w = new World();
+    w.join("2");
+    assertThat(rejection(w.act(OWNER, new Guild.Leave())).code()).isEqualTo(Rejection.Code.CONFLICT);
+    assertThat(rejection(w.act("2", new Guild.TransferOwnership("2"))).code())
+        .isEqualTo(Rejection.Code.FORBIDDEN);
+    assertThat(rejection(w.act(OWNER, new Guild.TransferOwnership("77"))).code())
+        .isEqualTo(Rejection.Code.INVALID);
+    w.ok(OWNER, new Guild.TransferOwnership("2"));
+    assertThat(w.state.ownerId()).isEqualTo("2");
+    w.ok(OWNER, new Guild.Leave());
+    assertThat(w.state.members()).containsOnlyKeys("2");
+  }
+
+  @Test
+  void overwritesHideChannelsAndCannotExceedTheGrantersOwnPermissions() {
+    World w = new World();
+    w.join("2");
+    w.ok(OWNER, new Guild.SetOverwrite("200",
+        new Guild.Overwrite("2", Guild.OverwriteType.MEMBER, 0, Permission.VIEW_CHANNEL.bit)));
+    assertThat(((Outcome.Ok<Guild.GuildView>) w.state.view("2")).value().channels())
+        .extracting(Guild.Channel::id).containsExactly("201");
+    assertThat(w.state.channelAccess("2", "200", Permission.SEND_MESSAGES))
+        .isEqualTo(Outcome.rejected(Rejection.forbidden("missing permission VIEW_CHANNEL")));
+
+    w.ok(OWNER, new Guild.CreateRole("perm", "Perm", Permission.MANAGE_ROLES.bit));
+    w.ok(OWNER, new Guild.AssignRole("2", "perm"));
+    assertThat(rejection(w.act("2", new Guild.SetOverwrite("201",
+        new Guild.Overwrite(G, Guild.OverwriteType.ROLE, Permission.MANAGE_GUILD.bit, 0)))).message())
+        .startsWith("you cannot allow or deny permissions you do not hold");
+    assertThat(rejection(w.act(OWNER, new Guild.SetOverwrite("201", new Guild.Overwrite(G,
+        Guild.OverwriteType.ROLE, Permission.SPEAK.bit, Permission.SPEAK.bit)))).code())
+        .isEqualTo(Rejection.Code.INVALID);
+    w.ok(OWNER, new Guild.RemoveOverwrite("200", "2"));
+    assertThat(w.state.channelAccess("2", "200", Permission.SEND_MESSAGES))
+        .isInstanceOf(Outcome.Ok.class);
+  }
+
+  @Test
+  void channelsInACategoryInheritItsOverwritesAndSurviveItsDeletion() {
+    World w = new World();
+    w.ok(OWNER, new Guild.AddChannel("300", "Staff", ChannelType.CATEGORY, null));
+    w.ok(OWNER, new Guild.SetOverwrite("300",
+        new Guild.Overwrite(G, Guild.OverwriteType.ROLE, 0, Permission.VIEW_CHANNEL.bit)));
+    w.ok(OWNER, new Guild.AddChannel("301", "mods", ChannelType.TEXT, "300"));
+    assertThat(w.state.channel("301").overwrites()).hasSize(1);
+    assertThat(rejection(w.act(OWNER, new Guild.AddChannel("302", "x", ChannelType.CATEGORY, "300"))).code())
+        .isEqualTo(Rejection.Code.INVALID);
+    w.ok(OWNER, new Guild.UpdateChannel("301", "mod-chat", null, 0));
+    assertThat(w.state.channels().get(0).name()).isEqualTo("mod-chat");
+    w.ok(OWNER, new Guild.DeleteChannel("300"));
+    assertThat(w.state.channel("301").parentId()).isNull();
+  }
+
+  @Test
+  void nicknamesAreOwnedByTheirMemberOrByModeratorsAbove() {
+    World w = new World();
+    w.join("2");
+    w.ok("2", new Guild.SetNickname("2", "  Bee "));
+    assertThat(w.state.members().get("2").nickname()).isEqualTo("Bee");
+    assertThat(rejection(w.act("2", new Guild.SetNickname(OWNER, "x"))).code())
+        .isEqualTo(Rejection.Code.FORBIDDEN);
+    assertThat(rejection(w.act("2", new Guild.SetNickname("2", "x".repeat(33)))).code())
+        .isEqualTo(Rejection.Code.INVALID);
+    w.ok(OWNER, new Guild.SetNickname("2", null));
+    assertThat(w.state.members().get("2").nickname()).isNull();
+  }
+
+  @Test
+  void nonMembersAreTurnedAwayFromEveryAction() {
+    World w = new World();
+    for (Guild.Action a : List.of(new Guild.Rename("x"), new Guild.Leave(),
+        new Guild.CreateInvite("c", 0, 0), new Guild.Kick(OWNER))) {
+      assertThat(rejection(w.act("9", a)).message()).isEqualTo("you are not a member of this guild");
+    }
+  }
+
+  @Test
+  void theEntityPersistsAndRecoversAFullHistory() {
+    var guild = EventSourcedBehaviorTestKit.<Guild.Command, Guild.Event, Guild.State>create(
+        testKit.system(), Guild.create(G));
+    var created = guild.<StatusReply<Guild.GuildView>>runCommand(
+        r -> new Guild.Create(" Rust Hangout ", OWNER, "200", "201", NOW, r));
+    assertThat(created.reply().getValue().name()).isEqualTo("Rust Hangout");
+    guild.<StatusReply<Guild.GuildView>>runCommand(
+        r -> new Guild.Act(OWNER, new Guild.CreateInvite("abc", 0, 0), NOW, r));
+    var joined = guild.<StatusReply<Guild.GuildView>>runCommand(
+        r -> new Guild.Act("2", new Guild.AcceptInvite("abc"), NOW, r));
+    assertThat(joined.reply().getValue().myPermissions()).isEqualTo(Permission.EVERYONE_DEFAULT);
+    guild.<StatusReply<Guild.GuildView>>runCommand(
+        r -> new Guild.Act(OWNER, new Guild.CreateRole("7", "Mod", Permission.KICK_MEMBERS.bit), NOW, r));
+    guild.<StatusReply<Guild.GuildView>>runCommand(
+        r -> new Guild.Act(OWNER, new Guild.AssignRole("2", "7"), NOW, r));
+    var denied = guild.<StatusReply<Guild.GuildView>>runCommand(
+        r -> new Guild.Act("2", new Guild.Rename("mine"), NOW, r));
+    assertThat(denied.reply().getError().getMessage()).isEqualTo("forbidden: missing permission MANAGE_GUILD");
+    assertThat(denied.events()).isEmpty();
+
+    Guild.State before = guild.getState();
     guild.restart();
-    assertThat(guild.getState().channels()).extracting(Guild.ChannelInfo::id)
-        .containsExactly("200", "201", "300");
-  }
-
-  @Test
-  void nonMembersCannotAddChannelsOrPost() {
-    createAsOwner();
-    var add = guild.<StatusReply<Guild.ChannelInfo>>runCommand(
-        r -> new Guild.AddChannel("2", "300", "memes", ChannelType.TEXT, r));
-    assertThat(add.reply().getError().getMessage())
-        .isEqualTo("forbidden: you are not a member of this guild");
-    var post = guild.<StatusReply<Guild.ChannelInfo>>runCommand(
-        r -> new Guild.CheckChannelAccess("2", "200", Permission.SEND_MESSAGES, r));
-    assertThat(post.reply().isError()).isTrue();
-    var ownerPost = guild.<StatusReply<Guild.ChannelInfo>>runCommand(
-        r -> new Guild.CheckChannelAccess("1", "200", Permission.SEND_MESSAGES, r));
-    assertThat(ownerPost.reply().getValue().id()).isEqualTo("200");
-    var unknownChannel = guild.<StatusReply<Guild.ChannelInfo>>runCommand(
-        r -> new Guild.CheckChannelAccess("1", "999", Permission.SEND_MESSAGES, r));
-    assertThat(unknownChannel.reply().getError().getMessage())
-        .isEqualTo("not_found: unknown channel");
-  }
-
-  @Test
-  void plainMembersHoldTheEveryoneDefaultsOnly() {
-    var state = Guild.State.empty("100");
-    state = state.apply(new Guild.GuildCreated("g", "1", List.of()));
-    assertThat(Permission.MANAGE_CHANNELS.in(state.permissionsOf("1"))).isTrue();
-    assertThat(state.permissionsOf("2")).as("non-member").isZero();
-    var member = new Guild.State("100", "g", "1", List.of("1", "2"), List.of());
-    assertThat(Permission.SEND_MESSAGES.in(member.permissionsOf("2"))).isTrue();
-    assertThat(Permission.MANAGE_CHANNELS.in(member.permissionsOf("2"))).isFalse();
-    assertThat(member.addChannel("2", "5", "x", ChannelType.TEXT))
-        .isEqualTo(Decision.reject(Rejection.forbidden("missing permission MANAGE_CHANNELS")));
+    assertThat(guild.getState()).isEqualTo(before);
+    var stranger = guild.<StatusReply<Guild.GuildView>>runCommand(r -> new Guild.Get("9", r));
+    assertThat(stranger.reply().getError().getMessage()).startsWith("forbidden:");
+    var unknown = EventSourcedBehaviorTestKit.<Guild.Command, Guild.Event, Guild.State>create(
+        testKit.system(), Guild.create("555"))
+        .<StatusReply<Guild.GuildView>>runCommand(r -> new Guild.Get(OWNER, r));
+    assertThat(unknown.reply().getError().getMessage()).isEqualTo("not_found: unknown guild");
   }
 }

@@ -92,6 +92,7 @@ public final class Database implements AutoCloseable {
       }
     }
     MessageHistory.createSchema(pool);
+    dev.cloister.guild.GuildDirectory.createSchema(pool);
   }
 
   public String url() {

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.math.BigInteger;
 import java.util.Base64;
 import java.util.HexFormat;
+import dev.cloister.guild.Permission;
 
 /** Reading request bodies: every missing or malformed field becomes a 400 that names it. */
 final class JsonBody {
@@ -51,6 +52,52 @@ final class JsonBody {
       throw ApiError.badRequest("field '" + field + "' must be a string");
     }
     return v.asText();
+  }
+
+  /** True if the field is present at all, even as JSON null. */
+  boolean hasField(String field) {
+    return node.has(field);
+  }
+
+  boolean has(String field) {
+    JsonNode v = node.get(field);
+    return v != null && !v.isNull();
+  }
+
+  /** Null when absent or JSON null. */
+  String optionalString(String field) {
+    return has(field) ? string(field) : null;
+  }
+
+  Integer optionalInt(String field, int min, int max) {
+    if (!has(field)) {
+      return null;
+    }
+    JsonNode v = node.get(field);
+    if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < min || v.asLong() > max) {
+      throw ApiError.badRequest("field '" + field + "' must be a whole number from " + min
+          + " to " + max);
+    }
+    return (int) v.asLong();
+  }
+
+  /** A JSON array of permission names, as a bit set. */
+  long permissions(String field) {
+    JsonNode v = node.get(field);
+    if (v == null || v.isNull()) {
+      throw ApiError.badRequest("field '" + field + "' is required (a list of permission names)");
+    }
+    if (!v.isArray() || v.size() > 64) {
+      throw ApiError.badRequest("field '" + field + "' must be a list of permission names");
+    }
+    long mask = 0;
+    for (JsonNode item : v) {
+      String name = item.isTextual() ? item.asText() : "";
+      mask |= Permission.byName(name).orElseThrow(() -> ApiError.badRequest("unknown permission '"
+          + item.asText() + "' in '" + field + "'; known: " + java.util.Arrays.toString(
+              Permission.values()))).bit;
+    }
+    return mask;
   }
 
   byte[] hex(String field, int maxBytes) {

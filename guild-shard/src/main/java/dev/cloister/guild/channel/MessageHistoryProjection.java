@@ -50,13 +50,11 @@ public final class MessageHistoryProjection extends JdbcHandler<EventEnvelope<Te
   @Override
   public void process(DataSourceSession session, EventEnvelope<TextChannel.Event> envelope)
       throws Exception {
-    if (envelope.event() instanceof TextChannel.MessagePosted posted) {
-      String channelId = envelope.persistenceId().substring(
-          envelope.persistenceId().indexOf('|') + 1);
-      session.withConnection(c -> {
-        MessageHistory.insert(c, channelId, posted);
-        return null;
-      });
-    }
+    String channelId = envelope.persistenceId().substring(
+        envelope.persistenceId().indexOf('|') + 1);
+    session.withConnection(c -> {
+      MessageHistory.apply(c, channelId, envelope.sequenceNr(), envelope.event());
+      return null;
+    });
   }
 }

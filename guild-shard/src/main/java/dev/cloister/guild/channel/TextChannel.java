@@ -6,6 +6,8 @@ import dev.cloister.guild.Outcome;
 import dev.cloister.guild.Rejection;
 import dev.cloister.guild.Replies;
 import dev.cloister.guild.Snowflake;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -21,8 +23,8 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforc
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 
 /**
- * A text channel: orders and persists the messages posted to it. It keeps no history in memory
- * (only its last message id); history is served from the read model that
+ * A text channel: orders and persists the messages posted to it, their edits, deletions and pins.
+ * It keeps no history in memory (only its last message id and its pins); history is served from the read model that
  * {@link MessageHistoryProjection} builds. Authorization is the guild's job, done before a post
  * reaches the channel. The server never interprets the ciphertext.
  */
@@ -36,6 +38,7 @@ public final class TextChannel extends
   public static final int TAG_COUNT = 4;
 
   public static final int MAX_CIPHERTEXT_BYTES = 256 * 1024;
+  public static final int MAX_PINS = 50;
 
   public static void init(ActorSystem<?> system, Snowflake ids) {
     ClusterSharding.get(system)
@@ -61,9 +64,22 @@ public final class TextChannel extends
   public record Post(String authorId, byte[] ciphertext, ActorRef<StatusReply<Message>> replyTo)
       implements Command {}
 
+  /** Authorship is checked by the caller against the read model; the channel checks the id. */
+  public record Edit(
+      long messageId, String editorId, byte[] ciphertext, ActorRef<StatusReply<Info>> replyTo)
+      implements Command {}
+
+  public record Delete(long messageId, String byId, ActorRef<StatusReply<Info>> replyTo)
+      implements Command {}
+
+  public record Pin(long messageId, boolean pinned, ActorRef<StatusReply<Info>> replyTo)
+      implements Command {}
+
   public record GetInfo(ActorRef<StatusReply<Info>> replyTo) implements Command {}
 
-  public record Info(String id, String guildId, String name, long lastMessageId)
+  /** {@code version} counts the channel's events: the read model is current once it reaches it. */
+  public record Info(
+      String id, String guildId, String name, long lastMessageId, long version, List<Long> pinned)
       implements CborSerializable {}
 
   public record Message(
@@ -79,13 +95,23 @@ public final class TextChannel extends
   public record MessagePosted(
       long messageId, String authorId, byte[] ciphertext, long createdAtMillis) implements Event {}
 
+  public record MessageEdited(long messageId, String editorId, byte[] ciphertext, long editedAtMillis)
+      implements Event {}
+
+  public record MessageDeleted(long messageId, String byId) implements Event {}
+
+  public record MessagePinned(long messageId) implements Event {}
+
+  public record MessageUnpinned(long messageId) implements Event {}
+
   // ---- state ----
 
-  public record State(String id, String guildId, String name, long lastMessageId)
+  public record State(
+      String id, String guildId, String name, long lastMessageId, long version, List<Long> pinned)
       implements CborSerializable {
 
     public static State empty(String id) {
-      return new State(id, null, null, 0);
+      return new State(id, null, null, 0, 0, List.of());
     }
 
     public boolean exists() {
@@ -103,35 +129,101 @@ public final class TextChannel extends
 
     /** {@code candidateId} comes from the node's id generator; ids never go backwards here. */
     public Decision<Event> post(String authorId, byte[] ciphertext, long candidateId) {
-      if (!exists()) {
-        return Decision.reject(Rejection.notFound("unknown channel"));
-      }
-      if (ciphertext == null || ciphertext.length == 0) {
-        return Decision.reject(Rejection.invalid("ciphertext must not be empty"));
-      }
-      if (ciphertext.length > MAX_CIPHERTEXT_BYTES) {
-        return Decision.reject(Rejection.invalid(
-            "ciphertext is larger than " + MAX_CIPHERTEXT_BYTES + " bytes"));
+      Rejection bad = checkCiphertext(ciphertext);
+      if (bad != null) {
+        return Decision.reject(bad);
       }
       long id = Math.max(candidateId, lastMessageId + 1);
       return Decision.accept(
           new MessagePosted(id, authorId, ciphertext, Snowflake.timestampOf(id).toEpochMilli()));
     }
 
+    public Decision<Event> edit(long messageId, String editorId, byte[] ciphertext, long now) {
+      Rejection bad = checkMessage(messageId);
+      if (bad == null) {
+        bad = checkCiphertext(ciphertext);
+      }
+      return bad != null ? Decision.reject(bad)
+          : Decision.accept(new MessageEdited(messageId, editorId, ciphertext, now));
+    }
+
+    public Decision<Event> delete(long messageId, String byId) {
+      Rejection bad = checkMessage(messageId);
+      return bad != null ? Decision.reject(bad)
+          : Decision.accept(new MessageDeleted(messageId, byId));
+    }
+
+    public Decision<Event> pin(long messageId, boolean pin) {
+      Rejection bad = checkMessage(messageId);
+      if (bad != null) {
+        return Decision.reject(bad);
+      }
+      if (pin == pinned.contains(messageId)) {
+        return Decision.accept();
+      }
+      if (pin && pinned.size() >= MAX_PINS) {
+        return Decision.reject(Rejection.conflict(
+            "a channel holds at most " + MAX_PINS + " pins; unpin one first"));
+      }
+      return Decision.accept(pin ? new MessagePinned(messageId) : new MessageUnpinned(messageId));
+    }
+
+    private Rejection checkMessage(long messageId) {
+      if (!exists()) {
+        return Rejection.notFound("unknown channel");
+      }
+      if (messageId <= 0 || messageId > lastMessageId) {
+        return Rejection.notFound("unknown message");
+      }
+      return null;
+    }
+
+    private Rejection checkCiphertext(byte[] ciphertext) {
+      if (!exists()) {
+        return Rejection.notFound("unknown channel");
+      }
+      if (ciphertext == null || ciphertext.length == 0) {
+        return Rejection.invalid("ciphertext must not be empty");
+      }
+      if (ciphertext.length > MAX_CIPHERTEXT_BYTES) {
+        return Rejection.invalid("ciphertext is larger than " + MAX_CIPHERTEXT_BYTES + " bytes");
+      }
+      return null;
+    }
+
     public Outcome<Info> info() {
       return exists()
-          ? Outcome.ok(new Info(id, guildId, name, lastMessageId))
+          ? Outcome.ok(new Info(id, guildId, name, lastMessageId, version, pinned))
           : Outcome.rejected(Rejection.notFound("unknown channel"));
     }
 
     public State apply(Event event) {
+      long v = version + 1;
       if (event instanceof ChannelCreated c) {
-        return new State(id, c.guildId(), c.name(), lastMessageId);
+        return new State(id, c.guildId(), c.name(), lastMessageId, v, pinned);
       }
       if (event instanceof MessagePosted p) {
-        return new State(id, guildId, name, p.messageId());
+        return new State(id, guildId, name, p.messageId(), v, pinned);
+      }
+      if (event instanceof MessageEdited) {
+        return new State(id, guildId, name, lastMessageId, v, pinned);
+      }
+      if (event instanceof MessageDeleted d) {
+        return new State(id, guildId, name, lastMessageId, v, without(d.messageId()));
+      }
+      if (event instanceof MessagePinned p) {
+        List<Long> next = new ArrayList<>(pinned);
+        next.add(p.messageId());
+        return new State(id, guildId, name, lastMessageId, v, List.copyOf(next));
+      }
+      if (event instanceof MessageUnpinned u) {
+        return new State(id, guildId, name, lastMessageId, v, without(u.messageId()));
       }
       throw new IllegalStateException("unknown event " + event);
+    }
+
+    private List<Long> without(long messageId) {
+      return pinned.stream().filter(p -> p != messageId).toList();
     }
   }
 
@@ -156,16 +248,26 @@ public final class TextChannel extends
     return newCommandHandlerWithReplyBuilder()
         .forAnyState()
         .onCommand(Create.class, (s, c) -> Replies.decide(Effect(),
-            s.create(c.guildId(), c.name()), c.replyTo(), after -> after.info() instanceof
-                Outcome.Ok<Info> ok ? ok.value() : null))
+            s.create(c.guildId(), c.name()), c.replyTo(), TextChannel::infoOf))
         .onCommand(Post.class, (s, c) -> {
           Decision<Event> d = s.post(c.authorId(), c.ciphertext(), ids.next());
           return Replies.decide(Effect(), d, c.replyTo(), after -> new Message(
               after.lastMessageId(), channelId, c.authorId(), c.ciphertext(),
               Snowflake.timestampOf(after.lastMessageId()).toEpochMilli()));
         })
+        .onCommand(Edit.class, (s, c) -> Replies.decide(Effect(),
+            s.edit(c.messageId(), c.editorId(), c.ciphertext(), System.currentTimeMillis()),
+            c.replyTo(), TextChannel::infoOf))
+        .onCommand(Delete.class, (s, c) ->
+            Replies.decide(Effect(), s.delete(c.messageId(), c.byId()), c.replyTo(), TextChannel::infoOf))
+        .onCommand(Pin.class, (s, c) ->
+            Replies.decide(Effect(), s.pin(c.messageId(), c.pinned()), c.replyTo(), TextChannel::infoOf))
         .onCommand(GetInfo.class, (s, c) -> Replies.answer(Effect(), c.replyTo(), s.info()))
         .build();
+  }
+
+  private static Info infoOf(State s) {
+    return new Info(s.id(), s.guildId(), s.name(), s.lastMessageId(), s.version(), s.pinned());
   }
 
   @Override

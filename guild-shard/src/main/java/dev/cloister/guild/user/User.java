@@ -48,6 +48,10 @@ public final class User
   public record JoinGuild(String guildId, ActorRef<StatusReply<Profile>> replyTo)
       implements Command {}
 
+  /** Idempotent as well. */
+  public record LeaveGuild(String guildId, ActorRef<StatusReply<Profile>> replyTo)
+      implements Command {}
+
   public record GetProfile(ActorRef<StatusReply<Profile>> replyTo) implements Command {}
 
   public record Profile(String userId, String username, List<String> guildIds)
@@ -60,6 +64,8 @@ public final class User
   public record Created(String username) implements Event {}
 
   public record GuildJoined(String guildId) implements Event {}
+
+  public record GuildLeft(String guildId) implements Event {}
 
   // ---- state ----
 
@@ -90,6 +96,13 @@ public final class User
       return guildIds.contains(guildId) ? Decision.accept() : Decision.accept(new GuildJoined(guildId));
     }
 
+    public Decision<Event> leaveGuild(String guildId) {
+      if (!exists()) {
+        return Decision.reject(Rejection.notFound("no such user"));
+      }
+      return guildIds.contains(guildId) ? Decision.accept(new GuildLeft(guildId)) : Decision.accept();
+    }
+
     public Outcome<Profile> profile() {
       return exists()
           ? Outcome.ok(new Profile(userId, username, guildIds))
@@ -104,6 +117,10 @@ public final class User
         List<String> next = new ArrayList<>(guildIds);
         next.add(j.guildId());
         return new State(userId, username, List.copyOf(next));
+      }
+      if (event instanceof GuildLeft l) {
+        return new State(userId, username,
+            guildIds.stream().filter(g -> !g.equals(l.guildId())).toList());
       }
       throw new IllegalStateException("unknown event " + event);
     }
@@ -131,6 +148,8 @@ public final class User
             Replies.decide(Effect(), s.create(c.username()), c.replyTo(), User::profileOf))
         .onCommand(JoinGuild.class, (s, c) ->
             Replies.decide(Effect(), s.joinGuild(c.guildId()), c.replyTo(), User::profileOf))
+        .onCommand(LeaveGuild.class, (s, c) ->
+            Replies.decide(Effect(), s.leaveGuild(c.guildId()), c.replyTo(), User::profileOf))
         .onCommand(GetProfile.class, (s, c) -> Replies.answer(Effect(), c.replyTo(), s.profile()))
         .build();
   }

@@ -68,11 +68,34 @@ class TextChannelTest {
 
   @Test
   void idsNeverGoBackwardsEvenIfTheGeneratorDoes() {
-    var state = new TextChannel.State("200", "100", "general", 5_000);
+    var state = new TextChannel.State("200", "100", "general", 5_000, 2, java.util.List.of());
     var decision = state.post("1", new byte[] {1}, 10);
     assertThat(((TextChannel.MessagePosted)
         ((dev.cloister.guild.Decision.Accept<TextChannel.Event>) decision).events().get(0))
         .messageId()).isEqualTo(5_001);
+  }
+
+  @Test
+  void editsDeletesAndPinsNeedAnExistingMessageAndPinsAreBounded() {
+    channel.<StatusReply<TextChannel.Info>>runCommand(r -> new TextChannel.Create("100", "general", r));
+    long id = post(new byte[] {1}).getValue().id();
+    var edit = channel.<StatusReply<TextChannel.Info>>runCommand(
+        r -> new TextChannel.Edit(id, "1", new byte[] {2}, r));
+    assertThat(edit.events()).hasSize(1);
+    var unknown = channel.<StatusReply<TextChannel.Info>>runCommand(
+        r -> new TextChannel.Edit(id + 1, "1", new byte[] {2}, r));
+    assertThat(unknown.reply().getError().getMessage()).isEqualTo("not_found: unknown message");
+    var pinned = channel.<StatusReply<TextChannel.Info>>runCommand(r -> new TextChannel.Pin(id, true, r));
+    assertThat(pinned.reply().getValue().pinned()).containsExactly(id);
+    var again = channel.<StatusReply<TextChannel.Info>>runCommand(r -> new TextChannel.Pin(id, true, r));
+    assertThat(again.events()).isEmpty();
+    var deleted = channel.<StatusReply<TextChannel.Info>>runCommand(r -> new TextChannel.Delete(id, "1", r));
+    assertThat(deleted.reply().getValue().pinned()).as("a deleted message is unpinned").isEmpty();
+    assertThat(deleted.reply().getValue().version()).as("created, posted, edited, pinned, deleted").isEqualTo(5);
+
+    var full = new TextChannel.State("200", "100", "general", 1000, 1,
+        java.util.stream.LongStream.rangeClosed(1, TextChannel.MAX_PINS).boxed().toList());
+    assertThat(full.pin(999, true)).isInstanceOf(dev.cloister.guild.Decision.Reject.class);
   }
 
   @Test

@@ -1,0 +1,100 @@
+package dev.cloister.node.http;
+
+import dev.cloister.guild.Guild;
+import dev.cloister.guild.GuildDirectory;
+import dev.cloister.guild.Permission;
+import dev.cloister.guild.Snowflake;
+import dev.cloister.guild.channel.MessageHistory;
+import dev.cloister.guild.channel.TextChannel;
+import dev.cloister.guild.user.User;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.pattern.StatusReply;
+
+/** What the API routes talk to: the entities, the read models and the id generator. */
+record ApiContext(
+    ClusterSharding sharding, GuildDirectory directory, MessageHistory history, Snowflake ids,
+    Executor blocking, Duration askTimeout, Duration readYourWritesWait) {
+
+  /** Blocking JDBC work, off the HTTP threads. */
+  interface Sql<T> {
+    T run() throws SQLException, InterruptedException;
+  }
+
+  <T> CompletionStage<T> sql(Sql<T> work) {
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return work.run();
+      } catch (SQLException e) {
+        throw new CompletionException(e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new CompletionException(e);
+      }
+    }, blocking);
+  }
+
+  String newId() {
+    return Long.toString(ids.next());
+  }
+
+  <R> CompletionStage<R> guild(
+      String guildId, Function<ActorRef<StatusReply<R>>, Guild.Command> command) {
+    return sharding.entityRefFor(Guild.ENTITY_KEY, guildId).askWithStatus(command::apply, askTimeout);
+  }
+
+  CompletionStage<Guild.GuildView> act(String guildId, String userId, Guild.Action action) {
+    return guild(guildId,
+        r -> new Guild.Act(userId, action, System.currentTimeMillis(), r));
+  }
+
+  <R> CompletionStage<R> channel(
+      String channelId, Function<ActorRef<StatusReply<R>>, TextChannel.Command> command) {
+    return sharding.entityRefFor(TextChannel.ENTITY_KEY, channelId)
+        .askWithStatus(command::apply, askTimeout);
+  }
+
+  <R> CompletionStage<R> user(
+      String userId, Function<ActorRef<StatusReply<R>>, User.Command> command) {
+    return sharding.entityRefFor(User.ENTITY_KEY, userId).askWithStatus(command::apply, askTimeout);
+  }
+
+  /** The guild a channel id belongs to, or a 404. */
+  CompletionStage<String> guildOfChannel(String channelId) {
+    if (Snowflake.parse(channelId).isEmpty()) {
+      return CompletableFuture.failedFuture(
+          new ApiError(404, "not_found", "unknown channel '" + channelId + "'"));
+    }
+    return sql(() -> directory.lookup(GuildDirectory.Kind.CHANNEL, channelId))
+        .thenApply(g -> g.orElseThrow(
+            () -> new ApiError(404, "not_found", "unknown channel '" + channelId + "'")));
+  }
+
+  /** The channel and the user's permissions in it, if they hold {@code permission} there. */
+  CompletionStage<Guild.ChannelAccess> access(String userId, String channelId, Permission permission) {
+    return guildOfChannel(channelId).thenCompose(guildId -> this.<Guild.ChannelAccess>guild(
+        guildId, r -> new Guild.CheckChannelAccess(userId, channelId, permission, r)));
+  }
+
+  /**
+   * Waits, at most {@code readYourWritesWait}, until the history read model has applied every
+   * event the channel had when asked; then a client reads its own writes.
+   */
+  CompletionStage<TextChannel.Info> caughtUp(String channelId) {
+    return this.<TextChannel.Info>channel(channelId, TextChannel.GetInfo::new)
+        .thenCompose(info -> sql(() -> {
+          long deadline = System.nanoTime() + readYourWritesWait.toNanos();
+          while (history.version(channelId) < info.version() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+          }
+          return info;
+        }));
+  }
+}
