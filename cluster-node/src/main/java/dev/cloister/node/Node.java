@@ -75,9 +75,13 @@ public final class Node {
   public static void main(String[] args) throws Exception {
     long t0 = System.nanoTime();
     Node node = start(ConfigFactory.load());
+    // SIGTERM runs Pekko's coordinated shutdown through its own JVM hook. This hook waits for the
+    // actor system to finish (journal writes flushed, pools closed), then stops the database; the
+    // JVM waits for every hook before it exits.
+    Runtime.getRuntime().addShutdownHook(new Thread(node::awaitTerminationThenCloseDatabase,
+        "cloister-database-stop"));
     log.info("Cloister node ready in {} ms: HTTP on {}", (System.nanoTime() - t0) / 1_000_000,
         node.httpAddress());
-    // SIGTERM runs Pekko's coordinated shutdown through its JVM hook; wait for it to finish.
     node.system.getWhenTerminated().toCompletableFuture().join();
   }
 
@@ -160,12 +164,11 @@ public final class Node {
       });
       shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-drain",
           () -> binding.terminate(Duration.ofSeconds(5)).thenApply(x -> Done.getInstance()));
-      shutdown.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "database-stop",
-          () -> CompletableFuture.supplyAsync(() -> {
+      shutdown.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "read-model-stop",
+          () -> {
             blocking.shutdown();
-            database.close();
-            return Done.getInstance();
-          }));
+            return CompletableFuture.completedFuture(Done.getInstance());
+          });
       ready.set(true);
       return new Node(system, database, binding, blocking);
     } catch (Exception | Error e) {
@@ -224,15 +227,20 @@ public final class Node {
     return system;
   }
 
-  /** Runs coordinated shutdown, as SIGTERM does, and waits for it. */
+  /** Runs coordinated shutdown, as SIGTERM does, and waits for it; then stops the database. */
   public void stop() {
     CompletionStage<Done> done = CoordinatedShutdown.get(system)
         .runAll(CoordinatedShutdown.unknownReason());
     done.toCompletableFuture().join();
-    system.getWhenTerminated().toCompletableFuture().join();
+    awaitTerminationThenCloseDatabase();
   }
 
-  List<Object> internals() {
-    return List.of(database, blocking);
+  private void awaitTerminationThenCloseDatabase() {
+    try {
+      system.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      log.warn("The actor system did not terminate within 60 s; stopping the database anyway");
+    }
+    database.close();
   }
 }

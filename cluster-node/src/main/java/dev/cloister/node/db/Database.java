@@ -115,8 +115,15 @@ public final class Database implements AutoCloseable {
     return embedded != null;
   }
 
+  private final java.util.concurrent.atomic.AtomicBoolean closed =
+      new java.util.concurrent.atomic.AtomicBoolean();
+
+  /** Idempotent. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     pool.close();
     if (embedded != null) {
       try {
