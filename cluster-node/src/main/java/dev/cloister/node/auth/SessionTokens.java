@@ -62,8 +62,10 @@ public final class SessionTokens {
     }
     String body = token.substring(0, dot);
     try {
-      byte[] signature = B64D.decode(token.substring(dot + 1));
-      if (!MessageDigest.isEqual(signature, mac(body))) {
+      // Compared in canonical form: another spelling of the same bytes is not the same token.
+      byte[] expected = B64.encodeToString(mac(body)).getBytes(StandardCharsets.US_ASCII);
+      byte[] given = token.substring(dot + 1).getBytes(StandardCharsets.US_ASCII);
+      if (!MessageDigest.isEqual(expected, given)) {
         return Optional.empty();
       }
       String[] parts = new String(B64D.decode(body), StandardCharsets.UTF_8).split("\\.");

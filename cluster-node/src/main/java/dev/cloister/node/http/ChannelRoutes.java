@@ -32,11 +32,11 @@ final class ChannelRoutes extends JsonRoutes {
             get(() -> reply(() -> ctx.access(me, channelId, Permission.VIEW_CHANNEL)
                 .thenCompose(a -> channelResponse(me, channelId, 200)))),
             patch(() -> body(b -> update(me, channelId, b))),
-            delete(() -> reply(() -> ctx.guildOfChannel(channelId).thenCompose(g ->
+            delete(() -> discardingBody(() -> ctx.guildOfChannel(channelId).thenCompose(g ->
                 ctx.act(g, me, new Guild.DeleteChannel(channelId))).thenApply(v -> noContent()))))),
         path(segment("overwrites").slash(segment()), targetId -> concat(
             put(() -> body(b -> setOverwrite(me, channelId, targetId, b))),
-            delete(() -> reply(() -> ctx.guildOfChannel(channelId).thenCompose(g ->
+            delete(() -> discardingBody(() -> ctx.guildOfChannel(channelId).thenCompose(g ->
                     ctx.act(g, me, new Guild.RemoveOverwrite(channelId, targetId)))
                 .thenApply(v -> noContent()))))),
         pathPrefix("messages", () -> concat(
@@ -45,12 +45,12 @@ final class ChannelRoutes extends JsonRoutes {
                 get(() -> parameterMap(q -> reply(() -> history(me, channelId, q)))))),
             path(segment(), messageId -> concat(
                 patch(() -> body(b -> edit(me, channelId, messageId, b))),
-                delete(() -> reply(() -> deleteMessage(me, channelId, messageId))))))),
+                delete(() -> discardingBody(() -> deleteMessage(me, channelId, messageId))))))),
         pathPrefix("pins", () -> concat(
             pathEnd(() -> get(() -> reply(() -> pins(me, channelId)))),
             path(segment(), messageId -> concat(
-                put(() -> reply(() -> pin(me, channelId, messageId, true))),
-                delete(() -> reply(() -> pin(me, channelId, messageId, false)))))))));
+                put(() -> discardingBody(() -> pin(me, channelId, messageId, true))),
+                delete(() -> discardingBody(() -> pin(me, channelId, messageId, false)))))))));
   }
 
   // ---- the channel ----

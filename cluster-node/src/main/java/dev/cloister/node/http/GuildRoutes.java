@@ -48,8 +48,8 @@ final class GuildRoutes extends JsonRoutes {
                     get(() -> reply(() -> listInvites(me, guildId))),
                     post(() -> body(b -> createInvite(me, guildId, b))))))))),
         path(segment("invites").slash(segment()), code -> concat(
-            post(() -> reply(() -> acceptInvite(me, code))),
-            delete(() -> reply(() -> revokeInvite(me, code))))));
+            post(() -> discardingBody(() -> acceptInvite(me, code))),
+            delete(() -> discardingBody(() -> revokeInvite(me, code))))));
   }
 
   // ---- the guild ----
@@ -150,7 +150,7 @@ final class GuildRoutes extends JsonRoutes {
                     b.optionalString("name"), b.has("permissions") ? b.permissions("permissions") : null,
                     b.optionalInt("position", 0, Guild.MAX_ROLES)))
                 .thenApply(v -> roleResponse(v, roleId, 200)))),
-            delete(() -> reply(() -> ctx.act(guildId, me, new Guild.DeleteRole(roleId))
+            delete(() -> discardingBody(() -> ctx.act(guildId, me, new Guild.DeleteRole(roleId))
                 .thenApply(v -> noContent()))))));
   }
 
@@ -182,12 +182,12 @@ final class GuildRoutes extends JsonRoutes {
                           .filter(m -> m.userId().equals(userId)).findFirst()
                           .map(m -> response(200, Views.member(m)))
                           .orElseThrow()))),
-                  delete(() -> reply(() -> removeMember(me, guildId,
+                  delete(() -> discardingBody(() -> removeMember(me, guildId,
                       userId.equals(me) ? new Guild.Leave() : new Guild.Kick(userId), userId))))),
               path(segment("roles").slash(segment()), roleId -> concat(
-                  put(() -> reply(() -> ctx.act(guildId, me, new Guild.AssignRole(userId, roleId))
+                  put(() -> discardingBody(() -> ctx.act(guildId, me, new Guild.AssignRole(userId, roleId))
                       .thenApply(v -> noContent()))),
-                  delete(() -> reply(() -> ctx.act(guildId, me,
+                  delete(() -> discardingBody(() -> ctx.act(guildId, me,
                           new Guild.UnassignRole(userId, roleId))
                       .thenApply(v -> noContent()))))));
         }));
@@ -213,8 +213,8 @@ final class GuildRoutes extends JsonRoutes {
               return response(200, a);
             })))),
         path(segment(), userId -> concat(
-            put(() -> reply(() -> removeMember(me, guildId, new Guild.BanMember(userId), userId))),
-            delete(() -> reply(() -> ctx.act(guildId, me, new Guild.Unban(userId))
+            put(() -> discardingBody(() -> removeMember(me, guildId, new Guild.BanMember(userId), userId))),
+            delete(() -> discardingBody(() -> ctx.act(guildId, me, new Guild.Unban(userId))
                 .thenApply(v -> noContent()))))));
   }
 

@@ -64,6 +64,11 @@ abstract class JsonRoutes extends AllDirectives {
         CompletableFuture.completedFuture(bytes).thenCompose(b -> handler.apply(JsonBody.parse(b)))));
   }
 
+  /** For calls that take no body: reads and drops whatever was sent, then answers. */
+  Route discardingBody(java.util.function.Supplier<CompletionStage<HttpResponse>> handler) {
+    return entity(Unmarshaller.entityToByteArray(), ignored -> reply(handler));
+  }
+
   Route reply(CompletionStage<HttpResponse> response) {
     return completeWithFuture(
         response.handle((ok, failure) -> failure == null ? ok : toResponse(failure)));
