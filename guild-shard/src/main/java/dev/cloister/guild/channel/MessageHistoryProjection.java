@@ -1,5 +1,7 @@
 package dev.cloister.guild.channel;
 
+import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import javax.sql.DataSource;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -11,17 +13,23 @@ import org.apache.pekko.projection.ProjectionBehavior;
 import org.apache.pekko.projection.ProjectionId;
 import org.apache.pekko.projection.eventsourced.EventEnvelope;
 import org.apache.pekko.projection.eventsourced.javadsl.EventSourcedProvider;
-import org.apache.pekko.projection.javadsl.ExactlyOnceProjection;
+import org.apache.pekko.projection.javadsl.GroupedProjection;
 import org.apache.pekko.projection.javadsl.SourceProvider;
 import org.apache.pekko.projection.jdbc.javadsl.JdbcHandler;
 import org.apache.pekko.projection.jdbc.javadsl.JdbcProjection;
 
 /**
  * Feeds {@link MessageHistory} from the text channels' events, one projection per tag, run by a
- * sharded daemon process so each tag is projected by exactly one node. Rows and offsets commit in
- * one transaction: exactly once.
+ * sharded daemon process so each tag is projected by exactly one node. Events are applied in
+ * groups (up to {@link #GROUP_SIZE} or {@link #GROUP_WITHIN}); a group's rows and its offset commit
+ * in one transaction: exactly once, without a commit per message.
  */
-public final class MessageHistoryProjection extends JdbcHandler<EventEnvelope<TextChannel.Event>, DataSourceSession> {
+public final class MessageHistoryProjection
+    extends JdbcHandler<List<EventEnvelope<TextChannel.Event>>, DataSourceSession> {
+
+  static final int GROUP_SIZE = 500;
+  static final Duration GROUP_WITHIN = Duration.ofMillis(20);
+
 
   public static final String NAME = "message-history";
 
@@ -35,25 +43,28 @@ public final class MessageHistoryProjection extends JdbcHandler<EventEnvelope<Te
         Optional.of(ProjectionBehavior.stopMessage()));
   }
 
-  static ExactlyOnceProjection<Offset, EventEnvelope<TextChannel.Event>> projection(
+  static GroupedProjection<Offset, EventEnvelope<TextChannel.Event>> projection(
       ActorSystem<?> system, DataSource dataSource, String tag) {
     SourceProvider<Offset, EventEnvelope<TextChannel.Event>> source =
         EventSourcedProvider.eventsByTag(system, JdbcReadJournal.Identifier(), tag);
-    return JdbcProjection.exactlyOnce(
-        ProjectionId.of(NAME, tag),
-        source,
-        () -> new DataSourceSession(dataSource),
-        MessageHistoryProjection::new,
-        system);
+    return JdbcProjection.groupedWithin(
+            ProjectionId.of(NAME, tag),
+            source,
+            () -> new DataSourceSession(dataSource),
+            MessageHistoryProjection::new,
+            system)
+        .withGroup(GROUP_SIZE, GROUP_WITHIN);
   }
 
   @Override
-  public void process(DataSourceSession session, EventEnvelope<TextChannel.Event> envelope)
+  public void process(DataSourceSession session, List<EventEnvelope<TextChannel.Event>> envelopes)
       throws Exception {
-    String channelId = envelope.persistenceId().substring(
-        envelope.persistenceId().indexOf('|') + 1);
     session.withConnection(c -> {
-      MessageHistory.apply(c, channelId, envelope.sequenceNr(), envelope.event());
+      for (EventEnvelope<TextChannel.Event> envelope : envelopes) {
+        String channelId = envelope.persistenceId().substring(
+            envelope.persistenceId().indexOf('|') + 1);
+        MessageHistory.apply(c, channelId, envelope.sequenceNr(), envelope.event());
+      }
       return null;
     });
   }
