@@ -1,11 +1,11 @@
 package dev.cloister.sfu;
 
 import java.time.Duration;
-import java.util.Map;
+import com.typesafe.config.Config;
 
 /**
  * Everything an SFU needs to start. {@link #defaults()} gives the documented defaults;
- * {@link #fromEnvironment(Map)} reads the {@code CLOISTER_SFU_*} variables listed in the README.
+ * {@link #fromConfig(Config)} reads {@code cloister.sfu.*} (and so the {@code CLOISTER_SFU_*} variables).
  * Ports may be 0 (ephemeral) when embedding or testing.
  *
  * @param bindHost            local address for the UDP media socket
@@ -68,24 +68,27 @@ public record SfuConfig(
         return defaults().withHosts("127.0.0.1", "127.0.0.1", "127.0.0.1").withPorts(0, 0);
     }
 
-    public static SfuConfig fromEnvironment(Map<String, String> env) {
-        SfuConfig d = defaults();
-        String bindHost = env.getOrDefault("CLOISTER_SFU_BIND_HOST", d.bindHost());
+    /**
+     * Reads {@code cloister.sfu.*}: defaults from this module's {@code reference.conf}, which maps
+     * the {@code CLOISTER_SFU_*} environment variables onto its keys.
+     */
+    public static SfuConfig fromConfig(Config root) {
+        Config c = root.getConfig("cloister.sfu");
+        int io = c.getInt("io-threads");
         return new SfuConfig(
-                bindHost,
-                env.getOrDefault("CLOISTER_SFU_PUBLIC_HOST", d.publicHost()),
-                intVar(env, "CLOISTER_SFU_UDP_PORT", d.udpPort()),
-                env.getOrDefault("CLOISTER_SFU_CONTROL_HOST", d.controlHost()),
-                intVar(env, "CLOISTER_SFU_CONTROL_PORT", d.controlPort()),
-                intVar(env, "CLOISTER_SFU_TOP_N", d.topN()),
-                intVar(env, "CLOISTER_SFU_AUDIO_LEVEL_EXT_ID", d.audioLevelExtId()),
-                intVar(env, "CLOISTER_SFU_IO_THREADS", d.ioThreads()),
-                Duration.ofMillis(intVar(env, "CLOISTER_SFU_CONSENT_TIMEOUT_MS", (int) d.consentTimeout().toMillis())),
-                intVar(env, "CLOISTER_SFU_SPEAKER_FLOOR_DB", d.speakerFloorDb()),
-                intVar(env, "CLOISTER_SFU_SPEAKER_MARGIN_DB", d.speakerMarginDb()),
-                Duration.ofMillis(intVar(env, "CLOISTER_SFU_SPEAKER_HOLD_MS", (int) d.speakerQuietHold().toMillis())),
-                Duration.ofMillis(intVar(env, "CLOISTER_SFU_SELECTION_INTERVAL_MS",
-                        (int) d.selectionInterval().toMillis())));
+                c.getString("bind-host"),
+                c.getString("public-host"),
+                c.getInt("udp-port"),
+                c.getString("control-host"),
+                c.getInt("control-port"),
+                c.getInt("top-n"),
+                c.getInt("audio-level-ext-id"),
+                io > 0 ? io : Math.max(1, Runtime.getRuntime().availableProcessors()),
+                Duration.ofMillis(c.getLong("consent-timeout-ms")),
+                c.getInt("speaker-floor-db"),
+                c.getInt("speaker-margin-db"),
+                Duration.ofMillis(c.getLong("speaker-hold-ms")),
+                Duration.ofMillis(c.getLong("selection-interval-ms")));
     }
 
     public SfuConfig withPorts(int udp, int control) {
@@ -116,18 +119,6 @@ public record SfuConfig(
     private static void requirePort(String name, int port) {
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException(name + " must be 0..65535, was " + port);
-        }
-    }
-
-    private static int intVar(Map<String, String> env, String name, int fallback) {
-        String v = env.get(name);
-        if (v == null || v.isBlank()) {
-            return fallback;
-        }
-        try {
-            return Integer.parseInt(v.trim());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(name + " must be an integer, was '" + v + "'");
         }
     }
 }

@@ -1,5 +1,7 @@
 package dev.cloister.sfu;
 
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,8 +20,8 @@ public final class SfuMain {
         Logger log = LoggerFactory.getLogger(SfuMain.class);
         SfuConfig config;
         try {
-            config = SfuConfig.fromEnvironment(System.getenv());
-        } catch (IllegalArgumentException e) {
+            config = SfuConfig.fromConfig(ConfigFactory.load());
+        } catch (IllegalArgumentException | ConfigException e) {
             System.err.println("cloister sfu: " + e.getMessage());
             System.exit(2);
             return;
