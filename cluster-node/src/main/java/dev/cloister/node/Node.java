@@ -15,7 +15,16 @@ import dev.cloister.guild.user.User;
 import dev.cloister.node.auth.SessionTokens;
 import dev.cloister.node.auth.SrpLogins;
 import dev.cloister.node.db.Database;
+import dev.cloister.guild.GuildFeed;
+import dev.cloister.node.gateway.Gateway;
+import dev.cloister.node.gateway.GatewayRoute;
+import dev.cloister.node.gateway.GatewaySession;
+import dev.cloister.node.gateway.GatewaySettings;
+import dev.cloister.node.http.ApiContext;
 import dev.cloister.node.http.ApiRoutes;
+import dev.cloister.node.limits.TokenBuckets;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Props;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -132,10 +141,16 @@ public final class Node {
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
 
       Snowflake ids = new Snowflake(cloister.getInt("node-id"));
+      GuildFeed feed = GuildFeed.of(system);
       Account.init(system);
       User.init(system);
-      Guild.init(system);
-      TextChannel.init(system, ids);
+      Guild.init(system, feed);
+      TextChannel.init(system, ids, feed);
+      GatewaySettings gatewaySettings = GatewaySettings.of(cloister.getConfig("gateway"));
+      ActorRef<Gateway.Command> gateway = system.systemActorOf(
+          Gateway.create(feed, ClusterSharding.get(system), gatewaySettings), "gateway",
+          Props.empty());
+      GatewaySession.init(system, gateway, gatewaySettings);
       MessageHistoryProjection.init(system, database.dataSource());
 
       PekkoManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -148,10 +163,15 @@ public final class Node {
           logins::expireStale, system.executionContext());
 
       AtomicBoolean ready = new AtomicBoolean(false);
-      ApiRoutes api = new ApiRoutes(ClusterSharding.get(system),
+      ApiContext apiContext = new ApiContext(ClusterSharding.get(system),
           new GuildDirectory(database.dataSource()), new MessageHistory(database.dataSource()),
           ids, blocking, cloister.getDuration("http.ask-timeout"),
-          cloister.getDuration("history.read-your-writes-wait"), tokens, logins, ready::get);
+          cloister.getDuration("history.read-your-writes-wait"));
+      ApiRoutes api = new ApiRoutes(apiContext, tokens, logins, ready::get,
+          TokenBuckets.of(cloister.getConfig("rate-limits.rest-per-ip")),
+          TokenBuckets.of(cloister.getConfig("rate-limits.gateway-connects-per-ip")),
+          new GatewayRoute(system, ClusterSharding.get(system), apiContext, tokens,
+              gatewaySettings));
       ServerBinding binding = Http.get(system)
           .newServerAt(cloister.getString("http.host"), cloister.getInt("http.port"))
           .bind(api.route())
@@ -221,6 +241,11 @@ public final class Node {
 
   public InetSocketAddress httpAddress() {
     return binding.localAddress();
+  }
+
+  /** The JDBC URL of this node's database (embedded or external), for another node to share. */
+  public String databaseUrl() {
+    return database.url();
   }
 
   public ActorSystem<Void> system() {

@@ -15,6 +15,17 @@ final class TestNodes {
 
   static Config config(Path dataDir, int httpPort, int managementPort) {
     return ConfigFactory.parseMap(Map.of(
+            // Every test client shares 127.0.0.1: limits well above what the tests send.
+            "cloister.rate-limits.rest-per-ip.burst", 100_000,
+            "cloister.rate-limits.gateway-connects-per-ip.burst", 10_000,
+            // Heartbeats every second, so that a silent client is noticed within seconds.
+            "cloister.gateway.heartbeat-interval", "1s",
+            "cloister.gateway.heartbeat-timeout", "3s"))
+        .withFallback(baseConfig(dataDir, httpPort, managementPort));
+  }
+
+  private static Config baseConfig(Path dataDir, int httpPort, int managementPort) {
+    return ConfigFactory.parseMap(Map.of(
             "cloister.data-dir", dataDir.toString(),
             "cloister.http.host", "127.0.0.1",
             "cloister.http.port", httpPort,
@@ -24,6 +35,16 @@ final class TestNodes {
             "pekko.management.http.bind-hostname", "127.0.0.1",
             "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", "off"))
         .withFallback(ConfigFactory.load());
+  }
+
+  /** Deletes a directory tree; quietly does nothing for null. */
+  static void delete(Path dir) throws IOException {
+    if (dir == null || !java.nio.file.Files.exists(dir)) {
+      return;
+    }
+    try (var files = java.nio.file.Files.walk(dir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
   }
 
   static int freePort() throws IOException {

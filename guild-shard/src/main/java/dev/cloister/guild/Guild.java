@@ -10,6 +10,8 @@ import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
@@ -41,12 +43,16 @@ public final class Guild
   public static final int MAX_INVITES = 1000;
   public static final int MAX_OVERWRITES = 100;
 
-  public static void init(ActorSystem<?> system) {
-    ClusterSharding.get(system).init(Entity.of(ENTITY_KEY, ctx -> create(ctx.getEntityId())));
+  public static void init(ActorSystem<?> system, GuildFeed feed) {
+    ClusterSharding.get(system).init(Entity.of(ENTITY_KEY, ctx -> create(ctx.getEntityId(), feed)));
   }
 
   public static Behavior<Command> create(String guildId) {
-    return new Guild(PersistenceId.of(ENTITY_KEY.name(), guildId));
+    return create(guildId, GuildFeed.none());
+  }
+
+  public static Behavior<Command> create(String guildId, GuildFeed feed) {
+    return Behaviors.setup(ctx -> new Guild(PersistenceId.of(ENTITY_KEY.name(), guildId), ctx, feed));
   }
 
   // ---- the guild's parts ----
@@ -97,6 +103,14 @@ public final class Guild
   public record CheckGuildPermission(
       String userId, Permission permission, ActorRef<StatusReply<GuildView>> replyTo)
       implements Command {}
+
+  /**
+   * The whole state and the sequence number of its last event, for a gateway node's copy of the
+   * guild; the copy then follows the guild's {@link GuildFeed}.
+   */
+  public record GetReplica(ActorRef<Replica> replyTo) implements Command {}
+
+  public record Replica(State state, long seqNr) implements CborSerializable {}
 
   /** Every change a user can ask of a guild. */
   @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "action")
@@ -1059,10 +1073,14 @@ public final class Guild
   // ---- the persistent shell ----
 
   private final String guildId;
+  private final ActorContext<Command> context;
+  private final GuildFeed feed;
 
-  private Guild(PersistenceId persistenceId) {
+  private Guild(PersistenceId persistenceId, ActorContext<Command> context, GuildFeed feed) {
     super(persistenceId);
     this.guildId = persistenceId.entityId();
+    this.context = context;
+    this.feed = feed;
   }
 
   @Override
@@ -1076,10 +1094,12 @@ public final class Guild
         .forAnyState()
         .onCommand(Create.class, (s, c) -> Replies.decide(Effect(),
             s.create(c.name(), c.ownerId(), c.textChannelId(), c.voiceChannelId(), c.nowMillis()),
-            c.replyTo(), after -> viewOrNull(after, c.ownerId())))
+            c.replyTo(), after -> viewOrNull(after, c.ownerId()), this::published))
         .onCommand(Act.class, (s, c) -> Replies.decide(Effect(),
             s.act(c.requesterId(), c.action(), c.nowMillis()),
-            c.replyTo(), after -> viewOrNull(after, c.requesterId())))
+            c.replyTo(), after -> viewOrNull(after, c.requesterId()), this::published))
+        .onCommand(GetReplica.class, (s, c) -> Effect().reply(c.replyTo(),
+            new Replica(s, lastSequenceNumber(context))))
         .onCommand(CheckChannelAccess.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
             s.channelAccess(c.userId(), c.channelId(), c.permission())))
         .onCommand(CheckGuildPermission.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
@@ -1087,6 +1107,20 @@ public final class Guild
         .onCommand(Get.class,
             (s, c) -> Replies.answer(Effect(), c.replyTo(), s.view(c.requesterId())))
         .build();
+  }
+
+  /** Tells the guild's gateways, once the events are in the journal. */
+  private void published(List<Event> events, State after) {
+    long first = lastSequenceNumber(context) - events.size() + 1;
+    for (int i = 0; i < events.size(); i++) {
+      Event e = events.get(i);
+      feed.publish(new GuildFeed.GuildChanged(guildId, first + i, e));
+      if (e instanceof GuildCreated c) {
+        feed.memberAdded(guildId, c.ownerId());
+      } else if (e instanceof MemberJoined j) {
+        feed.memberAdded(guildId, j.userId());
+      }
+    }
   }
 
   /** After leaving, being kicked or banned the requester sees nothing: the reply carries null. */

@@ -18,8 +18,11 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.pattern.StatusReply;
 
-/** What the API routes talk to: the entities, the read models and the id generator. */
-record ApiContext(
+/**
+ * What the API routes and the gateway talk to: the entities, the read models and the id
+ * generator, and the rules both share (posting a message).
+ */
+public record ApiContext(
     ClusterSharding sharding, GuildDirectory directory, MessageHistory history, Snowflake ids,
     Executor blocking, Duration askTimeout, Duration readYourWritesWait) {
 
@@ -41,7 +44,7 @@ record ApiContext(
     }, blocking);
   }
 
-  String newId() {
+  public String newId() {
     return Long.toString(ids.next());
   }
 
@@ -67,7 +70,7 @@ record ApiContext(
   }
 
   /** The guild a channel id belongs to, or a 404. */
-  CompletionStage<String> guildOfChannel(String channelId) {
+  public CompletionStage<String> guildOfChannel(String channelId) {
     if (Snowflake.parse(channelId).isEmpty()) {
       return CompletableFuture.failedFuture(
           new ApiError(404, "not_found", "unknown channel '" + channelId + "'"));
@@ -81,6 +84,35 @@ record ApiContext(
   CompletionStage<Guild.ChannelAccess> access(String userId, String channelId, Permission permission) {
     return guildOfChannel(channelId).thenCompose(guildId -> this.<Guild.ChannelAccess>guild(
         guildId, r -> new Guild.CheckChannelAccess(userId, channelId, permission, r)));
+  }
+
+  /** The channel and the user's permissions in it, if it is a text channel and they hold {@code permission}. */
+  CompletionStage<Guild.ChannelAccess> textAccess(
+      String userId, String channelId, Permission permission) {
+    return access(userId, channelId, permission).thenApply(a -> {
+      if (a.channel().type() != dev.cloister.guild.ChannelType.TEXT) {
+        throw ApiError.badRequest("channel '" + channelId + "' is a "
+            + a.channel().type().wireName() + " channel; only text channels hold messages");
+      }
+      return a;
+    });
+  }
+
+  /**
+   * Posts a message as {@code userId}: SEND_MESSAGES in a text channel, ciphertext within the
+   * limit. The REST call and the gateway's {@code send} op both come here.
+   */
+  public CompletionStage<TextChannel.Message> post(String userId, String channelId, byte[] ciphertext) {
+    if (ciphertext.length == 0) {
+      return CompletableFuture.failedFuture(ApiError.badRequest("ciphertext must not be empty"));
+    }
+    if (ciphertext.length > TextChannel.MAX_CIPHERTEXT_BYTES) {
+      return CompletableFuture.failedFuture(ApiError.tooLarge("ciphertext is " + ciphertext.length
+          + " bytes; the limit is " + TextChannel.MAX_CIPHERTEXT_BYTES + " bytes (256 KiB) before base64"));
+    }
+    return textAccess(userId, channelId, Permission.SEND_MESSAGES)
+        .thenCompose(a -> this.<TextChannel.Message>channel(channelId,
+            r -> new TextChannel.Post(userId, ciphertext, r)));
   }
 
   /**

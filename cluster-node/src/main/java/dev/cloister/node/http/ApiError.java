@@ -23,4 +23,36 @@ public final class ApiError extends RuntimeException {
   public static ApiError tooLarge(String message) {
     return new ApiError(413, "payload_too_large", message);
   }
+
+  public static ApiError tooManyRequests(String message) {
+    return new ApiError(429, "rate_limited", message);
+  }
+
+  /**
+   * What a failed call means to its caller, the same for REST and the gateway; null for an
+   * unexpected failure (a bug), which the caller logs and reports as internal.
+   */
+  public static ApiError of(Throwable failure) {
+    Throwable t = JsonRoutes.unwrap(failure);
+    if (t instanceof ApiError e) {
+      return e;
+    }
+    if (t instanceof org.apache.pekko.pattern.StatusReply.ErrorMessage) {
+      dev.cloister.guild.Rejection r = dev.cloister.guild.Rejection.parse(t.getMessage());
+      int status = switch (r.code()) {
+        case INVALID -> 400;
+        case FORBIDDEN -> 403;
+        case NOT_FOUND -> 404;
+        case CONFLICT -> 409;
+      };
+      return new ApiError(status, r.code().wire, r.message());
+    }
+    if (t instanceof java.util.concurrent.TimeoutException) {
+      return new ApiError(503, "unavailable", "the server did not answer in time; try again");
+    }
+    if (t instanceof org.apache.pekko.http.scaladsl.model.EntityStreamSizeException) {
+      return tooLarge("the request body is too large");
+    }
+    return null;
+  }
 }

@@ -13,6 +13,13 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
+import java.util.function.Supplier;
+import java.net.InetAddress;
+import dev.cloister.node.gateway.GatewayRoute;
+import dev.cloister.node.limits.TokenBuckets;
+import org.apache.pekko.http.javadsl.model.AttributeKeys;
+import org.apache.pekko.http.javadsl.model.RemoteAddress;
+import org.apache.pekko.http.javadsl.model.headers.RetryAfter;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.headers.HttpChallenge;
 import org.apache.pekko.http.javadsl.model.headers.WWWAuthenticate;
@@ -30,16 +37,16 @@ public final class ApiRoutes extends JsonRoutes {
   private final BooleanSupplier ready;
   private final GuildRoutes guilds;
   private final ChannelRoutes channels;
+  private final TokenBuckets restPerIp;
+  private final TokenBuckets connectsPerIp;
+  private final GatewayRoute gateway;
 
-  public ApiRoutes(
-      org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding sharding,
-      dev.cloister.guild.GuildDirectory directory,
-      dev.cloister.guild.channel.MessageHistory history,
-      dev.cloister.guild.Snowflake ids, java.util.concurrent.Executor blocking,
-      java.time.Duration askTimeout, java.time.Duration readYourWritesWait,
-      SessionTokens tokens, SrpLogins logins, BooleanSupplier ready) {
-    this.ctx = new ApiContext(sharding, directory, history, ids, blocking, askTimeout,
-        readYourWritesWait);
+  public ApiRoutes(ApiContext ctx, SessionTokens tokens, SrpLogins logins, BooleanSupplier ready,
+      TokenBuckets restPerIp, TokenBuckets connectsPerIp, GatewayRoute gateway) {
+    this.ctx = ctx;
+    this.restPerIp = restPerIp;
+    this.connectsPerIp = connectsPerIp;
+    this.gateway = gateway;
     this.tokens = tokens;
     this.logins = logins;
     this.ready = ready;
@@ -53,7 +60,11 @@ public final class ApiRoutes extends JsonRoutes {
             path("health", () -> get(() -> ready.getAsBoolean()
                 ? json(200, obj().put("status", "ok"))
                 : json(503, error("starting", "the node is starting; try again shortly")))),
-            pathPrefix(segment("api").slash("v1"), () -> concat(
+            path("gateway", () -> get(() -> limited(connectsPerIp,
+                "too many gateway connections from your address",
+                () -> extractWebSocketUpgrade(upgrade -> complete(gateway.accept(upgrade)))))),
+            pathPrefix(segment("api").slash("v1"), () -> limited(restPerIp,
+                "too many requests from your address", () -> concat(
                 // Sealed, so that a wrong method or path under /auth is answered here rather
                 // than falling through to the token check.
                 pathPrefix("auth", () -> handleRejections(rejectionHandler(), () -> concat(
@@ -61,7 +72,25 @@ public final class ApiRoutes extends JsonRoutes {
                     path(segment("login").slash("start"), () -> post(() -> body(this::loginStart))),
                     path(segment("login").slash("finish"),
                         () -> post(() -> body(this::loginFinish)))))),
-                authenticated(me -> concat(guilds.route(me), channels.route(me))))))));
+                authenticated(me -> concat(guilds.route(me), channels.route(me)))))))));
+  }
+
+  /**
+   * Applies a per-IP limit (by the TCP peer address): over it, a 429 with {@code Retry-After} in
+   * whole seconds.
+   */
+  private Route limited(TokenBuckets limit, String message, Supplier<Route> inner) {
+    return optionalAttribute(AttributeKeys.remoteAddress, remote -> {
+      String ip = remote.flatMap(RemoteAddress::getAddress).map(InetAddress::getHostAddress)
+          .orElse("unknown");
+      long waitMillis = limit.take(ip);
+      if (waitMillis == 0) {
+        return inner.get();
+      }
+      long seconds = Math.max(1, (waitMillis + 999) / 1000);
+      return complete(toResponse(ApiError.tooManyRequests(message + "; retry in " + seconds + " s"))
+          .addHeader(RetryAfter.create(seconds)));
+    });
   }
 
   // ---- auth ----

@@ -2,7 +2,6 @@ package dev.cloister.node.http;
 
 import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 
-import dev.cloister.guild.ChannelType;
 import dev.cloister.guild.Guild;
 import dev.cloister.guild.Permission;
 import dev.cloister.guild.Snowflake;
@@ -99,20 +98,11 @@ final class ChannelRoutes extends JsonRoutes {
 
   private CompletionStage<Guild.ChannelAccess> textAccess(
       String me, String channelId, Permission permission) {
-    return ctx.access(me, channelId, permission).thenApply(a -> {
-      if (a.channel().type() != ChannelType.TEXT) {
-        throw ApiError.badRequest("channel '" + channelId + "' is a " + a.channel().type().wireName()
-            + " channel; only text channels hold messages");
-      }
-      return a;
-    });
+    return ctx.textAccess(me, channelId, permission);
   }
 
   private CompletionStage<HttpResponse> post(String me, String channelId, JsonBody body) {
-    byte[] ciphertext = ciphertext(body);
-    return textAccess(me, channelId, Permission.SEND_MESSAGES)
-        .thenCompose(a -> ctx.<TextChannel.Message>channel(channelId,
-            r -> new TextChannel.Post(me, ciphertext, r)))
+    return ctx.post(me, channelId, body.base64("ciphertext"))
         .thenApply(m -> response(201, Views.message(m.id(), m.channelId(), m.authorId(),
             m.ciphertext(), m.createdAtMillis(), 0, false)));
   }

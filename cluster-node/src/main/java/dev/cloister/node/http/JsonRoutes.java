@@ -29,11 +29,11 @@ import org.slf4j.LoggerFactory;
  * What every API route shares: reading JSON bodies, answering with JSON, and turning every
  * failure into {@code {code, message}} with a fitting status.
  */
-abstract class JsonRoutes extends AllDirectives {
+public abstract class JsonRoutes extends AllDirectives {
 
   private static final Logger log = LoggerFactory.getLogger(JsonRoutes.class);
 
-  static ObjectNode obj() {
+  public static ObjectNode obj() {
     return JsonBody.MAPPER.createObjectNode();
   }
 
@@ -79,7 +79,7 @@ abstract class JsonRoutes extends AllDirectives {
     return reply(CompletableFuture.completedFuture(null).thenCompose(x -> handler.get()));
   }
 
-  static Throwable unwrap(Throwable t) {
+  public static Throwable unwrap(Throwable t) {
     while ((t instanceof CompletionException || t instanceof ExecutionException)
         && t.getCause() != null) {
       t = t.getCause();
@@ -93,27 +93,11 @@ abstract class JsonRoutes extends AllDirectives {
   }
 
   static HttpResponse toResponse(Throwable failure) {
-    Throwable t = unwrap(failure);
-    if (t instanceof ApiError e) {
+    ApiError e = ApiError.of(failure);
+    if (e != null) {
       return response(e.status, error(e.code, e.getMessage()));
     }
-    if (t instanceof StatusReply.ErrorMessage) {
-      Rejection r = Rejection.parse(t.getMessage());
-      int status = switch (r.code()) {
-        case INVALID -> 400;
-        case FORBIDDEN -> 403;
-        case NOT_FOUND -> 404;
-        case CONFLICT -> 409;
-      };
-      return response(status, error(r.code().wire, r.message()));
-    }
-    if (t instanceof TimeoutException) {
-      return response(503, error("unavailable", "the server did not answer in time; try again"));
-    }
-    if (t instanceof EntityStreamSizeException) {
-      return response(413, error("payload_too_large", "the request body is too large"));
-    }
-    log.error("Unexpected failure serving a request", t);
+    log.error("Unexpected failure serving a request", unwrap(failure));
     return response(500, error("internal", "an internal error occurred; it has been logged"));
   }
 

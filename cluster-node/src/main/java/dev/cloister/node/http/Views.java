@@ -10,11 +10,11 @@ import java.util.Base64;
 import java.util.List;
 
 /** The JSON shapes of the API, in one place. */
-final class Views {
+public final class Views {
 
   private Views() {}
 
-  static ObjectNode guild(Guild.GuildView g) {
+  public static ObjectNode guild(Guild.GuildView g) {
     ObjectNode o = JsonRoutes.obj().put("id", g.id()).put("name", g.name())
         .put("ownerId", g.ownerId());
     ArrayNode channels = o.putArray("channels");
@@ -31,7 +31,7 @@ final class Views {
     return o;
   }
 
-  static ObjectNode channel(String guildId, Guild.Channel c, int position) {
+  public static ObjectNode channel(String guildId, Guild.Channel c, int position) {
     ObjectNode o = JsonRoutes.obj().put("id", c.id()).put("guildId", guildId).put("name", c.name())
         .put("type", c.type().wireName()).put("parentId", c.parentId()).put("position", position);
     ArrayNode overwrites = o.putArray("overwrites");
@@ -44,13 +44,13 @@ final class Views {
     return o;
   }
 
-  static ObjectNode role(Guild.Role r, int position) {
+  public static ObjectNode role(Guild.Role r, int position) {
     ObjectNode o = JsonRoutes.obj().put("id", r.id()).put("name", r.name()).put("position", position);
     permissions(o.putArray("permissions"), r.permissions());
     return o;
   }
 
-  static ArrayNode roles(List<Guild.Role> roles) {
+  public static ArrayNode roles(List<Guild.Role> roles) {
     ArrayNode a = JsonBody.MAPPER.createArrayNode();
     for (int i = 0; i < roles.size(); i++) {
       a.add(role(roles.get(i), i));
@@ -58,7 +58,7 @@ final class Views {
     return a;
   }
 
-  static ObjectNode member(Guild.Member m) {
+  public static ObjectNode member(Guild.Member m) {
     ObjectNode o = JsonRoutes.obj().put("userId", m.userId()).put("nickname", m.nickname())
         .put("joinedAt", Instant.ofEpochMilli(m.joinedAtMillis()).toString());
     ArrayNode roles = o.putArray("roles");
@@ -66,19 +66,19 @@ final class Views {
     return o;
   }
 
-  static ObjectNode invite(String guildId, Guild.Invite i) {
+  public static ObjectNode invite(String guildId, Guild.Invite i) {
     return JsonRoutes.obj().put("code", i.code()).put("guildId", guildId)
         .put("creatorId", i.creatorId()).put("maxUses", i.maxUses()).put("uses", i.uses())
         .put("expiresAt", i.expiresAtMillis() == 0 ? null
             : Instant.ofEpochMilli(i.expiresAtMillis()).toString());
   }
 
-  static ObjectNode ban(Guild.Ban b) {
+  public static ObjectNode ban(Guild.Ban b) {
     return JsonRoutes.obj().put("userId", b.userId()).put("byId", b.byId())
         .put("at", Instant.ofEpochMilli(b.atMillis()).toString());
   }
 
-  static ObjectNode message(
+  public static ObjectNode message(
       long id, String channelId, String authorId, byte[] ciphertext, long createdAtMillis,
       long editedAtMillis, boolean pinned) {
     return JsonRoutes.obj().put("id", Long.toString(id)).put("channelId", channelId)
@@ -89,12 +89,12 @@ final class Views {
         .put("pinned", pinned);
   }
 
-  static ObjectNode message(MessageHistory.StoredMessage m) {
+  public static ObjectNode message(MessageHistory.StoredMessage m) {
     return message(m.id(), m.channelId(), m.authorId(), m.ciphertext(), m.createdAtMillis(),
         m.editedAtMillis(), m.pinned());
   }
 
-  static ArrayNode messages(List<MessageHistory.StoredMessage> messages) {
+  public static ArrayNode messages(List<MessageHistory.StoredMessage> messages) {
     ArrayNode a = JsonBody.MAPPER.createArrayNode();
     messages.forEach(m -> a.add(message(m)));
     return a;

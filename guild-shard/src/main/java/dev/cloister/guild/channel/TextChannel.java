@@ -12,6 +12,9 @@ import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import dev.cloister.guild.GuildFeed;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
@@ -40,13 +43,18 @@ public final class TextChannel extends
   public static final int MAX_CIPHERTEXT_BYTES = 256 * 1024;
   public static final int MAX_PINS = 50;
 
-  public static void init(ActorSystem<?> system, Snowflake ids) {
+  public static void init(ActorSystem<?> system, Snowflake ids, GuildFeed feed) {
     ClusterSharding.get(system)
-        .init(Entity.of(ENTITY_KEY, ctx -> create(ctx.getEntityId(), ids)));
+        .init(Entity.of(ENTITY_KEY, ctx -> create(ctx.getEntityId(), ids, feed)));
   }
 
   public static Behavior<Command> create(String channelId, Snowflake ids) {
-    return new TextChannel(PersistenceId.of(ENTITY_KEY.name(), channelId), ids);
+    return create(channelId, ids, GuildFeed.none());
+  }
+
+  public static Behavior<Command> create(String channelId, Snowflake ids, GuildFeed feed) {
+    return Behaviors.setup(ctx ->
+        new TextChannel(PersistenceId.of(ENTITY_KEY.name(), channelId), ids, ctx, feed));
   }
 
   public static String tagFor(String channelId) {
@@ -231,11 +239,16 @@ public final class TextChannel extends
 
   private final String channelId;
   private final Snowflake ids;
+  private final ActorContext<Command> context;
+  private final GuildFeed feed;
 
-  private TextChannel(PersistenceId persistenceId, Snowflake ids) {
+  private TextChannel(PersistenceId persistenceId, Snowflake ids, ActorContext<Command> context,
+      GuildFeed feed) {
     super(persistenceId);
     this.channelId = persistenceId.entityId();
     this.ids = ids;
+    this.context = context;
+    this.feed = feed;
   }
 
   @Override
@@ -253,17 +266,25 @@ public final class TextChannel extends
           Decision<Event> d = s.post(c.authorId(), c.ciphertext(), ids.next());
           return Replies.decide(Effect(), d, c.replyTo(), after -> new Message(
               after.lastMessageId(), channelId, c.authorId(), c.ciphertext(),
-              Snowflake.timestampOf(after.lastMessageId()).toEpochMilli()));
+              Snowflake.timestampOf(after.lastMessageId()).toEpochMilli()), this::published);
         })
         .onCommand(Edit.class, (s, c) -> Replies.decide(Effect(),
             s.edit(c.messageId(), c.editorId(), c.ciphertext(), System.currentTimeMillis()),
-            c.replyTo(), TextChannel::infoOf))
-        .onCommand(Delete.class, (s, c) ->
-            Replies.decide(Effect(), s.delete(c.messageId(), c.byId()), c.replyTo(), TextChannel::infoOf))
-        .onCommand(Pin.class, (s, c) ->
-            Replies.decide(Effect(), s.pin(c.messageId(), c.pinned()), c.replyTo(), TextChannel::infoOf))
+            c.replyTo(), TextChannel::infoOf, this::published))
+        .onCommand(Delete.class, (s, c) -> Replies.decide(Effect(),
+            s.delete(c.messageId(), c.byId()), c.replyTo(), TextChannel::infoOf, this::published))
+        .onCommand(Pin.class, (s, c) -> Replies.decide(Effect(),
+            s.pin(c.messageId(), c.pinned()), c.replyTo(), TextChannel::infoOf, this::published))
         .onCommand(GetInfo.class, (s, c) -> Replies.answer(Effect(), c.replyTo(), s.info()))
         .build();
+  }
+
+  /** Tells the gateways of the channel's guild, once the events are in the journal. */
+  private void published(List<Event> events, State after) {
+    long first = lastSequenceNumber(context) - events.size() + 1;
+    for (int i = 0; i < events.size(); i++) {
+      feed.publish(new GuildFeed.ChannelChanged(after.guildId(), channelId, first + i, events.get(i)));
+    }
   }
 
   private static Info infoOf(State s) {

@@ -1,0 +1,419 @@
+package dev.cloister.node.gateway;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cloister.guild.CborSerializable;
+import dev.cloister.guild.channel.TextChannel;
+import dev.cloister.node.auth.SessionTokens;
+import dev.cloister.node.http.ApiContext;
+import dev.cloister.node.http.ApiError;
+import dev.cloister.node.http.Views;
+import dev.cloister.node.limits.TokenBuckets;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.Optional;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import org.apache.pekko.http.impl.engine.ws.FrameEvent;
+
+/**
+ * One WebSocket connection, on the node the client connected to: the protocol's state machine
+ * (hello, identify or resume, heartbeats, client ops, close codes) and a pipe between the client
+ * and its {@link GatewaySession}, which may live on another node. Bad input closes only this
+ * connection.
+ */
+public final class GatewayConnection extends AbstractBehavior<GatewayConnection.Command> {
+
+  public sealed interface Command extends CborSerializable {}
+
+  /** A text frame for the client, from the session. */
+  record Send(String frame) implements Command {}
+
+  /** The session that now owns this connection. */
+  record Bound(ActorRef<GatewaySession.Command> session) implements Command {}
+
+  /** Close the connection with this code. */
+  record Kick(int code, String reason) implements Command {}
+
+  /** The session cannot be resumed; the client may identify again on this connection. */
+  record InvalidSession() implements Command {}
+
+  enum Ack { INSTANCE }
+
+  record StreamStarted(ActorRef<Ack> ackTo) implements Command {}
+
+  record FromClient(ActorRef<Ack> ackTo, WebSocketFrames.Inbound inbound) implements Command {}
+
+  record StreamEnded() implements Command {}
+
+  record StreamFailed(String reason) implements Command {}
+
+  private record Tick() implements Command {}
+
+  private record Finish() implements Command {}
+
+  private record SessionLost() implements Command {}
+
+  private record Posted(String nonce, TextChannel.Message message, String error) implements Command {}
+
+  private record TypingIn(String guildId, String channelId) implements Command {}
+
+  /** Marks the end of the outbound stream; never sent to the client. */
+  static final FrameEvent COMPLETE = WebSocketFrames.close(1000, "complete");
+
+  private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
+      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(32).build())
+      .build());
+
+  private static final int MAX_ID_LENGTH = 64;
+
+  /** What a connection needs from its node. */
+  record Context(ClusterSharding sharding, ApiContext api, SessionTokens tokens,
+      GatewaySettings settings) {}
+
+  static Behavior<Command> create(Context node, ActorRef<FrameEvent> out) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new GatewayConnection(ctx, timers, node, out)));
+  }
+
+  private enum State { AWAITING_IDENTIFY, IDENTIFYING, LIVE, CLOSING }
+
+  private final TimerScheduler<Command> timers;
+  private final Context node;
+  private final ActorRef<FrameEvent> out;
+  private final TokenBuckets.Single limit;
+  private State state = State.AWAITING_IDENTIFY;
+  private String userId;
+  private EntityRef<GatewaySession.Command> session;
+  private ActorRef<GatewaySession.Command> boundTo;
+  private long lastHeartbeatNanos = System.nanoTime();
+  private long connectedNanos = System.nanoTime();
+
+  private GatewayConnection(ActorContext<Command> ctx, TimerScheduler<Command> timers, Context node,
+      ActorRef<FrameEvent> out) {
+    super(ctx);
+    this.timers = timers;
+    this.node = node;
+    this.out = out;
+    GatewaySettings s = node.settings();
+    this.limit = new TokenBuckets.Single(s.sessionBurst(), s.sessionPerSecond(), System.nanoTime());
+    send("{\"op\":\"hello\",\"d\":{\"heartbeatInterval\":" + s.heartbeatInterval().toMillis() + "}}");
+    Duration tick = s.heartbeatTimeout().dividedBy(4);
+    timers.startTimerWithFixedDelay(new Tick(), tick.compareTo(Duration.ofSeconds(5)) > 0
+        ? Duration.ofSeconds(5) : tick);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(StreamStarted.class, m -> {
+          m.ackTo().tell(Ack.INSTANCE);
+          return this;
+        })
+        .onMessage(FromClient.class, m -> {
+          Behavior<Command> next = onInbound(m.inbound());
+          m.ackTo().tell(Ack.INSTANCE);
+          return next;
+        })
+        .onMessage(StreamEnded.class, m -> gone())
+        .onMessage(StreamFailed.class, m -> gone())
+        .onMessage(Send.class, m -> {
+          if (state != State.CLOSING) {
+            send(m.frame());
+          }
+          return this;
+        })
+        .onMessage(Bound.class, m -> {
+          if (state == State.CLOSING) {
+            m.session().tell(new GatewaySession.Detach(getContext().getSelf()));
+            return this;
+          }
+          state = State.LIVE;
+          if (boundTo != null && !boundTo.equals(m.session())) {
+            getContext().unwatch(boundTo);
+          }
+          boundTo = m.session();
+          getContext().watchWith(boundTo, new SessionLost());
+          return this;
+        })
+        .onMessage(Kick.class, m -> close(m.code(), m.reason()))
+        .onMessage(InvalidSession.class, m -> {
+          if (state != State.CLOSING) {
+            state = State.AWAITING_IDENTIFY;
+            session = null;
+            connectedNanos = System.nanoTime();
+            send("{\"op\":\"invalid_session\"}");
+          }
+          return this;
+        })
+        .onMessage(SessionLost.class, m -> {
+          if (state == State.LIVE) {
+            send("{\"op\":\"invalid_session\"}");
+            return close(CloseCode.SESSION_TIMED_OUT.code, "the session ended; identify again");
+          }
+          return this;
+        })
+        .onMessage(Tick.class, m -> onTick())
+        .onMessage(Posted.class, this::onPosted)
+        .onMessage(TypingIn.class, m -> {
+          if (state == State.LIVE && session != null) {
+            session.tell(new GatewaySession.Typing(m.guildId(), m.channelId()));
+          }
+          return this;
+        })
+        .onMessage(Finish.class, m -> finish())
+        .build();
+  }
+
+  // ---- inbound ----
+
+  private Behavior<Command> onInbound(WebSocketFrames.Inbound in) {
+    if (state == State.CLOSING) {
+      return this;
+    }
+    if (in instanceof WebSocketFrames.Refused r) {
+      return close(r.code(), r.reason());
+    }
+    if (in instanceof WebSocketFrames.PeerClosed) {
+      out.tell(WebSocketFrames.close(1000, "bye"));
+      detach();
+      return finish();
+    }
+    if (in instanceof WebSocketFrames.Ping p) {
+      out.tell(WebSocketFrames.pong(p.data()));
+      return this;
+    }
+    if (!limit.take(System.nanoTime())) {
+      return close(CloseCode.RATE_LIMITED.code, "too many frames; at most "
+          + (long) node.settings().sessionBurst() + " in a burst");
+    }
+    JsonNode frame;
+    try {
+      frame = JSON.readTree(((WebSocketFrames.Text) in).text());
+    } catch (Exception e) {
+      return close(CloseCode.DECODE_ERROR.code, "the frame is not JSON");
+    }
+    if (frame == null || !frame.isObject() || !frame.path("op").isTextual()) {
+      return close(CloseCode.DECODE_ERROR.code, "a frame is a JSON object with a string 'op'");
+    }
+    JsonNode d = frame.get("d");
+    try {
+      switch (frame.get("op").asText()) {
+        case "heartbeat":
+          if (d != null && !d.isNull() && !d.isIntegralNumber()) {
+            throw new Malformed("heartbeat 'd' must be the last seq received, or null");
+          }
+          lastHeartbeatNanos = System.nanoTime();
+          send("{\"op\":\"heartbeat_ack\"}");
+          return this;
+        case "identify":
+          return identify(d);
+        case "resume":
+          return resume(d);
+        case "typing":
+          requireLive();
+          return typing(text(d, "channelId", MAX_ID_LENGTH));
+        case "presence":
+          requireLive();
+          String status = text(d, "status", 16);
+          if (!status.equals("online") && !status.equals("idle")) {
+            throw new Malformed("presence 'status' must be \"online\" or \"idle\"");
+          }
+          session.tell(new GatewaySession.SetStatus(status));
+          return this;
+        case "send":
+          requireLive();
+          return sendMessage(d);
+        default:
+          return close(CloseCode.UNKNOWN_OP.code, "unknown op");
+      }
+    } catch (Malformed e) {
+      return close(CloseCode.DECODE_ERROR.code, e.getMessage());
+    } catch (NotAuthenticated e) {
+      return close(CloseCode.NOT_AUTHENTICATED.code, "identify first");
+    }
+  }
+
+  private static final class Malformed extends RuntimeException {
+    Malformed(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  private static final class NotAuthenticated extends RuntimeException {
+    NotAuthenticated() {
+      super(null, null, false, false);
+    }
+  }
+
+  private void requireLive() {
+    if (state != State.LIVE) {
+      throw new NotAuthenticated();
+    }
+  }
+
+  private static String text(JsonNode d, String field, int maxLength) {
+    JsonNode v = d == null ? null : d.get(field);
+    if (v == null || !v.isTextual() || v.asText().isEmpty() || v.asText().length() > maxLength) {
+      throw new Malformed("'d." + field + "' must be a string of 1 to " + maxLength + " characters");
+    }
+    return v.asText();
+  }
+
+  private Behavior<Command> identify(JsonNode d) {
+    if (state != State.AWAITING_IDENTIFY) {
+      return close(CloseCode.ALREADY_AUTHENTICATED.code, "already identified");
+    }
+    String token = text(d, "token", 1024);
+    String deviceId = text(d, "deviceId", MAX_ID_LENGTH);
+    Optional<SessionTokens.Session> who = node.tokens().verify(token);
+    if (who.isEmpty()) {
+      return close(CloseCode.AUTHENTICATION_FAILED.code, "the token is invalid or expired");
+    }
+    userId = who.get().userId();
+    String sessionId = node.api().newId();
+    session = node.sharding().entityRefFor(GatewaySession.ENTITY_KEY, sessionId);
+    state = State.IDENTIFYING;
+    session.tell(new GatewaySession.Identify(userId, deviceId, getContext().getSelf()));
+    return this;
+  }
+
+  private Behavior<Command> resume(JsonNode d) {
+    if (state != State.AWAITING_IDENTIFY) {
+      return close(CloseCode.ALREADY_AUTHENTICATED.code, "already identified");
+    }
+    String token = text(d, "token", 1024);
+    String sessionId = text(d, "sessionId", MAX_ID_LENGTH);
+    JsonNode seq = d.get("seq");
+    if (seq == null || !seq.isIntegralNumber() || !seq.canConvertToLong() || seq.asLong() < 0) {
+      throw new Malformed("'d.seq' must be the last seq received (a whole number >= 0)");
+    }
+    Optional<SessionTokens.Session> who = node.tokens().verify(token);
+    if (who.isEmpty()) {
+      return close(CloseCode.AUTHENTICATION_FAILED.code, "the token is invalid or expired");
+    }
+    userId = who.get().userId();
+    session = node.sharding().entityRefFor(GatewaySession.ENTITY_KEY, sessionId);
+    state = State.IDENTIFYING;
+    session.tell(new GatewaySession.Resume(userId, seq.asLong(), getContext().getSelf()));
+    return this;
+  }
+
+  private Behavior<Command> typing(String channelId) {
+    getContext().pipeToSelf(node.api().guildOfChannel(channelId),
+        (guildId, failure) -> failure == null ? new TypingIn(guildId, channelId) : new TypingIn(null, null));
+    return this;
+  }
+
+  private Behavior<Command> sendMessage(JsonNode d) {
+    String channelId = text(d, "channelId", MAX_ID_LENGTH);
+    String nonce = d.hasNonNull("nonce") ? text(d, "nonce", MAX_ID_LENGTH) : null;
+    byte[] ciphertext;
+    try {
+      ciphertext = Base64.getDecoder().decode(text(d, "ciphertext", Integer.MAX_VALUE));
+    } catch (IllegalArgumentException e) {
+      send(errorFrame(nonce, ApiError.badRequest("'d.ciphertext' must be standard base64")));
+      return this;
+    }
+    getContext().pipeToSelf(node.api().post(userId, channelId, ciphertext), (m, failure) -> {
+      if (failure == null) {
+        return new Posted(nonce, m, null);
+      }
+      ApiError e = ApiError.of(failure);
+      if (e == null) {
+        getContext().getLog().error("Posting over the gateway failed", failure);
+        e = new ApiError(500, "internal", "an internal error occurred; it has been logged");
+      }
+      return new Posted(nonce, null, errorFrame(nonce, e));
+    });
+    return this;
+  }
+
+  private Behavior<Command> onPosted(Posted p) {
+    if (state == State.CLOSING) {
+      return this;
+    }
+    if (p.error() != null) {
+      send(p.error());
+      return this;
+    }
+    TextChannel.Message m = p.message();
+    ObjectNode d = Gateway.JSON.createObjectNode();
+    d.put("nonce", p.nonce());
+    d.set("message", Views.message(m.id(), m.channelId(), m.authorId(), m.ciphertext(),
+        m.createdAtMillis(), 0, false));
+    send("{\"op\":\"send_ack\",\"d\":" + Gateway.json(d) + "}");
+    return this;
+  }
+
+  private static String errorFrame(String nonce, ApiError e) {
+    ObjectNode d = Gateway.JSON.createObjectNode().put("nonce", nonce).put("status", e.status)
+        .put("code", e.code).put("message", e.getMessage());
+    return "{\"op\":\"error\",\"d\":" + Gateway.json(d) + "}";
+  }
+
+  // ---- time ----
+
+  private Behavior<Command> onTick() {
+    if (state == State.CLOSING) {
+      return this;
+    }
+    long now = System.nanoTime();
+    GatewaySettings s = node.settings();
+    if (state != State.LIVE && now - connectedNanos > s.identifyTimeout().toNanos()) {
+      return close(CloseCode.SESSION_TIMED_OUT.code, "no identify in time");
+    }
+    if (now - lastHeartbeatNanos > s.heartbeatTimeout().toNanos()) {
+      return close(CloseCode.SESSION_TIMED_OUT.code, "heartbeats missed");
+    }
+    return this;
+  }
+
+  // ---- ending ----
+
+  private void send(String frame) {
+    out.tell(WebSocketFrames.text(frame));
+  }
+
+  private Behavior<Command> close(int code, String reason) {
+    if (state == State.CLOSING) {
+      return this;
+    }
+    out.tell(WebSocketFrames.close(code, reason));
+    detach();
+    state = State.CLOSING;
+    // Give the close frame a moment to leave before the stream completes.
+    timers.startSingleTimer(new Finish(), Duration.ofMillis(500));
+    return this;
+  }
+
+  private void detach() {
+    if (session != null) {
+      session.tell(new GatewaySession.Detach(getContext().getSelf()));
+      session = null;
+    }
+  }
+
+  private Behavior<Command> gone() {
+    if (state == State.CLOSING) {
+      return this; // Finish follows
+    }
+    detach();
+    return finish();
+  }
+
+  private Behavior<Command> finish() {
+    out.tell(COMPLETE);
+    return Behaviors.stopped();
+  }
+}

@@ -1,0 +1,477 @@
+package dev.cloister.node.gateway;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cloister.guild.EffectivePermissions;
+import dev.cloister.guild.Guild;
+import dev.cloister.guild.GuildFeed;
+import dev.cloister.guild.Outcome;
+import dev.cloister.guild.Permission;
+import dev.cloister.guild.channel.TextChannel;
+import dev.cloister.node.http.JsonRoutes;
+import dev.cloister.node.http.Views;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.actor.typed.pubsub.Topic;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+
+/**
+ * One node's copy of one guild, kept current by the guild's feed, and the fan-out of that feed to
+ * the sessions on this node: every event is checked against the copy, as it stands when the event
+ * arrives, for each session (VIEW_CHANNEL in the channel, membership, BAN_MEMBERS for bans). A
+ * permission change is applied before any later event is checked, so it hides a channel at once.
+ *
+ * <p>The copy starts from the guild entity's state and sequence number and applies the events
+ * that follow; a gap in the sequence (pub-sub is at-most-once) makes it reload the state. In a
+ * cluster of several nodes, the other nodes' topic actors learn of a new subscriber through the
+ * receptionist's gossip, so a new copy answers its first sessions only after
+ * {@code replica-settle}, then reloads: a session that got ready misses nothing published
+ * elsewhere.
+ */
+final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
+
+  sealed interface Command {}
+
+  record Register(String userId, ActorRef<GatewaySession.Command> session) implements Command {}
+
+  record PublishTyping(String userId, String channelId) implements Command {}
+
+  record PublishPresence(String userId, String status) implements Command {}
+
+  /** From the parent, once it stopped sending registrations here. */
+  record Stop() implements Command {}
+
+  private record FromFeed(GuildFeed.Item item) implements Command {}
+
+  private record Loaded(Guild.Replica replica) implements Command {}
+
+  private record LoadFailed(Throwable cause) implements Command {}
+
+  private record Reload() implements Command {}
+
+  private record Settled() implements Command {}
+
+  private record SessionGone(ActorRef<GatewaySession.Command> session) implements Command {}
+
+  private record CheckIdle() implements Command {}
+
+  static Behavior<Command> create(String guildId, GuildFeed feed, ClusterSharding sharding,
+      GatewaySettings settings, ActorRef<Gateway.Command> parent) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new GuildReplica(ctx, timers, guildId, feed, sharding, settings, parent)));
+  }
+
+  private final TimerScheduler<Command> timers;
+  private final String guildId;
+  private final GuildFeed feed;
+  private final ClusterSharding sharding;
+  private final GatewaySettings settings;
+  private final ActorRef<Gateway.Command> parent;
+  private final ActorRef<GuildFeed.Item> feedAdapter;
+
+  private Guild.State state;
+  private long seqNr = -1;
+  private boolean loading;
+  private final List<GuildFeed.Item> pendingFeed = new ArrayList<>();
+  private final List<Register> pendingRegistrations = new ArrayList<>();
+  private final Map<ActorRef<GatewaySession.Command>, String> sessions = new LinkedHashMap<>();
+  private long registrationsReceived;
+  private boolean settled;
+
+  private GuildReplica(ActorContext<Command> ctx, TimerScheduler<Command> timers, String guildId,
+      GuildFeed feed, ClusterSharding sharding, GatewaySettings settings,
+      ActorRef<Gateway.Command> parent) {
+    super(ctx);
+    this.timers = timers;
+    this.guildId = guildId;
+    this.feed = feed;
+    this.sharding = sharding;
+    this.settings = settings;
+    this.parent = parent;
+    this.feedAdapter = ctx.messageAdapter(GuildFeed.Item.class, FromFeed::new);
+    feed.topic(guildId).tell(Topic.subscribe(feedAdapter));
+    load();
+    settled = !org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).state().getMembers()
+        .iterator().hasNext() || countMembers(ctx) <= 1;
+    if (!settled) {
+      timers.startSingleTimer(new Settled(), settings.replicaSettle());
+    }
+    timers.startTimerWithFixedDelay(new CheckIdle(), settings.replicaLinger());
+  }
+
+  private static int countMembers(ActorContext<?> ctx) {
+    int n = 0;
+    for (org.apache.pekko.cluster.Member ignored :
+        org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).state().getMembers()) {
+      n++;
+    }
+    return n;
+  }
+
+  private void load() {
+    loading = true;
+    getContext().pipeToSelf(
+        sharding.entityRefFor(Guild.ENTITY_KEY, guildId)
+            .<Guild.Replica>ask(Guild.GetReplica::new, Duration.ofSeconds(10)),
+        (r, failure) -> failure == null ? new Loaded(r) : new LoadFailed(failure));
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Register.class, this::onRegister)
+        .onMessage(FromFeed.class, m -> onFeed(m.item()))
+        .onMessage(Loaded.class, this::onLoaded)
+        .onMessage(LoadFailed.class, m -> {
+          getContext().getLog().warn("Could not load guild {} for the gateway: {}", guildId,
+              m.cause().toString());
+          timers.startSingleTimer(new Reload(), Duration.ofSeconds(1));
+          return this;
+        })
+        .onMessage(Settled.class, m -> {
+          settled = true;
+          load(); // registrations wait for this load
+          return this;
+        })
+        .onMessage(Reload.class, m -> {
+          if (!loading) {
+            load();
+          }
+          return this;
+        })
+        .onMessage(PublishTyping.class, this::onTyping)
+        .onMessage(PublishPresence.class, m -> {
+          if (state != null && state.members().containsKey(m.userId())) {
+            feed.publish(new GuildFeed.PresenceChanged(guildId, m.userId(), m.status()));
+          }
+          return this;
+        })
+        .onMessage(SessionGone.class, m -> {
+          sessions.remove(m.session());
+          return this;
+        })
+        .onMessage(CheckIdle.class, m -> {
+          if (sessions.isEmpty() && pendingRegistrations.isEmpty()) {
+            parent.tell(new Gateway.ReplicaIdle(guildId, getContext().getSelf(), registrationsReceived));
+          }
+          return this;
+        })
+        .onMessage(Stop.class, m -> Behaviors.stopped())
+        .build();
+  }
+
+  // ---- state ----
+
+  private Behavior<Command> onLoaded(Loaded m) {
+    loading = false;
+    Guild.Replica r = m.replica();
+    if (r.seqNr() >= seqNr) {
+      state = r.state();
+      seqNr = r.seqNr();
+    }
+    List<GuildFeed.Item> buffered = new ArrayList<>(pendingFeed);
+    pendingFeed.clear();
+    buffered.forEach(this::onFeed);
+    List<Register> waiting = new ArrayList<>(pendingRegistrations);
+    pendingRegistrations.clear();
+    waiting.forEach(this::onRegister);
+    return this;
+  }
+
+  private Behavior<Command> onRegister(Register r) {
+    if (state == null || !settled || loading) {
+      pendingRegistrations.add(r);
+      return this;
+    }
+    registrationsReceived++;
+    Outcome<Guild.GuildView> view = state.view(r.userId());
+    if (!(view instanceof Outcome.Ok<Guild.GuildView> ok)) {
+      r.session().tell(new GatewaySession.GuildRefused(guildId));
+      return this;
+    }
+    if (!sessions.containsKey(r.session())) {
+      sessions.put(r.session(), r.userId());
+      getContext().watchWith(r.session(), new SessionGone(r.session()));
+    }
+    r.session().tell(new GatewaySession.GuildSnapshot(guildId, getContext().getSelf(),
+        Gateway.json(guildJson(ok.value()))));
+    return this;
+  }
+
+  static ObjectNode guildJson(Guild.GuildView v) {
+    ObjectNode g = Views.guild(v);
+    ArrayNode members = g.putArray("members");
+    v.members().forEach(m -> members.add(Views.member(m)));
+    return g;
+  }
+
+  private Behavior<Command> onFeed(GuildFeed.Item item) {
+    if (state == null || loading) {
+      pendingFeed.add(item);
+      return this;
+    }
+    if (item instanceof GuildFeed.GuildChanged g) {
+      if (g.seqNr() <= seqNr) {
+        return this; // already in the loaded state
+      }
+      if (g.seqNr() > seqNr + 1) {
+        getContext().getLog().info("Guild {} feed skipped from {} to {}; reloading", guildId,
+            seqNr, g.seqNr());
+        pendingFeed.add(item);
+        load();
+        return this;
+      }
+      Guild.State before = state;
+      state = state.apply(g.event());
+      seqNr = g.seqNr();
+      dispatchGuildEvent(before, state, g.event());
+    } else if (item instanceof GuildFeed.ChannelChanged c) {
+      dispatchChannelEvent(c);
+    } else if (item instanceof GuildFeed.TypingStarted t) {
+      Guild.Channel channel = state.channel(t.channelId());
+      if (channel != null) {
+        String payload = Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+            .put("channelId", t.channelId()).put("userId", t.userId())
+            .put("timestamp", Instant.ofEpochMilli(t.atMillis()).toString()));
+        sessions.forEach((s, user) -> {
+          if (!user.equals(t.userId()) && canView(user, channel)) {
+            s.tell(new GatewaySession.Deliver(guildId, "TYPING_START", payload));
+          }
+        });
+      }
+    } else if (item instanceof GuildFeed.PresenceChanged p) {
+      String payload = Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+          .put("userId", p.userId()).put("status", p.status()));
+      toAll("PRESENCE_UPDATE", payload);
+    }
+    return this;
+  }
+
+  private Behavior<Command> onTyping(PublishTyping t) {
+    if (state == null) {
+      return this;
+    }
+    Guild.Channel c = state.channel(t.channelId());
+    if (c != null && state.members().containsKey(t.userId())
+        && Permission.SEND_MESSAGES.in(EffectivePermissions.inChannel(state, t.userId(), c))) {
+      feed.publish(new GuildFeed.TypingStarted(guildId, t.channelId(), t.userId(),
+          System.currentTimeMillis()));
+    }
+    return this;
+  }
+
+  // ---- delivery ----
+
+  private boolean canView(String userId, Guild.Channel c) {
+    return Permission.VIEW_CHANNEL.in(EffectivePermissions.inChannel(state, userId, c));
+  }
+
+  private void toAll(String t, String payload) {
+    sessions.keySet().forEach(s -> s.tell(new GatewaySession.Deliver(guildId, t, payload)));
+  }
+
+  private void dispatchChannelEvent(GuildFeed.ChannelChanged c) {
+    Guild.Channel channel = state.channel(c.channelId());
+    if (channel == null) {
+      return;
+    }
+    String t;
+    ObjectNode d;
+    TextChannel.Event e = c.event();
+    if (e instanceof TextChannel.MessagePosted p) {
+      t = "MESSAGE_CREATE";
+      d = Views.message(p.messageId(), c.channelId(), p.authorId(), p.ciphertext(),
+          p.createdAtMillis(), 0, false);
+    } else if (e instanceof TextChannel.MessageEdited ed) {
+      t = "MESSAGE_UPDATE";
+      d = JsonRoutes.obj().put("id", Long.toString(ed.messageId())).put("channelId", c.channelId())
+          .put("authorId", ed.editorId())
+          .put("ciphertext", java.util.Base64.getEncoder().encodeToString(ed.ciphertext()))
+          .put("editedAt", Instant.ofEpochMilli(ed.editedAtMillis()).toString());
+    } else if (e instanceof TextChannel.MessageDeleted del) {
+      t = "MESSAGE_DELETE";
+      d = JsonRoutes.obj().put("id", Long.toString(del.messageId())).put("channelId", c.channelId());
+    } else if (e instanceof TextChannel.MessagePinned pin) {
+      t = "MESSAGE_PIN";
+      d = JsonRoutes.obj().put("id", Long.toString(pin.messageId())).put("channelId", c.channelId());
+    } else if (e instanceof TextChannel.MessageUnpinned unpin) {
+      t = "MESSAGE_UNPIN";
+      d = JsonRoutes.obj().put("id", Long.toString(unpin.messageId()))
+          .put("channelId", c.channelId());
+    } else {
+      return; // ChannelCreated: the guild's ChannelAdded announces the channel
+    }
+    d.put("guildId", guildId);
+    String payload = Gateway.json(d);
+    // One permission computation per user, however many sessions they have here.
+    Map<String, Boolean> allowed = new java.util.HashMap<>();
+    sessions.forEach((s, user) -> {
+      if (allowed.computeIfAbsent(user, u -> canView(u, channel))) {
+        s.tell(new GatewaySession.Deliver(guildId, t, payload));
+      }
+    });
+  }
+
+  private void dispatchGuildEvent(Guild.State before, Guild.State after, Guild.Event e) {
+    if (e instanceof Guild.GuildRenamed || e instanceof Guild.OwnershipTransferred) {
+      toAll("GUILD_UPDATE", Gateway.json(JsonRoutes.obj().put("id", guildId)
+          .put("name", after.name()).put("ownerId", after.ownerId())));
+    } else if (e instanceof Guild.ChannelAdded a) {
+      Guild.Channel c = after.channel(a.channel().id());
+      String payload = Gateway.json(Views.channel(guildId, c, after.channels().indexOf(c)));
+      sessions.forEach((s, user) -> {
+        if (canViewIn(after, user, c)) {
+          s.tell(new GatewaySession.Deliver(guildId, "CHANNEL_CREATE", payload));
+        }
+      });
+    } else if (e instanceof Guild.ChannelUpdated u) {
+      Guild.Channel c = after.channel(u.channelId());
+      String payload = Gateway.json(Views.channel(guildId, c, after.channels().indexOf(c)));
+      sessions.forEach((s, user) -> {
+        if (canViewIn(after, user, c)) {
+          s.tell(new GatewaySession.Deliver(guildId, "CHANNEL_UPDATE", payload));
+        }
+      });
+    } else if (e instanceof Guild.ChannelDeleted d) {
+      Guild.Channel c = before.channel(d.channelId());
+      String payload = Gateway.json(JsonRoutes.obj().put("id", d.channelId()).put("guildId", guildId));
+      sessions.forEach((s, user) -> {
+        if (c != null && canViewIn(before, user, c)) {
+          s.tell(new GatewaySession.Deliver(guildId, "CHANNEL_DELETE", payload));
+        }
+      });
+    } else if (e instanceof Guild.OverwriteSet || e instanceof Guild.OverwriteRemoved) {
+      String channelId = e instanceof Guild.OverwriteSet s ? s.channelId()
+          : ((Guild.OverwriteRemoved) e).channelId();
+      visibilityChanges(before, after, channelId);
+    } else if (e instanceof Guild.RoleCreated || e instanceof Guild.RoleUpdated
+        || e instanceof Guild.RoleMoved) {
+      String roleId = e instanceof Guild.RoleCreated c ? c.role().id()
+          : e instanceof Guild.RoleUpdated u ? u.roleId() : ((Guild.RoleMoved) e).roleId();
+      Guild.Role role = after.role(roleId);
+      toAll(e instanceof Guild.RoleCreated ? "GUILD_ROLE_CREATE" : "GUILD_ROLE_UPDATE",
+          Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+              .set("role", Views.role(role, after.roles().indexOf(role)))));
+      visibilityChanges(before, after, null);
+    } else if (e instanceof Guild.RoleDeleted d) {
+      toAll("GUILD_ROLE_DELETE", Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+          .put("roleId", d.roleId())));
+      visibilityChanges(before, after, null);
+    } else if (e instanceof Guild.MemberRoleAdded || e instanceof Guild.MemberRoleRemoved
+        || e instanceof Guild.NicknameChanged) {
+      String userId = e instanceof Guild.MemberRoleAdded a ? a.userId()
+          : e instanceof Guild.MemberRoleRemoved r ? r.userId()
+          : ((Guild.NicknameChanged) e).userId();
+      Guild.Member m = after.members().get(userId);
+      if (m != null) {
+        toAll("GUILD_MEMBER_UPDATE", Gateway.json(Views.member(m).put("guildId", guildId)));
+      }
+      visibilityChanges(before, after, null);
+    } else if (e instanceof Guild.MemberJoined j) {
+      Guild.Member m = after.members().get(j.userId());
+      toAll("GUILD_MEMBER_ADD", Gateway.json(Views.member(m).put("guildId", guildId)));
+    } else if (e instanceof Guild.MemberLeft || e instanceof Guild.MemberKicked
+        || e instanceof Guild.MemberBanned) {
+      String userId = e instanceof Guild.MemberLeft l ? l.userId()
+          : e instanceof Guild.MemberKicked k ? k.userId() : ((Guild.MemberBanned) e).userId();
+      removeMember(userId);
+      toAll("GUILD_MEMBER_REMOVE", Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+          .put("userId", userId)));
+      if (e instanceof Guild.MemberBanned) {
+        toHolders(Permission.BAN_MEMBERS, "GUILD_BAN_ADD", Gateway.json(JsonRoutes.obj()
+            .put("guildId", guildId).put("userId", userId)));
+      }
+    } else if (e instanceof Guild.MemberUnbanned u) {
+      toHolders(Permission.BAN_MEMBERS, "GUILD_BAN_REMOVE", Gateway.json(JsonRoutes.obj()
+          .put("guildId", guildId).put("userId", u.userId())));
+    }
+    // Invites and guild creation are not dispatched.
+  }
+
+  private static boolean canViewIn(Guild.State s, String userId, Guild.Channel c) {
+    return Permission.VIEW_CHANNEL.in(EffectivePermissions.inChannel(s, userId, c));
+  }
+
+  private void toHolders(Permission p, String t, String payload) {
+    sessions.forEach((s, user) -> {
+      if (p.in(EffectivePermissions.inGuild(state, user))) {
+        s.tell(new GatewaySession.Deliver(guildId, t, payload));
+      }
+    });
+  }
+
+  /** A removed member's sessions here learn that the guild is gone for them, and stop hearing it. */
+  private void removeMember(String userId) {
+    String payload = Gateway.json(JsonRoutes.obj().put("id", guildId));
+    List<ActorRef<GatewaySession.Command>> gone = new ArrayList<>();
+    sessions.forEach((s, user) -> {
+      if (user.equals(userId)) {
+        s.tell(new GatewaySession.Deliver(guildId, "GUILD_DELETE", payload));
+        s.tell(new GatewaySession.GuildRemoved(guildId));
+        gone.add(s);
+      }
+    });
+    gone.forEach(s -> {
+      sessions.remove(s);
+      getContext().unwatch(s);
+    });
+  }
+
+  /**
+   * After a change that may alter who sees which channel: a session that can now see a channel
+   * gets CHANNEL_CREATE, one that no longer can gets CHANNEL_DELETE; {@code changedChannelId}
+   * (an overwrite change) gets CHANNEL_UPDATE for those who see it before and after.
+   */
+  private void visibilityChanges(Guild.State before, Guild.State after, String changedChannelId) {
+    Map<String, List<String[]>> perUser = new java.util.HashMap<>();
+    sessions.forEach((s, user) -> {
+      List<String[]> changes = perUser.computeIfAbsent(user, u -> {
+        List<String[]> out = new ArrayList<>();
+        Set<String> was = visible(before, u);
+        Set<String> now = visible(after, u);
+        for (int i = 0; i < after.channels().size(); i++) {
+          Guild.Channel c = after.channels().get(i);
+          if (now.contains(c.id()) && !was.contains(c.id())) {
+            out.add(new String[] {"CHANNEL_CREATE", Gateway.json(Views.channel(guildId, c, i))});
+          } else if (now.contains(c.id()) && c.id().equals(changedChannelId)) {
+            out.add(new String[] {"CHANNEL_UPDATE", Gateway.json(Views.channel(guildId, c, i))});
+          }
+        }
+        for (String id : was) {
+          if (!now.contains(id)) {
+            out.add(new String[] {"CHANNEL_DELETE",
+                Gateway.json(JsonRoutes.obj().put("id", id).put("guildId", guildId))});
+          }
+        }
+        return out;
+      });
+      changes.forEach(c -> s.tell(new GatewaySession.Deliver(guildId, c[0], c[1])));
+    });
+  }
+
+  private static Set<String> visible(Guild.State s, String userId) {
+    Set<String> out = new LinkedHashSet<>();
+    if (!s.members().containsKey(userId)) {
+      return out;
+    }
+    for (Guild.Channel c : s.channels()) {
+      if (canViewIn(s, userId, c)) {
+        out.add(c.id());
+      }
+    }
+    return out;
+  }
+}

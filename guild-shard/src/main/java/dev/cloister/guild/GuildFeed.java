@@ -1,0 +1,154 @@
+package dev.cloister.guild;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import dev.cloister.guild.channel.TextChannel;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.pubsub.Topic;
+
+/**
+ * The live feed of a guild: what its entities publish after persisting, one Pekko pub-sub topic
+ * per guild, read by the gateway nodes that hold sessions in that guild.
+ *
+ * <p>Published by the entities themselves, as a side effect after the journal write, rather than
+ * by a projection over {@code eventsByTag}: a projection would add its polling interval (100 ms)
+ * and a database round trip to every delivery, and the gateway does not need the feed to be
+ * complete (pub-sub is at-most-once either way): history and resume do not depend on it, and a
+ * gap in a guild's sequence numbers makes a gateway reload that guild's state.
+ *
+ * <p>One instance per node holds one topic actor per guild, shared by every publisher and
+ * subscriber on the node, so that the events of one guild leave a node in the order they were
+ * published.
+ */
+public final class GuildFeed {
+
+  /** Topic of the joins of every guild, for the nodes that hold the joiner's sessions. */
+  public static final String MEMBERSHIPS_TOPIC = "cloister-guild-memberships";
+
+  private static final GuildFeed NONE = new GuildFeed(null);
+
+  private final ActorSystem<?> system;
+  private final Map<String, ActorRef<Topic.Command<Item>>> topics = new ConcurrentHashMap<>();
+  private volatile ActorRef<Topic.Command<MemberAdded>> memberships;
+
+  private GuildFeed(ActorSystem<?> system) {
+    this.system = system;
+  }
+
+  /** A feed that publishes nothing: for entity tests and tools. */
+  public static GuildFeed none() {
+    return NONE;
+  }
+
+  public static GuildFeed of(ActorSystem<?> system) {
+    return new GuildFeed(system);
+  }
+
+  public static String topicName(String guildId) {
+    return "cloister-guild-" + guildId;
+  }
+
+  // ---- what travels on a guild's topic ----
+
+  public sealed interface Item extends CborSerializable {
+    String guildId();
+  }
+
+  /** {@code seqNr} is the guild entity's sequence number of this event. */
+  public record GuildChanged(
+      String guildId, long seqNr,
+      @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+      @JsonSubTypes({
+        @JsonSubTypes.Type(value = Guild.GuildCreated.class, name = "GuildCreated"),
+        @JsonSubTypes.Type(value = Guild.GuildRenamed.class, name = "GuildRenamed"),
+        @JsonSubTypes.Type(value = Guild.OwnershipTransferred.class, name = "OwnershipTransferred"),
+        @JsonSubTypes.Type(value = Guild.ChannelAdded.class, name = "ChannelAdded"),
+        @JsonSubTypes.Type(value = Guild.ChannelUpdated.class, name = "ChannelUpdated"),
+        @JsonSubTypes.Type(value = Guild.ChannelDeleted.class, name = "ChannelDeleted"),
+        @JsonSubTypes.Type(value = Guild.OverwriteSet.class, name = "OverwriteSet"),
+        @JsonSubTypes.Type(value = Guild.OverwriteRemoved.class, name = "OverwriteRemoved"),
+        @JsonSubTypes.Type(value = Guild.RoleCreated.class, name = "RoleCreated"),
+        @JsonSubTypes.Type(value = Guild.RoleUpdated.class, name = "RoleUpdated"),
+        @JsonSubTypes.Type(value = Guild.RoleMoved.class, name = "RoleMoved"),
+        @JsonSubTypes.Type(value = Guild.RoleDeleted.class, name = "RoleDeleted"),
+        @JsonSubTypes.Type(value = Guild.MemberRoleAdded.class, name = "MemberRoleAdded"),
+        @JsonSubTypes.Type(value = Guild.MemberRoleRemoved.class, name = "MemberRoleRemoved"),
+        @JsonSubTypes.Type(value = Guild.InviteCreated.class, name = "InviteCreated"),
+        @JsonSubTypes.Type(value = Guild.InviteRevoked.class, name = "InviteRevoked"),
+        @JsonSubTypes.Type(value = Guild.MemberJoined.class, name = "MemberJoined"),
+        @JsonSubTypes.Type(value = Guild.MemberLeft.class, name = "MemberLeft"),
+        @JsonSubTypes.Type(value = Guild.MemberKicked.class, name = "MemberKicked"),
+        @JsonSubTypes.Type(value = Guild.MemberBanned.class, name = "MemberBanned"),
+        @JsonSubTypes.Type(value = Guild.MemberUnbanned.class, name = "MemberUnbanned"),
+        @JsonSubTypes.Type(value = Guild.NicknameChanged.class, name = "NicknameChanged")
+      })
+      Guild.Event event) implements Item {}
+
+  /** {@code seqNr} is the channel entity's sequence number of this event. */
+  public record ChannelChanged(
+      String guildId, String channelId, long seqNr,
+      @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+      @JsonSubTypes({
+        @JsonSubTypes.Type(value = TextChannel.ChannelCreated.class, name = "ChannelCreated"),
+        @JsonSubTypes.Type(value = TextChannel.MessagePosted.class, name = "MessagePosted"),
+        @JsonSubTypes.Type(value = TextChannel.MessageEdited.class, name = "MessageEdited"),
+        @JsonSubTypes.Type(value = TextChannel.MessageDeleted.class, name = "MessageDeleted"),
+        @JsonSubTypes.Type(value = TextChannel.MessagePinned.class, name = "MessagePinned"),
+        @JsonSubTypes.Type(value = TextChannel.MessageUnpinned.class, name = "MessageUnpinned")
+      })
+      TextChannel.Event event) implements Item {}
+
+  /** Ephemeral: never journaled. */
+  public record TypingStarted(String guildId, String channelId, String userId, long atMillis)
+      implements Item {}
+
+  /** Ephemeral: {@code status} is online, idle or offline. */
+  public record PresenceChanged(String guildId, String userId, String status) implements Item {}
+
+  /** On {@link #MEMBERSHIPS_TOPIC}: a user became a member (or created the guild). */
+  public record MemberAdded(String guildId, String userId) implements CborSerializable {}
+
+  // ---- publishing and subscribing ----
+
+  public void publish(Item item) {
+    if (system != null) {
+      topic(item.guildId()).tell(Topic.publish(item));
+    }
+  }
+
+  public void memberAdded(String guildId, String userId) {
+    if (system != null) {
+      memberships().tell(Topic.publish(new MemberAdded(guildId, userId)));
+    }
+  }
+
+  /** The node's topic actor of one guild, started on first use. */
+  public ActorRef<Topic.Command<Item>> topic(String guildId) {
+    if (system == null) {
+      throw new IllegalStateException("this feed publishes nothing");
+    }
+    return topics.computeIfAbsent(guildId, g -> system.systemActorOf(
+        Topic.create(Item.class, topicName(g)), "guild-feed-" + g, Props.empty()));
+  }
+
+  public ActorRef<Topic.Command<MemberAdded>> memberships() {
+    if (system == null) {
+      throw new IllegalStateException("this feed publishes nothing");
+    }
+    ActorRef<Topic.Command<MemberAdded>> m = memberships;
+    if (m == null) {
+      synchronized (this) {
+        if (memberships == null) {
+          memberships = system.systemActorOf(
+              Topic.create(MemberAdded.class, MEMBERSHIPS_TOPIC), "guild-memberships", Props.empty());
+        }
+        m = memberships;
+      }
+    }
+    return m;
+  }
+}
