@@ -217,7 +217,8 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     } else {
       // Joined while connected: the whole guild, as in ready.
       dispatch("GUILD_CREATE", m.json());
-      m.replica().tell(new GuildReplica.PublishPresence(userId, connection == null ? "offline" : status));
+      m.replica().tell(new GuildReplica.PublishPresence(userId,
+          connection == null ? "offline" : status, getContext().getSelf()));
     }
     return this;
   }
@@ -345,6 +346,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   }
 
   private void publishPresence(String s) {
-    guilds.values().forEach(r -> r.tell(new GuildReplica.PublishPresence(userId, s)));
+    guilds.values().forEach(r ->
+        r.tell(new GuildReplica.PublishPresence(userId, s, getContext().getSelf())));
   }
 }

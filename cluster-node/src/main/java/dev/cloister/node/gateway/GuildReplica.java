@@ -49,7 +49,8 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
 
   record PublishTyping(String userId, String channelId) implements Command {}
 
-  record PublishPresence(String userId, String status) implements Command {}
+  record PublishPresence(String userId, String status, ActorRef<GatewaySession.Command> session)
+      implements Command {}
 
   /** From the parent, once it stopped sending registrations here. */
   record Stop() implements Command {}
@@ -88,6 +89,10 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
   private final List<GuildFeed.Item> pendingFeed = new ArrayList<>();
   private final List<Register> pendingRegistrations = new ArrayList<>();
   private final Map<ActorRef<GatewaySession.Command>, String> sessions = new LinkedHashMap<>();
+  // Presence: each local session's own status, and each member's status as last announced.
+  private final Map<String, Map<ActorRef<GatewaySession.Command>, String>> statusByUser =
+      new java.util.HashMap<>();
+  private final Map<String, String> announced = new java.util.HashMap<>();
   private long registrationsReceived;
   private boolean settled;
 
@@ -154,13 +159,18 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
         })
         .onMessage(PublishTyping.class, this::onTyping)
         .onMessage(PublishPresence.class, m -> {
-          if (state != null && state.members().containsKey(m.userId())) {
-            feed.publish(new GuildFeed.PresenceChanged(guildId, m.userId(), m.status()));
+          if (sessions.containsKey(m.session())) {
+            statusByUser.computeIfAbsent(m.userId(), u -> new java.util.HashMap<>())
+                .put(m.session(), m.status());
+            announcePresence(m.userId());
           }
           return this;
         })
         .onMessage(SessionGone.class, m -> {
-          sessions.remove(m.session());
+          String user = sessions.remove(m.session());
+          if (user != null && forgetStatus(user, m.session())) {
+            announcePresence(user);
+          }
           return this;
         })
         .onMessage(CheckIdle.class, m -> {
@@ -253,11 +263,46 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
         });
       }
     } else if (item instanceof GuildFeed.PresenceChanged p) {
+      announced.put(p.userId(), p.status());
       String payload = Gateway.json(JsonRoutes.obj().put("guildId", guildId)
           .put("userId", p.userId()).put("status", p.status()));
       toAll("PRESENCE_UPDATE", payload);
     }
     return this;
+  }
+
+  /**
+   * Publishes a member's presence when what this node's sessions of theirs add up to (online over
+   * idle over offline) differs from what was last announced, so that a user with many sessions
+   * does not flood the guild. With sessions of one user on several nodes, the last change wins.
+   */
+  private void announcePresence(String userId) {
+    if (state == null || !state.members().containsKey(userId)) {
+      return;
+    }
+    String best = "offline";
+    for (String status : statusByUser.getOrDefault(userId, Map.of()).values()) {
+      if (status.equals("online")) {
+        best = "online";
+        break;
+      }
+      if (status.equals("idle")) {
+        best = "idle";
+      }
+    }
+    if (!best.equals(announced.getOrDefault(userId, "offline"))) {
+      announced.put(userId, best);
+      feed.publish(new GuildFeed.PresenceChanged(guildId, userId, best));
+    }
+  }
+
+  private boolean forgetStatus(String userId, ActorRef<GatewaySession.Command> session) {
+    Map<ActorRef<GatewaySession.Command>, String> mine = statusByUser.get(userId);
+    boolean had = mine != null && mine.remove(session) != null;
+    if (mine != null && mine.isEmpty()) {
+      statusByUser.remove(userId);
+    }
+    return had;
   }
 
   private Behavior<Command> onTyping(PublishTyping t) {
@@ -426,6 +471,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     });
     gone.forEach(s -> {
       sessions.remove(s);
+      forgetStatus(userId, s);
       getContext().unwatch(s);
     });
   }

@@ -61,7 +61,10 @@ public final class PostAndHistoryBenchmark {
       node = Node.start(ConfigFactory.parseMap(Map.of(
               "cloister.data-dir", dir.toString(), "cloister.http.host", "127.0.0.1",
               "cloister.http.port", 0, "pekko.remote.artery.canonical.port", 0,
-              "pekko.management.http.port", 0))
+              "pekko.management.http.port", 0,
+              // one client address sends everything: lift the per-IP REST limit
+              "cloister.rate-limits.rest-per-ip.burst", 1_000_000,
+              "cloister.rate-limits.rest-per-ip.per-second", 1_000_000))
           .withFallback(ConfigFactory.load()));
       url = "http://127.0.0.1:" + node.httpAddress().getPort();
     }

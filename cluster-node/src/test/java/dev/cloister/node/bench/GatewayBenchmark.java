@@ -1,0 +1,384 @@
+package dev.cloister.node.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.ConfigFactory;
+import dev.cloister.node.Node;
+import dev.cloister.node.auth.SessionTokens;
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.InputStreamReader;
+import java.lang.management.ManagementFactory;
+import java.net.URI;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Load driver for the gateway, not a test. Starts a node in this JVM (embedded PostgreSQL in a
+ * temp dir), then:
+ *
+ * <ol>
+ *   <li>idle sessions: a child JVM (its own file-descriptor budget) opens {@code bench.idle}
+ *       (default 10,000) WebSocket connections to the node and identifies each as a member of one
+ *       small guild; prints the sessions held and the node's heap growth per session (after GC);
+ *   <li>fan-out: {@code bench.members} (default 1,000) users join one guild and connect from this
+ *       JVM; one of them posts {@code bench.posts} messages over REST, one every
+ *       {@code bench.intervalMs}; prints p50/p99/max from the POST being sent to each member's
+ *       MESSAGE_CREATE arriving.
+ * </ol>
+ *
+ * <p>Needs {@code ulimit -n} above the idle count plus a few hundred in each JVM, and as many free
+ * ephemeral ports on loopback.
+ *
+ * <pre>
+ * mvn -B -q install -DskipTests
+ * mvn -B -q -pl cluster-node exec:java -Dexec.classpathScope=test \
+ *   -Dexec.mainClass=dev.cloister.node.bench.GatewayBenchmark [-Dbench.idle=10000] [-Dbench.members=1000]
+ * </pre>
+ */
+public final class GatewayBenchmark {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final HttpClient HTTP = HttpClient.newBuilder()
+      .connectTimeout(Duration.ofSeconds(10)).build();
+
+  public static void main(String[] args) throws Exception {
+    if (args.length > 0 && args[0].equals("idle-clients")) {
+      idleClients(Integer.parseInt(args[1]), args[2], Integer.parseInt(args[3]));
+      return;
+    }
+    int idle = Integer.getInteger("bench.idle", 10_000);
+    int members = Integer.getInteger("bench.members", 1_000);
+    int posts = Integer.getInteger("bench.posts", 200);
+    int intervalMs = Integer.getInteger("bench.intervalMs", 50);
+    byte[] key = new byte[32];
+    new java.security.SecureRandom().nextBytes(key);
+    String tokenKey = Base64.getEncoder().encodeToString(key);
+    SessionTokens tokens = new SessionTokens(key, Duration.ofHours(2), Clock.systemUTC());
+
+    Path dir = Files.createTempDirectory("cloister-gateway-bench");
+    Node node = Node.start(ConfigFactory.parseMap(Map.ofEntries(
+            Map.entry("cloister.data-dir", dir.toString()),
+            Map.entry("cloister.http.host", "127.0.0.1"),
+            Map.entry("cloister.http.port", 0),
+            Map.entry("pekko.remote.artery.canonical.port", 0),
+            Map.entry("pekko.management.http.port", 0),
+            Map.entry("cloister.auth.token-key", tokenKey),
+            Map.entry("cloister.rate-limits.rest-per-ip.burst", 1_000_000),
+            Map.entry("cloister.rate-limits.rest-per-ip.per-second", 1_000_000),
+            Map.entry("cloister.rate-limits.gateway-connects-per-ip.burst", 1_000_000),
+            Map.entry("cloister.rate-limits.gateway-connects-per-ip.per-second", 1_000_000),
+            // idle means idle: no heartbeats needed while measuring
+            Map.entry("cloister.gateway.heartbeat-interval", "30m"),
+            Map.entry("cloister.gateway.heartbeat-timeout", "60m"),
+            Map.entry("cloister.gateway.identify-timeout", "5m"),
+            Map.entry("pekko.http.server.idle-timeout", "infinite"),
+            Map.entry("pekko.http.server.max-connections", 65536)))
+        .withFallback(ConfigFactory.load()));
+    int port = node.httpAddress().getPort();
+    String base = "http://127.0.0.1:" + port;
+    try {
+      System.out.printf("Gateway benchmark: %d cores, max heap %d MiB, ulimit -n see README%n",
+          Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20);
+      if (idle > 0) {
+        idlePhase(base, port, tokens, idle);
+      }
+      if (members > 0) {
+        fanOutPhase(base, port, tokens, members, posts, intervalMs);
+      }
+    } finally {
+      node.stop();
+      try (var files = Files.walk(dir)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+
+  // ---- idle sessions ----
+
+  private static void idlePhase(String base, int port, SessionTokens tokens, int n) throws Exception {
+    String owner = register(base, "idler");
+    String ownerToken = tokens.issue(owner).token();
+    call(base, "POST", "/api/v1/guilds", "{\"name\":\"Idle\"}", ownerToken);
+
+    long before = heapAfterGc();
+    long t0 = System.nanoTime();
+    Process child = new ProcessBuilder(javaBinary(), "-Xss256k", "-cp", classPath(),
+        GatewayBenchmark.class.getName(), "idle-clients", Integer.toString(port), ownerToken,
+        Integer.toString(n))
+        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
+        StandardCharsets.UTF_8));
+    String line;
+    int held = 0;
+    while ((line = out.readLine()) != null) {
+      if (line.startsWith("READY ")) {
+        held = Integer.parseInt(line.substring(6).strip());
+        break;
+      }
+      System.out.println("  client: " + line);
+    }
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    Thread.sleep(5_000);
+    long after = heapAfterGc();
+    System.out.printf("Idle sessions held by one node: %d (ready after identify; opened in %.1f s)%n",
+        held, seconds);
+    System.out.printf("Node heap growth after GC: %d MiB -> %.1f KiB per idle session%n",
+        (after - before) >> 20, held == 0 ? 0.0 : (after - before) / 1024.0 / held);
+    child.getOutputStream().close(); // tells the child to go
+    child.waitFor(60, TimeUnit.SECONDS);
+    child.destroyForcibly();
+    Thread.sleep(3_000);
+  }
+
+  /** The child: opens n sessions, prints READY n, holds them until stdin closes. */
+  private static void idleClients(int port, String token, int n) throws Exception {
+    HttpClient http = HttpClient.newHttpClient();
+    AtomicInteger ready = new AtomicInteger();
+    AtomicInteger failed = new AtomicInteger();
+    Semaphore inFlight = new Semaphore(200);
+    List<WebSocket> open = new ArrayList<>();
+    CountDownLatch done = new CountDownLatch(n);
+    for (int i = 0; i < n; i++) {
+      inFlight.acquire();
+      String identify = "{\"op\":\"identify\",\"d\":{\"token\":\"" + token + "\",\"deviceId\":\"d" + i + "\"}}";
+      WebSocket.Listener listener = new WebSocket.Listener() {
+        final StringBuilder sb = new StringBuilder();
+        boolean counted;
+
+        @Override
+        public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+          sb.append(data);
+          if (last) {
+            String f = sb.toString();
+            sb.setLength(0);
+            if (f.startsWith("{\"op\":\"hello\"")) {
+              ws.sendText(identify, true);
+            } else if (f.startsWith("{\"op\":\"ready\"") && !counted) {
+              counted = true;
+              ready.incrementAndGet();
+              inFlight.release();
+              done.countDown();
+            }
+          }
+          ws.request(1);
+          return null;
+        }
+
+        @Override
+        public void onError(WebSocket ws, Throwable error) {
+          if (!counted) {
+            counted = true;
+            failed.incrementAndGet();
+            inFlight.release();
+            done.countDown();
+          }
+        }
+      };
+      http.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + port + "/gateway"), listener)
+          .whenComplete((ws, t) -> {
+            if (t != null) {
+              listener.onError(null, t);
+            } else {
+              synchronized (open) {
+                open.add(ws);
+              }
+            }
+          });
+    }
+    done.await(10, TimeUnit.MINUTES);
+    if (failed.get() > 0) {
+      System.out.println("failed connections: " + failed.get());
+    }
+    System.out.println("READY " + ready.get());
+    System.out.flush();
+    while (System.in.read() >= 0) {
+      // hold the sessions until the parent closes our stdin
+    }
+    System.exit(0);
+  }
+
+  private static long heapAfterGc() throws InterruptedException {
+    for (int i = 0; i < 3; i++) {
+      System.gc();
+      Thread.sleep(300);
+    }
+    return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+  }
+
+  private static String javaBinary() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
+  private static String classPath() {
+    ClassLoader cl = GatewayBenchmark.class.getClassLoader();
+    List<String> parts = new ArrayList<>();
+    while (cl != null) {
+      if (cl instanceof URLClassLoader u) {
+        for (URL url : u.getURLs()) {
+          try {
+            parts.add(new File(url.toURI()).getPath());
+          } catch (Exception e) {
+            parts.add(url.getPath());
+          }
+        }
+      }
+      cl = cl.getParent();
+    }
+    return parts.isEmpty() ? System.getProperty("java.class.path")
+        : String.join(File.pathSeparator, parts);
+  }
+
+  // ---- fan-out latency ----
+
+  private static void fanOutPhase(String base, int port, SessionTokens tokens, int members,
+      int posts, int intervalMs) throws Exception {
+    String owner = register(base, "poster");
+    String ownerToken = tokens.issue(owner).token();
+    JsonNode guild = call(base, "POST", "/api/v1/guilds", "{\"name\":\"Fan-out\"}", ownerToken);
+    String guildId = guild.get("id").asText();
+    String channelId = guild.get("channels").get(0).get("id").asText();
+    String code = call(base, "POST", "/api/v1/guilds/" + guildId + "/invites", "{}", ownerToken)
+        .get("code").asText();
+    long t0 = System.nanoTime();
+    List<String> memberTokens = new ArrayList<>();
+    for (int i = 0; i < members; i++) {
+      String id = register(base, "m" + i);
+      String t = tokens.issue(id).token();
+      call(base, "POST", "/api/v1/invites/" + code, null, t);
+      memberTokens.add(t);
+    }
+    System.out.printf("Fan-out: %d members joined one guild in %.1f s%n", members,
+        (System.nanoTime() - t0) / 1e9);
+
+    long[] sentAt = new long[posts];
+    ConcurrentLinkedQueue<long[]> samples = new ConcurrentLinkedQueue<>();
+    CountDownLatch ready = new CountDownLatch(members);
+    HttpClient http = HttpClient.newHttpClient();
+    List<WebSocket> sockets = new ArrayList<>();
+    Semaphore inFlight = new Semaphore(100);
+    for (String t : memberTokens) {
+      inFlight.acquire();
+      String identify = "{\"op\":\"identify\",\"d\":{\"token\":\"" + t + "\",\"deviceId\":\"b\"}}";
+      sockets.add(http.newWebSocketBuilder().buildAsync(
+          URI.create("ws://127.0.0.1:" + port + "/gateway"), new WebSocket.Listener() {
+            final StringBuilder sb = new StringBuilder();
+
+            @Override
+            public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+              sb.append(data);
+              if (last) {
+                String f = sb.toString();
+                sb.setLength(0);
+                long now = System.nanoTime();
+                if (f.startsWith("{\"op\":\"hello\"")) {
+                  ws.sendText(identify, true);
+                } else if (f.startsWith("{\"op\":\"ready\"")) {
+                  inFlight.release();
+                  ready.countDown();
+                } else if (f.contains("\"t\":\"MESSAGE_CREATE\"")) {
+                  int k = postNumber(f);
+                  if (k >= 0) {
+                    samples.add(new long[] {k, now - sentAt[k]});
+                  }
+                }
+              }
+              ws.request(1);
+              return null;
+            }
+          }).get(30, TimeUnit.SECONDS));
+    }
+    if (!ready.await(5, TimeUnit.MINUTES)) {
+      throw new IllegalStateException("not every member got ready");
+    }
+    System.out.printf("Fan-out: %d members connected and ready%n", members);
+    Thread.sleep(2_000);
+    for (int k = 0; k < posts; k++) {
+      String body = "{\"ciphertext\":\"" + Base64.getEncoder().encodeToString(
+          ("bench-" + k + "-").getBytes(StandardCharsets.UTF_8)) + "\"}";
+      sentAt[k] = System.nanoTime();
+      call(base, "POST", "/api/v1/channels/" + channelId + "/messages", body, ownerToken);
+      Thread.sleep(intervalMs);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (samples.size() < (long) posts * members && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+    }
+    int warmup = Math.min(20, posts / 10);
+    long[] lat = samples.stream().filter(s -> s[0] >= warmup).mapToLong(s -> s[1]).sorted().toArray();
+    System.out.printf("Fan-out: %d posts, one every %d ms, to %d members: %d of %d deliveries "
+        + "arrived (the first %d posts are warm-up)%n", posts, intervalMs, members, samples.size(),
+        (long) posts * members, warmup);
+    System.out.printf("Post-to-delivery latency: p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
+        pct(lat, 50), pct(lat, 99), lat.length == 0 ? 0 : lat[lat.length - 1] / 1e6);
+    for (WebSocket ws : sockets) {
+      ws.abort();
+    }
+  }
+
+  private static int postNumber(String frame) {
+    try {
+      JsonNode f = JSON.readTree(frame);
+      String text = new String(Base64.getDecoder().decode(f.at("/d/ciphertext").asText()),
+          StandardCharsets.UTF_8);
+      return text.startsWith("bench-") ? Integer.parseInt(text.split("-")[1]) : -1;
+    } catch (Exception e) {
+      return -1;
+    }
+  }
+
+  private static double pct(long[] sorted, int p) {
+    if (sorted.length == 0) {
+      return 0;
+    }
+    return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p / 100.0 * sorted.length) - 1)] / 1e6;
+  }
+
+  // ---- REST ----
+
+  /** Registers a user with a made-up verifier (nobody logs in as them: tokens are minted here). */
+  private static String register(String base, String prefix) throws Exception {
+    String name = prefix + "_" + Long.toString(System.nanoTime() % 1_000_000_000L, 36);
+    return call(base, "POST", "/api/v1/auth/register",
+        "{\"username\":\"" + name + "\",\"salt\":\"00\",\"verifier\":\"02\"}", null)
+        .get("userId").asText();
+  }
+
+  private static JsonNode call(String base, String method, String path, String body, String token)
+      throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
+        .timeout(Duration.ofSeconds(30))
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+            : HttpRequest.BodyPublishers.ofString(body))
+        .header("Content-Type", "application/json");
+    if (token != null) {
+      b.header("Authorization", "Bearer " + token);
+    }
+    HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() >= 300) {
+      throw new IllegalStateException(method + " " + path + " -> " + r.statusCode() + " " + r.body());
+    }
+    return r.body().isEmpty() ? null : JSON.readTree(r.body());
+  }
+}
