@@ -195,4 +195,33 @@ final class GatewayClient implements WebSocket.Listener, AutoCloseable {
     stopBeating();
     closed.complete(-1);
   }
+
+  /**
+   * Resumes a session on this connection and returns the dispatches replayed before
+   * {@code resumed}, after checking they carry the numbers right after {@code seq}: nothing lost,
+   * nothing twice.
+   */
+  java.util.List<JsonNode> resume(String token, String sessionId, long seq, Duration wait)
+      throws InterruptedException {
+    send("{\"op\":\"resume\",\"d\":{\"token\":\"" + token + "\",\"sessionId\":\""
+        + sessionId + "\",\"seq\":" + seq + "}}");
+    java.util.List<JsonNode> replayed = new java.util.ArrayList<>();
+    JsonNode f;
+    while (!"resumed".equals((f = next(wait)).path("op").asText())) {
+      if ("dispatch".equals(f.path("op").asText())) {
+        replayed.add(f);
+      }
+    }
+    for (int i = 0; i < replayed.size(); i++) {
+      org.assertj.core.api.Assertions.assertThat(replayed.get(i).get("s").asLong())
+          .as("replayed dispatch %d", i).isEqualTo(seq + 1 + i);
+    }
+    return replayed;
+  }
+
+  /** The ids of the MESSAGE_CREATE dispatches among {@code frames}, in order. */
+  static java.util.List<String> createdMessageIds(java.util.List<JsonNode> frames) {
+    return frames.stream().filter(r -> "MESSAGE_CREATE".equals(r.get("t").asText()))
+        .map(r -> r.at("/d/id").asText()).toList();
+  }
 }
