@@ -43,13 +43,36 @@ abstract class FrameAead {
         return suite.isGcm() ? new Gcm(suite, key) : new CtrHmac(suite, key);
     }
 
+    /** The counter of the first keystream block (GCM keeps block 1 for the tag). */
+    abstract int firstCounter();
+
+    /** Computes the full tag over nonce, AAD and ciphertext; returns the buffer holding it. */
+    abstract byte[] tag(byte[] nonce, byte[] aad1, int aad1Off, int aad1Len, byte[] aad2, int aad2Off, int aad2Len,
+                        byte[] ct, int ctOff, int ctLen);
+
     /** Encrypts {@code in} to {@code out} and appends the tag; returns {@code len + Nt}. */
-    abstract int seal(byte[] nonce, byte[] aad1, int aad1Off, int aad1Len, byte[] aad2, int aad2Off, int aad2Len,
-                      byte[] in, int inOff, int len, byte[] out, int outOff);
+    final int seal(byte[] nonce, byte[] aad1, int aad1Off, int aad1Len, byte[] aad2, int aad2Off, int aad2Len,
+                   byte[] in, int inOff, int len, byte[] out, int outOff) {
+        ctr(nonce, firstCounter(), in, inOff, len, out, outOff);
+        byte[] tag = tag(nonce, aad1, aad1Off, aad1Len, aad2, aad2Off, aad2Len, out, outOff, len);
+        System.arraycopy(tag, 0, out, outOff + len, suite.nt);
+        return len + suite.nt;
+    }
 
     /** Verifies and decrypts {@code in} (ciphertext and tag); returns the plaintext length or -1. */
-    abstract int open(byte[] nonce, byte[] aad1, int aad1Off, int aad1Len, byte[] aad2, int aad2Off, int aad2Len,
-                      byte[] in, int inOff, int len, byte[] out, int outOff);
+    final int open(byte[] nonce, byte[] aad1, int aad1Off, int aad1Len, byte[] aad2, int aad2Off, int aad2Len,
+                   byte[] in, int inOff, int len, byte[] out, int outOff) {
+        int ctLen = len - suite.nt;
+        if (ctLen < 0) {
+            return -1;
+        }
+        byte[] tag = tag(nonce, aad1, aad1Off, aad1Len, aad2, aad2Off, aad2Len, in, inOff, ctLen);
+        if (!constantTimeEquals(tag, 0, in, inOff + ctLen, suite.nt)) {
+            return -1;
+        }
+        ctr(nonce, firstCounter(), in, inOff, ctLen, out, outOff);
+        return ctLen;
+    }
 
     final void encryptBlock(byte[] in, byte[] out) {
         try {
@@ -105,8 +128,14 @@ abstract class FrameAead {
             hmac.init(new KeyParameter(key, suite.nka, key.length - suite.nka));
         }
 
-        private void tag(byte[] nonce, byte[] aad1, int aad1Off, int aad1Len, byte[] aad2, int aad2Off, int aad2Len,
-                         byte[] ct, int ctOff, int ctLen) {
+        @Override
+        int firstCounter() {
+            return 0;
+        }
+
+        @Override
+        byte[] tag(byte[] nonce, byte[] aad1, int aad1Off, int aad1Len, byte[] aad2, int aad2Off, int aad2Len,
+                   byte[] ct, int ctOff, int ctLen) {
             putLong(lengths, 0, aad1Len + aad2Len);
             putLong(lengths, 8, ctLen);
             putLong(lengths, 16, suite.nt);
@@ -116,30 +145,7 @@ abstract class FrameAead {
             hmac.update(aad2, aad2Off, aad2Len);
             hmac.update(ct, ctOff, ctLen);
             hmac.doFinal(mac, 0);
-        }
-
-        @Override
-        int seal(byte[] nonce, byte[] aad1, int aad1Off, int aad1Len, byte[] aad2, int aad2Off, int aad2Len,
-                 byte[] in, int inOff, int len, byte[] out, int outOff) {
-            ctr(nonce, 0, in, inOff, len, out, outOff);
-            tag(nonce, aad1, aad1Off, aad1Len, aad2, aad2Off, aad2Len, out, outOff, len);
-            System.arraycopy(mac, 0, out, outOff + len, suite.nt);
-            return len + suite.nt;
-        }
-
-        @Override
-        int open(byte[] nonce, byte[] aad1, int aad1Off, int aad1Len, byte[] aad2, int aad2Off, int aad2Len,
-                 byte[] in, int inOff, int len, byte[] out, int outOff) {
-            int ctLen = len - suite.nt;
-            if (ctLen < 0) {
-                return -1;
-            }
-            tag(nonce, aad1, aad1Off, aad1Len, aad2, aad2Off, aad2Len, in, inOff, ctLen);
-            if (!constantTimeEquals(mac, 0, in, inOff + ctLen, suite.nt)) {
-                return -1;
-            }
-            ctr(nonce, 0, in, inOff, ctLen, out, outOff);
-            return ctLen;
+            return mac;
         }
 
         private static void putLong(byte[] b, int off, long v) {
@@ -200,9 +206,15 @@ abstract class FrameAead {
             partialLen = 0;
         }
 
-        /** Leaves the expected tag in {@code x}. */
-        private void computeTag(byte[] nonce, byte[] aad1, int aad1Off, int aad1Len, byte[] aad2, int aad2Off,
-                                int aad2Len, byte[] ct, int ctOff, int ctLen) {
+        @Override
+        int firstCounter() {
+            return 2;
+        }
+
+        /** The tag is left in {@code x}. */
+        @Override
+        byte[] tag(byte[] nonce, byte[] aad1, int aad1Off, int aad1Len, byte[] aad2, int aad2Off,
+                   int aad2Len, byte[] ct, int ctOff, int ctLen) {
             ghashReset();
             ghashUpdate(aad1, aad1Off, aad1Len);
             ghashUpdate(aad2, aad2Off, aad2Len);
@@ -226,30 +238,7 @@ abstract class FrameAead {
             for (int i = 0; i < 16; i++) {
                 x[i] ^= ekj0[i];
             }
-        }
-
-        @Override
-        int seal(byte[] nonce, byte[] aad1, int aad1Off, int aad1Len, byte[] aad2, int aad2Off, int aad2Len,
-                 byte[] in, int inOff, int len, byte[] out, int outOff) {
-            ctr(nonce, 2, in, inOff, len, out, outOff);
-            computeTag(nonce, aad1, aad1Off, aad1Len, aad2, aad2Off, aad2Len, out, outOff, len);
-            System.arraycopy(x, 0, out, outOff + len, suite.nt);
-            return len + suite.nt;
-        }
-
-        @Override
-        int open(byte[] nonce, byte[] aad1, int aad1Off, int aad1Len, byte[] aad2, int aad2Off, int aad2Len,
-                 byte[] in, int inOff, int len, byte[] out, int outOff) {
-            int ctLen = len - suite.nt;
-            if (ctLen < 0) {
-                return -1;
-            }
-            computeTag(nonce, aad1, aad1Off, aad1Len, aad2, aad2Off, aad2Len, in, inOff, ctLen);
-            if (!constantTimeEquals(x, 0, in, inOff + ctLen, suite.nt)) {
-                return -1;
-            }
-            ctr(nonce, 2, in, inOff, ctLen, out, outOff);
-            return ctLen;
+            return x;
         }
     }
 }
