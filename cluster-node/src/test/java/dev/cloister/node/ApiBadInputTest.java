@@ -49,9 +49,7 @@ class ApiBadInputTest {
   @AfterAll
   void stop() throws Exception {
     node.stop();
-    try (var files = Files.walk(dataDir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
+    TestNodes.delete(dataDir);
   }
 
   private String messages() {

@@ -82,9 +82,7 @@ class AuthorizationMatrixTest {
   @AfterAll
   void stop() throws Exception {
     node.stop();
-    try (var files = Files.walk(dataDir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
+    TestNodes.delete(dataDir);
   }
 
   private String owner() {
