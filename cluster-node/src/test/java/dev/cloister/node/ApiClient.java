@@ -17,10 +17,10 @@ import org.bouncycastle.crypto.agreement.srp.SRP6Util;
 import org.bouncycastle.crypto.agreement.srp.SRP6VerifierGenerator;
 import org.bouncycastle.crypto.digests.SHA256Digest;
 
-/** A client of the REST API written from the README: SRP-6a login, then bearer tokens. */
-final class ApiClient {
+/** A client of the REST API written from the README: SRP-6a login, then bearer tokens. Tests and load drivers share it. */
+public final class ApiClient {
 
-  record Response(int status, JsonNode body, HttpResponse<String> raw) {}
+  public record Response(int status, JsonNode body, HttpResponse<String> raw) {}
 
   static final ObjectMapper JSON = new ObjectMapper();
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -29,11 +29,11 @@ final class ApiClient {
       .connectTimeout(Duration.ofSeconds(5)).build();
   private final String base;
 
-  ApiClient(String base) {
+  public ApiClient(String base) {
     this.base = base;
   }
 
-  Response call(String method, String path, String body, String token) throws Exception {
+  public Response call(String method, String path, String body, String token) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
         .timeout(Duration.ofSeconds(30))
         .method(method, body == null
@@ -56,7 +56,7 @@ final class ApiClient {
     return call("GET", path, null, token);
   }
 
-  Response register(String username, String password) throws Exception {
+  public Response register(String username, String password) throws Exception {
     byte[] salt = new byte[16];
     RANDOM.nextBytes(salt);
     SRP6VerifierGenerator gen = new SRP6VerifierGenerator();
@@ -108,7 +108,7 @@ final class ApiClient {
     return start;
   }
 
-  String token(String username, String password) throws Exception {
+  public String token(String username, String password) throws Exception {
     Response r = login(username, password);
     if (r.status() != 200) {
       throw new AssertionError("login failed: " + r.status() + " " + r.body());

@@ -3,6 +3,7 @@ package dev.cloister.node.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigFactory;
+import dev.cloister.node.ApiClient;
 import dev.cloister.node.Node;
 import dev.cloister.node.auth.SessionTokens;
 import java.io.BufferedReader;
@@ -13,8 +14,6 @@ import java.net.URI;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -60,8 +59,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class GatewayBenchmark {
 
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final HttpClient HTTP = HttpClient.newBuilder()
-      .connectTimeout(Duration.ofSeconds(10)).build();
+  private static final java.util.Map<String, ApiClient> CLIENTS =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   public static void main(String[] args) throws Exception {
     if (args.length > 0 && args[0].equals("idle-clients")) {
@@ -365,20 +364,13 @@ public final class GatewayBenchmark {
         .get("userId").asText();
   }
 
+  /** A call through the tests' REST client that must succeed. */
   private static JsonNode call(String base, String method, String path, String body, String token)
       throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
-        .timeout(Duration.ofSeconds(30))
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-            : HttpRequest.BodyPublishers.ofString(body))
-        .header("Content-Type", "application/json");
-    if (token != null) {
-      b.header("Authorization", "Bearer " + token);
+    ApiClient.Response r = CLIENTS.computeIfAbsent(base, ApiClient::new).call(method, path, body, token);
+    if (r.status() >= 300) {
+      throw new IllegalStateException(method + " " + path + " -> " + r.status() + " " + r.body());
     }
-    HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
-    if (r.statusCode() >= 300) {
-      throw new IllegalStateException(method + " " + path + " -> " + r.statusCode() + " " + r.body());
-    }
-    return r.body().isEmpty() ? null : JSON.readTree(r.body());
+    return r.body();
   }
 }

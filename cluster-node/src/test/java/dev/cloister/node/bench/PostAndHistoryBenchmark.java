@@ -3,13 +3,8 @@ package dev.cloister.node.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigFactory;
+import dev.cloister.node.ApiClient;
 import dev.cloister.node.Node;
-import java.math.BigInteger;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -17,18 +12,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.bouncycastle.crypto.agreement.srp.SRP6Client;
-import org.bouncycastle.crypto.agreement.srp.SRP6StandardGroups;
-import org.bouncycastle.crypto.agreement.srp.SRP6Util;
-import org.bouncycastle.crypto.agreement.srp.SRP6VerifierGenerator;
-import org.bouncycastle.crypto.digests.SHA256Digest;
 
 /**
  * Load driver, not a test: posts messages through the HTTP API with concurrent clients until a
@@ -45,9 +34,6 @@ import org.bouncycastle.crypto.digests.SHA256Digest;
  */
 public final class PostAndHistoryBenchmark {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
-  private static final HttpClient HTTP = HttpClient.newBuilder()
-      .connectTimeout(Duration.ofSeconds(5)).build();
 
   public static void main(String[] args) throws Exception {
     int total = Integer.getInteger("bench.messages", 100_000);
@@ -82,8 +68,10 @@ public final class PostAndHistoryBenchmark {
 
   private static void run(String base, int total, int clients, int pages) throws Exception {
     String user = "bench" + System.nanoTime() % 1_000_000;
-    String token = login(base, user, "pw");
-    JsonNode guild = call(base, "POST", "/api/v1/guilds", "{\"name\":\"Bench\"}", token).body;
+    ApiClient api = new ApiClient(base);
+    api.register(user, "pw");
+    String token = api.token(user, "pw");
+    JsonNode guild = api.call("POST", "/api/v1/guilds", "{\"name\":\"Bench\"}", token).body();
     String channel = guild.get("channels").get(0).get("id").asText();
     String post = "/api/v1/channels/" + channel + "/messages";
     byte[] frame = new byte[160];
@@ -93,8 +81,8 @@ public final class PostAndHistoryBenchmark {
     System.out.printf("cores: %d, clients: %d, messages: %d, ciphertext: %d bytes%n",
         Runtime.getRuntime().availableProcessors(), clients, total, frame.length);
     int warmup = Math.min(2_000, total / 10);
-    post(base, post, body, token, warmup, clients);
-    long[] latencies = post(base, post, body, token, total - warmup, clients);
+    post(api, post, body, token, warmup, clients);
+    long[] latencies = post(api, post, body, token, total - warmup, clients);
     // latencies[0] carries the wall time of the run.
     long wallNanos = latencies[0];
     long[] l = Arrays.copyOfRange(latencies, 1, latencies.length);
@@ -105,22 +93,22 @@ public final class PostAndHistoryBenchmark {
 
     // The first read waits until the read model holds all of them.
     long t0 = System.nanoTime();
-    JsonNode newest = call(base, "GET", post + "?limit=100", null, token).body;
+    JsonNode newest = api.call("GET", post + "?limit=100", null, token).body();
     System.out.printf("read model caught up %.0f ms after the last post%n",
         (System.nanoTime() - t0) / 1e6);
     long newestId = Long.parseLong(newest.get(0).get("id").asText());
     long[] pageLatency = new long[pages];
     SecureRandom random = new SecureRandom();
-    long oldest = Long.parseLong(call(base, "GET", post + "?after=1&limit=1", null, token).body
+    long oldest = Long.parseLong(api.call("GET", post + "?after=1&limit=1", null, token).body()
         .get(0).get("id").asText());
     for (int i = 0; i < pages; i++) {
       long cursor = oldest + (long) (random.nextDouble() * (newestId - oldest));
       String q = (i % 2 == 0 ? "?before=" : "?after=") + cursor + "&limit=100";
       long s = System.nanoTime();
-      Resp r = call(base, "GET", post + q, null, token);
+      ApiClient.Response r = api.call("GET", post + q, null, token);
       pageLatency[i] = System.nanoTime() - s;
-      if (r.status != 200) {
-        throw new IllegalStateException("history page failed: " + r.status);
+      if (r.status() != 200) {
+        throw new IllegalStateException("history page failed: " + r.status());
       }
     }
     Arrays.sort(pageLatency);
@@ -131,8 +119,8 @@ public final class PostAndHistoryBenchmark {
     String cursor = null;
     long s = System.nanoTime();
     while (true) {
-      JsonNode page = call(base, "GET", post + "?limit=100" + (cursor == null ? "" : "&before="
-          + cursor), null, token).body;
+      JsonNode page = api.call("GET", post + "?limit=100" + (cursor == null ? "" : "&before="
+          + cursor), null, token).body();
       if (page.isEmpty()) {
         break;
       }
@@ -147,7 +135,7 @@ public final class PostAndHistoryBenchmark {
   }
 
   /** Posts {@code n} messages from {@code clients} threads; element 0 is the wall time. */
-  private static long[] post(String base, String path, String body, String token, int n,
+  private static long[] post(ApiClient api, String path, String body, String token, int n,
       int clients) throws Exception {
     long[] latencies = new long[n + 1];
     AtomicInteger next = new AtomicInteger();
@@ -159,10 +147,10 @@ public final class PostAndHistoryBenchmark {
         int i;
         while ((i = next.getAndIncrement()) < n) {
           long s = System.nanoTime();
-          Resp r = call(base, "POST", path, body, token);
+          ApiClient.Response r = api.call("POST", path, body, token);
           latencies[i + 1] = System.nanoTime() - s;
-          if (r.status != 201) {
-            throw new IllegalStateException("post failed: " + r.status + " " + r.body);
+          if (r.status() != 201) {
+            throw new IllegalStateException("post failed: " + r.status() + " " + r.body());
           }
         }
         return null;
@@ -178,59 +166,5 @@ public final class PostAndHistoryBenchmark {
 
   private static double pct(long[] sorted, int p) {
     return sorted[Math.min(sorted.length - 1, (int) Math.ceil(sorted.length * p / 100.0) - 1)] / 1e6;
-  }
-
-  private record Resp(int status, JsonNode body) {}
-
-  private static Resp call(String base, String method, String path, String body, String token) {
-    try {
-      HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
-          .timeout(Duration.ofSeconds(60))
-          .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-              : HttpRequest.BodyPublishers.ofString(body))
-          .header("Content-Type", "application/json");
-      if (token != null) {
-        b.header("Authorization", "Bearer " + token);
-      }
-      HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
-      return new Resp(r.statusCode(), r.body().isEmpty() ? null : JSON.readTree(r.body()));
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  private static String login(String base, String user, String password) {
-    byte[] salt = new byte[16];
-    new SecureRandom().nextBytes(salt);
-    byte[] id = user.getBytes(StandardCharsets.UTF_8);
-    byte[] pw = password.getBytes(StandardCharsets.UTF_8);
-    SRP6VerifierGenerator gen = new SRP6VerifierGenerator();
-    gen.init(SRP6StandardGroups.rfc5054_2048, new SHA256Digest());
-    BigInteger v = gen.generateVerifier(salt, id, pw);
-    call(base, "POST", "/api/v1/auth/register", "{\"username\":\"" + user + "\",\"salt\":\""
-        + HexFormat.of().formatHex(salt) + "\",\"verifier\":\"" + v.toString(16) + "\"}", null);
-    SRP6Client srp = new SRP6Client() {
-      {
-        init(SRP6StandardGroups.rfc5054_2048, new SHA256Digest(), new SecureRandom());
-      }
-
-      @Override
-      public BigInteger calculateSecret(BigInteger b) throws org.bouncycastle.crypto.CryptoException {
-        this.x = SRP6Util.calculateX(digest, N, salt, id, pw);
-        return super.calculateSecret(b);
-      }
-    };
-    BigInteger a = srp.generateClientCredentials(salt, id, pw);
-    JsonNode start = call(base, "POST", "/api/v1/auth/login/start",
-        "{\"username\":\"" + user + "\",\"A\":\"" + a.toString(16) + "\"}", null).body;
-    try {
-      srp.calculateSecret(new BigInteger(start.get("B").asText(), 16));
-      String m1 = srp.calculateClientEvidenceMessage().toString(16);
-      return call(base, "POST", "/api/v1/auth/login/finish", "{\"loginId\":\""
-          + start.get("loginId").asText() + "\",\"M1\":\"" + m1 + "\"}", null).body
-          .get("token").asText();
-    } catch (org.bouncycastle.crypto.CryptoException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }
