@@ -224,6 +224,26 @@ class GatewayEndToEndTest {
   }
 
   @Test
+  void membersSeeChannelsCreatedAndRenamed() throws Exception {
+    User alice = user(api, "alice");
+    User bob = user(api, "bob");
+    String guildId = guild(api, alice, bob).get("id").asText();
+    try (GatewayClient b = GatewayClient.identify(port, bob.token())) {
+      b.ready();
+      String id = api.post("/api/v1/guilds/" + guildId + "/channels",
+          Map.of("name", "news", "type", "text"), alice.token()).body().get("id").asText();
+      JsonNode created = b.dispatch("CHANNEL_CREATE", WAIT);
+      assertThat(created.at("/d/id").asText()).isEqualTo(id);
+      assertThat(created.at("/d/name").asText()).isEqualTo("news");
+      assertThat(api.call("PATCH", "/api/v1/channels/" + id, "{\"name\":\"announcements\"}",
+          alice.token()).status()).isEqualTo(200);
+      JsonNode updated = b.dispatch("CHANNEL_UPDATE", WAIT);
+      assertThat(updated.at("/d/id").asText()).isEqualTo(id);
+      assertThat(updated.at("/d/name").asText()).isEqualTo("announcements");
+    }
+  }
+
+  @Test
   void badFramesGetTheirCloseCodesAndHarmNoOneElse() throws Exception {
     User alice = user(api, "alice");
     User bob = user(api, "bob");

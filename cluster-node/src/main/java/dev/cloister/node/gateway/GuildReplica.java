@@ -374,20 +374,14 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     if (e instanceof Guild.GuildRenamed || e instanceof Guild.OwnershipTransferred) {
       toAll("GUILD_UPDATE", Gateway.json(JsonRoutes.obj().put("id", guildId)
           .put("name", after.name()).put("ownerId", after.ownerId())));
-    } else if (e instanceof Guild.ChannelAdded a) {
-      Guild.Channel c = after.channel(a.channel().id());
+    } else if (e instanceof Guild.ChannelAdded || e instanceof Guild.ChannelUpdated) {
+      Guild.Channel c = after.channel(e instanceof Guild.ChannelAdded a
+          ? a.channel().id() : ((Guild.ChannelUpdated) e).channelId());
+      String type = e instanceof Guild.ChannelAdded ? "CHANNEL_CREATE" : "CHANNEL_UPDATE";
       String payload = Gateway.json(Views.channel(guildId, c, after.channels().indexOf(c)));
       sessions.forEach((s, user) -> {
         if (canViewIn(after, user, c)) {
-          s.tell(new GatewaySession.Deliver(guildId, "CHANNEL_CREATE", payload));
-        }
-      });
-    } else if (e instanceof Guild.ChannelUpdated u) {
-      Guild.Channel c = after.channel(u.channelId());
-      String payload = Gateway.json(Views.channel(guildId, c, after.channels().indexOf(c)));
-      sessions.forEach((s, user) -> {
-        if (canViewIn(after, user, c)) {
-          s.tell(new GatewaySession.Deliver(guildId, "CHANNEL_UPDATE", payload));
+          s.tell(new GatewaySession.Deliver(guildId, type, payload));
         }
       });
     } else if (e instanceof Guild.ChannelDeleted d) {
