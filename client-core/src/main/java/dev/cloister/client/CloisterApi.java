@@ -1,0 +1,103 @@
+package dev.cloister.client;
+
+import static dev.cloister.client.http.RestClient.segment;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.cloister.client.http.ApiException;
+import dev.cloister.client.http.RestClient;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The REST calls of the guild, channel, message, invite and moderation API, typed (README "REST
+ * API"). Every call needs an authenticated {@link RestClient}; failures are {@link ApiException}s.
+ */
+public final class CloisterApi {
+
+  private static final TypeReference<List<Message>> MESSAGES = new TypeReference<>() {};
+
+  private final RestClient rest;
+
+  public CloisterApi(RestClient rest) {
+    this.rest = rest;
+  }
+
+  public RestClient rest() {
+    return rest;
+  }
+
+  /** A new guild owned by you, with a {@code general} text and a {@code General} voice channel. */
+  public Guild createGuild(String name) {
+    return rest.post("/api/v1/guilds", Map.of("name", name), Guild.class);
+  }
+
+  public Guild guild(String guildId) {
+    return rest.get("/api/v1/guilds/" + segment(guildId), Guild.class);
+  }
+
+  /** The channels of a guild you can view, in the guild's order. */
+  public List<Channel> channels(String guildId) {
+    return guild(guildId).channels();
+  }
+
+  public Channel createChannel(String guildId, String name, String type, String parentId) {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("name", name);
+    body.put("type", type);
+    if (parentId != null) {
+      body.put("parentId", parentId);
+    }
+    return rest.post("/api/v1/guilds/" + segment(guildId) + "/channels", body, Channel.class);
+  }
+
+  public Channel channel(String channelId) {
+    return rest.get("/api/v1/channels/" + segment(channelId), Channel.class);
+  }
+
+  /** An invite with the server's defaults (unlimited uses, a week). */
+  public Invite createInvite(String guildId) {
+    return rest.post("/api/v1/guilds/" + segment(guildId) + "/invites", Map.of(), Invite.class);
+  }
+
+  /** {@code maxUses} 0 = unlimited; {@code maxAgeSeconds} 0 = never expires. */
+  public Invite createInvite(String guildId, int maxUses, long maxAgeSeconds) {
+    return rest.post("/api/v1/guilds/" + segment(guildId) + "/invites",
+        Map.of("maxUses", maxUses, "maxAgeSeconds", maxAgeSeconds), Invite.class);
+  }
+
+  /** Joins the invite's guild; returns its id. 404 unknown/expired/used up, 403 banned. */
+  public String useInvite(String code) {
+    JsonNode r = rest.post("/api/v1/invites/" + segment(code), Map.of());
+    if (r == null || !r.path("guildId").isTextual()) {
+      throw new ApiException(200, "malformed_answer", "the invite answer has no guildId");
+    }
+    return r.get("guildId").asText();
+  }
+
+  public void kick(String guildId, String userId) {
+    rest.delete("/api/v1/guilds/" + segment(guildId) + "/members/" + segment(userId));
+  }
+
+  public void ban(String guildId, String userId) {
+    rest.put("/api/v1/guilds/" + segment(guildId) + "/bans/" + segment(userId), null);
+  }
+
+  public void leave(String guildId) {
+    rest.delete("/api/v1/guilds/" + segment(guildId) + "/members/@me");
+  }
+
+  /** Posts a ciphertext (at most 256 KiB) as it is; the server never reads it. */
+  public Message post(String channelId, byte[] ciphertext) {
+    return rest.post("/api/v1/channels/" + segment(channelId) + "/messages",
+        Map.of("ciphertext", Base64.getEncoder().encodeToString(ciphertext)), Message.class);
+  }
+
+  /** One page of history, newest first; empty past either end. */
+  public List<Message> history(String channelId, HistoryQuery query) {
+    return rest.get("/api/v1/channels/" + segment(channelId) + "/messages" + query.toQueryString(),
+        MESSAGES);
+  }
+}

@@ -1,0 +1,121 @@
+package dev.cloister.client;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.cloister.client.auth.Login;
+import dev.cloister.client.auth.Srp;
+import dev.cloister.client.http.RestClient;
+import dev.cloister.node.Node;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A real Cloister node in this JVM for the client's tests: embedded PostgreSQL in a temporary
+ * directory, loopback only, free ports. Configuration as cluster-node's tests use it.
+ */
+public final class TestServer implements AutoCloseable {
+
+  private static final AtomicInteger USERS = new AtomicInteger();
+
+  private final Path dataDir;
+  private final Node node;
+  private final URI url;
+
+  private TestServer(Path dataDir, Node node, URI url) {
+    this.dataDir = dataDir;
+    this.node = node;
+    this.url = url;
+  }
+
+  public static TestServer start() throws Exception {
+    return start(Map.of());
+  }
+
+  /** Starts a node; {@code overrides} are config keys layered over the test defaults. */
+  public static TestServer start(Map<String, Object> overrides) throws Exception {
+    Path dataDir = Files.createTempDirectory("cloister-client-test");
+    int httpPort = freePort();
+    Map<String, Object> test = new HashMap<>(Map.of(
+        // Every test client shares 127.0.0.1: limits well above what the tests send.
+        "cloister.rate-limits.rest-per-ip.burst", 100_000,
+        "cloister.rate-limits.gateway-connects-per-ip.burst", 10_000,
+        // Heartbeats every second, so that a silent client is noticed within seconds.
+        "cloister.gateway.heartbeat-interval", "1s",
+        "cloister.gateway.heartbeat-timeout", "3s"));
+    test.putAll(overrides);
+    Config config = ConfigFactory.parseMap(test)
+        .withFallback(ConfigFactory.parseMap(Map.of(
+            "cloister.data-dir", dataDir.toString(),
+            "cloister.http.host", "127.0.0.1",
+            "cloister.http.port", httpPort,
+            "cloister.db.url", "",
+            "pekko.remote.artery.canonical.port", 0,
+            "pekko.management.http.port", freePort(),
+            "pekko.management.http.bind-hostname", "127.0.0.1",
+            "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", "off")))
+        .withFallback(ConfigFactory.load());
+    try {
+      Node node = Node.start(config);
+      return new TestServer(dataDir, node, URI.create("http://127.0.0.1:" + httpPort));
+    } catch (Exception | Error e) {
+      delete(dataDir);
+      throw e;
+    }
+  }
+
+  public URI url() {
+    return url;
+  }
+
+  public RestClient rest() {
+    return new RestClient(url);
+  }
+
+  /** A fresh registered user, logged in. */
+  public Login newUser(String prefix) {
+    String name = prefix + USERS.incrementAndGet();
+    Srp srp = new Srp(rest());
+    srp.register(name, password(name));
+    return srp.login(name, password(name));
+  }
+
+  public static String password(String username) {
+    return "correct horse " + username;
+  }
+
+  public CloisterApi api(Login login) {
+    return new CloisterApi(rest().authenticated(login.token()));
+  }
+
+  @Override
+  public void close() throws IOException {
+    try {
+      node.stop();
+    } finally {
+      delete(dataDir);
+    }
+  }
+
+  public static void delete(Path dir) throws IOException {
+    if (dir == null || !Files.exists(dir)) {
+      return;
+    }
+    try (var files = Files.walk(dir)) {
+      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  public static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+}
