@@ -2,6 +2,7 @@ package dev.cloister.guild;
 
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import dev.cloister.guild.group.Audience;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -110,6 +111,9 @@ public final class Guild
    */
   public record GetReplica(ActorRef<Replica> replyTo) implements Command {}
 
+  /** The guild's encryption groups and their rosters, for the groups' driver. */
+  public record GetAudience(ActorRef<StatusReply<Audience.Plan>> replyTo) implements Command {}
+
   public record Replica(State state, long seqNr) implements CborSerializable {}
 
   /** Every change a user can ask of a guild. */
@@ -188,7 +192,13 @@ public final class Guild
 
   // ---- replies ----
 
-  public record ChannelAccess(Channel channel, long permissions) implements CborSerializable {}
+  /**
+   * A member's access to a channel. For a text channel, {@code groupId} is the encryption group
+   * its new messages use, and {@code audienceVersion} what that group's roster must have caught
+   * up with before it takes a message; {@code guildVersion} is the guild's last event then.
+   */
+  public record ChannelAccess(Channel channel, long permissions, String groupId,
+      long audienceVersion, long guildVersion) implements CborSerializable {}
 
   /**
    * The guild as one member sees it: channels they can view, their own permissions; invites only
@@ -257,11 +267,12 @@ public final class Guild
    */
   public record State(
       String id, String name, String ownerId, List<Role> roles, List<Channel> channels,
-      Map<String, Member> members, Map<String, Ban> bans, Map<String, Invite> invites)
+      Map<String, Member> members, Map<String, Ban> bans, Map<String, Invite> invites,
+      long audienceVersion)
       implements CborSerializable {
 
     public static State empty(String id) {
-      return new State(id, null, null, List.of(), List.of(), Map.of(), Map.of(), Map.of());
+      return new State(id, null, null, List.of(), List.of(), Map.of(), Map.of(), Map.of(), 0);
     }
 
     public boolean exists() {
@@ -753,7 +764,8 @@ public final class Guild
       }
       Rejection denied = requireChannel(userId, c, p);
       return denied == null
-          ? Outcome.ok(new ChannelAccess(c, EffectivePermissions.inChannel(this, userId, c)))
+          ? Outcome.ok(new ChannelAccess(c, EffectivePermissions.inChannel(this, userId, c),
+              null, audienceVersion, 0))
           : Outcome.rejected(denied);
     }
 
@@ -887,20 +899,41 @@ public final class Guild
 
     // -- events --
 
+    /**
+     * Applies an event; one that may take VIEW_CHANNEL from somebody also counts up
+     * {@code audienceVersion}, which a channel's encryption group must have caught up with before
+     * it takes another message (see {@code dev.cloister.guild.group.Audience}).
+     */
     public State apply(Event event) {
+      State next = applied(event);
+      return narrowsAudience(event) ? next.withAudienceVersion(audienceVersion + 1) : next;
+    }
+
+    private static boolean narrowsAudience(Event e) {
+      return e instanceof MemberLeft || e instanceof MemberKicked || e instanceof MemberBanned
+          || e instanceof MemberRoleRemoved || e instanceof RoleUpdated || e instanceof RoleDeleted
+          || e instanceof OverwriteSet || e instanceof OverwriteRemoved
+          || e instanceof OwnershipTransferred || e instanceof ChannelUpdated;
+    }
+
+    private State withAudienceVersion(long v) {
+      return new State(id, name, ownerId, roles, channels, members, bans, invites, v);
+    }
+
+    private State applied(Event event) {
       if (event instanceof GuildCreated c) {
         Map<String, Member> m = new LinkedHashMap<>();
         m.put(c.ownerId(), new Member(c.ownerId(), null, List.of(), c.atMillis()));
         return new State(id, c.name(), c.ownerId(),
             List.of(new Role(id, "@everyone", Permission.EVERYONE_DEFAULT)), c.channels(), m,
-            Map.of(), Map.of());
+            Map.of(), Map.of(), audienceVersion);
       }
       if (event instanceof GuildRenamed r) {
         return withName(r.name());
       }
       if (event instanceof OwnershipTransferred t) {
         return new State(id, name, t.toId(), roles, channels, members, bans,
-          invites);
+          invites, audienceVersion);
       }
       if (event instanceof ChannelAdded a) {
         return withChannels(append(channels, a.channel()));
@@ -975,7 +1008,7 @@ public final class Guild
                 .filter(o -> !o.targetId().equals(d.roleId())).toList())).toList();
         return new State(id, name, ownerId,
             roles.stream().filter(r -> !r.id().equals(d.roleId())).toList(), chans, next, bans,
-            invites);
+            invites, audienceVersion);
       }
       if (event instanceof MemberRoleAdded a) {
         return withMember(a.userId(), m -> new Member(m.userId(), m.nickname(),
@@ -988,12 +1021,12 @@ public final class Guild
       if (event instanceof InviteCreated c) {
         Map<String, Invite> next = new LinkedHashMap<>(invites);
         next.put(c.invite().code(), c.invite());
-        return new State(id, name, ownerId, roles, channels, members, bans, next);
+        return new State(id, name, ownerId, roles, channels, members, bans, next, audienceVersion);
       }
       if (event instanceof InviteRevoked r) {
         Map<String, Invite> next = new LinkedHashMap<>(invites);
         next.remove(r.code());
-        return new State(id, name, ownerId, roles, channels, members, bans, next);
+        return new State(id, name, ownerId, roles, channels, members, bans, next, audienceVersion);
       }
       if (event instanceof MemberJoined j) {
         Map<String, Member> m = new LinkedHashMap<>(members);
@@ -1004,7 +1037,7 @@ public final class Guild
           inv.put(used.code(), new Invite(used.code(), used.creatorId(), used.maxUses(),
               used.uses() + 1, used.expiresAtMillis()));
         }
-        return new State(id, name, ownerId, roles, channels, m, bans, inv);
+        return new State(id, name, ownerId, roles, channels, m, bans, inv, audienceVersion);
       }
       if (event instanceof MemberLeft l) {
         return without(l.userId());
@@ -1016,12 +1049,12 @@ public final class Guild
         State s = without(b.userId());
         Map<String, Ban> next = new LinkedHashMap<>(bans);
         next.put(b.userId(), new Ban(b.userId(), b.byId(), b.atMillis()));
-        return new State(id, name, ownerId, roles, s.channels(), s.members(), next, invites);
+        return new State(id, name, ownerId, roles, s.channels(), s.members(), next, invites, audienceVersion);
       }
       if (event instanceof MemberUnbanned u) {
         Map<String, Ban> next = new LinkedHashMap<>(bans);
         next.remove(u.userId());
-        return new State(id, name, ownerId, roles, channels, members, next, invites);
+        return new State(id, name, ownerId, roles, channels, members, next, invites, audienceVersion);
       }
       if (event instanceof NicknameChanged n) {
         return withMember(n.userId(), m -> new Member(m.userId(), n.nickname(),
@@ -1031,15 +1064,15 @@ public final class Guild
     }
 
     private State withName(String newName) {
-      return new State(id, newName, ownerId, roles, channels, members, bans, invites);
+      return new State(id, newName, ownerId, roles, channels, members, bans, invites, audienceVersion);
     }
 
     private State withChannels(List<Channel> next) {
-      return new State(id, name, ownerId, roles, next, members, bans, invites);
+      return new State(id, name, ownerId, roles, next, members, bans, invites, audienceVersion);
     }
 
     private State withRoles(List<Role> next) {
-      return new State(id, name, ownerId, next, channels, members, bans, invites);
+      return new State(id, name, ownerId, next, channels, members, bans, invites, audienceVersion);
     }
 
     private State withChannel(String channelId, java.util.function.UnaryOperator<Channel> change) {
@@ -1050,7 +1083,7 @@ public final class Guild
     private State withMember(String userId, java.util.function.UnaryOperator<Member> change) {
       Map<String, Member> next = new LinkedHashMap<>(members);
       next.computeIfPresent(userId, (k, m) -> change.apply(m));
-      return new State(id, name, ownerId, roles, channels, next, bans, invites);
+      return new State(id, name, ownerId, roles, channels, next, bans, invites, audienceVersion);
     }
 
     /** Removes a member and the member overwrites that named them. */
@@ -1060,7 +1093,7 @@ public final class Guild
       List<Channel> chans = channels.stream().map(c -> new Channel(c.id(), c.name(), c.type(),
           c.parentId(), c.overwrites().stream().filter(o -> !(o.type() == OverwriteType.MEMBER
               && o.targetId().equals(userId))).toList())).toList();
-      return new State(id, name, ownerId, roles, chans, next, bans, invites);
+      return new State(id, name, ownerId, roles, chans, next, bans, invites, audienceVersion);
     }
 
     private static <T> List<T> append(List<T> list, T item) {
@@ -1101,12 +1134,35 @@ public final class Guild
         .onCommand(GetReplica.class, (s, c) -> Effect().reply(c.replyTo(),
             new Replica(s, lastSequenceNumber(context))))
         .onCommand(CheckChannelAccess.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
-            s.channelAccess(c.userId(), c.channelId(), c.permission())))
+            withGroup(s, s.channelAccess(c.userId(), c.channelId(), c.permission()))))
+        .onCommand(GetAudience.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
+            s.exists() ? Outcome.ok(plan(s)) : Outcome.rejected(Rejection.notFound("unknown guild"))))
         .onCommand(CheckGuildPermission.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
             s.guildPermission(c.userId(), c.permission())))
         .onCommand(Get.class,
             (s, c) -> Replies.answer(Effect(), c.replyTo(), s.view(c.requesterId())))
         .build();
+  }
+
+  private Audience.Plan plan;
+  private State planOf;
+
+  /** The audience plan of {@code s}, computed once per state (it costs members x channels). */
+  private Audience.Plan plan(State s) {
+    if (planOf != s) {
+      plan = Audience.of(s);
+      planOf = s;
+    }
+    return plan;
+  }
+
+  private Outcome<ChannelAccess> withGroup(State s, Outcome<ChannelAccess> access) {
+    if (access instanceof Outcome.Ok<ChannelAccess> ok) {
+      ChannelAccess a = ok.value();
+      return Outcome.ok(new ChannelAccess(a.channel(), a.permissions(),
+          plan(s).groupOf(a.channel().id()), s.audienceVersion(), lastSequenceNumber(context)));
+    }
+    return access;
   }
 
   /** Tells the guild's gateways, once the events are in the journal. */

@@ -3,6 +3,7 @@ package dev.cloister.guild;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import dev.cloister.guild.channel.TextChannel;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -101,6 +102,20 @@ public final class GuildFeed {
         @JsonSubTypes.Type(value = TextChannel.MessageUnpinned.class, name = "MessageUnpinned")
       })
       TextChannel.Event event) implements Item {}
+
+  /**
+   * An encryption group of the guild changed ({@code kind}: created, proposal, revoked, commit).
+   * {@code seqNr} is the group's log position; {@code message} the proposal or commit (never a
+   * Welcome: joiners fetch their own); {@code devices} the proposal's device or the commit's
+   * joiners, {@code removed} the devices a commit removed.
+   */
+  public record GroupChanged(String guildId, String groupId, String channelId, long seqNr,
+      String kind, long epoch, byte[] message, List<String> devices, List<String> removed)
+      implements Item {}
+
+  /** A device has few one-time key packages left on the server; it should upload more. */
+  public record KeyPackagesLow(String guildId, String userId, String deviceId, int available)
+      implements Item {}
 
   /** Ephemeral: never journaled. */
   public record TypingStarted(String guildId, String channelId, String userId, long atMillis)

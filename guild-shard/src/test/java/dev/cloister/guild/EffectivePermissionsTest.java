@@ -36,7 +36,7 @@ class EffectivePermissionsTest {
         List.of(new Guild.Role(GUILD, "@everyone", everyone), new Guild.Role(ROLE_A, "a", roleA),
             new Guild.Role(ROLE_B, "b", roleB)),
         List.of(new Guild.Channel("5", "c", ChannelType.TEXT, null, overwrites)),
-        members, Map.of(), Map.of());
+        members, Map.of(), Map.of(), 0);
   }
 
   @Test

@@ -7,6 +7,7 @@ import dev.cloister.guild.Rejection;
 import dev.cloister.guild.Replies;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -21,8 +22,10 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforc
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 
 /**
- * A user: their username and the guilds they belong to. Keyed by the user's snowflake id. The
- * guild list mirrors what each {@code Guild} records; the guild stays the authority on membership.
+ * A user: their username, the guilds they belong to and their devices with the MLS key packages
+ * each uploaded. Keyed by the user's snowflake id. The guild list mirrors what each {@code Guild}
+ * records; the guild stays the authority on membership. Device events are tagged {@code user-0..3}
+ * so that the encryption groups' driver sees devices come and go.
  */
 public final class User
     extends EventSourcedBehaviorWithEnforcedReplies<User.Command, User.Event, User.State> {
@@ -54,6 +57,28 @@ public final class User
 
   public record GetProfile(ActorRef<StatusReply<Profile>> replyTo) implements Command {}
 
+  /** Idempotent for the same signature key. */
+  public record AddDevice(String deviceId, byte[] credential, byte[] signatureKey, long nowMillis,
+      ActorRef<StatusReply<Devices.DeviceInfo>> replyTo) implements Command {}
+
+  public record RemoveDevice(String deviceId, long nowMillis,
+      ActorRef<StatusReply<Profile>> replyTo) implements Command {}
+
+  public record GetDevices(ActorRef<StatusReply<List<Devices.DeviceInfo>>> replyTo)
+      implements Command {}
+
+  /** Key packages already checked against the device (signature, suite, lifetime, credential). */
+  public record UploadKeyPackages(String deviceId, List<Devices.StoredKeyPackage> oneTime,
+      Devices.StoredKeyPackage lastResort, ActorRef<StatusReply<Devices.KeyPackageStock>> replyTo)
+      implements Command {}
+
+  public record GetKeyPackageStock(String deviceId,
+      ActorRef<StatusReply<Devices.KeyPackageStock>> replyTo) implements Command {}
+
+  /** Hands out one key package of the device: each one-time package at most once. */
+  public record ClaimKeyPackage(String deviceId,
+      ActorRef<StatusReply<Devices.ClaimedKeyPackage>> replyTo) implements Command {}
+
   public record Profile(String userId, String username, List<String> guildIds)
       implements CborSerializable {}
 
@@ -67,13 +92,27 @@ public final class User
 
   public record GuildLeft(String guildId) implements Event {}
 
+  public record DeviceAdded(String deviceId, byte[] credential, byte[] signatureKey, long atMillis)
+      implements Event {}
+
+  public record DeviceRemoved(String deviceId, long atMillis) implements Event {}
+
+  public record KeyPackagesStored(String deviceId, List<Devices.StoredKeyPackage> oneTime,
+      Devices.StoredKeyPackage lastResort) implements Event {}
+
+  public record KeyPackageClaimed(String deviceId, byte[] ref) implements Event {}
+
   // ---- state ----
 
-  public record State(String userId, String username, List<String> guildIds)
+  public record State(String userId, String username, List<String> guildIds, Devices devices)
       implements CborSerializable {
 
+    public State {
+      devices = devices == null ? Devices.NONE : devices;
+    }
+
     public static State empty(String userId) {
-      return new State(userId, null, List.of());
+      return new State(userId, null, List.of(), Devices.NONE);
     }
 
     public boolean exists() {
@@ -103,6 +142,56 @@ public final class User
       return guildIds.contains(guildId) ? Decision.accept(new GuildLeft(guildId)) : Decision.accept();
     }
 
+    public Decision<Event> addDevice(String deviceId, byte[] credential, byte[] signatureKey,
+        long now) {
+      if (!exists()) {
+        return Decision.reject(Rejection.notFound("no such user"));
+      }
+      Rejection bad = devices.checkAdd(userId, deviceId, credential, signatureKey);
+      if (bad != null) {
+        return Decision.reject(bad);
+      }
+      return devices.device(deviceId) != null ? Decision.accept()
+          : Decision.accept(new DeviceAdded(deviceId, credential, signatureKey, now));
+    }
+
+    public Decision<Event> removeDevice(String deviceId, long now) {
+      if (devices.device(deviceId) == null) {
+        return Decision.reject(Rejection.notFound("unknown device " + deviceId));
+      }
+      return Decision.accept(new DeviceRemoved(deviceId, now));
+    }
+
+    public Decision<Event> uploadKeyPackages(String deviceId,
+        List<Devices.StoredKeyPackage> oneTime, Devices.StoredKeyPackage lastResort) {
+      Rejection bad = devices.checkUpload(deviceId, oneTime, lastResort);
+      return bad != null ? Decision.reject(bad)
+          : Decision.accept(new KeyPackagesStored(deviceId, List.copyOf(oneTime), lastResort));
+    }
+
+    public Outcome<Devices.KeyPackageStock> stock(String deviceId) {
+      Devices.Device d = devices.device(deviceId);
+      return d == null ? Outcome.rejected(Rejection.notFound("unknown device " + deviceId))
+          : Outcome.ok(d.stock());
+    }
+
+    public Outcome<Devices.ClaimedKeyPackage> claim(String deviceId) {
+      if (devices.device(deviceId) == null) {
+        return Outcome.rejected(Rejection.notFound("unknown device " + deviceId));
+      }
+      Devices.ClaimedKeyPackage next = devices.nextClaim(deviceId);
+      return next == null
+          ? Outcome.rejected(Rejection.conflict("device " + deviceId + " has no key packages left"))
+          : Outcome.ok(next);
+    }
+
+    /** The event a claim persists: none for the last-resort package, which stays. */
+    public Decision<Event> claimEvent(String deviceId) {
+      Devices.Device d = devices.device(deviceId);
+      return d == null || d.oneTime().isEmpty() ? Decision.accept()
+          : Decision.accept(new KeyPackageClaimed(deviceId, d.oneTime().get(0).ref()));
+    }
+
     public Outcome<Profile> profile() {
       return exists()
           ? Outcome.ok(new Profile(userId, username, guildIds))
@@ -111,18 +200,35 @@ public final class User
 
     public State apply(Event event) {
       if (event instanceof Created c) {
-        return new State(userId, c.username(), guildIds);
+        return new State(userId, c.username(), guildIds, devices);
       }
       if (event instanceof GuildJoined j) {
         List<String> next = new ArrayList<>(guildIds);
         next.add(j.guildId());
-        return new State(userId, username, List.copyOf(next));
+        return new State(userId, username, List.copyOf(next), devices);
       }
       if (event instanceof GuildLeft l) {
         return new State(userId, username,
-            guildIds.stream().filter(g -> !g.equals(l.guildId())).toList());
+            guildIds.stream().filter(g -> !g.equals(l.guildId())).toList(), devices);
+      }
+      if (event instanceof DeviceAdded a) {
+        return withDevices(
+            devices.withDevice(a.deviceId(), a.credential(), a.signatureKey(), a.atMillis()));
+      }
+      if (event instanceof DeviceRemoved r) {
+        return withDevices(devices.withoutDevice(r.deviceId()));
+      }
+      if (event instanceof KeyPackagesStored k) {
+        return withDevices(devices.withPackages(k.deviceId(), k.oneTime(), k.lastResort()));
+      }
+      if (event instanceof KeyPackageClaimed c) {
+        return withDevices(devices.withOneTimeClaimed(c.deviceId(), c.ref()));
       }
       throw new IllegalStateException("unknown event " + event);
+    }
+
+    private State withDevices(Devices next) {
+      return new State(userId, username, guildIds, next);
     }
   }
 
@@ -151,6 +257,27 @@ public final class User
         .onCommand(LeaveGuild.class, (s, c) ->
             Replies.decide(Effect(), s.leaveGuild(c.guildId()), c.replyTo(), User::profileOf))
         .onCommand(GetProfile.class, (s, c) -> Replies.answer(Effect(), c.replyTo(), s.profile()))
+        .onCommand(AddDevice.class, (s, c) -> Replies.decide(Effect(),
+            s.addDevice(c.deviceId(), c.credential(), c.signatureKey(), c.nowMillis()), c.replyTo(),
+            after -> after.devices().device(c.deviceId()).info()))
+        .onCommand(RemoveDevice.class, (s, c) -> Replies.decide(Effect(),
+            s.removeDevice(c.deviceId(), c.nowMillis()), c.replyTo(), User::profileOf))
+        .onCommand(GetDevices.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
+            s.exists() ? Outcome.ok(s.devices().infos())
+                : Outcome.rejected(Rejection.notFound("no such user"))))
+        .onCommand(UploadKeyPackages.class, (s, c) -> Replies.decide(Effect(),
+            s.uploadKeyPackages(c.deviceId(), c.oneTime(), c.lastResort()), c.replyTo(),
+            after -> after.devices().device(c.deviceId()).stock()))
+        .onCommand(GetKeyPackageStock.class, (s, c) ->
+            Replies.answer(Effect(), c.replyTo(), s.stock(c.deviceId())))
+        .onCommand(ClaimKeyPackage.class, (s, c) -> {
+          Outcome<Devices.ClaimedKeyPackage> claimed = s.claim(c.deviceId());
+          if (!(claimed instanceof Outcome.Ok<Devices.ClaimedKeyPackage> ok)) {
+            return Replies.answer(Effect(), c.replyTo(), claimed);
+          }
+          return Replies.decide(Effect(), s.claimEvent(c.deviceId()), c.replyTo(),
+              after -> ok.value());
+        })
         .build();
   }
 
@@ -161,6 +288,18 @@ public final class User
   @Override
   public EventHandler<State, Event> eventHandler() {
     return newEventHandlerBuilder().forAnyState().onAnyEvent(State::apply);
+  }
+
+  /** Projection tags {@code user-0..3}; chosen once, never changed. */
+  public static final int TAG_COUNT = 4;
+
+  public static String tagFor(String userId) {
+    return "user-" + Math.floorMod(userId.hashCode(), TAG_COUNT);
+  }
+
+  @Override
+  public Set<String> tagsFor(Event event) {
+    return Set.of(tagFor(userId));
   }
 
   @Override
