@@ -9,6 +9,7 @@ import dev.cloister.mls.wire.MlsMessages;
 import dev.cloister.mls.wire.MlsReader;
 import dev.cloister.mls.wire.MlsWireException;
 import java.io.ByteArrayOutputStream;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -41,10 +42,17 @@ public final class DeliveryService {
     private static final int EXT_EXTERNAL_SENDERS = 5;
 
     private final DeliveryServiceKey key;
+    private final Clock clock;
     private final MlsCipherSuite suite = MlsSuite.SUITE;
 
     public DeliveryService(DeliveryServiceKey key) {
+        this(key, Clock.systemUTC());
+    }
+
+    /** {@code clock} decides key package lifetimes ({@link KeyPackageCheck}). */
+    public DeliveryService(DeliveryServiceKey key, Clock clock) {
         this.key = key;
+        this.clock = clock;
     }
 
     public record Proposed(GroupView view, byte[] message, byte[] ref) {
@@ -114,7 +122,7 @@ public final class DeliveryService {
         if (treeBytes == null) {
             return Decision.reject("GroupInfo carries no ratchet tree");
         }
-        checkTree(treeBytes);
+        MlsMessages.parseRatchetTree(treeBytes);
         TreeKEMPublicKey tree = (TreeKEMPublicKey) MLSInputStream.decode(treeBytes, TreeKEMPublicKey.class);
         tree.setSuite(suite);
         tree.setHashAll();
@@ -164,48 +172,31 @@ public final class DeliveryService {
         return null;
     }
 
-    /** Bounded walk of a ratchet tree: optional nodes, leaves and parents. */
-    private static void checkTree(byte[] tree) throws MlsWireException {
-        MlsReader r = new MlsReader(tree);
-        MlsReader nodes = r.vector("ratchet tree", MlsMessages.MAX_MESSAGE);
-        r.expectEnd("ratchet tree");
-        int count = 0;
-        while (nodes.remaining() > 0) {
-            if (++count > 2 * MlsMessages.MAX_LEAF_INDEX) {
-                throw new MlsWireException("ratchet tree too large");
-            }
-            int present = nodes.u8("optional node");
-            if (present == 0) {
-                continue;
-            }
-            if (present != 1) {
-                throw new MlsWireException("invalid optional flag");
-            }
-            int type = nodes.u8("node type");
-            if (type == 1) {
-                MlsMessages.parseLeafNode(nodes);
-            } else if (type == 2) {
-                nodes.skipOpaque("parent encryption_key", MlsMessages.MAX_KEY);
-                nodes.skipOpaque("parent_hash", MlsMessages.MAX_TAG);
-                nodes.skipOpaque("unmerged_leaves", 4 * MlsMessages.MAX_LEAF_INDEX);
-            } else {
-                throw new MlsWireException("unknown node type " + type);
-            }
-        }
+    /**
+     * Issues a server-signed Add for a key package the server claimed for {@code device}, with no
+     * registered signature key to pin it to (see the four-argument form).
+     */
+    public Decision<Proposed> proposeAdd(GroupView view, byte[] keyPackageMessage, DeviceCredential device) {
+        return proposeAdd(view, keyPackageMessage, device, null);
     }
 
-    /** Issues a server-signed Add for a key package the server claimed for {@code device}. */
-    public Decision<Proposed> proposeAdd(GroupView view, byte[] keyPackageMessage, DeviceCredential device) {
+    /**
+     * Issues a server-signed Add for a key package the server claimed for {@code device}, whose
+     * registered signature key is {@code expectedSignatureKey}. The package must pass
+     * {@link KeyPackageCheck} at this service's clock, and its keys must be new to the group: no
+     * member or pending Add may use its signature key, encryption key or init key (members refuse
+     * such an Add, and the group could then commit nothing).
+     */
+    public Decision<Proposed> proposeAdd(GroupView view, byte[] keyPackageMessage, DeviceCredential device,
+                                         byte[] expectedSignatureKey) {
         synchronized (BCMLS) {
+            Decision<KeyPackageCheck.KeyPackageInfo> checked =
+                    KeyPackageCheck.check(keyPackageMessage, device, expectedSignatureKey, clock.instant());
+            if (!checked.accepted()) {
+                return Decision.reject(checked.reason());
+            }
             try {
                 MlsMessages.KeyPackage kp = MlsMessages.parseKeyPackageMessage(keyPackageMessage);
-                if (kp.version() != MlsMessages.MLS10 || kp.cipherSuite() != suite.getSuiteID()) {
-                    return Decision.reject("key package for another version or cipher suite");
-                }
-                DeviceCredential holder = DeviceCredential.decode(kp.leafNode().identity());
-                if (!holder.equals(device)) {
-                    return Decision.reject("key package belongs to " + holder + ", not " + device);
-                }
                 if (view.member(device) != null) {
                     return Decision.reject("device " + device + " already has a leaf in the group");
                 }
@@ -214,23 +205,56 @@ public final class DeliveryService {
                         return Decision.reject("device " + device + " is already being added");
                     }
                 }
-                for (Member m : view.members()) {
-                    if (Arrays.equals(m.signatureKey(), kp.leafNode().signatureKey())) {
-                        return Decision.reject("signature key already used by " + m.device());
-                    }
+                String clash = keyClash(view, kp);
+                if (clash != null) {
+                    return Decision.reject(clash);
                 }
                 MLSMessage decoded = (MLSMessage) MLSInputStream.decode(keyPackageMessage, MLSMessage.class);
-                KeyPackage bcKp = decoded.keyPackage;
-                if (!bcKp.verify()) {
-                    return Decision.reject("key package signature does not verify");
-                }
-                return issue(view, Proposal.add(bcKp), ProposalKind.ADD, device, -1, kp.encoded());
+                return issue(view, Proposal.add(decoded.keyPackage), ProposalKind.ADD, device, -1, kp.encoded());
             } catch (MlsWireException e) {
                 return Decision.reject("malformed key package: " + e.getMessage());
             } catch (Exception e) {
                 return Decision.reject("invalid key package: " + e.getMessage());
             }
         }
+    }
+
+    /** Why {@code kp}'s keys are not new to the group (members' leaves and pending Adds), or null. */
+    private static String keyClash(GroupView view, MlsMessages.KeyPackage kp) throws MlsWireException {
+        MlsMessages.LeafNode leaf = kp.leafNode();
+        List<MlsMessages.LeafNode> leaves = MlsMessages.parseRatchetTree(view.ratchetTree());
+        for (int i = 0; i < leaves.size(); i++) {
+            MlsMessages.LeafNode m = leaves.get(i);
+            if (m == null) {
+                continue;
+            }
+            String who = "the member at leaf " + i;
+            Member member = view.memberAt(i);
+            if (member != null) {
+                who = member.device().toString();
+            }
+            if (Arrays.equals(m.signatureKey(), leaf.signatureKey())) {
+                return "signature key already used by " + who;
+            }
+            if (Arrays.equals(m.encryptionKey(), leaf.encryptionKey()) || Arrays.equals(m.encryptionKey(), kp.initKey())) {
+                return "key package reuses the encryption key of " + who;
+            }
+        }
+        for (PendingProposal p : view.pending()) {
+            if (p.kind() != ProposalKind.ADD) {
+                continue;
+            }
+            MlsMessages.KeyPackage other = MlsMessages.parseKeyPackage(p.keyPackage());
+            if (Arrays.equals(other.leafNode().signatureKey(), leaf.signatureKey())) {
+                return "signature key already used by the pending Add of " + p.device();
+            }
+            for (byte[] mine : List.of(leaf.encryptionKey(), kp.initKey())) {
+                if (Arrays.equals(mine, other.leafNode().encryptionKey()) || Arrays.equals(mine, other.initKey())) {
+                    return "key package reuses a key of the pending Add of " + p.device();
+                }
+            }
+        }
+        return null;
     }
 
     /** Issues a server-signed Remove of {@code device}'s leaf. */
@@ -352,6 +376,10 @@ public final class DeliveryService {
                     || !Arrays.equals(leaf.signatureKey(), sender.signatureKey())) {
                 return Decision.reject("committer may not change its own credential or signature key");
             }
+            String why = pathLeafRules(view, leaf);
+            if (why != null) {
+                return Decision.reject(why);
+            }
         }
 
         // Signature over FramedContentTBS with the GroupContext the server tracks.
@@ -406,6 +434,31 @@ public final class DeliveryService {
         GroupView next = new GroupView(view.groupId(), view.epoch() + 1, MLSOutputStream.encode(tree), confirmed,
                 interim, view.extensions(), members, List.of());
         return Decision.accept(new CommitAccepted(next, joiners, removed));
+    }
+
+    /**
+     * The leaf rules for an UpdatePath's leaf that honest bcmls members apply (RFC 9420 section
+     * 7.3): capabilities and extensions as for any leaf, and an encryption key used by no leaf of
+     * the current tree (bcmls compares with every leaf, the committer's old one included) nor by a
+     * joiner. Null when met; otherwise the server would accept a commit its members refuse.
+     */
+    private static String pathLeafRules(GroupView view, MlsMessages.LeafNode leaf) throws MlsWireException {
+        String rules = KeyPackageCheck.leafRules(leaf);
+        if (rules != null) {
+            return "update path leaf: " + rules;
+        }
+        for (MlsMessages.LeafNode m : MlsMessages.parseRatchetTree(view.ratchetTree())) {
+            if (m != null && Arrays.equals(m.encryptionKey(), leaf.encryptionKey())) {
+                return "update path leaf reuses an encryption key already in the tree";
+            }
+        }
+        for (PendingProposal p : view.pending()) {
+            if (p.kind() == ProposalKind.ADD
+                    && Arrays.equals(MlsMessages.parseKeyPackage(p.keyPackage()).leafNode().encryptionKey(), leaf.encryptionKey())) {
+                return "update path leaf reuses the encryption key of joiner " + p.device();
+            }
+        }
+        return null;
     }
 
     /**

@@ -1,5 +1,8 @@
 package dev.cloister.mls.group;
 
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import org.bouncycastle.crypto.AsymmetricCipherKeyPair;
 import org.bouncycastle.mls.TreeKEM.LeafNode;
@@ -8,6 +11,7 @@ import org.bouncycastle.mls.codec.Capabilities;
 import org.bouncycastle.mls.codec.Credential;
 import org.bouncycastle.mls.codec.Extension;
 import org.bouncycastle.mls.codec.KeyPackage;
+import org.bouncycastle.mls.codec.MLSInputStream;
 import org.bouncycastle.mls.crypto.MlsCipherSuite;
 
 /**
@@ -15,6 +19,14 @@ import org.bouncycastle.mls.crypto.MlsCipherSuite;
  * device. One per device; every group leaf and key package of the device is signed with it.
  */
 public final class DeviceIdentity {
+    /**
+     * Key packages start this far in the past, so members and a server whose clocks lag (or a
+     * device whose clock runs up to an hour fast) still see them as valid.
+     */
+    public static final Duration KEY_PACKAGE_BACKDATE = Duration.ofHours(2);
+    /** How long a new key package stays valid; the server refuses lifetimes over 90 days. */
+    public static final Duration KEY_PACKAGE_VALIDITY = Duration.ofDays(60);
+
     private final DeviceCredential credential;
     private final AsymmetricCipherKeyPair signatureKeyPair;
     private final byte[] signaturePublicKey;
@@ -63,10 +75,21 @@ public final class DeviceIdentity {
         return Credential.forBasic(credential.encode());
     }
 
-    /** A leaf node for {@code encryptionPublicKey}, signed by this device. */
+    /** A leaf node for {@code encryptionPublicKey}, signed by this device, valid from now on. */
     LeafNode leafNode(byte[] encryptionPublicKey) throws Exception {
+        Instant now = Instant.now();
+        return leafNode(encryptionPublicKey, now.minus(KEY_PACKAGE_BACKDATE), now.plus(KEY_PACKAGE_VALIDITY));
+    }
+
+    private LeafNode leafNode(byte[] encryptionPublicKey, Instant notBefore, Instant notAfter) throws Exception {
         return new LeafNode(MlsSuite.SUITE, encryptionPublicKey, signaturePublicKey, mlsCredential(),
-                new Capabilities(), new LifeTime(), new ArrayList<Extension>(), signaturePrivateKey);
+                new Capabilities(), lifetime(notBefore, notAfter), new ArrayList<Extension>(), signaturePrivateKey);
+    }
+
+    /** bcmls 1.84's LifeTime has no constructor taking times (its default never expires), so it is decoded. */
+    private static LifeTime lifetime(Instant notBefore, Instant notAfter) throws IOException {
+        byte[] encoded = new StateWriter().u64(notBefore.getEpochSecond()).u64(notAfter.getEpochSecond()).toByteArray();
+        return new LifeTime(new MLSInputStream(encoded));
     }
 
     /**
@@ -75,11 +98,17 @@ public final class DeviceIdentity {
      * has no value for it), so the flag travels beside the key package when it is uploaded.
      */
     public KeyPackageBundle newKeyPackage(boolean lastResort) {
+        Instant now = Instant.now();
+        return newKeyPackage(lastResort, now.minus(KEY_PACKAGE_BACKDATE), now.plus(KEY_PACKAGE_VALIDITY));
+    }
+
+    /** A fresh key package valid from {@code notBefore} until {@code notAfter} (whole seconds). */
+    public KeyPackageBundle newKeyPackage(boolean lastResort, Instant notBefore, Instant notAfter) {
         try {
             MlsCipherSuite suite = MlsSuite.SUITE;
             AsymmetricCipherKeyPair init = suite.getHPKE().generatePrivateKey();
             AsymmetricCipherKeyPair encryption = suite.getHPKE().generatePrivateKey();
-            LeafNode leaf = leafNode(suite.getHPKE().serializePublicKey(encryption.getPublic()));
+            LeafNode leaf = leafNode(suite.getHPKE().serializePublicKey(encryption.getPublic()), notBefore, notAfter);
             KeyPackage kp = new KeyPackage(suite, suite.getHPKE().serializePublicKey(init.getPublic()), leaf,
                     new ArrayList<Extension>(), signaturePrivateKey);
             return new KeyPackageBundle(kp, init, encryption, lastResort);

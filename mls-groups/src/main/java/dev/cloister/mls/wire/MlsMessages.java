@@ -56,12 +56,42 @@ public final class MlsMessages {
     private MlsMessages() {
     }
 
-    /** A basic credential's identity with the bytes of the whole LeafNode it came from. */
-    public record LeafNode(byte[] encryptionKey, byte[] signatureKey, int credentialType, byte[] identity,
-                           int source, byte[] encoded) {
+    /** A LeafNode's capabilities: each list holds the u16 values as sent. */
+    public record Capabilities(List<Integer> versions, List<Integer> cipherSuites, List<Integer> extensions,
+                               List<Integer> proposals, List<Integer> credentials) {
     }
 
-    public record KeyPackage(int version, int cipherSuite, byte[] initKey, LeafNode leafNode, byte[] encoded) {
+    /**
+     * A LeafNode with a basic credential's identity and the bytes of the whole node. {@code notBefore}
+     * and {@code notAfter} (unsigned seconds) are set for source key_package only, {@code parentHash}
+     * for source commit only; {@code extensions} lists the extension types in order.
+     */
+    public record LeafNode(byte[] encryptionKey, byte[] signatureKey, int credentialType, byte[] identity,
+                           int source, byte[] encoded, Capabilities capabilities, long notBefore, long notAfter,
+                           byte[] parentHash, List<Integer> extensions, byte[] signature, int signedLength) {
+        /** LeafNodeTBS: the node without its signature, then group id and leaf index unless from a key package. */
+        public byte[] toBeSigned(byte[] groupId, long leafIndex) {
+            byte[] content = java.util.Arrays.copyOf(encoded, signedLength);
+            if (source == LEAF_SOURCE_KEY_PACKAGE) {
+                return content;
+            }
+            byte[] gid = MlsReader.opaqueOf(groupId);
+            byte[] out = java.util.Arrays.copyOf(content, content.length + gid.length + 4);
+            System.arraycopy(gid, 0, out, content.length, gid.length);
+            for (int i = 0; i < 4; i++) {
+                out[out.length - 4 + i] = (byte) (leafIndex >>> (8 * (3 - i)));
+            }
+            return out;
+        }
+    }
+
+    /** A KeyPackage; {@code extensions} lists its extension types in order. */
+    public record KeyPackage(int version, int cipherSuite, byte[] initKey, LeafNode leafNode, byte[] encoded,
+                             List<Integer> extensions, byte[] signature, int signedLength) {
+        /** KeyPackageTBS: the package without its signature. */
+        public byte[] toBeSigned() {
+            return java.util.Arrays.copyOf(encoded, signedLength);
+        }
     }
 
     /** A proposal: {@code add} for Add, {@code removed} for Remove, {@code leafNode} for Update. */
@@ -169,6 +199,17 @@ public final class MlsMessages {
         return kp;
     }
 
+    /** Parses a bare KeyPackage (TLS bytes, as an Add proposal carries it). */
+    public static KeyPackage parseKeyPackage(byte[] bytes) throws MlsWireException {
+        if (bytes == null || bytes.length > MAX_MESSAGE) {
+            throw new MlsWireException("key package missing or too large");
+        }
+        MlsReader r = new MlsReader(bytes);
+        KeyPackage kp = keyPackage(r);
+        r.expectEnd("KeyPackage");
+        return kp;
+    }
+
     static Proposal proposal(MlsReader r) throws MlsWireException {
         int type = r.u16("proposal type");
         switch (type) {
@@ -229,9 +270,56 @@ public final class MlsMessages {
         int suite = r.u16("key package cipher suite");
         byte[] initKey = r.opaque("init_key", MAX_KEY);
         LeafNode leaf = leafNode(r);
-        extensions(r);
-        r.skipOpaque("key package signature", MAX_SIGNATURE);
-        return new KeyPackage(version, suite, initKey, leaf, r.slice(start, r.position()));
+        List<Integer> extensions = extensions(r);
+        int signed = r.position() - start;
+        byte[] signature = r.opaque("key package signature", MAX_SIGNATURE);
+        return new KeyPackage(version, suite, initKey, leaf, r.slice(start, r.position()), extensions, signature, signed);
+    }
+
+    /**
+     * Walks a TLS-encoded ratchet tree (the ratchet_tree extension's contents), bounded, and
+     * returns its leaves by leaf index ({@code null} for a blank leaf).
+     */
+    public static List<LeafNode> parseRatchetTree(byte[] tree) throws MlsWireException {
+        if (tree == null || tree.length > MAX_MESSAGE) {
+            throw new MlsWireException("ratchet tree missing or larger than " + MAX_MESSAGE + " bytes");
+        }
+        MlsReader r = new MlsReader(tree);
+        MlsReader nodes = r.vector("ratchet tree", MAX_MESSAGE);
+        r.expectEnd("ratchet tree");
+        List<LeafNode> leaves = new ArrayList<>();
+        int position = 0;
+        while (nodes.remaining() > 0) {
+            if (position >= 2 * MAX_LEAF_INDEX) {
+                throw new MlsWireException("ratchet tree too large");
+            }
+            boolean leafPosition = position % 2 == 0;
+            position++;
+            int present = nodes.u8("optional node");
+            if (present == 0) {
+                if (leafPosition) {
+                    leaves.add(null);
+                }
+                continue;
+            }
+            if (present != 1) {
+                throw new MlsWireException("invalid optional flag");
+            }
+            int type = nodes.u8("node type");
+            if (type == 1 && leafPosition) {
+                leaves.add(leafNode(nodes));
+            } else if (type == 2 && !leafPosition) {
+                nodes.skipOpaque("parent encryption_key", MAX_KEY);
+                nodes.skipOpaque("parent_hash", MAX_TAG);
+                MlsReader unmerged = nodes.vector("unmerged_leaves", 4 * MAX_LEAF_INDEX);
+                if (unmerged.remaining() % 4 != 0) {
+                    throw new MlsWireException("unmerged_leaves has a partial entry");
+                }
+            } else {
+                throw new MlsWireException("node type " + type + " at node " + (position - 1));
+            }
+        }
+        return java.util.Collections.unmodifiableList(leaves);
     }
 
     /** Parses one LeafNode at the reader's position. */
@@ -250,35 +338,54 @@ public final class MlsMessages {
         } else {
             throw new MlsWireException("credential type " + credentialType + " is not accepted (basic only)");
         }
-        r.vector("capabilities.versions", MAX_CAPABILITIES);
-        r.vector("capabilities.cipher_suites", MAX_CAPABILITIES);
-        r.vector("capabilities.extensions", MAX_CAPABILITIES);
-        r.vector("capabilities.proposals", MAX_CAPABILITIES);
-        r.vector("capabilities.credentials", MAX_CAPABILITIES);
+        Capabilities capabilities = new Capabilities(u16List(r, "capabilities.versions"),
+                u16List(r, "capabilities.cipher_suites"), u16List(r, "capabilities.extensions"),
+                u16List(r, "capabilities.proposals"), u16List(r, "capabilities.credentials"));
         int source = r.u8("leaf_node_source");
+        long notBefore = 0;
+        long notAfter = 0;
+        byte[] parentHash = null;
         switch (source) {
             case LEAF_SOURCE_KEY_PACKAGE:
-                r.u64("not_before");
-                r.u64("not_after");
+                notBefore = r.u64("not_before");
+                notAfter = r.u64("not_after");
                 break;
             case LEAF_SOURCE_UPDATE:
                 break;
             case LEAF_SOURCE_COMMIT:
-                r.skipOpaque("parent_hash", MAX_TAG);
+                parentHash = r.opaque("parent_hash", MAX_TAG);
                 break;
             default:
                 throw new MlsWireException("unknown leaf_node_source " + source);
         }
-        extensions(r);
-        r.skipOpaque("leaf node signature", MAX_SIGNATURE);
-        return new LeafNode(encryptionKey, signatureKey, credentialType, identity, source, r.slice(start, r.position()));
+        List<Integer> extensions = extensions(r);
+        int signed = r.position() - start;
+        byte[] signature = r.opaque("leaf node signature", MAX_SIGNATURE);
+        return new LeafNode(encryptionKey, signatureKey, credentialType, identity, source, r.slice(start, r.position()),
+                capabilities, notBefore, notAfter, parentHash, extensions, signature, signed);
     }
 
-    private static void extensions(MlsReader r) throws MlsWireException {
+    /** A vector of u16 values (capabilities lists). */
+    private static List<Integer> u16List(MlsReader r, String what) throws MlsWireException {
+        MlsReader list = r.vector(what, MAX_CAPABILITIES);
+        if (list.remaining() % 2 != 0) {
+            throw new MlsWireException(what + " has an odd length");
+        }
+        List<Integer> out = new ArrayList<>(list.remaining() / 2);
+        while (list.remaining() > 0) {
+            out.add(list.u16(what));
+        }
+        return List.copyOf(out);
+    }
+
+    /** An extensions vector; returns the types in order. */
+    private static List<Integer> extensions(MlsReader r) throws MlsWireException {
         MlsReader ext = r.vector("extensions", MAX_EXTENSIONS);
+        List<Integer> types = new ArrayList<>();
         while (ext.remaining() > 0) {
-            ext.u16("extension type");
+            types.add(ext.u16("extension type"));
             ext.skipOpaque("extension data", MAX_EXTENSIONS);
         }
+        return List.copyOf(types);
     }
 }
