@@ -1,0 +1,258 @@
+package dev.cloister.client.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.cloister.client.Channel;
+import dev.cloister.client.CloisterApi;
+import dev.cloister.client.Guild;
+import dev.cloister.client.Message;
+import dev.cloister.client.TestServer;
+import dev.cloister.client.auth.Login;
+import dev.cloister.client.http.ApiException;
+import dev.cloister.client.http.RestClient;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The SDK's gateway client against a real node: live events, resume after a drop, backfill after invalid_session. */
+class GatewayClientTest {
+
+  private static final Duration WAIT = Duration.ofSeconds(20);
+  // A session keeps this many dispatches for resume: the backfill test goes past it on purpose.
+  private static final int RESUME_BUFFER = 10;
+
+  private static TestServer server;
+
+  @BeforeAll
+  static void start() throws Exception {
+    server = TestServer.start(Map.of("cloister.gateway.resume.max-events", RESUME_BUFFER));
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  /** A guild owned by the first user that the others joined, and its text channel. */
+  private record Club(Guild guild, String channelId) {}
+
+  private static Club club(Login owner, Login... members) {
+    CloisterApi api = server.api(owner);
+    Guild g = api.createGuild("Gateway Club");
+    String code = api.createInvite(g.id()).code();
+    for (Login m : members) {
+      server.api(m).useInvite(code);
+    }
+    return new Club(g, g.channels().stream().filter(Channel::isText).findFirst().orElseThrow().id());
+  }
+
+  private static GatewayClient connect(Login login, String device, GatewayListener listener) {
+    return GatewayClient.start(server.rest().authenticated(login.token()), device, listener);
+  }
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static String text(Dispatch d) {
+    return new String(d.message().ciphertext(), StandardCharsets.UTF_8);
+  }
+
+  /** Every numbered dispatch follows the one before it: nothing lost, nothing twice. */
+  private static void assertContiguous(List<Dispatch> dispatches, long afterSeq) {
+    List<Long> seqs = dispatches.stream().filter(d -> !d.backfilled()).map(Dispatch::seq).toList();
+    for (int i = 0; i < seqs.size(); i++) {
+      assertThat(seqs.get(i)).as("seq of dispatch %d of %s", i, seqs).isEqualTo(afterSeq + 1 + i);
+    }
+  }
+
+  @Test
+  void twoClientsSeeEachOthersPostsTypingAndPresence() throws Exception {
+    Login alice = server.newUser("alice");
+    Login bob = server.newUser("bob");
+    Club club = club(alice, bob);
+    RecordingListener aliceHears = new RecordingListener();
+    RecordingListener bobHears = new RecordingListener();
+    try (GatewayClient a = connect(alice, "alice-laptop", aliceHears);
+        GatewayClient b = connect(bob, "bob-phone", bobHears)) {
+      Ready ready = a.awaitReady(WAIT);
+      assertThat(ready.userId()).isEqualTo(alice.userId());
+      assertThat(ready.username()).isEqualTo(alice.username());
+      assertThat(ready.guilds()).extracting(Guild::id).contains(club.guild().id());
+      assertThat(ready.seq()).isEqualTo(1);
+      b.awaitReady(WAIT);
+
+      Message sent = a.send(club.channelId(), bytes("hi bob")).get(20, TimeUnit.SECONDS);
+      assertThat(sent.authorId()).isEqualTo(alice.userId());
+      Dispatch atBob = bobHears.awaitMessage(sent.id(), WAIT);
+      assertThat(text(atBob)).isEqualTo("hi bob");
+      assertThat(atBob.data().path("guildId").asText()).isEqualTo(club.guild().id());
+      assertThat(atBob.backfilled()).isFalse();
+
+      Message reply = server.api(bob).post(club.channelId(), bytes("hi alice"));
+      assertThat(text(aliceHears.awaitMessage(reply.id(), WAIT))).isEqualTo("hi alice");
+
+      a.typing(club.channelId());
+      Dispatch typing = bobHears.awaitDispatch(d -> d.type().equals("TYPING_START"), WAIT);
+      assertThat(typing.data().path("userId").asText()).isEqualTo(alice.userId());
+
+      b.presence("idle");
+      aliceHears.awaitDispatch(d -> d.type().equals("PRESENCE_UPDATE")
+          && d.data().path("userId").asText().equals(bob.userId())
+          && d.data().path("status").asText().equals("idle"), WAIT);
+
+      String voice = club.guild().channels().stream().filter(c -> c.type().equals("voice"))
+          .findFirst().orElseThrow().id();
+      assertThatThrownBy(() -> a.send(voice, bytes("x")).get(20, TimeUnit.SECONDS))
+          .isInstanceOf(ExecutionException.class)
+          .cause().isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.status()).isEqualTo(400));
+
+      assertContiguous(aliceHears.dispatches(), 1);
+      assertContiguous(bobHears.dispatches(), 1);
+    }
+  }
+
+  @Test
+  void anAbruptDropIsResumedWithNoGap() throws Exception {
+    Login alice = server.newUser("alice");
+    Login bob = server.newUser("bob");
+    Club club = club(alice, bob);
+    CloisterApi bobApi = server.api(bob);
+    RecordingListener heard = new RecordingListener();
+    try (GatewayClient a = connect(alice, "alice-laptop", heard)) {
+      a.awaitReady(WAIT);
+      String before = bobApi.post(club.channelId(), bytes("before")).id();
+      heard.awaitMessage(before, WAIT);
+
+      a.dropConnection();
+      heard.awaitState(GatewayClient.State.WAITING_TO_RECONNECT, WAIT);
+      List<String> during = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        during.add(bobApi.post(club.channelId(), bytes("during " + i)).id());
+      }
+      for (String id : during) {
+        heard.awaitMessage(id, WAIT);
+      }
+      heard.awaitState(GatewayClient.State.RESUMING, WAIT);
+
+      assertThat(heard.readies()).as("resumed, not identified again").hasSize(1);
+      assertThat(heard.states()).anyMatch(s -> s.startsWith("CONNECTED resumed"));
+      assertThat(heard.messages()).extracting(d -> d.data().path("id").asText())
+          .containsExactly(before, during.get(0), during.get(1), during.get(2));
+      assertThat(heard.messages()).noneMatch(Dispatch::backfilled);
+      assertContiguous(heard.dispatches(), 1);
+    }
+  }
+
+  @Test
+  void afterInvalidSessionTheBackfillDeliversEveryMissedPostExactlyOnce() throws Exception {
+    Login alice = server.newUser("alice");
+    Login bob = server.newUser("bob");
+    Club club = club(alice, bob);
+    CloisterApi aliceApi = server.api(alice);
+    CloisterApi bobApi = server.api(bob);
+    RecordingListener heard = new RecordingListener();
+    RestClient aliceRest = server.rest().authenticated(alice.token());
+
+    // A post that lands after the new session began but before the backfill reads history: the
+    // backfill delivers it and the new session's live copy must be dropped.
+    List<String> racing = new ArrayList<>();
+    AtomicInteger backfills = new AtomicInteger();
+    CountDownLatch backfilled = new CountDownLatch(1);
+    HistoryBackfill history = new HistoryBackfill(aliceRest);
+    Backfill racingBackfill = new Backfill() {
+      @Override
+      public long newestMessageId(String channelId) {
+        return history.newestMessageId(channelId);
+      }
+
+      @Override
+      public boolean run(ChannelCursors cursors, Consumer<Dispatch> deliver) {
+        racing.add(bobApi.post(club.channelId(), bytes("racing")).id());
+        boolean complete = history.run(cursors, deliver);
+        backfills.incrementAndGet();
+        backfilled.countDown();
+        return complete;
+      }
+    };
+
+    try (GatewayClient a = GatewayClient.start(aliceRest, "alice-laptop", heard, racingBackfill,
+        GatewayClient.Settings.DEFAULT)) {
+      a.awaitReady(WAIT);
+      String seen = bobApi.post(club.channelId(), bytes("seen live")).id();
+      heard.awaitMessage(seen, WAIT);
+
+      a.disconnect();
+      heard.awaitState(GatewayClient.State.OFFLINE, WAIT);
+      // More posts than the session keeps for resume, and a channel made during the gap.
+      List<String> missed = new ArrayList<>();
+      for (int i = 0; i < RESUME_BUFFER + 5; i++) {
+        missed.add(bobApi.post(club.channelId(), bytes("missed " + i)).id());
+      }
+      Channel news = aliceApi.createChannel(club.guild().id(), "news", "text", null);
+      List<String> missedNews = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        missedNews.add(bobApi.post(news.id(), bytes("news " + i)).id());
+      }
+
+      a.reconnect();
+      assertThat(backfilled.await(WAIT.toSeconds(), TimeUnit.SECONDS)).as("backfill ran").isTrue();
+      String after = bobApi.post(club.channelId(), bytes("after")).id();
+      Dispatch afterLive = heard.awaitMessage(after, WAIT);
+
+      assertThat(heard.states()).anyMatch(s -> s.contains("could not be resumed"));
+      assertThat(heard.readies()).hasSize(2);
+      assertThat(backfills).hasValue(1);
+      assertThat(afterLive.backfilled()).isFalse();
+
+      List<String> general = new ArrayList<>();
+      general.add(seen);
+      general.addAll(missed);
+      general.addAll(racing);
+      general.add(after);
+      List<Dispatch> messages = heard.messages();
+      assertThat(messages.stream().filter(d -> d.data().path("channelId").asText().equals(club.channelId()))
+          .map(d -> d.data().path("id").asText()).toList())
+          .as("every post in #general once, in order").containsExactlyElementsOf(general);
+      assertThat(messages.stream().filter(d -> d.data().path("channelId").asText().equals(news.id()))
+          .map(d -> d.data().path("id").asText()).toList())
+          .as("the channel made during the gap").containsExactlyElementsOf(missedNews);
+      assertThat(messages.stream().filter(Dispatch::backfilled).map(d -> d.data().path("id").asText()))
+          .containsExactlyInAnyOrderElementsOf(concat(missed, racing, missedNews));
+      assertThat(messages.stream().filter(Dispatch::backfilled))
+          .allSatisfy(d -> assertThat(d.data().path("guildId").asText()).isEqualTo(club.guild().id()));
+    }
+  }
+
+  @Test
+  void aForgedTokenClosesTheClientWithTheReason() throws Exception {
+    RecordingListener heard = new RecordingListener();
+    try (GatewayClient c = GatewayClient.start(server.rest().authenticated("forged"), "x", heard)) {
+      assertThatThrownBy(() -> c.awaitReady(WAIT)).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("4004");
+      assertThat(c.state()).isEqualTo(GatewayClient.State.CLOSED);
+    }
+  }
+
+  @SafeVarargs
+  private static List<String> concat(List<String>... lists) {
+    List<String> all = new ArrayList<>();
+    for (List<String> l : lists) {
+      all.addAll(l);
+    }
+    return all;
+  }
+}
