@@ -10,6 +10,10 @@ import dev.cloister.guild.channel.DataSourceSession;
 import dev.cloister.guild.channel.MessageHistory;
 import dev.cloister.guild.channel.MessageHistoryProjection;
 import dev.cloister.guild.channel.TextChannel;
+import dev.cloister.guild.group.EncryptionGroup;
+import dev.cloister.guild.group.RosterDriver;
+import dev.cloister.mls.ds.DeliveryService;
+import dev.cloister.mls.ds.DeliveryServiceKey;
 import dev.cloister.guild.user.Account;
 import dev.cloister.guild.user.User;
 import dev.cloister.node.auth.SessionTokens;
@@ -146,6 +150,13 @@ public final class Node {
       User.init(system);
       Guild.init(system, feed);
       TextChannel.init(system, ids, feed);
+      DeliveryServiceKey dsKey = DeliveryServiceKey.restore("cloister", secretKey(cloister,
+          dataDir, "mls.ds-key", "mls-ds-key", DeliveryServiceKey.generate("cloister").privateKey()));
+      DeliveryService deliveryService = new DeliveryService(dsKey);
+      EncryptionGroup.init(system, deliveryService, feed, new EncryptionGroup.Settings(
+          cloister.getDuration("mls.previous-epoch-grace")));
+      RosterDriver.init(system, database.dataSource(),
+          new RosterDriver(ClusterSharding.get(system), cloister.getDuration("http.ask-timeout")));
       GatewaySettings gatewaySettings = GatewaySettings.of(cloister.getConfig("gateway"));
       ActorRef<Gateway.Command> gateway = system.systemActorOf(
           Gateway.create(feed, ClusterSharding.get(system), gatewaySettings), "gateway",
@@ -171,7 +182,7 @@ public final class Node {
           TokenBuckets.of(cloister.getConfig("rate-limits.rest-per-ip")),
           TokenBuckets.of(cloister.getConfig("rate-limits.gateway-connects-per-ip")),
           new GatewayRoute(system, ClusterSharding.get(system), apiContext, tokens,
-              gatewaySettings));
+              gatewaySettings), system, dsKey.publicKey());
       ServerBinding binding = Http.get(system)
           .newServerAt(cloister.getString("http.host"), cloister.getInt("http.port"))
           .bind(api.route())
@@ -237,6 +248,34 @@ public final class Node {
     }
     Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     return key;
+  }
+
+  /**
+   * A secret of the node's: configured under {@code cloister.<key>} (base64), or made once from
+   * {@code fresh} and kept in {@code <data-dir>/<file>}, readable by the node's user only. Every
+   * node of a cluster needs the same one.
+   */
+  static byte[] secretKey(Config cloister, Path dataDir, String key, String file, byte[] fresh)
+      throws IOException {
+    String configured = cloister.getString(key).strip();
+    if (!configured.isEmpty()) {
+      return Base64.getDecoder().decode(configured);
+    }
+    Path path = dataDir.resolve(file);
+    if (Files.exists(path)) {
+      return Base64.getDecoder().decode(Files.readString(path).strip());
+    }
+    Path tmp = dataDir.resolve(file + ".tmp");
+    Files.deleteIfExists(tmp);
+    try {
+      Files.createFile(tmp, PosixFilePermissions.asFileAttribute(
+          PosixFilePermissions.fromString("rw-------")));
+    } catch (UnsupportedOperationException e) {
+      Files.createFile(tmp); // not a POSIX file system; the data directory protects it
+    }
+    Files.writeString(tmp, Base64.getEncoder().encodeToString(fresh));
+    Files.move(tmp, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    return fresh;
   }
 
   public InetSocketAddress httpAddress() {

@@ -37,12 +37,15 @@ public final class ApiRoutes extends JsonRoutes {
   private final BooleanSupplier ready;
   private final GuildRoutes guilds;
   private final ChannelRoutes channels;
+  private final DeviceRoutes devices;
+  private final GroupRoutes groups;
   private final TokenBuckets restPerIp;
   private final TokenBuckets connectsPerIp;
   private final GatewayRoute gateway;
 
   public ApiRoutes(ApiContext ctx, SessionTokens tokens, SrpLogins logins, BooleanSupplier ready,
-      TokenBuckets restPerIp, TokenBuckets connectsPerIp, GatewayRoute gateway) {
+      TokenBuckets restPerIp, TokenBuckets connectsPerIp, GatewayRoute gateway,
+      org.apache.pekko.actor.typed.ActorSystem<?> system, byte[] deliveryServiceKey) {
     this.ctx = ctx;
     this.restPerIp = restPerIp;
     this.connectsPerIp = connectsPerIp;
@@ -52,6 +55,8 @@ public final class ApiRoutes extends JsonRoutes {
     this.ready = ready;
     this.guilds = new GuildRoutes(ctx);
     this.channels = new ChannelRoutes(ctx);
+    this.devices = new DeviceRoutes(ctx);
+    this.groups = new GroupRoutes(ctx, system, deliveryServiceKey);
   }
 
   public Route route() {
@@ -72,7 +77,8 @@ public final class ApiRoutes extends JsonRoutes {
                     path(segment("login").slash("start"), () -> post(() -> body(this::loginStart))),
                     path(segment("login").slash("finish"),
                         () -> post(() -> body(this::loginFinish)))))),
-                authenticated(me -> concat(guilds.route(me), channels.route(me)))))))));
+                authenticated(me -> concat(guilds.route(me), channels.route(me),
+                    devices.route(me), groups.route(me)))))))));
   }
 
   /**

@@ -54,6 +54,11 @@ final class JsonBody {
     return v.asText();
   }
 
+  /** The raw JSON field, or null when absent. */
+  JsonNode field(String field) {
+    return node.get(field);
+  }
+
   /** True if the field is present at all, even as JSON null. */
   boolean hasField(String field) {
     return node.has(field);
