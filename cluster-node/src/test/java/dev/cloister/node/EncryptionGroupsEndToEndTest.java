@@ -217,7 +217,7 @@ class EncryptionGroupsEndToEndTest {
     var foreign = api.post("/api/v1/users/@me/devices/d1/key-packages", Map.of("keyPackages",
         List.of(B64.encodeToString(carol.identity.newKeyPackage(false).message()))), alice.token);
     assertThat(foreign.status()).isEqualTo(400);
-    assertThat(foreign.body().get("message").asText()).contains("not this device");
+    assertThat(foreign.body().get("message").asText()).contains("belongs to " + carol.userId + "/d1");
     var garbage = api.post("/api/v1/users/@me/devices/d1/key-packages", Map.of("keyPackages",
         List.of(B64.encodeToString(new byte[] {0, 1, 0, 5, 1}))), alice.token);
     assertThat(garbage.status()).isEqualTo(400);

@@ -9,12 +9,9 @@ import dev.cloister.guild.Snowflake;
 import dev.cloister.guild.user.Devices;
 import dev.cloister.guild.user.User;
 import dev.cloister.mls.group.DeviceCredential;
-import dev.cloister.mls.group.MlsSuite;
-import dev.cloister.mls.wire.MlsMessages;
-import dev.cloister.mls.wire.MlsWireException;
+import dev.cloister.mls.ds.KeyPackageCheck;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
@@ -127,40 +124,18 @@ final class DeviceRoutes extends JsonRoutes {
   }
 
   /**
-   * Our bounded parser first, then the rules a key package must meet for this device; the
-   * delivery service checks the signatures and lifetime again when it proposes the Add.
+   * The rules of RFC 9420 sections 7.3 and 10.1 for this device (mls-groups' bounded parser
+   * first, then suite, signatures, leaf source, lifetime, distinct keys, credential and key);
+   * the delivery service checks the package again when it proposes the Add.
    */
   private static Devices.StoredKeyPackage check(byte[] message, String userId,
       Devices.DeviceInfo device, String field) {
-    try {
-      MlsMessages.KeyPackage kp = MlsMessages.parseKeyPackageMessage(message);
-      if (kp.cipherSuite() != MlsSuite.SUITE.getSuiteID()) {
-        throw ApiError.badRequest(field + ": cipher suite " + kp.cipherSuite()
-            + " is not supported; use 0x0001");
-      }
-      if (kp.leafNode().source() != MlsMessages.LEAF_SOURCE_KEY_PACKAGE) {
-        throw ApiError.badRequest(field + ": its leaf node's source must be key_package");
-      }
-      DeviceCredential holder = DeviceCredential.decode(kp.leafNode().identity());
-      if (!holder.equals(new DeviceCredential(userId, device.deviceId()))) {
-        throw ApiError.badRequest(field + ": it names " + holder + ", not this device");
-      }
-      if (!Arrays.equals(kp.leafNode().signatureKey(), device.signatureKey())) {
-        throw ApiError.badRequest(field + ": it is signed with another key than the device's");
-      }
-      if (Arrays.equals(kp.initKey(), kp.leafNode().encryptionKey())) {
-        throw ApiError.badRequest(field + ": init key and encryption key must differ");
-      }
-      byte[] ref;
-      synchronized (MlsSuite.SUITE) { // bcmls suites share one digest
-        ref = MlsSuite.SUITE.refHash(kp.encoded(), "MLS 1.0 KeyPackage Reference");
-      }
-      return new Devices.StoredKeyPackage(ref, message);
-    } catch (MlsWireException e) {
-      throw ApiError.badRequest(field + ": malformed key package: " + e.getMessage());
-    } catch (java.io.IOException e) {
-      throw ApiError.badRequest(field + ": " + e.getMessage());
+    var checked = KeyPackageCheck.check(message, new DeviceCredential(userId, device.deviceId()),
+        device.signatureKey(), Instant.now());
+    if (!checked.accepted()) {
+      throw ApiError.badRequest(field + ": " + checked.reason());
     }
+    return new Devices.StoredKeyPackage(checked.value().ref(), message);
   }
 
   static ObjectNode device(Devices.DeviceInfo d) {

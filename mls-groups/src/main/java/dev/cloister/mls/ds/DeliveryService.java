@@ -277,6 +277,29 @@ public final class DeliveryService {
         }
     }
 
+    /**
+     * Revokes pending proposals (by ProposalRef), as DAVE's proposals op does: the way out of an
+     * Add or Remove no member can commit, or one the server no longer wants. Every ref must be
+     * pending. The server tells members, who call {@code GroupMember.revokeProposals}, before any
+     * later commit of the epoch (the group's log keeps that order).
+     */
+    public Decision<GroupView> revoke(GroupView view, List<byte[]> refs) {
+        Set<String> drop = new HashSet<>();
+        for (byte[] ref : refs) {
+            drop.add(HEX.formatHex(ref));
+        }
+        List<PendingProposal> kept = new ArrayList<>();
+        for (PendingProposal p : view.pending()) {
+            if (!drop.remove(HEX.formatHex(p.ref()))) {
+                kept.add(p);
+            }
+        }
+        if (!drop.isEmpty()) {
+            return Decision.reject("proposal " + drop.iterator().next() + " is not pending in epoch " + view.epoch());
+        }
+        return Decision.accept(view.withPending(kept));
+    }
+
     private Decision<Proposed> issue(GroupView view, Proposal proposal, ProposalKind kind, DeviceCredential device,
                                      int leaf, byte[] keyPackage) throws Exception {
         MLSMessage msg = MLSMessage.externalProposal(suite, view.groupId(), view.epoch(), proposal, 0, key.privateKeyBytes());

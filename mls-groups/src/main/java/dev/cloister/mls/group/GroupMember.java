@@ -8,9 +8,12 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import org.bouncycastle.crypto.AsymmetricCipherKeyPair;
 import org.bouncycastle.mls.TreeKEM.LeafIndex;
@@ -57,10 +60,21 @@ public final class GroupMember {
     private final DeviceIdentity identity;
     private Group group;
     private Status status = Status.ACTIVE;
-    private static final Long ADD = -1L;
-    private static final Long OTHER = -2L;
-    /** Proposal refs seen this epoch (hex): the leaf a Remove targets, ADD or OTHER. */
-    private final Map<String, Long> proposals = new HashMap<>();
+    private static final long ADD = -1L;
+    private static final long OTHER = -2L;
+
+    /** A server proposal this member took: its message and the leaf a Remove targets, ADD or OTHER. */
+    private record Held(byte[] message, long target) {
+    }
+
+    /**
+     * Proposals taken this epoch by ref (hex), in arrival order. This map, not bcmls, is the truth:
+     * bcmls 1.84 caches handled proposals in a private list and commits all of them, with no way
+     * to drop one, so after a revocation its cache is emptied and refilled from this map.
+     */
+    private final Map<String, Held> proposals = new LinkedHashMap<>();
+    /** Refs the delivery service revoked this epoch, so a commit naming one is refused as such. */
+    private final Set<String> revoked = new HashSet<>();
     private boolean removalProposed;
     private byte[] pendingCommit;
     private Group pendingNext;
@@ -220,7 +234,7 @@ public final class GroupMember {
         MlsMessages.Proposal p = pm.proposal();
         if (p.type() == MlsMessages.PROPOSAL_REMOVE && p.removed() == leafIndex()) {
             removalProposed = true;
-            proposals.put(ref, p.removed());
+            proposals.put(ref, new Held(message.clone(), p.removed()));
             return;
         }
         try {
@@ -228,7 +242,40 @@ public final class GroupMember {
         } catch (Exception e) {
             throw new MlsGroupException("proposal refused: " + e.getMessage(), e);
         }
-        proposals.put(ref, p.type() == MlsMessages.PROPOSAL_REMOVE ? p.removed() : p.type() == MlsMessages.PROPOSAL_ADD ? ADD : OTHER);
+        long target = p.type() == MlsMessages.PROPOSAL_REMOVE ? p.removed() : p.type() == MlsMessages.PROPOSAL_ADD ? ADD : OTHER;
+        proposals.put(ref, new Held(message.clone(), target));
+    }
+
+    /**
+     * Forgets proposals the delivery service revoked, so the next {@link #commit()} leaves them out
+     * and a commit that references one is refused. Refs this member never took (it refused the
+     * proposal, or never saw it) are ignored. A commit of ours made before is discarded: the server
+     * can no longer accept it.
+     */
+    public void revokeProposals(List<byte[]> refs) throws MlsGroupException {
+        requireActive();
+        boolean dropped = false;
+        for (byte[] ref : refs) {
+            String hex = HEX.formatHex(ref);
+            revoked.add(hex);
+            dropped |= proposals.remove(hex) != null;
+        }
+        if (!dropped) {
+            return;
+        }
+        discardPendingCommit();
+        removalProposed = proposals.values().stream().anyMatch(h -> h.target() == leafIndex());
+        GroupStateCodec.clearPendingProposals(group);
+        for (Held held : proposals.values()) {
+            if (held.target() == leafIndex()) {
+                continue;
+            }
+            try {
+                group.handle(held.message(), null);
+            } catch (Exception e) {
+                throw new MlsGroupException("proposal taken earlier is refused now: " + e.getMessage(), e);
+            }
+        }
     }
 
     /** Whether the server has proposed removing this device in the current epoch. */
@@ -259,7 +306,7 @@ public final class GroupMember {
                     new Group.CommitParameters(Group.NORMAL_COMMIT_PARAMS));
             byte[] commit = MLSOutputStream.encode(gwm.message);
             byte[] welcome = null;
-            if (gwm.message.welcome != null && proposals.containsValue(ADD)) {
+            if (gwm.message.welcome != null && proposals.values().stream().anyMatch(h -> h.target() == ADD)) {
                 MLSMessage w = new MLSMessage(WireFormat.mls_welcome);
                 w.welcome = gwm.message.welcome;
                 welcome = MLSOutputStream.encode(w);
@@ -300,11 +347,14 @@ public final class GroupMember {
             if (!item.isReference()) {
                 throw new MlsGroupException("commit carries an inline proposal");
             }
-            Long removed = proposals.get(HEX.formatHex(item.reference()));
-            if (removed == null) {
-                throw new MlsGroupException("commit references a proposal this member never received");
+            String ref = HEX.formatHex(item.reference());
+            Held held = proposals.get(ref);
+            if (held == null) {
+                throw new MlsGroupException(revoked.contains(ref)
+                        ? "commit references a proposal the delivery service revoked"
+                        : "commit references a proposal this member never received");
             }
-            removesMe |= removed == leafIndex();
+            removesMe |= held.target() == leafIndex();
         }
         if (pm.commit().proposals().size() != proposals.size()) {
             throw new MlsGroupException("commit does not reference every pending proposal");
@@ -336,6 +386,7 @@ public final class GroupMember {
     private void adopt(Group next) {
         group = next;
         proposals.clear();
+        revoked.clear();
         removalProposed = false;
         pendingCommit = null;
         pendingNext = null;
