@@ -35,22 +35,30 @@ import java.util.Optional;
  */
 public final class Profile {
 
-  /** What {@code profile.json} holds. The token is a credential: kept out of {@link #toString}. */
+  /**
+   * What {@code profile.json} holds; {@code deviceRegisteredAt} is null until the server knows the
+   * device. The token is a credential: kept out of {@link #toString}.
+   */
   public record Account(URI server, String userId, String username, String deviceId, String token,
-      Instant tokenExpiresAt) {
+      Instant tokenExpiresAt, Instant deviceRegisteredAt) {
 
     public boolean tokenValidAt(Instant now) {
       return token != null && tokenExpiresAt != null && now.isBefore(tokenExpiresAt);
     }
 
     public Account withToken(String token, Instant expiresAt) {
-      return new Account(server, userId, username, deviceId, token, expiresAt);
+      return new Account(server, userId, username, deviceId, token, expiresAt, deviceRegisteredAt);
+    }
+
+    public Account withDevice(String deviceId, Instant registeredAt) {
+      return new Account(server, userId, username, deviceId, token, tokenExpiresAt, registeredAt);
     }
 
     @Override
     public String toString() {
       return "Account[server=" + server + ", userId=" + userId + ", username=" + username
-          + ", deviceId=" + deviceId + ", tokenExpiresAt=" + tokenExpiresAt + "]";
+          + ", deviceId=" + deviceId + ", tokenExpiresAt=" + tokenExpiresAt
+          + ", deviceRegisteredAt=" + deviceRegisteredAt + "]";
     }
   }
 

@@ -25,7 +25,7 @@ class ProfileTest {
 
   private static Profile.Account account() {
     return new Profile.Account(URI.create("http://127.0.0.1:8080"), "2500", "alice",
-        "0a1b2c3d4e5f6071", "secret-token", Instant.parse("2030-01-01T00:00:00Z"));
+        "0a1b2c3d4e5f6071", "secret-token", Instant.parse("2030-01-01T00:00:00Z"), null);
   }
 
   @Test
