@@ -16,6 +16,8 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
+import java.util.function.Predicate;
 import org.bouncycastle.mls.TreeKEM.LeafIndex;
 import org.bouncycastle.mls.TreeKEM.LeafNode;
 import org.bouncycastle.mls.TreeKEM.LeafNodeSource;
@@ -38,8 +40,7 @@ import org.bouncycastle.mls.crypto.MlsCipherSuite;
  */
 public final class DeliveryService {
     private static final HexFormat HEX = HexFormat.of();
-    private static final int EXT_RATCHET_TREE = 2;
-    private static final int EXT_EXTERNAL_SENDERS = 5;
+    private static final int EXT_EXTERNAL_SENDERS = MlsMessages.EXT_EXTERNAL_SENDERS;
 
     private final DeliveryServiceKey key;
     private final Clock clock;
@@ -78,47 +79,21 @@ public final class DeliveryService {
     }
 
     private Decision<GroupView> doCreate(byte[] groupId, byte[] msg, DeviceCredential creator) throws Exception {
-        if (msg == null || msg.length > MlsMessages.MAX_MESSAGE) {
-            return Decision.reject("GroupInfo missing or larger than " + MlsMessages.MAX_MESSAGE + " bytes");
+        MlsMessages.GroupInfo info = MlsMessages.parseGroupInfo(msg);
+        if (info.cipherSuite() != suite.getSuiteID()) {
+            return Decision.reject("GroupInfo for another cipher suite");
         }
-        MlsReader r = new MlsReader(msg);
-        if (r.u16("version") != MlsMessages.MLS10 || r.u16("wire format") != MlsMessages.WIRE_GROUP_INFO) {
-            return Decision.reject("not an MLS 1.0 GroupInfo");
-        }
-        int tbsStart = r.position();
-        if (r.u16("context version") != MlsMessages.MLS10 || r.u16("cipher suite") != suite.getSuiteID()) {
-            return Decision.reject("GroupInfo for another version or cipher suite");
-        }
-        byte[] gid = r.opaque("group_id", MlsMessages.MAX_GROUP_ID);
-        long epoch = r.u64("epoch");
-        byte[] treeHash = r.opaque("tree_hash", MlsMessages.MAX_TAG);
-        byte[] confirmed = r.opaque("confirmed_transcript_hash", MlsMessages.MAX_TAG);
-        byte[] contextExtensions = r.opaque("group context extensions", MlsMessages.MAX_EXTENSIONS);
-        MlsReader infoExt = r.vector("GroupInfo extensions", MlsMessages.MAX_MESSAGE);
-        byte[] treeBytes = null;
-        while (infoExt.remaining() > 0) {
-            int type = infoExt.u16("extension type");
-            byte[] data = infoExt.opaque("extension data", MlsMessages.MAX_MESSAGE);
-            if (type == EXT_RATCHET_TREE) {
-                treeBytes = data;
-            }
-        }
-        byte[] confirmationTag = r.opaque("confirmation_tag", MlsMessages.MAX_TAG);
-        long signer = r.u32("signer");
-        int tbsEnd = r.position();
-        byte[] signature = r.opaque("signature", MlsMessages.MAX_SIGNATURE);
-        r.expectEnd("GroupInfo");
-
-        if (!Arrays.equals(gid, groupId)) {
+        if (!Arrays.equals(info.groupId(), groupId)) {
             return Decision.reject("GroupInfo is for another group");
         }
-        if (epoch != 0) {
+        if (info.epoch() != 0) {
             return Decision.reject("a new group must start at epoch 0");
         }
-        String ext = checkExternalSenders(contextExtensions);
+        String ext = checkExternalSenders(info.contextExtensions());
         if (ext != null) {
             return Decision.reject(ext);
         }
+        byte[] treeBytes = info.ratchetTree();
         if (treeBytes == null) {
             return Decision.reject("GroupInfo carries no ratchet tree");
         }
@@ -126,22 +101,23 @@ public final class DeliveryService {
         TreeKEMPublicKey tree = (TreeKEMPublicKey) MLSInputStream.decode(treeBytes, TreeKEMPublicKey.class);
         tree.setSuite(suite);
         tree.setHashAll();
-        if (!Arrays.equals(tree.getRootHash(), treeHash)) {
+        if (!Arrays.equals(tree.getRootHash(), info.treeHash())) {
             return Decision.reject("ratchet tree does not match the tree hash");
         }
         List<Member> members = members(tree);
         if (members.size() != 1 || members.get(0).leaf() != 0 || !members.get(0).device().equals(creator)) {
             return Decision.reject("a new group must hold only its creator " + creator + " at leaf 0");
         }
-        if (signer != 0) {
+        if (info.signer() != 0) {
             return Decision.reject("GroupInfo must be signed by the creator");
         }
-        if (!suite.verifyWithLabel(members.get(0).signatureKey(), "GroupInfoTBS", Arrays.copyOfRange(msg, tbsStart, tbsEnd), signature)) {
+        if (!suite.verifyWithLabel(members.get(0).signatureKey(), "GroupInfoTBS", info.toBeSigned(), info.signature())) {
             return Decision.reject("GroupInfo signature does not verify");
         }
-        byte[] interim = suite.hash(concat(confirmed, MlsReader.opaqueOf(confirmationTag)));
+        byte[] confirmed = info.confirmedTranscriptHash();
+        byte[] interim = suite.hash(concat(confirmed, MlsReader.opaqueOf(info.confirmationTag())));
         return Decision.accept(new GroupView(groupId, 0, MLSOutputStream.encode(tree), confirmed, interim,
-                contextExtensions, members, List.of()));
+                info.contextExtensions(), members, List.of()));
     }
 
     /** The group context must name exactly one external sender: this server. */
@@ -340,9 +316,7 @@ public final class DeliveryService {
             return Decision.reject("wrong epoch: commit is for epoch " + pm.epoch() + ", group is at " + view.epoch());
         }
         if (pm.senderType() == MlsMessages.SENDER_NEW_MEMBER_COMMIT) {
-            String why = checkExternalCommit(view, pm);
-            return Decision.reject(why != null ? why
-                    : "external commits are not accepted: devices join through the server's Add proposal");
+            return ExternalCommits.validate(view, pm, d -> false, d -> null);
         }
         if (pm.senderType() != MlsMessages.SENDER_MEMBER) {
             return Decision.reject("commit sender must be a member");
@@ -485,46 +459,61 @@ public final class DeliveryService {
     }
 
     /**
-     * bcmls 1.84 accepts an external commit's Remove without checking whom it removes; the rule
-     * (RFC 9420 section 12.4.3.2) is that it may only remove the joiner's own earlier leaf.
+     * Validates an external commit (RFC 9420 section 12.4.3.2) by a device joining from the
+     * GroupInfo the last committer uploaded, as strictly as a member commit: see
+     * {@link ExternalCommits}. {@code mayJoin} says whether the device may join (the server's
+     * answer to "has a pending Add or is on the roster"). The joiner's signature key must be that of
+     * its pending Add's key package, or of its old leaf when it rejoins. Accepted: the next view,
+     * with no pending proposals (an external commit drops them all, so the server issues again the
+     * ones it still wants), and the joiner in {@code joiners}.
      */
-    private String checkExternalCommit(GroupView view, MlsMessages.PublicMessage pm) throws MlsWireException {
-        MlsMessages.Commit commit = pm.commit();
-        if (!commit.hasPath()) {
-            return "external commit without an update path";
-        }
-        DeviceCredential joiner = DeviceCredential.decode(commit.pathLeaf().identity());
-        int inits = 0;
-        int removes = 0;
-        for (MlsMessages.ProposalOrRef item : commit.proposals()) {
-            if (item.isReference()) {
-                return "external commit must not reference proposals";
-            }
-            MlsMessages.Proposal p = item.proposal();
-            if (p.type() == MlsMessages.PROPOSAL_EXTERNAL_INIT) {
-                inits++;
-            } else if (p.type() == MlsMessages.PROPOSAL_REMOVE) {
-                removes++;
-                Member target = view.memberAt(p.removed());
-                if (target == null) {
-                    return "external commit removes leaf " + p.removed() + ", which is not a member";
-                }
-                if (!target.device().equals(joiner)) {
-                    return "external commit removes " + target.device() + ", not the joiner's own earlier leaf";
-                }
-            } else {
-                return "external commit carries a proposal of type " + p.type();
-            }
-        }
-        if (inits != 1 || removes > 1) {
-            return "external commit needs exactly one ExternalInit and at most one Remove";
-        }
-        return null;
+    public Decision<CommitAccepted> validateExternalCommit(GroupView view, byte[] commitMessage,
+                                                           Predicate<DeviceCredential> mayJoin) {
+        return validateExternalCommit(view, commitMessage, mayJoin, d -> null);
     }
 
-    private byte[] groupContext(GroupView view, byte[] treeHash) {
+    /**
+     * As {@link #validateExternalCommit(GroupView, byte[], Predicate)}, with the devices'
+     * registered signature keys ({@code null} for a device without one): a registered key is
+     * required of the joiner before any key the view knows.
+     */
+    public Decision<CommitAccepted> validateExternalCommit(GroupView view, byte[] commitMessage,
+                                                           Predicate<DeviceCredential> mayJoin,
+                                                           Function<DeviceCredential, byte[]> registeredSignatureKey) {
+        synchronized (BCMLS) {
+            try {
+                return ExternalCommits.validate(view, MlsMessages.parsePublicMessage(commitMessage), mayJoin,
+                        registeredSignatureKey);
+            } catch (MlsWireException e) {
+                return Decision.reject("malformed commit: " + e.getMessage());
+            } catch (Exception e) {
+                return Decision.reject("invalid commit: " + e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Checks the GroupInfo a committer uploads beside its commit, for joiners by external commit,
+     * against the view of the epoch that commit produced (see {@link ExternalCommits}). Accepted:
+     * the same view; store the GroupInfo and hand it to devices that join.
+     */
+    public Decision<GroupView> checkGroupInfo(GroupView view, byte[] groupInfoMessage) {
+        synchronized (BCMLS) {
+            try {
+                return ExternalCommits.checkGroupInfo(view, groupInfoMessage);
+            } catch (MlsWireException e) {
+                return Decision.reject("malformed GroupInfo: " + e.getMessage());
+            } catch (Exception e) {
+                return Decision.reject("invalid GroupInfo: " + e.getMessage());
+            }
+        }
+    }
+
+    /** The GroupContext of the view's epoch with the given tree hash (RFC 9420 section 8.1). */
+    static byte[] groupContext(GroupView view, byte[] treeHash) {
+        int id = MlsSuite.SUITE.getSuiteID();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        out.writeBytes(new byte[] {0, 1, (byte) (suite.getSuiteID() >>> 8), (byte) suite.getSuiteID()});
+        out.writeBytes(new byte[] {0, 1, (byte) (id >>> 8), (byte) id});
         out.writeBytes(MlsReader.opaqueOf(view.groupId()));
         long e = view.epoch();
         for (int i = 7; i >= 0; i--) {
@@ -536,7 +525,7 @@ public final class DeliveryService {
         return out.toByteArray();
     }
 
-    private static List<Member> members(TreeKEMPublicKey tree) throws MlsWireException {
+    static List<Member> members(TreeKEMPublicKey tree) throws MlsWireException {
         List<Member> out = new ArrayList<>();
         long leaves = tree.getSize().leafCount();
         for (int i = 0; i < leaves; i++) {
@@ -548,7 +537,7 @@ public final class DeliveryService {
         return out;
     }
 
-    private static byte[] concat(byte[]... parts) {
+    static byte[] concat(byte[]... parts) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (byte[] p : parts) {
             out.writeBytes(p);

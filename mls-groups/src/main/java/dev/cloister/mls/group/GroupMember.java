@@ -54,10 +54,19 @@ public final class GroupMember {
     public record CommitBundle(byte[] commit, byte[] welcome, long epoch) {
     }
 
+    /**
+     * An external join: the member, whose state waits until the delivery service accepts
+     * {@code commit} and it comes back to {@link #processCommit} (APPLIED_OWN), and the commit.
+     */
+    public record ExternalJoin(GroupMember member, byte[] commit) {
+    }
+
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final HexFormat HEX = HexFormat.of();
 
     private final DeviceIdentity identity;
+    private final byte[] groupId;
+    /** The current epoch's state; null while an external join waits for the delivery service. */
     private Group group;
     private Status status = Status.ACTIVE;
     private static final long ADD = -1L;
@@ -81,7 +90,41 @@ public final class GroupMember {
 
     private GroupMember(DeviceIdentity identity, Group group) {
         this.identity = identity;
+        this.groupId = group.getGroupID().clone();
         this.group = group;
+    }
+
+    private GroupMember(DeviceIdentity identity, byte[] groupId, byte[] pendingCommit, Group pendingNext) {
+        this.identity = identity;
+        this.groupId = groupId.clone();
+        this.pendingCommit = pendingCommit;
+        this.pendingNext = pendingNext;
+    }
+
+    /** A member whose only state is its external commit and the epoch it leads to. */
+    static GroupMember pendingJoin(DeviceIdentity identity, byte[] groupId, byte[] commit, Group next) {
+        return new GroupMember(identity, groupId, commit, next);
+    }
+
+    /**
+     * Joins by external commit (RFC 9420 section 12.4.3.2) from the GroupInfo, with the ratchet
+     * tree inline, that the last committer uploaded: for a device whose Add is pending while no
+     * member is online. Send {@code commit} to the delivery service; once accepted, hand it back to
+     * {@link #processCommit} (APPLIED_OWN). If another commit wins the epoch, join again from the
+     * new GroupInfo. The GroupInfo's signature, tree and leaves are checked first.
+     */
+    public static ExternalJoin joinExternal(DeviceIdentity identity, byte[] groupInfoMessage) throws MlsGroupException {
+        return ExternalJoiner.join(identity, groupInfoMessage, false);
+    }
+
+    /**
+     * Rejoins by external commit, removing this device's own old leaf (a resync after it lost or
+     * could not follow the group's state). With bcmls 1.84 this works only when the new leaf lands
+     * on the old one (no blank leaf left of it); otherwise it is refused and the device asks to be
+     * removed and added again.
+     */
+    public static ExternalJoin rejoinExternal(DeviceIdentity identity, byte[] groupInfoMessage) throws MlsGroupException {
+        return ExternalJoiner.join(identity, groupInfoMessage, true);
     }
 
     /** The external_senders entry naming the delivery service's signature key. */
@@ -178,23 +221,46 @@ public final class GroupMember {
     }
 
     public byte[] groupId() {
-        return group.getGroupID().clone();
+        return groupId.clone();
     }
 
+    /** Whether this device's external join still waits for the delivery service to accept it. */
+    public boolean externalJoinPending() {
+        return group == null && pendingNext != null;
+    }
+
+    /** The current epoch; throws {@link IllegalStateException} while an external join is pending. */
     public long epoch() {
-        return group.getEpoch();
+        return joined().getEpoch();
     }
 
+    /** This device's leaf; throws {@link IllegalStateException} while an external join is pending. */
     public int leafIndex() {
-        return group.getIndex().value();
+        return joined().getIndex().value();
+    }
+
+    private Group joined() {
+        if (group == null) {
+            throw new IllegalStateException("this device's external join is not accepted yet");
+        }
+        return group;
+    }
+
+    /** The current epoch's state, or why there is none to work on. */
+    private Group current() throws MlsGroupException {
+        if (group == null) {
+            throw new MlsGroupException("this device's external join is not accepted yet");
+        }
+        return group;
     }
 
     /** Current members by leaf index. */
     public Map<Integer, DeviceCredential> members() {
+        Group g = joined();
         Map<Integer, DeviceCredential> out = new TreeMap<>();
-        long leaves = group.getTree().getSize().leafCount();
+        long leaves = g.getTree().getSize().leafCount();
         for (int i = 0; i < leaves; i++) {
-            LeafNode leaf = group.getTree().getLeafNode(new LeafIndex(i));
+            LeafNode leaf = g.getTree().getLeafNode(new LeafIndex(i));
             if (leaf != null) {
                 try {
                     out.put(i, DeviceCredential.decode(leaf.getCredential().getIdentity()));
@@ -320,14 +386,25 @@ public final class GroupMember {
     }
 
     /**
-     * Applies a commit the delivery service accepted: our own (adopting the state kept aside) or
-     * another member's. A commit that removes this device ends its membership.
+     * Applies a commit the delivery service accepted: our own (adopting the state kept aside, also
+     * after an external join), another member's, or a joiner's external commit (which drops every
+     * pending proposal). A commit that removes this device ends its membership.
      */
     public CommitResult processCommit(byte[] message) throws MlsGroupException {
-        requireActive();
+        if (status != Status.ACTIVE) {
+            throw new MlsGroupException("this device is no longer in the group (" + status + ")");
+        }
         MlsMessages.PublicMessage pm = parse(message);
         if (pm.contentType() != MlsMessages.CONTENT_COMMIT) {
             throw new MlsGroupException("not a commit");
+        }
+        if (group == null) {
+            if (pendingCommit != null && Arrays.equals(pendingCommit, message)) {
+                adopt(pendingNext);
+                return CommitResult.APPLIED_OWN;
+            }
+            throw new MlsGroupException("this device has not joined: another commit took epoch " + pm.epoch()
+                    + ", so join again from the new GroupInfo");
         }
         checkGroupAndEpoch(pm);
         if (pendingCommit != null && Arrays.equals(pendingCommit, message)) {
@@ -336,9 +413,34 @@ public final class GroupMember {
         }
         pendingCommit = null;
         pendingNext = null;
-        if (pm.senderType() != MlsMessages.SENDER_MEMBER) {
-            throw new MlsGroupException("only members commit in this group");
+        boolean removesMe;
+        if (pm.senderType() == MlsMessages.SENDER_NEW_MEMBER_COMMIT) {
+            removesMe = checkExternalCommit(pm.commit());
+        } else if (pm.senderType() == MlsMessages.SENDER_MEMBER) {
+            removesMe = checkMemberCommit(pm);
+        } else {
+            throw new MlsGroupException("commits come from members or joiners only");
         }
+        if (removesMe) {
+            wipe(Status.REMOVED);
+            return CommitResult.REMOVED;
+        }
+        try {
+            Group next = group.handle(message, null);
+            if (next == null) {
+                throw new MlsGroupException("commit produced no new epoch");
+            }
+            adopt(next);
+            return CommitResult.APPLIED;
+        } catch (MlsGroupException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new MlsGroupException("commit refused: " + e.getMessage(), e);
+        }
+    }
+
+    /** A member's commit references exactly the proposals this member holds; true if it removes us. */
+    private boolean checkMemberCommit(MlsMessages.PublicMessage pm) throws MlsGroupException {
         if (pm.senderIndex() == leafIndex()) {
             throw new MlsGroupException("a commit in this device's name that it did not make");
         }
@@ -359,22 +461,44 @@ public final class GroupMember {
         if (pm.commit().proposals().size() != proposals.size()) {
             throw new MlsGroupException("commit does not reference every pending proposal");
         }
-        if (removesMe) {
-            wipe(Status.REMOVED);
-            return CommitResult.REMOVED;
+        return removesMe;
+    }
+
+    /**
+     * An external commit: one ExternalInit, no references, an update path, and at most one Remove,
+     * only of the joiner's own earlier leaf (bcmls 1.84 does not check whom it removes). True if
+     * that leaf is ours: another instance of this device rejoined.
+     */
+    private boolean checkExternalCommit(MlsMessages.Commit commit) throws MlsGroupException {
+        if (!commit.hasPath()) {
+            throw new MlsGroupException("external commit without an update path");
         }
-        try {
-            Group next = group.handle(message, null);
-            if (next == null) {
-                throw new MlsGroupException("commit produced no new epoch");
+        int inits = 0;
+        int removes = 0;
+        boolean removesMe = false;
+        for (MlsMessages.ProposalOrRef item : commit.proposals()) {
+            if (item.isReference()) {
+                throw new MlsGroupException("external commit must not reference proposals");
             }
-            adopt(next);
-            return CommitResult.APPLIED;
-        } catch (MlsGroupException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new MlsGroupException("commit refused: " + e.getMessage(), e);
+            MlsMessages.Proposal p = item.proposal();
+            if (p.type() == MlsMessages.PROPOSAL_EXTERNAL_INIT) {
+                inits++;
+            } else if (p.type() == MlsMessages.PROPOSAL_REMOVE) {
+                removes++;
+                LeafNode target = p.removed() < group.getTree().getSize().leafCount()
+                        ? group.getTree().getLeafNode(new LeafIndex((int) p.removed())) : null;
+                if (target == null || !Arrays.equals(target.getCredential().getIdentity(), commit.pathLeaf().identity())) {
+                    throw new MlsGroupException("external commit removes a leaf other than the joiner's own");
+                }
+                removesMe |= p.removed() == leafIndex();
+            } else {
+                throw new MlsGroupException("external commit carries a proposal of type " + p.type());
+            }
         }
+        if (inits != 1 || removes > 1) {
+            throw new MlsGroupException("external commit needs exactly one ExternalInit and at most one Remove");
+        }
+        return removesMe;
     }
 
     /** Forgets a commit of ours the delivery service rejected. */
@@ -470,6 +594,7 @@ public final class GroupMember {
         if (status != Status.ACTIVE) {
             throw new MlsGroupException("this device is no longer in the group (" + status + ")");
         }
+        current();
     }
 
     private MlsMessages.PublicMessage parse(byte[] message) throws MlsGroupException {

@@ -94,8 +94,11 @@ public final class MlsMessages {
         }
     }
 
-    /** A proposal: {@code add} for Add, {@code removed} for Remove, {@code leafNode} for Update. */
-    public record Proposal(int type, KeyPackage add, long removed, LeafNode update) {
+    /**
+     * A proposal: {@code add} for Add, {@code removed} for Remove, {@code update} for Update,
+     * {@code kemOutput} for ExternalInit.
+     */
+    public record Proposal(int type, KeyPackage add, long removed, LeafNode update, byte[] kemOutput) {
     }
 
     /** One entry of a Commit's proposal list: a reference or an inline proposal. */
@@ -182,6 +185,61 @@ public final class MlsMessages {
                 commit, signature, confirmationTag, membershipTag, r.slice(contentStart, contentEnd), authenticated);
     }
 
+    public static final int EXT_RATCHET_TREE = 2;
+    public static final int EXT_EXTERNAL_PUB = 4;
+    public static final int EXT_EXTERNAL_SENDERS = 5;
+
+    /**
+     * A GroupInfo (RFC 9420 section 12.4.3): its GroupContext fields, the GroupInfo extensions by
+     * type (data as sent), and {@code toBeSigned}, the exact bytes its signature covers.
+     */
+    public record GroupInfo(int cipherSuite, byte[] groupId, long epoch, byte[] treeHash,
+                            byte[] confirmedTranscriptHash, byte[] contextExtensions,
+                            java.util.Map<Integer, byte[]> extensions, byte[] confirmationTag, long signer,
+                            byte[] signature, byte[] toBeSigned) {
+        /** The ratchet_tree extension's data, or null. */
+        public byte[] ratchetTree() {
+            return extensions.get(EXT_RATCHET_TREE);
+        }
+    }
+
+    /** Parses an MLSMessage carrying a GroupInfo; a GroupInfo extension may appear once. */
+    public static GroupInfo parseGroupInfo(byte[] bytes) throws MlsWireException {
+        if (bytes == null || bytes.length > MAX_MESSAGE) {
+            throw new MlsWireException("GroupInfo missing or larger than " + MAX_MESSAGE + " bytes");
+        }
+        MlsReader r = new MlsReader(bytes);
+        if (r.u16("version") != MLS10 || r.u16("wire format") != WIRE_GROUP_INFO) {
+            throw new MlsWireException("not an MLS 1.0 GroupInfo");
+        }
+        int tbsStart = r.position();
+        if (r.u16("context version") != MLS10) {
+            throw new MlsWireException("GroupContext is not MLS 1.0");
+        }
+        int suite = r.u16("cipher suite");
+        byte[] groupId = r.opaque("group_id", MAX_GROUP_ID);
+        long epoch = r.u64("epoch");
+        byte[] treeHash = r.opaque("tree_hash", MAX_TAG);
+        byte[] confirmed = r.opaque("confirmed_transcript_hash", MAX_TAG);
+        byte[] contextExtensions = r.opaque("group context extensions", MAX_EXTENSIONS);
+        MlsReader ext = r.vector("GroupInfo extensions", MAX_MESSAGE);
+        java.util.Map<Integer, byte[]> extensions = new java.util.TreeMap<>();
+        while (ext.remaining() > 0) {
+            int type = ext.u16("extension type");
+            if (extensions.put(type, ext.opaque("extension data", MAX_MESSAGE)) != null) {
+                throw new MlsWireException("GroupInfo extension " + type + " appears twice");
+            }
+        }
+        byte[] confirmationTag = r.opaque("confirmation_tag", MAX_TAG);
+        long signer = r.u32("signer");
+        int tbsEnd = r.position();
+        byte[] signature = r.opaque("signature", MAX_SIGNATURE);
+        r.expectEnd("GroupInfo");
+        return new GroupInfo(suite, groupId, epoch, treeHash, confirmed, contextExtensions,
+                java.util.Collections.unmodifiableMap(extensions), confirmationTag, signer, signature,
+                r.slice(tbsStart, tbsEnd));
+    }
+
     /** Parses an MLSMessage carrying a KeyPackage. */
     public static KeyPackage parseKeyPackageMessage(byte[] bytes) throws MlsWireException {
         if (bytes == null || bytes.length > MAX_MESSAGE) {
@@ -214,14 +272,13 @@ public final class MlsMessages {
         int type = r.u16("proposal type");
         switch (type) {
             case PROPOSAL_ADD:
-                return new Proposal(type, keyPackage(r), -1, null);
+                return new Proposal(type, keyPackage(r), -1, null, null);
             case PROPOSAL_UPDATE:
-                return new Proposal(type, null, -1, leafNode(r));
+                return new Proposal(type, null, -1, leafNode(r), null);
             case PROPOSAL_REMOVE:
-                return new Proposal(type, null, r.u32("removed leaf"), null);
+                return new Proposal(type, null, r.u32("removed leaf"), null, null);
             case PROPOSAL_EXTERNAL_INIT:
-                r.skipOpaque("kem_output", MAX_KEY);
-                return new Proposal(type, null, -1, null);
+                return new Proposal(type, null, -1, null, r.opaque("kem_output", MAX_KEY));
             default:
                 throw new MlsWireException("proposal type " + type + " is not supported by this delivery service");
         }
