@@ -170,7 +170,25 @@ public final class RestClient {
     }
   }
 
-  private static String describe(IOException e) {
+  /** Says what failed in words, since the JDK's exceptions often carry no message. */
+  static String describe(IOException e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    if (e instanceof java.net.http.HttpConnectTimeoutException) {
+      return "connecting timed out";
+    }
+    if (e instanceof java.net.http.HttpTimeoutException) {
+      return "no answer in time";
+    }
+    if (e instanceof java.net.ConnectException || root instanceof java.net.ConnectException) {
+      return "connection refused";
+    }
+    if (root instanceof java.nio.channels.UnresolvedAddressException
+        || root instanceof java.net.UnknownHostException) {
+      return "unknown host";
+    }
     String m = e.getMessage();
     return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
   }
