@@ -4,16 +4,14 @@ import dev.cloister.mls.wire.MlsMessages;
 import dev.cloister.mls.wire.MlsReader;
 import dev.cloister.mls.wire.MlsWireException;
 import java.io.IOException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.HashSet;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import org.bouncycastle.crypto.AsymmetricCipherKeyPair;
 import org.bouncycastle.mls.TreeKEM.LeafIndex;
@@ -32,13 +30,15 @@ import org.bouncycastle.mls.protocol.Group;
 /**
  * One device's view of one MLS group, on Bouncy Castle's {@link Group}: create a group whose only
  * external sender is the delivery service, take the server's Add/Remove proposals, commit exactly
- * those, join from a Welcome, follow others' commits, protect chat and export per-epoch keys.
+ * those, join from a Welcome or by external commit, follow others' commits, protect chat, export
+ * per-epoch keys, and save its state to bytes and restore it.
  *
  * <p>Every incoming message first goes through our bounded parser ({@link MlsMessages}); bcmls
  * 1.84 resolves a commit's proposal references by silently dropping unknown ones, so this class
- * checks that every reference names a proposal it has seen. Commits always carry an update path:
- * with bcmls 1.84, after Add-only commits without a path a later Remove commit failed to decrypt
- * for some members (HPKE tag mismatch), and a path on every commit also gives forward secrecy.
+ * checks that every reference names a proposal it holds ({@link HeldProposals}). Commits always
+ * carry an update path: with bcmls 1.84, after Add-only commits without a path a later Remove
+ * commit failed to decrypt for some members (HPKE tag mismatch), and a path on every commit also
+ * gives forward secrecy.
  *
  * <p>Not thread-safe; and bcmls's cipher-suite objects share one digest, so all MLS work in a
  * process should run on one thread or under one lock (the delivery service takes that lock).
@@ -61,32 +61,23 @@ public final class GroupMember {
     public record ExternalJoin(GroupMember member, byte[] commit) {
     }
 
+    /** First byte of {@link #toBytes()}; a new layout gets a new value. */
+    static final int FORMAT = 1;
+    private static final int MAX_STATE = 64 * 1024 * 1024;
+    private static final int DIGEST = 32;
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static final HexFormat HEX = HexFormat.of();
 
     private final DeviceIdentity identity;
     private final byte[] groupId;
-    /** The current epoch's state; null while an external join waits for the delivery service. */
+    /** The current epoch; null while an external join waits for the server, and once membership ends. */
     private Group group;
     private Status status = Status.ACTIVE;
-    private static final long ADD = -1L;
-    private static final long OTHER = -2L;
-
-    /** A server proposal this member took: its message and the leaf a Remove targets, ADD or OTHER. */
-    private record Held(byte[] message, long target) {
-    }
-
-    /**
-     * Proposals taken this epoch by ref (hex), in arrival order. This map, not bcmls, is the truth:
-     * bcmls 1.84 caches handled proposals in a private list and commits all of them, with no way
-     * to drop one, so after a revocation its cache is emptied and refilled from this map.
-     */
-    private final Map<String, Held> proposals = new LinkedHashMap<>();
-    /** Refs the delivery service revoked this epoch, so a commit naming one is refused as such. */
-    private final Set<String> revoked = new HashSet<>();
-    private boolean removalProposed;
+    private HeldProposals proposals = new HeldProposals();
     private byte[] pendingCommit;
     private Group pendingNext;
+    /** Where this device was when its membership ended. */
+    private long lastEpoch;
+    private int lastLeaf;
 
     private GroupMember(DeviceIdentity identity, Group group) {
         this.identity = identity;
@@ -94,37 +85,17 @@ public final class GroupMember {
         this.group = group;
     }
 
-    private GroupMember(DeviceIdentity identity, byte[] groupId, byte[] pendingCommit, Group pendingNext) {
+    private GroupMember(DeviceIdentity identity, byte[] groupId) {
         this.identity = identity;
         this.groupId = groupId.clone();
-        this.pendingCommit = pendingCommit;
-        this.pendingNext = pendingNext;
     }
 
     /** A member whose only state is its external commit and the epoch it leads to. */
     static GroupMember pendingJoin(DeviceIdentity identity, byte[] groupId, byte[] commit, Group next) {
-        return new GroupMember(identity, groupId, commit, next);
-    }
-
-    /**
-     * Joins by external commit (RFC 9420 section 12.4.3.2) from the GroupInfo, with the ratchet
-     * tree inline, that the last committer uploaded: for a device whose Add is pending while no
-     * member is online. Send {@code commit} to the delivery service; once accepted, hand it back to
-     * {@link #processCommit} (APPLIED_OWN). If another commit wins the epoch, join again from the
-     * new GroupInfo. The GroupInfo's signature, tree and leaves are checked first.
-     */
-    public static ExternalJoin joinExternal(DeviceIdentity identity, byte[] groupInfoMessage) throws MlsGroupException {
-        return ExternalJoiner.join(identity, groupInfoMessage, false);
-    }
-
-    /**
-     * Rejoins by external commit, removing this device's own old leaf (a resync after it lost or
-     * could not follow the group's state). With bcmls 1.84 this works only when the new leaf lands
-     * on the old one (no blank leaf left of it); otherwise it is refused and the device asks to be
-     * removed and added again.
-     */
-    public static ExternalJoin rejoinExternal(DeviceIdentity identity, byte[] groupInfoMessage) throws MlsGroupException {
-        return ExternalJoiner.join(identity, groupInfoMessage, true);
+        GroupMember m = new GroupMember(identity, groupId);
+        m.pendingCommit = commit;
+        m.pendingNext = next;
+        return m;
     }
 
     /** The external_senders entry naming the delivery service's signature key. */
@@ -186,6 +157,27 @@ public final class GroupMember {
         throw new MlsGroupException("Welcome is for none of this device's key packages");
     }
 
+    /**
+     * Joins by external commit (RFC 9420 section 12.4.3.2) from the GroupInfo, with the ratchet
+     * tree inline, that the last committer uploaded: for a device whose Add is pending while no
+     * member is online. Send {@code commit} to the delivery service; once accepted, hand it back to
+     * {@link #processCommit} (APPLIED_OWN). If another commit wins the epoch, join again from the
+     * new GroupInfo. The GroupInfo's signature, tree and leaves are checked first.
+     */
+    public static ExternalJoin joinExternal(DeviceIdentity identity, byte[] groupInfoMessage) throws MlsGroupException {
+        return ExternalJoiner.join(identity, groupInfoMessage, false);
+    }
+
+    /**
+     * Rejoins by external commit, removing this device's own old leaf (a resync after it lost or
+     * could not follow the group's state). With bcmls 1.84 this works only when the new leaf lands
+     * on the old one (no blank leaf left of it); otherwise it is refused and the device asks to be
+     * removed and added again.
+     */
+    public static ExternalJoin rejoinExternal(DeviceIdentity identity, byte[] groupInfoMessage) throws MlsGroupException {
+        return ExternalJoiner.join(identity, groupInfoMessage, true);
+    }
+
     /** Bounded structural check of a Welcome before bcmls decodes it. */
     private static void checkWelcome(byte[] welcome) throws MlsGroupException {
         try {
@@ -226,17 +218,20 @@ public final class GroupMember {
 
     /** Whether this device's external join still waits for the delivery service to accept it. */
     public boolean externalJoinPending() {
-        return group == null && pendingNext != null;
+        return status == Status.ACTIVE && group == null && pendingNext != null;
     }
 
-    /** The current epoch; throws {@link IllegalStateException} while an external join is pending. */
+    /**
+     * The current epoch (the last one, once membership ended); throws
+     * {@link IllegalStateException} while an external join is pending.
+     */
     public long epoch() {
-        return joined().getEpoch();
+        return status == Status.ACTIVE ? joined().getEpoch() : lastEpoch;
     }
 
-    /** This device's leaf; throws {@link IllegalStateException} while an external join is pending. */
+    /** This device's leaf (the last one, once membership ended); throws while an external join is pending. */
     public int leafIndex() {
-        return joined().getIndex().value();
+        return status == Status.ACTIVE ? joined().getIndex().value() : lastLeaf;
     }
 
     private Group joined() {
@@ -246,18 +241,13 @@ public final class GroupMember {
         return group;
     }
 
-    /** The current epoch's state, or why there is none to work on. */
-    private Group current() throws MlsGroupException {
-        if (group == null) {
-            throw new MlsGroupException("this device's external join is not accepted yet");
-        }
-        return group;
-    }
-
-    /** Current members by leaf index. */
+    /** Current members by leaf index (none once this device's membership ended). */
     public Map<Integer, DeviceCredential> members() {
-        Group g = joined();
         Map<Integer, DeviceCredential> out = new TreeMap<>();
+        if (status != Status.ACTIVE) {
+            return out;
+        }
+        Group g = joined();
         long leaves = g.getTree().getSize().leafCount();
         for (int i = 0; i < leaves; i++) {
             LeafNode leaf = g.getTree().getLeafNode(new LeafIndex(i));
@@ -296,11 +286,9 @@ public final class GroupMember {
             throw new MlsGroupException("proposals are accepted only from the delivery service");
         }
         checkGroupAndEpoch(pm);
-        String ref = HEX.formatHex(proposalRef(pm));
         MlsMessages.Proposal p = pm.proposal();
         if (p.type() == MlsMessages.PROPOSAL_REMOVE && p.removed() == leafIndex()) {
-            removalProposed = true;
-            proposals.put(ref, new Held(message.clone(), p.removed()));
+            proposals.take(proposalRef(pm), message, p.removed());
             return;
         }
         try {
@@ -308,8 +296,9 @@ public final class GroupMember {
         } catch (Exception e) {
             throw new MlsGroupException("proposal refused: " + e.getMessage(), e);
         }
-        long target = p.type() == MlsMessages.PROPOSAL_REMOVE ? p.removed() : p.type() == MlsMessages.PROPOSAL_ADD ? ADD : OTHER;
-        proposals.put(ref, new Held(message.clone(), target));
+        long target = p.type() == MlsMessages.PROPOSAL_REMOVE ? p.removed()
+                : p.type() == MlsMessages.PROPOSAL_ADD ? HeldProposals.ADD : HeldProposals.OTHER;
+        proposals.take(proposalRef(pm), message, target);
     }
 
     /**
@@ -320,33 +309,15 @@ public final class GroupMember {
      */
     public void revokeProposals(List<byte[]> refs) throws MlsGroupException {
         requireActive();
-        boolean dropped = false;
-        for (byte[] ref : refs) {
-            String hex = HEX.formatHex(ref);
-            revoked.add(hex);
-            dropped |= proposals.remove(hex) != null;
-        }
-        if (!dropped) {
-            return;
-        }
-        discardPendingCommit();
-        removalProposed = proposals.values().stream().anyMatch(h -> h.target() == leafIndex());
-        GroupStateCodec.clearPendingProposals(group);
-        for (Held held : proposals.values()) {
-            if (held.target() == leafIndex()) {
-                continue;
-            }
-            try {
-                group.handle(held.message(), null);
-            } catch (Exception e) {
-                throw new MlsGroupException("proposal taken earlier is refused now: " + e.getMessage(), e);
-            }
+        if (proposals.revoke(refs)) {
+            discardPendingCommit();
+            proposals.refill(group, leafIndex());
         }
     }
 
     /** Whether the server has proposed removing this device in the current epoch. */
     public boolean removalProposed() {
-        return removalProposed;
+        return status == Status.ACTIVE && group != null && proposals.removes(leafIndex());
     }
 
     /** How many proposals this member holds for the current epoch. */
@@ -360,7 +331,7 @@ public final class GroupMember {
      */
     public CommitBundle commit() throws MlsGroupException {
         requireActive();
-        if (removalProposed) {
+        if (removalProposed()) {
             throw new MlsGroupException("a member being removed must not commit");
         }
         try {
@@ -372,7 +343,7 @@ public final class GroupMember {
                     new Group.CommitParameters(Group.NORMAL_COMMIT_PARAMS));
             byte[] commit = MLSOutputStream.encode(gwm.message);
             byte[] welcome = null;
-            if (gwm.message.welcome != null && proposals.values().stream().anyMatch(h -> h.target() == ADD)) {
+            if (gwm.message.welcome != null && proposals.anyAdd()) {
                 MLSMessage w = new MLSMessage(WireFormat.mls_welcome);
                 w.welcome = gwm.message.welcome;
                 welcome = MLSOutputStream.encode(w);
@@ -411,18 +382,20 @@ public final class GroupMember {
             adopt(pendingNext);
             return CommitResult.APPLIED_OWN;
         }
-        pendingCommit = null;
-        pendingNext = null;
+        discardPendingCommit();
         boolean removesMe;
         if (pm.senderType() == MlsMessages.SENDER_NEW_MEMBER_COMMIT) {
             removesMe = checkExternalCommit(pm.commit());
         } else if (pm.senderType() == MlsMessages.SENDER_MEMBER) {
-            removesMe = checkMemberCommit(pm);
+            if (pm.senderIndex() == leafIndex()) {
+                throw new MlsGroupException("a commit in this device's name that it did not make");
+            }
+            removesMe = proposals.check(pm.commit(), leafIndex());
         } else {
             throw new MlsGroupException("commits come from members or joiners only");
         }
         if (removesMe) {
-            wipe(Status.REMOVED);
+            end(Status.REMOVED);
             return CommitResult.REMOVED;
         }
         try {
@@ -437,31 +410,6 @@ public final class GroupMember {
         } catch (Exception e) {
             throw new MlsGroupException("commit refused: " + e.getMessage(), e);
         }
-    }
-
-    /** A member's commit references exactly the proposals this member holds; true if it removes us. */
-    private boolean checkMemberCommit(MlsMessages.PublicMessage pm) throws MlsGroupException {
-        if (pm.senderIndex() == leafIndex()) {
-            throw new MlsGroupException("a commit in this device's name that it did not make");
-        }
-        boolean removesMe = false;
-        for (MlsMessages.ProposalOrRef item : pm.commit().proposals()) {
-            if (!item.isReference()) {
-                throw new MlsGroupException("commit carries an inline proposal");
-            }
-            String ref = HEX.formatHex(item.reference());
-            Held held = proposals.get(ref);
-            if (held == null) {
-                throw new MlsGroupException(revoked.contains(ref)
-                        ? "commit references a proposal the delivery service revoked"
-                        : "commit references a proposal this member never received");
-            }
-            removesMe |= held.target() == leafIndex();
-        }
-        if (pm.commit().proposals().size() != proposals.size()) {
-            throw new MlsGroupException("commit does not reference every pending proposal");
-        }
-        return removesMe;
     }
 
     /**
@@ -501,7 +449,7 @@ public final class GroupMember {
         return removesMe;
     }
 
-    /** Forgets a commit of ours the delivery service rejected. */
+    /** Forgets a commit of ours the delivery service rejected (an external join then has nothing left). */
     public void discardPendingCommit() {
         pendingCommit = null;
         pendingNext = null;
@@ -510,29 +458,35 @@ public final class GroupMember {
     private void adopt(Group next) {
         group = next;
         proposals.clear();
-        revoked.clear();
-        removalProposed = false;
-        pendingCommit = null;
-        pendingNext = null;
+        discardPendingCommit();
     }
 
     /** Leaves: forgets the group's secrets. The server then proposes the Remove of this leaf. */
     public void leave() {
-        wipe(Status.LEFT);
+        if (status == Status.ACTIVE) {
+            end(Status.LEFT);
+        }
     }
 
-    private void wipe(Status to) {
+    /** Membership ends: remember where, forget every secret. */
+    private void end(Status to) {
+        if (group != null) {
+            lastEpoch = group.getEpoch();
+            lastLeaf = group.getIndex().value();
+        }
         status = to;
+        group = null;
         proposals.clear();
-        pendingCommit = null;
-        pendingNext = null;
+        discardPendingCommit();
     }
 
     /** Encrypts a chat message as a PrivateMessage. */
     public byte[] protect(byte[] plaintext) throws MlsGroupException {
         requireActive();
         try {
-            return MLSOutputStream.encode(group.protect(new byte[0], plaintext, 0));
+            byte[] out = MLSOutputStream.encode(group.protect(new byte[0], plaintext, 0));
+            GroupStateCodec.forgetSentKeys(group);
+            return out;
         } catch (Exception e) {
             throw new MlsGroupException("cannot protect: " + e.getMessage(), e);
         }
@@ -590,11 +544,132 @@ public final class GroupMember {
         return group.getEpochAuthenticator().clone();
     }
 
+    /**
+     * Everything needed to go on after a restart: the epoch's state (tree, private keys, key
+     * schedule, every sender's ratchet position), held and revoked proposals, status, and a commit
+     * or external join awaiting the server with the state it leads to. Starts with a format byte,
+     * ends with a SHA-256 of the rest (corruption is refused on restore, not discovered later).
+     * Holds private keys: keep it in the device's encrypted storage. Save it again after every
+     * {@link #protect}: a state restored from before a sent message would reuse its key and nonce
+     * (bcmls 1.84 sends an all-zero reuse_guard, so nothing else tells the two apart).
+     */
+    public byte[] toBytes() {
+        StateWriter w = new StateWriter().u8(FORMAT).u8(status.ordinal()).opaque(groupId)
+                .u64(lastEpoch).u32(lastLeaf);
+        proposals.writeTo(w);
+        w.optional(group == null ? null : GroupStateCodec.encode(group, GroupStateCodec.FULL));
+        w.optional(pendingCommit);
+        w.optional(pendingNext == null ? null : GroupStateCodec.encode(pendingNext, GroupStateCodec.FULL));
+        // Reserved for a decrypt-only copy of the previous epoch.
+        w.optional(null);
+        byte[] body = w.toByteArray();
+        byte[] out = Arrays.copyOf(body, body.length + DIGEST);
+        System.arraycopy(sha256(body), 0, out, body.length, DIGEST);
+        return out;
+    }
+
+    /** Restores a member saved by {@link #toBytes()} for {@code identity}; corrupt or foreign state is refused. */
+    public static GroupMember fromBytes(DeviceIdentity identity, byte[] bytes) throws MlsGroupException {
+        if (bytes == null || bytes.length <= DIGEST + 1 || bytes.length > MAX_STATE) {
+            throw new MlsGroupException("malformed group state: missing, too short or larger than " + MAX_STATE + " bytes");
+        }
+        byte[] body = Arrays.copyOf(bytes, bytes.length - DIGEST);
+        if (!MessageDigest.isEqual(sha256(body), Arrays.copyOfRange(bytes, body.length, bytes.length))) {
+            throw new MlsGroupException("corrupt group state: checksum mismatch");
+        }
+        try {
+            MlsReader r = new MlsReader(body);
+            int format = r.u8("format");
+            if (format != FORMAT) {
+                throw new MlsWireException("unknown format " + format);
+            }
+            int statusCode = r.u8("status");
+            if (statusCode >= Status.values().length) {
+                throw new MlsWireException("unknown status " + statusCode);
+            }
+            GroupMember m = new GroupMember(identity, r.opaque("group id", MlsMessages.MAX_GROUP_ID));
+            m.status = Status.values()[statusCode];
+            m.lastEpoch = r.u64("last epoch");
+            m.lastLeaf = (int) r.u32("last leaf");
+            m.proposals = HeldProposals.read(r);
+            m.group = optionalGroup(r, identity, GroupStateCodec.FULL);
+            m.pendingCommit = optional(r, "pending commit", MlsMessages.MAX_MESSAGE);
+            m.pendingNext = optionalGroup(r, identity, GroupStateCodec.FULL);
+            if (optionalGroup(r, identity, GroupStateCodec.DECRYPT_ONLY) != null) {
+                throw new MlsWireException("previous epoch state is not supported by this format");
+            }
+            r.expectEnd("group state");
+            m.checkRestored();
+            return m;
+        } catch (MlsWireException e) {
+            throw new MlsGroupException("malformed group state: " + e.getMessage());
+        }
+    }
+
+    /** The restored parts must fit together; bcmls's proposal cache is refilled (and so re-verified). */
+    private void checkRestored() throws MlsWireException {
+        for (Group g : Arrays.asList(group, pendingNext)) {
+            if (g != null && !Arrays.equals(g.getGroupID(), groupId)) {
+                throw new MlsWireException("state of another group inside");
+            }
+        }
+        if ((pendingCommit == null) != (pendingNext == null)) {
+            throw new MlsWireException("a pending commit without the state it leads to");
+        }
+        if (pendingNext != null && group != null && pendingNext.getEpoch() != group.getEpoch() + 1) {
+            throw new MlsWireException("pending state is not for the next epoch");
+        }
+        if (status == Status.ACTIVE && group == null && pendingNext == null) {
+            throw new MlsWireException("an active member without state");
+        }
+        if (status != Status.ACTIVE && (group != null || pendingNext != null || proposals.size() > 0)) {
+            throw new MlsWireException("a former member with group secrets");
+        }
+        if (group != null) {
+            try {
+                proposals.refill(group, leafIndex());
+            } catch (MlsGroupException e) {
+                throw new MlsWireException("held proposals do not fit the state: " + e.getMessage());
+            }
+        } else if (proposals.size() > 0) {
+            throw new MlsWireException("proposals held before joining");
+        }
+    }
+
+    private static Group optionalGroup(MlsReader r, DeviceIdentity identity, int kind) throws MlsWireException {
+        byte[] state = optional(r, "group state", MAX_STATE);
+        if (state == null) {
+            return null;
+        }
+        MlsReader inner = new MlsReader(state);
+        Group g = GroupStateCodec.decode(inner, identity.signaturePrivate(), kind);
+        inner.expectEnd("epoch state");
+        return g;
+    }
+
+    private static byte[] optional(MlsReader r, String what, int max) throws MlsWireException {
+        int present = r.u8(what);
+        if (present > 1) {
+            throw new MlsWireException("invalid presence flag of " + what);
+        }
+        return present == 0 ? null : r.opaque(what, max);
+    }
+
+    private static byte[] sha256(byte[] data) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(data);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private void requireActive() throws MlsGroupException {
         if (status != Status.ACTIVE) {
             throw new MlsGroupException("this device is no longer in the group (" + status + ")");
         }
-        current();
+        if (group == null) {
+            throw new MlsGroupException("this device's external join is not accepted yet");
+        }
     }
 
     private MlsMessages.PublicMessage parse(byte[] message) throws MlsGroupException {

@@ -19,6 +19,12 @@ final class StateWriter {
         return u8(v ? 1 : 0);
     }
 
+    StateWriter u16(int v) {
+        out.write(v >>> 8);
+        out.write(v);
+        return this;
+    }
+
     StateWriter u32(long v) {
         for (int i = 3; i >= 0; i--) {
             out.write((int) (v >>> (8 * i)));

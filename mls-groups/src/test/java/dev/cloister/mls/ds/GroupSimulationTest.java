@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
 /**
  * 200 devices join one by one through the delivery service while 50 random members leave; after
  * every epoch all members export the same SFrame base key and the device removed by that epoch
- * cannot open a frame sealed in it. Sizes can be changed with {@code -Dmls.sim.joins} and
+ * cannot open a frame sealed in it; every tenth epoch a random member is replaced by its state saved
+ * and restored. Sizes can be changed with {@code -Dmls.sim.joins} and
  * {@code -Dmls.sim.leaves}.
  */
 class GroupSimulationTest {
@@ -53,6 +54,13 @@ class GroupSimulationTest {
                 joined++;
             }
             epochs++;
+            if (epochs % 10 == 0) {
+                // A device restarts: its saved state replaces it and must keep agreeing.
+                GroupMember m = current.get(random.nextInt(current.size()));
+                if (m.status() == GroupMember.Status.ACTIVE) {
+                    h.members.put(m.identity().credential(), GroupMember.fromBytes(m.identity(), m.toBytes()));
+                }
+            }
             assertAllAgree(h);
         }
         assertThat(h.members).hasSize(1 + joins - leaves);
