@@ -104,6 +104,10 @@ public final class CloisterClient {
    * @throws NotLoggedInException no profile there, or its token expired
    */
   public static CloisterClient open(Path home, URI server) throws IOException {
+    if (!java.nio.file.Files.isDirectory(home)) {
+      throw new NotLoggedInException("no profile in " + home.toAbsolutePath()
+          + ": register or log in first");
+    }
     Profile profile = Profile.open(home);
     Profile.Account account = profile.account().orElseThrow(() -> new NotLoggedInException(
         "no profile in " + profile.home() + ": register or log in first"));

@@ -58,8 +58,13 @@ final class RecordingListener implements GatewayListener {
   }
 
   String awaitState(GatewayClient.State state, Duration timeout) throws InterruptedException {
-    return await(() -> states.stream().filter(s -> s.startsWith(state + " ")).findFirst()
-        .orElse(null), timeout, "state " + state);
+    return awaitState(state + " ", timeout);
+  }
+
+  /** The first state change whose "STATE detail" text starts with {@code prefix}. */
+  String awaitState(String prefix, Duration timeout) throws InterruptedException {
+    return await(() -> states.stream().filter(s -> s.startsWith(prefix)).findFirst()
+        .orElse(null), timeout, "state " + prefix);
   }
 
   private synchronized <T> T await(java.util.function.Supplier<T> found, Duration timeout,
