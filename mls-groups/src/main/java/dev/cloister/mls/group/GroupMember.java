@@ -65,6 +65,8 @@ public final class GroupMember {
     static final int FORMAT = 1;
     private static final int MAX_STATE = 64 * 1024 * 1024;
     private static final int DIGEST = 32;
+    /** How far past a sender's ratchet a message may claim to be (bcmls derives every key in between). */
+    static final int MAX_GENERATION_SKIP = 1024;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final DeviceIdentity identity;
@@ -75,6 +77,11 @@ public final class GroupMember {
     private HeldProposals proposals = new HeldProposals();
     private byte[] pendingCommit;
     private Group pendingNext;
+    /**
+     * A decrypt-only copy of the epoch before the current one (of the last one, once removed), so
+     * PrivateMessages sent before a commit and delivered after it still open.
+     */
+    private Group previous;
     /** Where this device was when its membership ended. */
     private long lastEpoch;
     private int lastLeaf;
@@ -456,9 +463,15 @@ public final class GroupMember {
     }
 
     private void adopt(Group next) {
+        previous = group == null ? null : GroupStateCodec.decryptOnly(group);
         group = next;
         proposals.clear();
         discardPendingCommit();
+    }
+
+    /** Forgets the previous epoch's keys before the next commit would (when its grace window ends). */
+    public void forgetPreviousEpoch() {
+        previous = null;
     }
 
     /** Leaves: forgets the group's secrets. The server then proposes the Remove of this leaf. */
@@ -468,11 +481,18 @@ public final class GroupMember {
         }
     }
 
-    /** Membership ends: remember where, forget every secret. */
+    /**
+     * Membership ends: remember where and forget every secret, except that a removed device keeps
+     * its last epoch's decryption keys (messages sent to it before the removal still open).
+     */
     private void end(Status to) {
+        previous = null;
         if (group != null) {
             lastEpoch = group.getEpoch();
             lastLeaf = group.getIndex().value();
+            if (to == Status.REMOVED) {
+                previous = GroupStateCodec.decryptOnly(group);
+            }
         }
         status = to;
         group = null;
@@ -492,35 +512,94 @@ public final class GroupMember {
         }
     }
 
-    /** Decrypts a PrivateMessage from another member of the current epoch. */
+    /**
+     * Decrypts a PrivateMessage from another member, of the current epoch or of the previous one
+     * (kept for messages sent before the last commit and delivered after it). A removed device
+     * still opens messages of its last epoch.
+     */
     public byte[] unprotect(byte[] message) throws MlsGroupException {
-        requireActive();
+        if (status == Status.LEFT || (status == Status.ACTIVE && group == null)) {
+            requireActive();
+        }
+        MlsMessages.PrivateMessageHeader header = header(message);
+        if (!Arrays.equals(header.groupId(), groupId)) {
+            throw new MlsGroupException("message for another group");
+        }
+        if (header.contentType() != MlsMessages.CONTENT_APPLICATION) {
+            throw new MlsGroupException("handshake messages travel as PublicMessage");
+        }
+        Group state = null;
+        if (group != null && header.epoch() == group.getEpoch()) {
+            state = group;
+        } else if (previous != null && header.epoch() == previous.getEpoch()) {
+            state = previous;
+        }
+        if (state == null) {
+            throw new MlsGroupException("message from epoch " + header.epoch() + ", this device keeps only epochs "
+                    + keptEpochs());
+        }
         try {
-            if (message == null || message.length > MlsMessages.MAX_MESSAGE) {
-                throw new MlsWireException("message missing or too large");
-            }
-            MlsReader r = new MlsReader(message);
-            if (r.u16("version") != MlsMessages.MLS10 || r.u16("wire format") != MlsMessages.WIRE_PRIVATE_MESSAGE) {
-                throw new MlsWireException("not an MLS 1.0 PrivateMessage");
-            }
-            r.skipOpaque("group_id", MlsMessages.MAX_GROUP_ID);
-            long epoch = r.u64("epoch");
-            r.u8("content type");
-            r.skipOpaque("authenticated_data", MlsMessages.MAX_AUTHENTICATED_DATA);
-            r.skipOpaque("encrypted_sender_data", MlsMessages.MAX_KEY);
-            r.skipOpaque("ciphertext", MlsMessages.MAX_MESSAGE);
-            r.expectEnd("PrivateMessage");
-            if (epoch != group.getEpoch()) {
-                throw new MlsGroupException("message for epoch " + epoch + ", group is at " + group.getEpoch());
-            }
+            checkGeneration(state, message, header);
+            MLSMessage msg = (MLSMessage) MLSInputStream.decode(message, MLSMessage.class);
+            return state.unprotect(msg)[1];
+        } catch (MlsGroupException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new MlsGroupException("cannot decrypt: " + e.getMessage(), e);
+        }
+    }
+
+    /** The epoch a PrivateMessage was sent in, from its clear header. */
+    public long epochOf(byte[] privateMessage) throws MlsGroupException {
+        return header(privateMessage).epoch();
+    }
+
+    private static MlsMessages.PrivateMessageHeader header(byte[] message) throws MlsGroupException {
+        try {
+            return MlsMessages.parsePrivateMessageHeader(message);
         } catch (MlsWireException e) {
             throw new MlsGroupException("malformed message: " + e.getMessage());
         }
-        try {
-            MLSMessage msg = (MLSMessage) MLSInputStream.decode(message, MLSMessage.class);
-            return group.unprotect(msg)[1];
-        } catch (Exception e) {
-            throw new MlsGroupException("cannot decrypt: " + e.getMessage(), e);
+    }
+
+    private String keptEpochs() {
+        if (group == null) {
+            return previous == null ? "(none)" : previous.getEpoch() + ".." + previous.getEpoch();
+        }
+        return (previous == null ? group.getEpoch() : previous.getEpoch()) + ".." + group.getEpoch();
+    }
+
+    /**
+     * Reads the sender data before bcmls does and refuses a generation far past the sender's
+     * ratchet: bcmls 1.84 derives and caches every key up to whatever generation a message claims,
+     * so one message from a member could make this device derive two billion keys.
+     */
+    private static void checkGeneration(Group state, byte[] message, MlsMessages.PrivateMessageHeader header)
+            throws Exception {
+        MlsReader r = new MlsReader(message);
+        r.u16("version");
+        r.u16("wire format");
+        r.opaque("group_id", MlsMessages.MAX_GROUP_ID);
+        r.u64("epoch");
+        r.u8("content type");
+        r.opaque("authenticated_data", MlsMessages.MAX_AUTHENTICATED_DATA);
+        byte[] encryptedSenderData = r.opaque("encrypted_sender_data", MlsMessages.MAX_KEY);
+        byte[] ciphertext = r.opaque("ciphertext", MlsMessages.MAX_MESSAGE);
+        MlsCipherSuite suite = state.getSuite();
+        org.bouncycastle.mls.KeyGeneration keys = org.bouncycastle.mls.KeyScheduleEpoch.senderDataKeys(suite,
+                GroupStateCodec.senderDataSecret(state).clone(), ciphertext);
+        byte[] aad = new StateWriter().opaque(header.groupId()).u64(header.epoch()).u8(header.contentType()).toByteArray();
+        byte[] senderData = suite.getAEAD().open(keys.key, keys.nonce, aad, encryptedSenderData);
+        MlsReader sd = new MlsReader(senderData);
+        long sender = sd.u32("sender leaf");
+        long generation = sd.u32("generation");
+        if (sender >= state.getTree().getSize().leafCount() || state.getTree().getLeafNode(new LeafIndex((int) sender)) == null) {
+            throw new MlsGroupException("message from leaf " + sender + ", which is not a member");
+        }
+        long next = GroupStateCodec.nextApplicationGeneration(state, (int) sender);
+        if (generation - next > MAX_GENERATION_SKIP) {
+            throw new MlsGroupException("message claims generation " + generation + ", more than " + MAX_GENERATION_SKIP
+                    + " past the sender's " + next);
         }
     }
 
@@ -546,8 +625,9 @@ public final class GroupMember {
 
     /**
      * Everything needed to go on after a restart: the epoch's state (tree, private keys, key
-     * schedule, every sender's ratchet position), held and revoked proposals, status, and a commit
-     * or external join awaiting the server with the state it leads to. Starts with a format byte,
+     * schedule, every sender's ratchet position), the previous epoch's decryption keys, held and
+     * revoked proposals, status, and a commit or external join awaiting the server with the state
+     * it leads to. Starts with a format byte,
      * ends with a SHA-256 of the rest (corruption is refused on restore, not discovered later).
      * Holds private keys: keep it in the device's encrypted storage. Save it again after every
      * {@link #protect}: a state restored from before a sent message would reuse its key and nonce
@@ -560,8 +640,7 @@ public final class GroupMember {
         w.optional(group == null ? null : GroupStateCodec.encode(group, GroupStateCodec.FULL));
         w.optional(pendingCommit);
         w.optional(pendingNext == null ? null : GroupStateCodec.encode(pendingNext, GroupStateCodec.FULL));
-        // Reserved for a decrypt-only copy of the previous epoch.
-        w.optional(null);
+        w.optional(previous == null ? null : GroupStateCodec.encode(previous, GroupStateCodec.DECRYPT_ONLY));
         byte[] body = w.toByteArray();
         byte[] out = Arrays.copyOf(body, body.length + DIGEST);
         System.arraycopy(sha256(body), 0, out, body.length, DIGEST);
@@ -595,9 +674,7 @@ public final class GroupMember {
             m.group = optionalGroup(r, identity, GroupStateCodec.FULL);
             m.pendingCommit = optional(r, "pending commit", MlsMessages.MAX_MESSAGE);
             m.pendingNext = optionalGroup(r, identity, GroupStateCodec.FULL);
-            if (optionalGroup(r, identity, GroupStateCodec.DECRYPT_ONLY) != null) {
-                throw new MlsWireException("previous epoch state is not supported by this format");
-            }
+            m.previous = optionalGroup(r, identity, GroupStateCodec.DECRYPT_ONLY);
             r.expectEnd("group state");
             m.checkRestored();
             return m;
@@ -608,7 +685,7 @@ public final class GroupMember {
 
     /** The restored parts must fit together; bcmls's proposal cache is refilled (and so re-verified). */
     private void checkRestored() throws MlsWireException {
-        for (Group g : Arrays.asList(group, pendingNext)) {
+        for (Group g : Arrays.asList(group, pendingNext, previous)) {
             if (g != null && !Arrays.equals(g.getGroupID(), groupId)) {
                 throw new MlsWireException("state of another group inside");
             }
@@ -624,6 +701,13 @@ public final class GroupMember {
         }
         if (status != Status.ACTIVE && (group != null || pendingNext != null || proposals.size() > 0)) {
             throw new MlsWireException("a former member with group secrets");
+        }
+        if (status == Status.LEFT && previous != null) {
+            throw new MlsWireException("a device that left with keys of the group");
+        }
+        long expected = group != null ? group.getEpoch() - 1 : lastEpoch;
+        if (previous != null && previous.getEpoch() != expected) {
+            throw new MlsWireException("kept epoch " + previous.getEpoch() + " is not the one before " + (expected + 1));
         }
         if (group != null) {
             try {

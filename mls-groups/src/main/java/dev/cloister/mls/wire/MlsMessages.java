@@ -240,6 +240,43 @@ public final class MlsMessages {
                 r.slice(tbsStart, tbsEnd));
     }
 
+    /** What a delivery service may read of a PrivateMessage: the group, the epoch and the content type. */
+    public record PrivateMessageHeader(byte[] groupId, long epoch, int contentType) {
+    }
+
+    /**
+     * Parses an MLSMessage that must be a PrivateMessage (bounded, no trailing bytes) and returns
+     * its clear header, so a server can refuse posts that are not MLS, are for another group or
+     * carry a stale epoch without any group secret.
+     */
+    public static PrivateMessageHeader parsePrivateMessageHeader(byte[] message) throws MlsWireException {
+        if (message == null || message.length == 0) {
+            throw new MlsWireException("empty message");
+        }
+        if (message.length > MAX_MESSAGE) {
+            throw new MlsWireException("message of " + message.length + " bytes exceeds " + MAX_MESSAGE);
+        }
+        MlsReader r = new MlsReader(message);
+        if (r.u16("version") != MLS10) {
+            throw new MlsWireException("not an MLS 1.0 message");
+        }
+        int wire = r.u16("wire format");
+        if (wire != WIRE_PRIVATE_MESSAGE) {
+            throw new MlsWireException("wire format " + wire + " is not PrivateMessage");
+        }
+        byte[] groupId = r.opaque("group_id", MAX_GROUP_ID);
+        long epoch = r.u64("epoch");
+        int contentType = r.u8("content type");
+        if (contentType < CONTENT_APPLICATION || contentType > CONTENT_COMMIT) {
+            throw new MlsWireException("unknown content type " + contentType);
+        }
+        r.skipOpaque("authenticated_data", MAX_AUTHENTICATED_DATA);
+        r.skipOpaque("encrypted_sender_data", MAX_KEY);
+        r.skipOpaque("ciphertext", MAX_MESSAGE);
+        r.expectEnd("PrivateMessage");
+        return new PrivateMessageHeader(groupId, epoch, contentType);
+    }
+
     /** Parses an MLSMessage carrying a KeyPackage. */
     public static KeyPackage parseKeyPackageMessage(byte[] bytes) throws MlsWireException {
         if (bytes == null || bytes.length > MAX_MESSAGE) {
