@@ -509,6 +509,38 @@ public final class DeliveryService {
         }
     }
 
+    /**
+     * Checks a chat post (an MLS PrivateMessage) against the group without any secret: its clear
+     * header must be well formed, for this group, of application content, and of the current epoch
+     * (or of the previous one while the caller's grace window after the last commit is open). The
+     * reason starts with a stable code: {@code not_mls}, {@code wrong_group}, {@code stale_epoch}
+     * or {@code future_epoch}.
+     */
+    public static Decision<MlsMessages.PrivateMessageHeader> checkPost(GroupView view, byte[] privateMessage,
+                                                                        boolean previousEpochInGrace) {
+        MlsMessages.PrivateMessageHeader header;
+        try {
+            header = MlsMessages.parsePrivateMessageHeader(privateMessage);
+        } catch (MlsWireException e) {
+            return Decision.reject("not_mls: " + e.getMessage());
+        }
+        if (header.contentType() != MlsMessages.CONTENT_APPLICATION) {
+            return Decision.reject("not_mls: a post must carry application content; handshakes travel as PublicMessage");
+        }
+        if (!Arrays.equals(header.groupId(), view.groupId())) {
+            return Decision.reject("wrong_group: the message is for another MLS group");
+        }
+        long epoch = header.epoch();
+        if (epoch == view.epoch() || (previousEpochInGrace && view.epoch() > 0 && epoch == view.epoch() - 1)) {
+            return Decision.accept(header);
+        }
+        if (Long.compareUnsigned(epoch, view.epoch()) > 0) {
+            return Decision.reject("future_epoch: the message is for epoch " + Long.toUnsignedString(epoch)
+                    + ", the group is at " + view.epoch());
+        }
+        return Decision.reject("stale_epoch: the message is for epoch " + epoch + ", the group is at " + view.epoch());
+    }
+
     /** The GroupContext of the view's epoch with the given tree hash (RFC 9420 section 8.1). */
     static byte[] groupContext(GroupView view, byte[] treeHash) {
         int id = MlsSuite.SUITE.getSuiteID();
