@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.cloister.client.auth.Srp;
+import dev.cloister.client.device.KeyPackageStock;
 import dev.cloister.client.device.KeyPackageUpkeep;
 import dev.cloister.client.profile.CheckedFile;
 import dev.cloister.client.profile.CorruptFileException;
@@ -36,11 +37,6 @@ class CloisterClientTest {
     }
   }
 
-  /** True when the node has the device routes (issue 9); until then login says so and goes on. */
-  private static boolean devicesSupported(CloisterClient c) {
-    return c.notices().stream().noneMatch(n -> n.contains("no device API"));
-  }
-
   @Test
   void theFirstLoginEnrollsTheDeviceAndLaterOnesReuseIt() throws Exception {
     Path home = tmp.resolve("alice");
@@ -50,18 +46,22 @@ class CloisterClientTest {
     assertThat(a.deviceId()).matches("[0-9a-f]{16}");
     assertThat(first.identity().credential().userId()).isEqualTo(a.userId());
     assertThat(Files.exists(home.resolve("device-key"))).isTrue();
-    if (devicesSupported(first)) {
-      assertThat(a.deviceRegisteredAt()).isNotNull();
-      assertThat(first.devices().devices(a.userId())).extracting(d -> d.deviceId()).contains(a.deviceId());
-      assertThat(first.devices().stock(a.deviceId()).available()).isGreaterThanOrEqualTo(KeyPackageUpkeep.TARGET);
-      assertThat(first.profile().keyPackages().usable()).hasSize(KeyPackageUpkeep.TARGET + 1);
-    } else {
-      assertThat(a.deviceRegisteredAt()).isNull();
-    }
+    assertThat(first.notices()).isEmpty();
+    assertThat(a.deviceRegisteredAt()).isNotNull();
+    assertThat(first.devices().devices(a.userId())).extracting(d -> d.deviceId())
+        .containsExactly(a.deviceId());
+    assertThat(first.devices().stock(a.deviceId()))
+        .isEqualTo(new KeyPackageStock(KeyPackageUpkeep.TARGET, true));
+    assertThat(first.profile().keyPackages().usable()).hasSize(KeyPackageUpkeep.TARGET + 1);
 
+    // A later run only logs in (its stock is full, so nothing is uploaded).
     CloisterClient again = CloisterClient.login(server.url(), home, "alice_cc", "pw one");
     assertThat(again.account().deviceId()).isEqualTo(a.deviceId());
+    assertThat(again.account().deviceRegisteredAt()).isEqualTo(a.deviceRegisteredAt());
     assertThat(again.identity().signaturePublicKey()).isEqualTo(first.identity().signaturePublicKey());
+    assertThat(again.devices().devices(a.userId())).hasSize(1);
+    assertThat(again.profile().keyPackages().usable()).as("nothing new was needed")
+        .hasSize(KeyPackageUpkeep.TARGET + 1);
 
     CloisterClient reopened = CloisterClient.open(home, null);
     assertThat(reopened.account().userId()).isEqualTo(a.userId());

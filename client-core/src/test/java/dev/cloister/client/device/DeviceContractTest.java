@@ -23,8 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The device and key-package contract from the client's side, offline: what goes on the wire,
- * what is read back, and how many packages the upkeep makes. The calls themselves are tested end
- * to end once the server's routes exist.
+ * what is read back, and how many packages the upkeep makes. The calls themselves are tested
+ * against a real node in {@link DeviceEndToEndTest}.
  */
 class DeviceContractTest {
 
