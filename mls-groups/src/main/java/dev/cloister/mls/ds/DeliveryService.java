@@ -20,14 +20,11 @@ import java.util.function.Function;
 import java.util.function.Predicate;
 import org.bouncycastle.mls.TreeKEM.LeafIndex;
 import org.bouncycastle.mls.TreeKEM.LeafNode;
-import org.bouncycastle.mls.TreeKEM.LeafNodeSource;
 import org.bouncycastle.mls.TreeKEM.TreeKEMPublicKey;
-import org.bouncycastle.mls.codec.KeyPackage;
 import org.bouncycastle.mls.codec.MLSInputStream;
 import org.bouncycastle.mls.codec.MLSMessage;
 import org.bouncycastle.mls.codec.MLSOutputStream;
 import org.bouncycastle.mls.codec.Proposal;
-import org.bouncycastle.mls.codec.UpdatePath;
 import org.bouncycastle.mls.crypto.MlsCipherSuite;
 
 /**
@@ -321,141 +318,7 @@ public final class DeliveryService {
         if (pm.senderType() != MlsMessages.SENDER_MEMBER) {
             return Decision.reject("commit sender must be a member");
         }
-        TreeKEMPublicKey tree = (TreeKEMPublicKey) MLSInputStream.decode(view.ratchetTree(), TreeKEMPublicKey.class);
-        tree.setSuite(suite);
-        long leafCount = tree.getSize().leafCount();
-        if (pm.senderIndex() >= leafCount) {
-            return Decision.reject("sender leaf " + pm.senderIndex() + " is outside the tree of " + leafCount + " leaves");
-        }
-        Member sender = view.memberAt(pm.senderIndex());
-        if (sender == null) {
-            return Decision.reject("sender leaf " + pm.senderIndex() + " is not a member");
-        }
-
-        // Exactly the pending proposals, each once, by reference.
-        Set<String> pendingRefs = new HashSet<>();
-        view.pending().forEach(p -> pendingRefs.add(HEX.formatHex(p.ref())));
-        Set<String> seen = new HashSet<>();
-        for (MlsMessages.ProposalOrRef item : pm.commit().proposals()) {
-            if (!item.isReference()) {
-                return Decision.reject("inline proposals are not accepted; commit the server's proposals by reference");
-            }
-            String ref = HEX.formatHex(item.reference());
-            if (!pendingRefs.contains(ref)) {
-                return Decision.reject("commit references a proposal the server did not issue");
-            }
-            if (!seen.add(ref)) {
-                return Decision.reject("commit references a proposal twice");
-            }
-        }
-        if (seen.size() != pendingRefs.size()) {
-            return Decision.reject("commit leaves out " + (pendingRefs.size() - seen.size()) + " pending proposal(s)");
-        }
-        boolean removes = false;
-        for (PendingProposal p : view.pending()) {
-            if (p.kind() == ProposalKind.REMOVE) {
-                removes = true;
-                if (p.leaf() == sender.leaf()) {
-                    return Decision.reject("a member cannot commit its own removal");
-                }
-            }
-        }
-        MlsMessages.Commit commit = pm.commit();
-        if ((removes || view.pending().isEmpty()) && !commit.hasPath()) {
-            return Decision.reject("commit needs an update path");
-        }
-        if (commit.hasPath()) {
-            MlsMessages.LeafNode leaf = commit.pathLeaf();
-            if (leaf.source() != MlsMessages.LEAF_SOURCE_COMMIT) {
-                return Decision.reject("update path leaf must have source commit");
-            }
-            if (!Arrays.equals(leaf.identity(), sender.device().encode())
-                    || !Arrays.equals(leaf.signatureKey(), sender.signatureKey())) {
-                return Decision.reject("committer may not change its own credential or signature key");
-            }
-            String why = pathLeafRules(view, leaf);
-            if (why != null) {
-                return Decision.reject(why);
-            }
-        }
-
-        // Signature over FramedContentTBS with the GroupContext the server tracks.
-        tree.setHashAll();
-        byte[] context = groupContext(view, tree.getRootHash());
-        byte[] tbs = concat(new byte[] {0, 1, 0, 1}, pm.framedContent(), context);
-        if (!suite.verifyWithLabel(sender.signatureKey(), "FramedContentTBS", tbs, pm.signature())) {
-            return Decision.reject("commit signature does not verify");
-        }
-
-        // Apply the proposals to the public tree as members will: removes, then adds.
-        List<DeviceCredential> joiners = new ArrayList<>();
-        List<DeviceCredential> removed = new ArrayList<>();
-        for (PendingProposal p : view.pending()) {
-            if (p.kind() == ProposalKind.REMOVE) {
-                tree.blankPath(new LeafIndex(p.leaf()));
-                removed.add(p.device());
-            }
-        }
-        for (PendingProposal p : view.pending()) {
-            if (p.kind() == ProposalKind.ADD) {
-                KeyPackage kp = (KeyPackage) MLSInputStream.decode(p.keyPackage(), KeyPackage.class);
-                tree.addLeaf(kp.getLeafNode());
-                joiners.add(p.device());
-            }
-        }
-        tree.truncate();
-        tree.setHashAll();
-        if (commit.hasPath()) {
-            UpdatePath path = (UpdatePath) MLSInputStream.decode(commit.updatePath(), UpdatePath.class);
-            LeafNode leaf = path.getLeafNode();
-            if (leaf.getSource() != LeafNodeSource.COMMIT
-                    || !leaf.verify(suite, leaf.toBeSigned(view.groupId(), sender.leaf()))) {
-                return Decision.reject("update path leaf signature does not verify");
-            }
-            if (!tree.verifyParentHash(new LeafIndex(sender.leaf()), path)) {
-                return Decision.reject("update path has an invalid parent hash");
-            }
-            tree.merge(new LeafIndex(sender.leaf()), path);
-        }
-        List<Member> members = members(tree);
-        Set<DeviceCredential> devices = new HashSet<>();
-        for (Member m : members) {
-            if (!devices.add(m.device())) {
-                return Decision.reject("device " + m.device() + " would hold two leaves");
-            }
-        }
-
-        byte[] confirmed = suite.hash(concat(view.interimTranscriptHash(), new byte[] {0, 1}, pm.framedContent(),
-                MlsReader.opaqueOf(pm.signature())));
-        byte[] interim = suite.hash(concat(confirmed, MlsReader.opaqueOf(pm.confirmationTag())));
-        GroupView next = new GroupView(view.groupId(), view.epoch() + 1, MLSOutputStream.encode(tree), confirmed,
-                interim, view.extensions(), members, List.of());
-        return Decision.accept(new CommitAccepted(next, joiners, removed));
-    }
-
-    /**
-     * The leaf rules for an UpdatePath's leaf that honest bcmls members apply (RFC 9420 section
-     * 7.3): capabilities and extensions as for any leaf, and an encryption key used by no leaf of
-     * the current tree (bcmls compares with every leaf, the committer's old one included) nor by a
-     * joiner. Null when met; otherwise the server would accept a commit its members refuse.
-     */
-    private static String pathLeafRules(GroupView view, MlsMessages.LeafNode leaf) throws MlsWireException {
-        String rules = KeyPackageCheck.leafRules(leaf);
-        if (rules != null) {
-            return "update path leaf: " + rules;
-        }
-        for (MlsMessages.LeafNode m : MlsMessages.parseRatchetTree(view.ratchetTree())) {
-            if (m != null && Arrays.equals(m.encryptionKey(), leaf.encryptionKey())) {
-                return "update path leaf reuses an encryption key already in the tree";
-            }
-        }
-        for (PendingProposal p : view.pending()) {
-            if (p.kind() == ProposalKind.ADD
-                    && Arrays.equals(MlsMessages.parseKeyPackage(p.keyPackage()).leafNode().encryptionKey(), leaf.encryptionKey())) {
-                return "update path leaf reuses the encryption key of joiner " + p.device();
-            }
-        }
-        return null;
+        return MemberCommits.validate(view, pm);
     }
 
     /**

@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import org.bouncycastle.mls.TreeKEM.LeafIndex;
+import org.bouncycastle.mls.TreeKEM.LeafNode;
 import org.bouncycastle.mls.TreeKEM.TreeKEMPublicKey;
 import org.bouncycastle.mls.codec.GroupInfo;
 import org.bouncycastle.mls.codec.MLSInputStream;
@@ -23,7 +24,7 @@ import org.bouncycastle.mls.protocol.Group;
  * hands out. The GroupInfo comes through the server, so it is checked before bcmls trusts it:
  * bounded parse, only the extensions Cloister groups use, the tree against the tree hash and its
  * parent hashes, every leaf's signature and credential, and the signer's signature (bcmls 1.84's
- * external join checks none of the signatures).
+ * external join checks none of the signatures). Members check others' external commits here too.
  */
 final class ExternalJoiner {
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -174,5 +175,42 @@ final class ExternalJoiner {
         } catch (Exception e) {
             return false;
         }
+    }
+
+    /**
+     * A member's check of another device's external commit: one ExternalInit, no references, an update path, and at most one Remove,
+     * only of the joiner's own earlier leaf (bcmls 1.84 does not check whom it removes). True if
+     * that leaf is ours: another instance of this device rejoined.
+     */
+    static boolean checkFollowed(Group group, MlsMessages.Commit commit) throws MlsGroupException {
+        if (!commit.hasPath()) {
+            throw new MlsGroupException("external commit without an update path");
+        }
+        int inits = 0;
+        int removes = 0;
+        boolean removesMe = false;
+        for (MlsMessages.ProposalOrRef item : commit.proposals()) {
+            if (item.isReference()) {
+                throw new MlsGroupException("external commit must not reference proposals");
+            }
+            MlsMessages.Proposal p = item.proposal();
+            if (p.type() == MlsMessages.PROPOSAL_EXTERNAL_INIT) {
+                inits++;
+            } else if (p.type() == MlsMessages.PROPOSAL_REMOVE) {
+                removes++;
+                LeafNode target = p.removed() < group.getTree().getSize().leafCount()
+                        ? group.getTree().getLeafNode(new LeafIndex((int) p.removed())) : null;
+                if (target == null || !Arrays.equals(target.getCredential().getIdentity(), commit.pathLeaf().identity())) {
+                    throw new MlsGroupException("external commit removes a leaf other than the joiner's own");
+                }
+                removesMe |= p.removed() == group.getIndex().value();
+            } else {
+                throw new MlsGroupException("external commit carries a proposal of type " + p.type());
+            }
+        }
+        if (inits != 1 || removes > 1) {
+            throw new MlsGroupException("external commit needs exactly one ExternalInit and at most one Remove");
+        }
+        return removesMe;
     }
 }

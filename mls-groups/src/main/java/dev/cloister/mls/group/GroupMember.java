@@ -1,11 +1,8 @@
 package dev.cloister.mls.group;
 
 import dev.cloister.mls.wire.MlsMessages;
-import dev.cloister.mls.wire.MlsReader;
 import dev.cloister.mls.wire.MlsWireException;
 import java.io.IOException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -61,12 +58,8 @@ public final class GroupMember {
     public record ExternalJoin(GroupMember member, byte[] commit) {
     }
 
-    /** First byte of {@link #toBytes()}; a new layout gets a new value. */
-    static final int FORMAT = 1;
-    private static final int MAX_STATE = 64 * 1024 * 1024;
-    private static final int DIGEST = 32;
     /** How far past a sender's ratchet a message may claim to be (bcmls derives every key in between). */
-    static final int MAX_GENERATION_SKIP = 1024;
+    public static final int MAX_GENERATION_SKIP = PrivateMessages.MAX_GENERATION_SKIP;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final DeviceIdentity identity;
@@ -136,7 +129,11 @@ public final class GroupMember {
     /** Joins from a Welcome (with the ratchet tree inline) using whichever key package it names. */
     public static GroupMember join(DeviceIdentity identity, List<KeyPackageBundle> keyPackages, byte[] welcome)
             throws MlsGroupException {
-        checkWelcome(welcome);
+        try {
+            MlsMessages.checkWelcome(welcome, MlsSuite.SUITE.getSuiteID());
+        } catch (MlsWireException e) {
+            throw new MlsGroupException("malformed Welcome: " + e.getMessage());
+        }
         MLSMessage msg;
         try {
             msg = (MLSMessage) MLSInputStream.decode(welcome, MLSMessage.class);
@@ -183,32 +180,6 @@ public final class GroupMember {
      */
     public static ExternalJoin rejoinExternal(DeviceIdentity identity, byte[] groupInfoMessage) throws MlsGroupException {
         return ExternalJoiner.join(identity, groupInfoMessage, true);
-    }
-
-    /** Bounded structural check of a Welcome before bcmls decodes it. */
-    private static void checkWelcome(byte[] welcome) throws MlsGroupException {
-        try {
-            if (welcome == null || welcome.length > MlsMessages.MAX_MESSAGE) {
-                throw new MlsWireException("Welcome missing or larger than " + MlsMessages.MAX_MESSAGE);
-            }
-            MlsReader r = new MlsReader(welcome);
-            if (r.u16("version") != MlsMessages.MLS10 || r.u16("wire format") != MlsMessages.WIRE_WELCOME) {
-                throw new MlsWireException("not an MLS 1.0 Welcome");
-            }
-            if (r.u16("cipher suite") != MlsSuite.SUITE.getSuiteID()) {
-                throw new MlsWireException("Welcome for another cipher suite");
-            }
-            MlsReader secrets = r.vector("secrets", MlsMessages.MAX_MESSAGE);
-            while (secrets.remaining() > 0) {
-                secrets.skipOpaque("new_member", MlsMessages.MAX_TAG);
-                secrets.skipOpaque("kem_output", MlsMessages.MAX_KEY);
-                secrets.skipOpaque("encrypted group secrets", MlsMessages.MAX_MESSAGE);
-            }
-            r.skipOpaque("encrypted_group_info", MlsMessages.MAX_MESSAGE);
-            r.expectEnd("Welcome");
-        } catch (MlsWireException e) {
-            throw new MlsGroupException("malformed Welcome: " + e.getMessage());
-        }
     }
 
     public DeviceIdentity identity() {
@@ -392,7 +363,7 @@ public final class GroupMember {
         discardPendingCommit();
         boolean removesMe;
         if (pm.senderType() == MlsMessages.SENDER_NEW_MEMBER_COMMIT) {
-            removesMe = checkExternalCommit(pm.commit());
+            removesMe = ExternalJoiner.checkFollowed(group, pm.commit());
         } else if (pm.senderType() == MlsMessages.SENDER_MEMBER) {
             if (pm.senderIndex() == leafIndex()) {
                 throw new MlsGroupException("a commit in this device's name that it did not make");
@@ -417,43 +388,6 @@ public final class GroupMember {
         } catch (Exception e) {
             throw new MlsGroupException("commit refused: " + e.getMessage(), e);
         }
-    }
-
-    /**
-     * An external commit: one ExternalInit, no references, an update path, and at most one Remove,
-     * only of the joiner's own earlier leaf (bcmls 1.84 does not check whom it removes). True if
-     * that leaf is ours: another instance of this device rejoined.
-     */
-    private boolean checkExternalCommit(MlsMessages.Commit commit) throws MlsGroupException {
-        if (!commit.hasPath()) {
-            throw new MlsGroupException("external commit without an update path");
-        }
-        int inits = 0;
-        int removes = 0;
-        boolean removesMe = false;
-        for (MlsMessages.ProposalOrRef item : commit.proposals()) {
-            if (item.isReference()) {
-                throw new MlsGroupException("external commit must not reference proposals");
-            }
-            MlsMessages.Proposal p = item.proposal();
-            if (p.type() == MlsMessages.PROPOSAL_EXTERNAL_INIT) {
-                inits++;
-            } else if (p.type() == MlsMessages.PROPOSAL_REMOVE) {
-                removes++;
-                LeafNode target = p.removed() < group.getTree().getSize().leafCount()
-                        ? group.getTree().getLeafNode(new LeafIndex((int) p.removed())) : null;
-                if (target == null || !Arrays.equals(target.getCredential().getIdentity(), commit.pathLeaf().identity())) {
-                    throw new MlsGroupException("external commit removes a leaf other than the joiner's own");
-                }
-                removesMe |= p.removed() == leafIndex();
-            } else {
-                throw new MlsGroupException("external commit carries a proposal of type " + p.type());
-            }
-        }
-        if (inits != 1 || removes > 1) {
-            throw new MlsGroupException("external commit needs exactly one ExternalInit and at most one Remove");
-        }
-        return removesMe;
     }
 
     /** Forgets a commit of ours the delivery service rejected (an external join then has nothing left). */
@@ -521,86 +455,12 @@ public final class GroupMember {
         if (status == Status.LEFT || (status == Status.ACTIVE && group == null)) {
             requireActive();
         }
-        MlsMessages.PrivateMessageHeader header = header(message);
-        if (!Arrays.equals(header.groupId(), groupId)) {
-            throw new MlsGroupException("message for another group");
-        }
-        if (header.contentType() != MlsMessages.CONTENT_APPLICATION) {
-            throw new MlsGroupException("handshake messages travel as PublicMessage");
-        }
-        Group state = null;
-        if (group != null && header.epoch() == group.getEpoch()) {
-            state = group;
-        } else if (previous != null && header.epoch() == previous.getEpoch()) {
-            state = previous;
-        }
-        if (state == null) {
-            throw new MlsGroupException("message from epoch " + header.epoch() + ", this device keeps only epochs "
-                    + keptEpochs());
-        }
-        try {
-            checkGeneration(state, message, header);
-            MLSMessage msg = (MLSMessage) MLSInputStream.decode(message, MLSMessage.class);
-            return state.unprotect(msg)[1];
-        } catch (MlsGroupException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new MlsGroupException("cannot decrypt: " + e.getMessage(), e);
-        }
+        return PrivateMessages.open(groupId, group, previous, message);
     }
 
     /** The epoch a PrivateMessage was sent in, from its clear header. */
     public long epochOf(byte[] privateMessage) throws MlsGroupException {
-        return header(privateMessage).epoch();
-    }
-
-    private static MlsMessages.PrivateMessageHeader header(byte[] message) throws MlsGroupException {
-        try {
-            return MlsMessages.parsePrivateMessageHeader(message);
-        } catch (MlsWireException e) {
-            throw new MlsGroupException("malformed message: " + e.getMessage());
-        }
-    }
-
-    private String keptEpochs() {
-        if (group == null) {
-            return previous == null ? "(none)" : previous.getEpoch() + ".." + previous.getEpoch();
-        }
-        return (previous == null ? group.getEpoch() : previous.getEpoch()) + ".." + group.getEpoch();
-    }
-
-    /**
-     * Reads the sender data before bcmls does and refuses a generation far past the sender's
-     * ratchet: bcmls 1.84 derives and caches every key up to whatever generation a message claims,
-     * so one message from a member could make this device derive two billion keys.
-     */
-    private static void checkGeneration(Group state, byte[] message, MlsMessages.PrivateMessageHeader header)
-            throws Exception {
-        MlsReader r = new MlsReader(message);
-        r.u16("version");
-        r.u16("wire format");
-        r.opaque("group_id", MlsMessages.MAX_GROUP_ID);
-        r.u64("epoch");
-        r.u8("content type");
-        r.opaque("authenticated_data", MlsMessages.MAX_AUTHENTICATED_DATA);
-        byte[] encryptedSenderData = r.opaque("encrypted_sender_data", MlsMessages.MAX_KEY);
-        byte[] ciphertext = r.opaque("ciphertext", MlsMessages.MAX_MESSAGE);
-        MlsCipherSuite suite = state.getSuite();
-        org.bouncycastle.mls.KeyGeneration keys = org.bouncycastle.mls.KeyScheduleEpoch.senderDataKeys(suite,
-                GroupStateCodec.senderDataSecret(state).clone(), ciphertext);
-        byte[] aad = new StateWriter().opaque(header.groupId()).u64(header.epoch()).u8(header.contentType()).toByteArray();
-        byte[] senderData = suite.getAEAD().open(keys.key, keys.nonce, aad, encryptedSenderData);
-        MlsReader sd = new MlsReader(senderData);
-        long sender = sd.u32("sender leaf");
-        long generation = sd.u32("generation");
-        if (sender >= state.getTree().getSize().leafCount() || state.getTree().getLeafNode(new LeafIndex((int) sender)) == null) {
-            throw new MlsGroupException("message from leaf " + sender + ", which is not a member");
-        }
-        long next = GroupStateCodec.nextApplicationGeneration(state, (int) sender);
-        if (generation - next > MAX_GENERATION_SKIP) {
-            throw new MlsGroupException("message claims generation " + generation + ", more than " + MAX_GENERATION_SKIP
-                    + " past the sender's " + next);
-        }
+        return PrivateMessages.header(privateMessage).epoch();
     }
 
     /** {@code MLS-Exporter("SFrame 1.0 Base Key", "", Nk)} for this epoch (RFC 9605 section 5.2). */
@@ -627,124 +487,37 @@ public final class GroupMember {
      * Everything needed to go on after a restart: the epoch's state (tree, private keys, key
      * schedule, every sender's ratchet position), the previous epoch's decryption keys, held and
      * revoked proposals, status, and a commit or external join awaiting the server with the state
-     * it leads to. Starts with a format byte,
-     * ends with a SHA-256 of the rest (corruption is refused on restore, not discovered later).
+     * it leads to ({@link SavedMember}: a format byte first, a SHA-256 of the rest last).
      * Holds private keys: keep it in the device's encrypted storage. Save it again after every
      * {@link #protect}: a state restored from before a sent message would reuse its key and nonce
      * (bcmls 1.84 sends an all-zero reuse_guard, so nothing else tells the two apart).
      */
     public byte[] toBytes() {
-        StateWriter w = new StateWriter().u8(FORMAT).u8(status.ordinal()).opaque(groupId)
-                .u64(lastEpoch).u32(lastLeaf);
-        proposals.writeTo(w);
-        w.optional(group == null ? null : GroupStateCodec.encode(group, GroupStateCodec.FULL));
-        w.optional(pendingCommit);
-        w.optional(pendingNext == null ? null : GroupStateCodec.encode(pendingNext, GroupStateCodec.FULL));
-        w.optional(previous == null ? null : GroupStateCodec.encode(previous, GroupStateCodec.DECRYPT_ONLY));
-        byte[] body = w.toByteArray();
-        byte[] out = Arrays.copyOf(body, body.length + DIGEST);
-        System.arraycopy(sha256(body), 0, out, body.length, DIGEST);
-        return out;
+        return new SavedMember(status, groupId, lastEpoch, lastLeaf, proposals, group, pendingCommit, pendingNext,
+                previous).toBytes();
     }
 
     /** Restores a member saved by {@link #toBytes()} for {@code identity}; corrupt or foreign state is refused. */
     public static GroupMember fromBytes(DeviceIdentity identity, byte[] bytes) throws MlsGroupException {
-        if (bytes == null || bytes.length <= DIGEST + 1 || bytes.length > MAX_STATE) {
-            throw new MlsGroupException("malformed group state: missing, too short or larger than " + MAX_STATE + " bytes");
-        }
-        byte[] body = Arrays.copyOf(bytes, bytes.length - DIGEST);
-        if (!MessageDigest.isEqual(sha256(body), Arrays.copyOfRange(bytes, body.length, bytes.length))) {
-            throw new MlsGroupException("corrupt group state: checksum mismatch");
-        }
-        try {
-            MlsReader r = new MlsReader(body);
-            int format = r.u8("format");
-            if (format != FORMAT) {
-                throw new MlsWireException("unknown format " + format);
-            }
-            int statusCode = r.u8("status");
-            if (statusCode >= Status.values().length) {
-                throw new MlsWireException("unknown status " + statusCode);
-            }
-            GroupMember m = new GroupMember(identity, r.opaque("group id", MlsMessages.MAX_GROUP_ID));
-            m.status = Status.values()[statusCode];
-            m.lastEpoch = r.u64("last epoch");
-            m.lastLeaf = (int) r.u32("last leaf");
-            m.proposals = HeldProposals.read(r);
-            m.group = optionalGroup(r, identity, GroupStateCodec.FULL);
-            m.pendingCommit = optional(r, "pending commit", MlsMessages.MAX_MESSAGE);
-            m.pendingNext = optionalGroup(r, identity, GroupStateCodec.FULL);
-            m.previous = optionalGroup(r, identity, GroupStateCodec.DECRYPT_ONLY);
-            r.expectEnd("group state");
-            m.checkRestored();
-            return m;
-        } catch (MlsWireException e) {
-            throw new MlsGroupException("malformed group state: " + e.getMessage());
-        }
-    }
-
-    /** The restored parts must fit together; bcmls's proposal cache is refilled (and so re-verified). */
-    private void checkRestored() throws MlsWireException {
-        for (Group g : Arrays.asList(group, pendingNext, previous)) {
-            if (g != null && !Arrays.equals(g.getGroupID(), groupId)) {
-                throw new MlsWireException("state of another group inside");
-            }
-        }
-        if ((pendingCommit == null) != (pendingNext == null)) {
-            throw new MlsWireException("a pending commit without the state it leads to");
-        }
-        if (pendingNext != null && group != null && pendingNext.getEpoch() != group.getEpoch() + 1) {
-            throw new MlsWireException("pending state is not for the next epoch");
-        }
-        if (status == Status.ACTIVE && group == null && pendingNext == null) {
-            throw new MlsWireException("an active member without state");
-        }
-        if (status != Status.ACTIVE && (group != null || pendingNext != null || proposals.size() > 0)) {
-            throw new MlsWireException("a former member with group secrets");
-        }
-        if (status == Status.LEFT && previous != null) {
-            throw new MlsWireException("a device that left with keys of the group");
-        }
-        long expected = group != null ? group.getEpoch() - 1 : lastEpoch;
-        if (previous != null && previous.getEpoch() != expected) {
-            throw new MlsWireException("kept epoch " + previous.getEpoch() + " is not the one before " + (expected + 1));
-        }
-        if (group != null) {
+        SavedMember saved = SavedMember.fromBytes(identity, bytes);
+        GroupMember m = new GroupMember(identity, saved.groupId());
+        m.status = saved.status();
+        m.lastEpoch = saved.lastEpoch();
+        m.lastLeaf = saved.lastLeaf();
+        m.proposals = saved.proposals();
+        m.group = saved.group();
+        m.pendingCommit = saved.pendingCommit();
+        m.pendingNext = saved.pendingNext();
+        m.previous = saved.previous();
+        if (m.group != null) {
             try {
-                proposals.refill(group, leafIndex());
+                // bcmls's proposal cache is refilled from the held list, which re-verifies each.
+                m.proposals.refill(m.group, m.leafIndex());
             } catch (MlsGroupException e) {
-                throw new MlsWireException("held proposals do not fit the state: " + e.getMessage());
+                throw new MlsGroupException("malformed group state: held proposals do not fit it: " + e.getMessage());
             }
-        } else if (proposals.size() > 0) {
-            throw new MlsWireException("proposals held before joining");
         }
-    }
-
-    private static Group optionalGroup(MlsReader r, DeviceIdentity identity, int kind) throws MlsWireException {
-        byte[] state = optional(r, "group state", MAX_STATE);
-        if (state == null) {
-            return null;
-        }
-        MlsReader inner = new MlsReader(state);
-        Group g = GroupStateCodec.decode(inner, identity.signaturePrivate(), kind);
-        inner.expectEnd("epoch state");
-        return g;
-    }
-
-    private static byte[] optional(MlsReader r, String what, int max) throws MlsWireException {
-        int present = r.u8(what);
-        if (present > 1) {
-            throw new MlsWireException("invalid presence flag of " + what);
-        }
-        return present == 0 ? null : r.opaque(what, max);
-    }
-
-    private static byte[] sha256(byte[] data) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(data);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return m;
     }
 
     private void requireActive() throws MlsGroupException {

@@ -277,6 +277,28 @@ public final class MlsMessages {
         return new PrivateMessageHeader(groupId, epoch, contentType);
     }
 
+    /** Bounded structural check of an MLSMessage carrying a Welcome for {@code cipherSuite}, before bcmls decodes it. */
+    public static void checkWelcome(byte[] welcome, int cipherSuite) throws MlsWireException {
+        if (welcome == null || welcome.length > MAX_MESSAGE) {
+            throw new MlsWireException("Welcome missing or larger than " + MAX_MESSAGE);
+        }
+        MlsReader r = new MlsReader(welcome);
+        if (r.u16("version") != MLS10 || r.u16("wire format") != WIRE_WELCOME) {
+            throw new MlsWireException("not an MLS 1.0 Welcome");
+        }
+        if (r.u16("cipher suite") != cipherSuite) {
+            throw new MlsWireException("Welcome for another cipher suite");
+        }
+        MlsReader secrets = r.vector("secrets", MAX_MESSAGE);
+        while (secrets.remaining() > 0) {
+            secrets.skipOpaque("new_member", MAX_TAG);
+            secrets.skipOpaque("kem_output", MAX_KEY);
+            secrets.skipOpaque("encrypted group secrets", MAX_MESSAGE);
+        }
+        r.skipOpaque("encrypted_group_info", MAX_MESSAGE);
+        r.expectEnd("Welcome");
+    }
+
     /** Parses an MLSMessage carrying a KeyPackage. */
     public static KeyPackage parseKeyPackageMessage(byte[] bytes) throws MlsWireException {
         if (bytes == null || bytes.length > MAX_MESSAGE) {

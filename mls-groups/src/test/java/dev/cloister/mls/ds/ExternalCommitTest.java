@@ -11,7 +11,6 @@ import dev.cloister.mls.wire.MlsMessages;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.HashMap;
-import java.util.List;
 import java.util.function.Predicate;
 import org.bouncycastle.mls.TreeKEM.LeafIndex;
 import org.bouncycastle.mls.codec.MLSInputStream;
