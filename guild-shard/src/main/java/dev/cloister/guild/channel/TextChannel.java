@@ -69,8 +69,17 @@ public final class TextChannel extends
   public record Create(String guildId, String name, ActorRef<StatusReply<Info>> replyTo)
       implements Command {}
 
-  public record Post(String authorId, byte[] ciphertext, ActorRef<StatusReply<Message>> replyTo)
-      implements Command {}
+  /**
+   * {@code guildVersion} is the guild's sequence number when the author's access was checked; the
+   * gateways deliver the message to nobody before their copy of the guild has reached it.
+   */
+  public record Post(String authorId, byte[] ciphertext, long guildVersion,
+      ActorRef<StatusReply<Message>> replyTo) implements Command {
+
+    public Post(String authorId, byte[] ciphertext, ActorRef<StatusReply<Message>> replyTo) {
+      this(authorId, ciphertext, 0, replyTo);
+    }
+  }
 
   /** Authorship is checked by the caller against the read model; the channel checks the id. */
   public record Edit(
@@ -100,8 +109,15 @@ public final class TextChannel extends
 
   public record ChannelCreated(String guildId, String name) implements Event {}
 
+  /** {@code guildVersion}: see {@link Post}; 0 in events from before it was recorded. */
   public record MessagePosted(
-      long messageId, String authorId, byte[] ciphertext, long createdAtMillis) implements Event {}
+      long messageId, String authorId, byte[] ciphertext, long createdAtMillis, long guildVersion)
+      implements Event {
+
+    public MessagePosted(long messageId, String authorId, byte[] ciphertext, long createdAtMillis) {
+      this(messageId, authorId, ciphertext, createdAtMillis, 0);
+    }
+  }
 
   public record MessageEdited(long messageId, String editorId, byte[] ciphertext, long editedAtMillis)
       implements Event {}
@@ -137,13 +153,19 @@ public final class TextChannel extends
 
     /** {@code candidateId} comes from the node's id generator; ids never go backwards here. */
     public Decision<Event> post(String authorId, byte[] ciphertext, long candidateId) {
+      return post(authorId, ciphertext, candidateId, 0);
+    }
+
+    public Decision<Event> post(String authorId, byte[] ciphertext, long candidateId,
+        long guildVersion) {
       Rejection bad = checkCiphertext(ciphertext);
       if (bad != null) {
         return Decision.reject(bad);
       }
       long id = Math.max(candidateId, lastMessageId + 1);
       return Decision.accept(
-          new MessagePosted(id, authorId, ciphertext, Snowflake.timestampOf(id).toEpochMilli()));
+          new MessagePosted(id, authorId, ciphertext, Snowflake.timestampOf(id).toEpochMilli(),
+              guildVersion));
     }
 
     public Decision<Event> edit(long messageId, String editorId, byte[] ciphertext, long now) {
@@ -263,7 +285,7 @@ public final class TextChannel extends
         .onCommand(Create.class, (s, c) -> Replies.decide(Effect(),
             s.create(c.guildId(), c.name()), c.replyTo(), TextChannel::infoOf))
         .onCommand(Post.class, (s, c) -> {
-          Decision<Event> d = s.post(c.authorId(), c.ciphertext(), ids.next());
+          Decision<Event> d = s.post(c.authorId(), c.ciphertext(), ids.next(), c.guildVersion());
           return Replies.decide(Effect(), d, c.replyTo(), after -> new Message(
               after.lastMessageId(), channelId, c.authorId(), c.ciphertext(),
               Snowflake.timestampOf(after.lastMessageId()).toEpochMilli()), this::published);

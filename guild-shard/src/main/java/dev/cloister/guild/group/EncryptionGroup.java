@@ -190,7 +190,7 @@ public final class EncryptionGroup extends EventSourcedBehaviorWithEnforcedRepli
         .onCommand(SubmitCommit.class, (s, c) -> decide(s.commit(c.device(), c.commit(),
             c.welcome(), c.groupInfo(), c.nowMillis(), replay), c.replyTo(), c.device()))
         .onCommand(UploadGroupInfo.class, (s, c) -> decide(
-            s.uploadGroupInfo(c.device(), c.groupInfo()), c.replyTo(), c.device()))
+            s.uploadGroupInfo(c.device(), c.groupInfo(), ds), c.replyTo(), c.device()))
         .onCommand(Reset.class, (s, c) -> decide(s.reset(c.device(), ds), c.replyTo(), c.device()))
         .onCommand(AdmitPost.class, (s, c) -> {
           Outcome<Admission> a = s.admitPost(c.epoch(), c.audienceVersion(), c.nowMillis(),

@@ -45,6 +45,7 @@ public record GroupState(
   public static final String WRONG_GROUP = "wrong_group";
   public static final String NO_GROUP = "no_group";
   public static final String ROSTER_PENDING = "roster_pending";
+  public static final String FUTURE_EPOCH = "future_epoch";
 
   public GroupState {
     roster = roster == null ? List.of() : roster;
@@ -228,26 +229,39 @@ public record GroupState(
     }
     GroupView before = view.toView();
     GroupView.Member sender = before.memberAt(pm.senderIndex());
-    if (pm.senderType() == MlsMessages.SENDER_MEMBER
-        && (sender == null || !name(sender.device()).equals(device))) {
+    boolean external = pm.senderType() == MlsMessages.SENDER_NEW_MEMBER_COMMIT;
+    if (!external && (sender == null || !name(sender.device()).equals(device))) {
       return Decision.reject(Rejection.forbidden("a device commits only in its own name"));
     }
-    var accepted = replay.validate(before, commit);
+    if (external && !mayJoinExternally(device)) {
+      return Decision.reject(Rejection.forbidden("device " + device + " may join by external"
+          + " commit only while its Add is pending or to rejoin as a member"));
+    }
+    var accepted = external
+        ? replay.validateExternal(before, commit, d -> name(d).equals(device))
+        : replay.validate(before, commit);
     if (!accepted.accepted()) {
       return Decision.reject(Rejection.invalid(accepted.reason()));
     }
     GroupView next = accepted.value().view();
     List<String> joiners = accepted.value().joiners().stream().map(GroupState::name).toList();
     List<String> removed = accepted.value().removed().stream().map(GroupState::name).toList();
-    String bad = checkWelcome(welcome, joiners, before);
-    if (bad == null) {
-      bad = checkGroupInfo(info, next.epoch());
+    String bad = external ? null : checkWelcome(welcome, joiners, before);
+    if (bad == null && info != null) {
+      var checked = replay.ds.checkGroupInfo(next, info);
+      bad = checked.accepted() ? null : checked.reason();
     }
     if (bad != null) {
       return Decision.reject(Rejection.invalid(bad));
     }
     return Decision.accept(new CommitAccepted(device, before.epoch(), commit,
-        joiners.isEmpty() ? null : welcome, info, joiners, removed, now));
+        joiners.isEmpty() || external ? null : welcome, info, joiners, removed, now));
+  }
+
+  /** A roster device whose Add is pending (it need not wait for a member), or a member rejoining. */
+  private boolean mayJoinExternally(String device) {
+    return roster.contains(device)
+        && (pending("ADD").contains(device) || members().contains(device));
   }
 
   /**
@@ -305,43 +319,22 @@ public record GroupState(
    * A member uploads the current epoch's GroupInfo (with the ratchet tree) after applying a commit,
    * so that a device whose Add is pending can join by external commit while nobody is online.
    */
-  public Decision<Event> uploadGroupInfo(String device, byte[] info) {
+  public Decision<Event> uploadGroupInfo(String device, byte[] info, DeliveryService ds) {
     if (view == null) {
       return Decision.reject(Rejection.conflict(NO_GROUP + ": the group does not exist yet"));
     }
     if (!members().contains(device)) {
       return Decision.reject(Rejection.forbidden("only members upload the group's GroupInfo"));
     }
-    String bad = info == null ? "GroupInfo missing" : checkGroupInfo(info, view.epoch());
-    if (bad != null) {
-      return Decision.reject(Rejection.invalid(bad));
+    if (info == null) {
+      return Decision.reject(Rejection.invalid("GroupInfo missing"));
+    }
+    var checked = ds.checkGroupInfo(view.toView(), info);
+    if (!checked.accepted()) {
+      return Decision.reject(Rejection.invalid(checked.reason()));
     }
     return groupInfo != null && Arrays.equals(groupInfo, info) ? Decision.accept()
         : Decision.accept(new EncryptionGroup.GroupInfoUploaded(device, view.epoch(), info));
-  }
-
-  /** The new epoch's GroupInfo, for external joins: an MLS 1.0 GroupInfo of this group and epoch. */
-  private String checkGroupInfo(byte[] info, long epoch) {
-    if (info == null) {
-      return null; // uploaded separately, once the committer has applied its commit
-    }
-    try {
-      MlsReader r = new MlsReader(info);
-      if (info.length > MlsMessages.MAX_MESSAGE || r.u16("version") != MlsMessages.MLS10
-          || r.u16("wire format") != MlsMessages.WIRE_GROUP_INFO) {
-        return "the GroupInfo is not an MLS 1.0 GroupInfo";
-      }
-      r.u16("context version");
-      r.u16("cipher suite");
-      byte[] gid = r.opaque("group_id", MlsMessages.MAX_GROUP_ID);
-      long e = r.u64("epoch");
-      if (!Arrays.equals(gid, groupIdBytes()) || e != epoch) {
-        return "the GroupInfo must be of this group at epoch " + epoch;
-      }
-      return null;
-    } catch (MlsWireException e) {
-      return "malformed GroupInfo: " + e.getMessage();
-    }
   }
 
   /** Whether a message of {@code epoch} may be posted to a channel of this group now. */
@@ -358,6 +351,10 @@ public record GroupState(
     if (!pending("REMOVE").isEmpty()) {
       return Outcome.rejected(Rejection.conflict(STALE_EPOCH + ": a member is being removed"
           + " from epoch " + view.epoch() + "; commit the pending proposals and post again"));
+    }
+    if (epoch > view.epoch()) {
+      return Outcome.rejected(Rejection.conflict(FUTURE_EPOCH + ": the message is for epoch "
+          + epoch + ", the group is only at epoch " + view.epoch()));
     }
     boolean current = epoch == view.epoch();
     boolean graced = epoch == view.epoch() - 1 && !lastCommitRemoved
@@ -399,9 +396,16 @@ public record GroupState(
       return result;
     }
 
+    dev.cloister.mls.ds.Decision<DeliveryService.CommitAccepted> validateExternal(GroupView v,
+        byte[] commit, java.util.function.Predicate<DeviceCredential> mayJoin) {
+      var result = ds.validateExternalCommit(v, commit, mayJoin);
+      lastCommit = commit;
+      lastResult = result;
+      return result;
+    }
+
     GroupView next(GroupView v, byte[] commit) {
-      var result = commit == lastCommit && lastResult != null ? lastResult
-          : ds.validateCommit(v, commit);
+      var result = commit == lastCommit && lastResult != null ? lastResult : replayed(v, commit);
       lastCommit = null;
       lastResult = null;
       if (!result.accepted()) {
@@ -409,6 +413,20 @@ public record GroupState(
         throw new IllegalStateException("journaled commit no longer validates: " + result.reason());
       }
       return result.value().view();
+    }
+
+    /** A journaled commit was accepted once: an external one was allowed to join then. */
+    private dev.cloister.mls.ds.Decision<DeliveryService.CommitAccepted> replayed(GroupView v,
+        byte[] commit) {
+      try {
+        if (MlsMessages.parsePublicMessage(commit).senderType()
+            == MlsMessages.SENDER_NEW_MEMBER_COMMIT) {
+          return ds.validateExternalCommit(v, commit, d -> true);
+        }
+      } catch (MlsWireException e) {
+        return dev.cloister.mls.ds.Decision.reject("malformed journaled commit: " + e.getMessage());
+      }
+      return ds.validateCommit(v, commit);
     }
   }
 
@@ -445,7 +463,11 @@ public record GroupState(
       GroupView next = replay.next(view.toView(), c.commit());
       Map<String, Long> welcomes = new LinkedHashMap<>(welcomeSeq);
       c.removed().forEach(welcomes::remove);
-      c.joiners().forEach(j -> welcomes.put(j, s));
+      if (c.welcome() != null) {
+        c.joiners().forEach(j -> welcomes.put(j, s));
+      } else {
+        c.joiners().forEach(welcomes::remove); // joined by external commit: no Welcome
+      }
       return new GroupState(groupId, guildId, channelId, roster, audienceVersion,
           GroupViewData.of(next), c.groupInfo(), c.atMillis(), !c.removed().isEmpty(),
           Map.copyOf(welcomes), s);

@@ -277,4 +277,40 @@ class EncryptionGroupTest {
     assertThat(status().epoch()).isEqualTo(3);
     assertThat(members).containsOnlyKeys("1/a", "3/c", "4/d");
   }
+
+  @Test
+  void aDeviceWhoseAddIsPendingJoinsByExternalCommitWithoutWaitingForAMember() throws Exception {
+    roster(1, "1/a", "2/b");
+    create("1/a");
+    awaitPending(1);
+    members.get("1/a").processProposal(status().pendingProposals().get(0));
+    // Nobody commits; bob joins from the GroupInfo the creator uploaded.
+    byte[] info = status().groupInfo();
+    GroupMember.ExternalJoin bob = GroupMember.joinExternal(device("2/b"), info);
+    // A device not on the roster may not do the same.
+    GroupMember.ExternalJoin mallory = GroupMember.joinExternal(device("9/m"), info);
+    assertThat(submit("9/m", new GroupMember.CommitBundle(mallory.commit(), null, 0), 1_000)
+        .getError().getMessage()).startsWith("forbidden: device 9/m may join by external commit");
+    var accepted = submit("2/b", new GroupMember.CommitBundle(bob.commit(), null, 0), 1_000);
+    assertThat(accepted.isSuccess()).as(String.valueOf(accepted)).isTrue();
+    assertThat(accepted.getValue().pendingProposals()).isEmpty();
+    assertThat(accepted.getValue().welcomeSeq()).isZero();
+    bob.member().processCommit(bob.commit());
+    members.get("1/a").processCommit(bob.commit());
+    members.put("2/b", bob.member());
+    assertThat(bob.member().epochAuthenticator()).isEqualTo(members.get("1/a").epochAuthenticator());
+    byte[] hi = members.get("1/a").protect("hi".getBytes(StandardCharsets.UTF_8));
+    assertThat(bob.member().unprotect(hi)).isEqualTo("hi".getBytes(StandardCharsets.UTF_8));
+    // The new epoch's GroupInfo is checked against the view before it is kept.
+    var info1 = group.<StatusReply<EncryptionGroup.Status>>runCommand(r ->
+        new EncryptionGroup.UploadGroupInfo("2/b", info, r)).reply();
+    assertThat(info1.isSuccess()).isFalse();
+    byte[] fresh = bob.member().groupInfo();
+    assertThat(group.<StatusReply<EncryptionGroup.Status>>runCommand(r ->
+        new EncryptionGroup.UploadGroupInfo("2/b", fresh, r)).reply().isSuccess()).isTrue();
+    // Replaying the log accepts the external commit again.
+    group.restart();
+    assertThat(status().epoch()).isEqualTo(1);
+    assertThat(status().members()).hasSize(2);
+  }
 }
