@@ -29,7 +29,9 @@ import org.bouncycastle.mls.crypto.MlsCipherSuite;
 
 /**
  * The MLS delivery service as pure functions over a {@link GroupView}: create the view from the
- * creator's GroupInfo, issue server-signed external Add/Remove proposals, and validate a commit.
+ * creator's GroupInfo, issue server-signed external Add/Remove proposals (Adds only for key
+ * packages that pass {@link KeyPackageCheck}), revoke them, validate a member's or a joiner's
+ * external commit, check the GroupInfo a committer uploads and the clear header of chat posts.
  * It holds no group secret: it checks what public data allows (group, epoch, sender, the exact
  * pending proposals, signatures over the GroupContext it tracks, the update path against the
  * public tree) and accepts the first valid commit of an epoch; later ones fail the epoch check.
@@ -285,9 +287,11 @@ public final class DeliveryService {
     }
 
     /**
-     * Validates a commit against the view. Accepted: the view of the next epoch, the devices to
-     * route the Welcome to and the devices removed. The first valid commit of an epoch wins: once
-     * it is applied, any other commit for that epoch fails the epoch check.
+     * Validates a member's commit against the view ({@link MemberCommits}). Accepted: the view of
+     * the next epoch, the devices to route the Welcome to and the devices removed. The first valid
+     * commit of an epoch wins: once it is applied, any other commit for that epoch fails the epoch
+     * check. External commits are checked in full and then refused here, as if no device may join:
+     * they go through {@link #validateExternalCommit}.
      */
     public Decision<CommitAccepted> validateCommit(GroupView view, byte[] commitMessage) {
         synchronized (BCMLS) {

@@ -76,7 +76,7 @@ final class ExternalJoiner {
             if (!tree.verifyParentHash()) {
                 throw new MlsGroupException("GroupInfo's ratchet tree has invalid parent hashes");
             }
-            List<Integer> own = checkLeaves(identity, info, leaves);
+            List<Integer> own = checkLeaves(identity, info.groupId(), leaves);
             if (info.signer() >= leaves.size() || leaves.get((int) info.signer()) == null) {
                 throw new MlsGroupException("GroupInfo signer " + info.signer() + " is not a member");
             }
@@ -126,24 +126,27 @@ final class ExternalJoiner {
         }
     }
 
-    /** Every leaf signed by its own key and holding a Cloister credential; returns this device's leaves. */
-    private static List<Integer> checkLeaves(DeviceIdentity identity, MlsMessages.GroupInfo info,
-                                             List<MlsMessages.LeafNode> leaves) throws MlsGroupException {
+    /**
+     * Every leaf signed by its own key and holding a Cloister credential (RFC 9420 section
+     * 12.4.3.1, which bcmls 1.84 skips for Welcomes and external joins); returns this device's leaves.
+     */
+    static List<Integer> checkLeaves(DeviceIdentity identity, byte[] groupId, List<MlsMessages.LeafNode> leaves)
+            throws MlsGroupException {
         List<Integer> own = new ArrayList<>();
         for (int i = 0; i < leaves.size(); i++) {
             MlsMessages.LeafNode leaf = leaves.get(i);
             if (leaf == null) {
                 continue;
             }
-            if (!verifies(leaf.signatureKey(), "LeafNodeTBS", leaf.toBeSigned(info.groupId(), i), leaf.signature())) {
-                throw new MlsGroupException("GroupInfo's ratchet tree has a badly signed leaf " + i);
+            if (!verifies(leaf.signatureKey(), "LeafNodeTBS", leaf.toBeSigned(groupId, i), leaf.signature())) {
+                throw new MlsGroupException("the ratchet tree has a badly signed leaf " + i);
             }
             try {
                 if (DeviceCredential.decode(leaf.identity()).equals(identity.credential())) {
                     own.add(i);
                 }
             } catch (MlsWireException e) {
-                throw new MlsGroupException("GroupInfo's ratchet tree has a foreign credential at leaf " + i);
+                throw new MlsGroupException("the ratchet tree has a foreign credential at leaf " + i);
             }
         }
         return own;

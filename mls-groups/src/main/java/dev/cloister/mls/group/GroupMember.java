@@ -153,7 +153,11 @@ public final class GroupMember {
                 Group g = new Group(suite.getHPKE().serializePrivateKey(kp.initKeyPair().getPrivate()),
                         kp.encryptionKeyPair(), identity.signaturePrivate(), kp.keyPackage(), msg.welcome, null,
                         new HashMap<>(), new HashMap<>());
+                ExternalJoiner.checkLeaves(identity, g.getGroupID(),
+                        MlsMessages.parseRatchetTree(MLSOutputStream.encode(g.getTree())));
                 return new GroupMember(identity, g);
+            } catch (MlsGroupException e) {
+                throw new MlsGroupException("cannot join from Welcome: " + e.getMessage(), e);
             } catch (Exception e) {
                 throw new MlsGroupException("cannot join from Welcome: " + e.getMessage(), e);
             }
