@@ -34,6 +34,7 @@ class EncryptionGroupsEndToEndTest {
   Path dataDir;
   private Node node;
   private ApiClient api;
+  private int httpPort;
 
   /** One signed-in user with one device, as a client keeps them. */
   private final class Device {
@@ -109,7 +110,7 @@ class EncryptionGroupsEndToEndTest {
 
   @BeforeEach
   void start() throws Exception {
-    int httpPort = TestNodes.freePort();
+    httpPort = TestNodes.freePort();
     node = Node.start(TestNodes.config(dataDir, httpPort, TestNodes.freePort()));
     api = new ApiClient("http://127.0.0.1:" + httpPort);
   }
@@ -255,5 +256,59 @@ class EncryptionGroupsEndToEndTest {
         "groupInfo", B64.encodeToString(new byte[] {0, 1, 0, 4, 9})), alice.token);
     assertThat(badInfo.status()).isEqualTo(400);
     assertThat(badInfo.body().get("message").asText()).startsWith("malformed GroupInfo");
+  }
+
+  @Test
+  void theGatewayCarriesProposalsCommitsAndWelcomesToTheRightDevices() throws Exception {
+    Device alice = new Device("alice");
+    Device bob = new Device("bob");
+    var guild = api.post("/api/v1/guilds", Map.of("name", "Live"), alice.token);
+    String guildId = guild.body().get("id").asText();
+    String groupId = "g" + guildId;
+    await(alice, groupId, g -> g.get("onRoster").asBoolean());
+    JsonNode server = api.get("/api/v1/mls/delivery-service", alice.token).body();
+    alice.member = GroupMember.create(alice.identity, groupId.getBytes(StandardCharsets.UTF_8),
+        UNB64.decode(server.get("signatureKey").asText()), server.get("name").asText());
+    assertThat(api.post("/api/v1/groups/" + groupId + "/create", Map.of("deviceId", "d1",
+        "groupInfo", B64.encodeToString(alice.member.groupInfo())), alice.token).status())
+        .isEqualTo(201);
+    try (GatewayClient aliceLive = GatewayClient.identify(httpPort, alice.token);
+        GatewayClient bobLive = GatewayClient.identify(httpPort, bob.token)) {
+      aliceLive.ready();
+      bobLive.ready();
+      String code = api.post("/api/v1/guilds/" + guildId + "/invites", Map.of(), alice.token)
+          .body().get("code").asText();
+      assertThat(api.post("/api/v1/invites/" + code, Map.of(), bob.token).status())
+          .isEqualTo(200);
+      // The server's Add proposal reaches alice live; she commits over the gateway.
+      JsonNode proposal = aliceLive.dispatch("MLS_PROPOSALS", Duration.ofSeconds(20)).get("d");
+      assertThat(proposal.get("groupId").asText()).isEqualTo(groupId);
+      alice.member.processProposal(UNB64.decode(proposal.get("message").asText()));
+      GroupMember.CommitBundle b = alice.member.commit();
+      aliceLive.send("{\"op\":\"mls_commit\",\"d\":{\"nonce\":\"n1\",\"groupId\":\"" + groupId
+          + "\",\"deviceId\":\"d1\",\"commit\":\"" + B64.encodeToString(b.commit())
+          + "\",\"welcome\":\"" + B64.encodeToString(b.welcome()) + "\"}}");
+      JsonNode ack = aliceLive.until(f -> "mls_commit_ack".equals(f.path("op").asText()),
+          Duration.ofSeconds(10)).get("d");
+      assertThat(ack.get("nonce").asText()).isEqualTo("n1");
+      assertThat(ack.get("epoch").asLong()).isEqualTo(1);
+      JsonNode commit = aliceLive.dispatch("MLS_COMMIT", Duration.ofSeconds(10)).get("d");
+      assertThat(commit.get("message").asText()).isEqualTo(B64.encodeToString(b.commit()));
+      alice.member.processCommit(b.commit());
+      // Bob's session hears that a Welcome waits for his device, and fetches it.
+      JsonNode welcome = bobLive.dispatch("MLS_WELCOME", Duration.ofSeconds(10)).get("d");
+      assertThat(welcome.get("devices").get(0).asText()).isEqualTo(bob.userId + "/d1");
+      bob.member = GroupMember.join(bob.identity, bob.packages, UNB64.decode(api.get(
+          "/api/v1/groups/" + groupId + "/welcome?deviceId=d1", bob.token).body()
+          .get("welcome").asText()));
+      assertThat(bob.member.epochAuthenticator()).isEqualTo(alice.member.epochAuthenticator());
+      // The same commit again lost the race: a clear error frame, the connection stays.
+      aliceLive.send("{\"op\":\"mls_commit\",\"d\":{\"nonce\":\"n2\",\"groupId\":\"" + groupId
+          + "\",\"deviceId\":\"d1\",\"commit\":\"" + B64.encodeToString(b.commit()) + "\"}}");
+      JsonNode error = aliceLive.until(f -> "error".equals(f.path("op").asText()),
+          Duration.ofSeconds(10)).get("d");
+      assertThat(error.get("status").asInt()).isEqualTo(409);
+      assertThat(error.get("message").asText()).startsWith("stale_epoch");
+    }
   }
 }

@@ -68,6 +68,9 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
 
   private record TypingIn(String guildId, String channelId) implements Command {}
 
+  /** The answer to an {@code mls_*} op, ready to send. */
+  private record MlsAnswered(String frame) implements Command {}
+
   /** Marks the end of the outbound stream; never sent to the client. */
   static final FrameEvent COMPLETE = WebSocketFrames.close(1000, "complete");
 
@@ -165,6 +168,12 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
         })
         .onMessage(Tick.class, m -> onTick())
         .onMessage(Posted.class, this::onPosted)
+        .onMessage(MlsAnswered.class, m -> {
+          if (state != State.CLOSING) {
+            send(m.frame());
+          }
+          return this;
+        })
         .onMessage(TypingIn.class, m -> {
           if (state == State.LIVE && session != null) {
             session.tell(new GatewaySession.Typing(m.guildId(), m.channelId()));
@@ -234,6 +243,14 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
         case "send":
           requireLive();
           return sendMessage(d);
+        case "mls_commit":
+          requireLive();
+          return mlsCommit(d);
+        case "mls_reset":
+          requireLive();
+          return mlsAnswer(d, "mls_reset_ack", new dev.cloister.node.http.GroupCommands(
+              node.sharding(), node.api().askTimeout()).reset(userId,
+              text(d, "deviceId", MAX_ID_LENGTH), text(d, "groupId", MAX_ID_LENGTH)));
         default:
           return close(CloseCode.UNKNOWN_OP.code, "unknown op");
       }
@@ -335,6 +352,56 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
         e = new ApiError(500, "internal", "an internal error occurred; it has been logged");
       }
       return new Posted(nonce, null, errorFrame(nonce, e));
+    });
+    return this;
+  }
+
+  /**
+   * A commit of the pending proposals (and the Welcome for its joiners): the same rules as
+   * {@code POST /api/v1/groups/{id}/commits}; answered with {@code mls_commit_ack} or an error.
+   */
+  private Behavior<Command> mlsCommit(JsonNode d) {
+    String groupId = text(d, "groupId", MAX_ID_LENGTH);
+    String deviceId = text(d, "deviceId", MAX_ID_LENGTH);
+    byte[] commit;
+    byte[] welcome;
+    byte[] info;
+    try {
+      Base64.Decoder b64 = Base64.getDecoder();
+      commit = b64.decode(text(d, "commit", Integer.MAX_VALUE));
+      welcome = d.hasNonNull("welcome") ? b64.decode(text(d, "welcome", Integer.MAX_VALUE)) : null;
+      info = d.hasNonNull("groupInfo") ? b64.decode(text(d, "groupInfo", Integer.MAX_VALUE))
+          : null;
+    } catch (IllegalArgumentException e) {
+      send(errorFrame(nonce(d), ApiError.badRequest("commit, welcome and groupInfo must be "
+          + "standard base64")));
+      return this;
+    }
+    return mlsAnswer(d, "mls_commit_ack", new dev.cloister.node.http.GroupCommands(
+        node.sharding(), node.api().askTimeout()).commit(userId, deviceId, groupId, commit,
+        welcome, info));
+  }
+
+  private static String nonce(JsonNode d) {
+    return d != null && d.hasNonNull("nonce") ? text(d, "nonce", MAX_ID_LENGTH) : null;
+  }
+
+  private Behavior<Command> mlsAnswer(JsonNode d, String op,
+      java.util.concurrent.CompletionStage<dev.cloister.guild.group.EncryptionGroup.Status> call) {
+    String nonce = nonce(d);
+    getContext().pipeToSelf(call, (status, failure) -> {
+      if (failure == null) {
+        ObjectNode ack = Gateway.JSON.createObjectNode().put("nonce", nonce)
+            .put("groupId", status.groupId()).put("epoch", status.epoch())
+            .put("seq", status.seq());
+        return new MlsAnswered("{\"op\":\"" + op + "\",\"d\":" + Gateway.json(ack) + "}");
+      }
+      ApiError e = ApiError.of(failure);
+      if (e == null) {
+        getContext().getLog().error("An MLS op over the gateway failed", failure);
+        e = new ApiError(500, "internal", "an internal error occurred; it has been logged");
+      }
+      return new MlsAnswered(errorFrame(nonce, e));
     });
     return this;
   }

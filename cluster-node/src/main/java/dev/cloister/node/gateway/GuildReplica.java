@@ -8,6 +8,7 @@ import dev.cloister.guild.GuildFeed;
 import dev.cloister.guild.Outcome;
 import dev.cloister.guild.Permission;
 import dev.cloister.guild.channel.TextChannel;
+import dev.cloister.guild.group.Audience;
 import dev.cloister.node.http.JsonRoutes;
 import dev.cloister.node.http.Views;
 import java.time.Duration;
@@ -87,6 +88,10 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
   private long seqNr = -1;
   private boolean loading;
   private final List<GuildFeed.Item> pendingFeed = new ArrayList<>();
+  /** Channel events authorised by a guild version this copy has not reached yet, in order. */
+  private final List<GuildFeed.ChannelChanged> ahead = new ArrayList<>();
+  private Audience.Plan plan;
+  private Guild.State planOf;
   private final List<Register> pendingRegistrations = new ArrayList<>();
   private final Map<ActorRef<GatewaySession.Command>, String> sessions = new LinkedHashMap<>();
   // Presence: each local session's own status, and each member's status as last announced.
@@ -195,6 +200,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     List<GuildFeed.Item> buffered = new ArrayList<>(pendingFeed);
     pendingFeed.clear();
     buffered.forEach(this::onFeed);
+    flushAhead();
     List<Register> waiting = new ArrayList<>(pendingRegistrations);
     pendingRegistrations.clear();
     waiting.forEach(this::onRegister);
@@ -248,8 +254,19 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       state = state.apply(g.event());
       seqNr = g.seqNr();
       dispatchGuildEvent(before, state, g.event());
+      flushAhead();
     } else if (item instanceof GuildFeed.ChannelChanged c) {
-      dispatchChannelEvent(c);
+      onChannelEvent(c);
+    } else if (item instanceof GuildFeed.GroupChanged g) {
+      dispatchGroupEvent(g);
+    } else if (item instanceof GuildFeed.KeyPackagesLow k) {
+      String payload = Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+          .put("deviceId", k.deviceId()).put("available", k.available()));
+      sessions.forEach((s, user) -> {
+        if (user.equals(k.userId())) {
+          s.tell(new GatewaySession.Deliver(guildId, "KEY_PACKAGES_LOW", payload));
+        }
+      });
     } else if (item instanceof GuildFeed.TypingStarted t) {
       Guild.Channel channel = state.channel(t.channelId());
       if (channel != null) {
@@ -326,6 +343,94 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
 
   private void toAll(String t, String payload) {
     sessions.keySet().forEach(s -> s.tell(new GatewaySession.Deliver(guildId, t, payload)));
+  }
+
+  /**
+   * Visibility is decided in order: a post authorised by guild version v is checked against this
+   * copy only once the copy has reached v (a permission change published on another node may
+   * still be on its way); a copy still behind after a second reloads.
+   */
+  private void onChannelEvent(GuildFeed.ChannelChanged c) {
+    long needed = c.event() instanceof TextChannel.MessagePosted p ? p.guildVersion() : 0;
+    if (!ahead.isEmpty() || needed > seqNr) {
+      if (ahead.isEmpty()) {
+        timers.startSingleTimer(new Reload(), Duration.ofSeconds(1));
+      }
+      ahead.add(c);
+      return;
+    }
+    dispatchChannelEvent(c);
+  }
+
+  private void flushAhead() {
+    while (!ahead.isEmpty()) {
+      GuildFeed.ChannelChanged c = ahead.get(0);
+      long needed = c.event() instanceof TextChannel.MessagePosted p ? p.guildVersion() : 0;
+      if (needed > seqNr) {
+        return;
+      }
+      ahead.remove(0);
+      dispatchChannelEvent(c);
+    }
+  }
+
+  private Audience.Plan plan() {
+    if (planOf != state) {
+      plan = Audience.of(state);
+      planOf = state;
+    }
+    return plan;
+  }
+
+  /**
+   * A group's proposals and commits go to the sessions of the users in its audience, and of the
+   * users a commit removed (so their devices learn they are out); a commit's joiners also get
+   * MLS_WELCOME (they fetch the Welcome itself over REST).
+   */
+  private void dispatchGroupEvent(GuildFeed.GroupChanged g) {
+    Set<String> audience = new LinkedHashSet<>();
+    for (Audience.GroupRoster r : plan().groups()) {
+      if (r.groupId().equals(g.groupId())) {
+        audience.addAll(r.userIds());
+      }
+    }
+    Set<String> removedUsers = new LinkedHashSet<>();
+    g.removed().forEach(d -> removedUsers.add(d.substring(0, d.indexOf('/'))));
+    Set<String> joinerUsers = new LinkedHashSet<>();
+    g.devices().forEach(d -> joinerUsers.add(d.substring(0, d.indexOf('/'))));
+    ObjectNode d = JsonRoutes.obj().put("guildId", guildId).put("groupId", g.groupId())
+        .put("seq", g.seqNr()).put("epoch", g.epoch());
+    if (g.message() != null) {
+      d.put("message", java.util.Base64.getEncoder().encodeToString(g.message()));
+    }
+    String t;
+    switch (g.kind()) {
+      case "proposal" -> t = "MLS_PROPOSALS";
+      case "commit" -> {
+        t = "MLS_COMMIT";
+        g.devices().forEach(d.putArray("joiners")::add);
+        g.removed().forEach(d.putArray("removed")::add);
+      }
+      case "revoked" -> t = "MLS_PROPOSALS_REVOKED";
+      case "created" -> t = "MLS_GROUP_CREATE";
+      default -> {
+        return;
+      }
+    }
+    String payload = Gateway.json(d);
+    String welcome = g.kind().equals("commit") && !g.devices().isEmpty()
+        ? Gateway.json(JsonRoutes.obj().put("guildId", guildId).put("groupId", g.groupId())
+            .put("seq", g.seqNr()).put("epoch", g.epoch() + 1).set("devices",
+                Gateway.JSON.valueToTree(g.devices())))
+        : null;
+    sessions.forEach((s, user) -> {
+      if (audience.contains(user) || removedUsers.contains(user)) {
+        s.tell(new GatewaySession.Deliver(guildId, t, payload));
+      }
+      if (welcome != null && joinerUsers.contains(user)) {
+        s.tell(new GatewaySession.Deliver(guildId, "MLS_WELCOME", welcome));
+      }
+    });
   }
 
   private void dispatchChannelEvent(GuildFeed.ChannelChanged c) {

@@ -5,7 +5,6 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cloister.guild.Permission;
-import dev.cloister.guild.Snowflake;
 import dev.cloister.guild.group.EncryptionGroup;
 import java.util.Base64;
 import java.util.List;
@@ -38,10 +37,12 @@ final class GroupRoutes extends JsonRoutes {
   private final JdbcReadJournal journal;
 
   private final byte[] deliveryServiceKey;
+  private final GroupCommands commands;
 
   GroupRoutes(ApiContext ctx, ActorSystem<?> system, byte[] deliveryServiceKey) {
     this.ctx = ctx;
     this.deliveryServiceKey = deliveryServiceKey.clone();
+    this.commands = new GroupCommands(ctx.sharding(), ctx.askTimeout());
     this.system = system;
     this.journal = PersistenceQuery.get(system)
         .getReadJournalFor(JdbcReadJournal.class, JdbcReadJournal.Identifier());
@@ -65,25 +66,18 @@ final class GroupRoutes extends JsonRoutes {
               return this.<EncryptionGroup.Status>ask(groupId, r -> new EncryptionGroup.CreateGroup(device, info,
                   System.currentTimeMillis(), r)).thenApply(s -> response(201, status(s)));
             }))),
-            path("commits", () -> post(() -> body(b -> {
-              String device = device(me, b);
-              byte[] commit = b.base64("commit");
-              byte[] welcome = b.has("welcome") ? b.base64("welcome") : null;
-              byte[] info = b.has("groupInfo") ? b.base64("groupInfo") : null;
-              return this.<EncryptionGroup.Status>ask(groupId, r -> new EncryptionGroup.SubmitCommit(device, commit, welcome,
-                  info, System.currentTimeMillis(), r)).thenApply(s -> response(201, status(s)));
-            }))),
+            path("commits", () -> post(() -> body(b -> commands.commit(me, b.string("deviceId"),
+                groupId, b.base64("commit"), b.has("welcome") ? b.base64("welcome") : null,
+                b.has("groupInfo") ? b.base64("groupInfo") : null)
+                .thenApply(s -> response(201, status(s)))))),
             path("group-info", () -> post(() -> body(b -> {
               String device = device(me, b);
               byte[] info = b.base64("groupInfo");
               return this.<EncryptionGroup.Status>ask(groupId, r -> new EncryptionGroup.UploadGroupInfo(device, info, r))
                   .thenApply(s -> response(200, status(s)));
             }))),
-            path("reset", () -> post(() -> body(b -> {
-              String device = device(me, b);
-              return this.<EncryptionGroup.Status>ask(groupId, r -> new EncryptionGroup.Reset(device, r))
-                  .thenApply(s -> response(200, status(s)));
-            }))),
+            path("reset", () -> post(() -> body(b -> commands.reset(me, b.string("deviceId"),
+                groupId).thenApply(s -> response(200, status(s)))))),
             path("welcome", () -> get(() -> parameterMap(q -> reply(() ->
                 welcome(me, groupId, q))))),
             path("log", () -> get(() -> parameterMap(q -> reply(() -> log(me, groupId, q))))))));
@@ -103,12 +97,7 @@ final class GroupRoutes extends JsonRoutes {
 
   private <R> CompletionStage<R> ask(String groupId,
       Function<ActorRef<StatusReply<R>>, EncryptionGroup.Command> command) {
-    if (groupId.length() < 2 || (groupId.charAt(0) != 'g' && groupId.charAt(0) != 'c')
-        || Snowflake.parse(groupId.substring(1)).isEmpty()) {
-      throw new ApiError(404, "not_found", "unknown group '" + groupId + "'");
-    }
-    return ctx.sharding().entityRefFor(EncryptionGroup.ENTITY_KEY, groupId)
-        .askWithStatus(command::apply, ctx.askTimeout());
+    return commands.ask(groupId, command);
   }
 
   /** The group as the device sees it; only roster devices and members may look. */

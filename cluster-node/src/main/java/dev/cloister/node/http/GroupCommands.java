@@ -1,0 +1,54 @@
+package dev.cloister.node.http;
+
+import dev.cloister.guild.Snowflake;
+import dev.cloister.guild.group.EncryptionGroup;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.pattern.StatusReply;
+
+/**
+ * What a device may ask of an encryption group, the same over REST and the gateway: the device
+ * is always one of the caller's own ({@code userId} comes from the token).
+ */
+public final class GroupCommands {
+
+  private final ClusterSharding sharding;
+  private final Duration timeout;
+
+  public GroupCommands(ClusterSharding sharding, Duration timeout) {
+    this.sharding = sharding;
+    this.timeout = timeout;
+  }
+
+  static boolean isGroupId(String groupId) {
+    return groupId.length() >= 2 && (groupId.charAt(0) == 'g' || groupId.charAt(0) == 'c')
+        && Snowflake.parse(groupId.substring(1)).isPresent();
+  }
+
+  <R> CompletionStage<R> ask(String groupId,
+      Function<ActorRef<StatusReply<R>>, EncryptionGroup.Command> command) {
+    if (!isGroupId(groupId)) {
+      return CompletableFuture.failedFuture(
+          new ApiError(404, "not_found", "unknown group '" + groupId + "'"));
+    }
+    return sharding.entityRefFor(EncryptionGroup.ENTITY_KEY, groupId)
+        .askWithStatus(command::apply, timeout);
+  }
+
+  public CompletionStage<EncryptionGroup.Status> commit(String userId, String deviceId,
+      String groupId, byte[] commit, byte[] welcome, byte[] groupInfo) {
+    String device = userId + "/" + deviceId;
+    return ask(groupId, r -> new EncryptionGroup.SubmitCommit(device, commit, welcome, groupInfo,
+        System.currentTimeMillis(), r));
+  }
+
+  public CompletionStage<EncryptionGroup.Status> reset(String userId, String deviceId,
+      String groupId) {
+    String device = userId + "/" + deviceId;
+    return ask(groupId, r -> new EncryptionGroup.Reset(device, r));
+  }
+}
