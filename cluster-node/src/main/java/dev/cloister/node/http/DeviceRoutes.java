@@ -61,9 +61,9 @@ final class DeviceRoutes extends JsonRoutes {
     if (Snowflake.parse(userId).isEmpty()) {
       throw new ApiError(404, "not_found", "unknown user '" + userId + "'");
     }
-    return ctx.<List<Devices.DeviceInfo>>user(userId, User.GetDevices::new).thenApply(list -> {
+    return ctx.<Devices.DeviceList>user(userId, User.GetDevices::new).thenApply(list -> {
       ArrayNode out = JsonBody.MAPPER.createArrayNode();
-      list.forEach(d -> out.add(device(d)));
+      list.devices().forEach(d -> out.add(device(d)));
       return response(200, out);
     });
   }
@@ -92,8 +92,8 @@ final class DeviceRoutes extends JsonRoutes {
     }
     byte[] lastResortRaw = b.has("lastResort") ? decode(b.field("lastResort"), "lastResort")
         : null;
-    return ctx.<List<Devices.DeviceInfo>>user(me, User.GetDevices::new).thenCompose(devices -> {
-      Devices.DeviceInfo device = devices.stream().filter(d -> d.deviceId().equals(deviceId))
+    return ctx.<Devices.DeviceList>user(me, User.GetDevices::new).thenCompose(devices -> {
+      Devices.DeviceInfo device = devices.devices().stream().filter(d -> d.deviceId().equals(deviceId))
           .findFirst().orElseThrow(() -> new ApiError(404, "not_found",
               "unknown device '" + deviceId + "'; register it first"));
       List<Devices.StoredKeyPackage> oneTime = new ArrayList<>();

@@ -92,8 +92,8 @@ public final class RosterDriver {
     Map<String, CompletableFuture<List<Devices.DeviceInfo>>> asks = new LinkedHashMap<>();
     for (String u : users) {
       asks.put(u, sharding.entityRefFor(User.ENTITY_KEY, u)
-          .<List<Devices.DeviceInfo>>askWithStatus(User.GetDevices::new, timeout)
-          .toCompletableFuture());
+          .<Devices.DeviceList>askWithStatus(User.GetDevices::new, timeout)
+          .thenApply(Devices.DeviceList::devices).toCompletableFuture());
     }
     return CompletableFuture.allOf(asks.values().toArray(CompletableFuture[]::new))
         .thenApply(x -> {

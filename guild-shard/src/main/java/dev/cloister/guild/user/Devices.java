@@ -53,6 +53,9 @@ public record Devices(Map<String, Device> byId) implements CborSerializable {
   public record DeviceInfo(String deviceId, byte[] credential, byte[] signatureKey,
       long createdAtMillis) implements CborSerializable {}
 
+  /** A user's devices, as one message (a bare list would not travel between nodes). */
+  public record DeviceList(List<DeviceInfo> devices) implements CborSerializable {}
+
   public record KeyPackageStock(String deviceId, int available, boolean lastResort)
       implements CborSerializable {}
 

@@ -64,7 +64,7 @@ public final class User
   public record RemoveDevice(String deviceId, long nowMillis,
       ActorRef<StatusReply<Profile>> replyTo) implements Command {}
 
-  public record GetDevices(ActorRef<StatusReply<List<Devices.DeviceInfo>>> replyTo)
+  public record GetDevices(ActorRef<StatusReply<Devices.DeviceList>> replyTo)
       implements Command {}
 
   /** Key packages already checked against the device (signature, suite, lifetime, credential). */
@@ -263,7 +263,7 @@ public final class User
         .onCommand(RemoveDevice.class, (s, c) -> Replies.decide(Effect(),
             s.removeDevice(c.deviceId(), c.nowMillis()), c.replyTo(), User::profileOf))
         .onCommand(GetDevices.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
-            s.exists() ? Outcome.ok(s.devices().infos())
+            s.exists() ? Outcome.ok(new Devices.DeviceList(s.devices().infos()))
                 : Outcome.rejected(Rejection.notFound("no such user"))))
         .onCommand(UploadKeyPackages.class, (s, c) -> Replies.decide(Effect(),
             s.uploadKeyPackages(c.deviceId(), c.oneTime(), c.lastResort()), c.replyTo(),
