@@ -19,6 +19,7 @@ import dev.cloister.guild.user.User;
 import dev.cloister.node.auth.SessionTokens;
 import dev.cloister.node.auth.SrpLogins;
 import dev.cloister.node.db.Database;
+import dev.cloister.node.db.DatabaseReadinessCheck;
 import dev.cloister.guild.GuildFeed;
 import dev.cloister.node.gateway.Gateway;
 import dev.cloister.node.gateway.GatewayRoute;
@@ -49,6 +50,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.pekko.Done;
+import org.apache.pekko.actor.BootstrapSetup;
+import org.apache.pekko.actor.setup.ActorSystemSetup;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -87,7 +90,19 @@ public final class Node {
 
   public static void main(String[] args) throws Exception {
     long t0 = System.nanoTime();
-    Node node = start(ConfigFactory.load());
+    Node node;
+    try {
+      node = start(ConfigFactory.load());
+    } catch (IllegalStateException e) {
+      // Ours: the message says what is wrong and what to do.
+      log.error("Cloister could not start: {}", e.getMessage());
+      System.exit(1);
+      return;
+    } catch (Exception e) {
+      log.error("Cloister could not start", e);
+      System.exit(1);
+      return;
+    }
     // SIGTERM runs Pekko's coordinated shutdown through its own JVM hook. This hook waits for the
     // actor system to finish (journal writes flushed, pools closed), then stops the database; the
     // JVM waits for every hook before it exits.
@@ -127,7 +142,9 @@ public final class Node {
     }
     Config config = ConfigFactory.parseMap(db).withFallback(base).resolve();
 
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "cloister", config);
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "cloister",
+        ActorSystemSetup.create(BootstrapSetup.create(config))
+            .withSetup(new DatabaseReadinessCheck.Setup(database.health())));
     ExecutorService blocking = Executors.newFixedThreadPool(
         cloister.getInt("db.pool-size"), r -> {
           Thread t = new Thread(r, "cloister-read-model");
@@ -179,6 +196,7 @@ public final class Node {
           ids, blocking, cloister.getDuration("http.ask-timeout"),
           cloister.getDuration("history.read-your-writes-wait"));
       ApiRoutes api = new ApiRoutes(apiContext, tokens, logins, ready::get,
+          database.health()::isUp,
           TokenBuckets.of(cloister.getConfig("rate-limits.rest-per-ip")),
           TokenBuckets.of(cloister.getConfig("rate-limits.gateway-connects-per-ip")),
           new GatewayRoute(system, ClusterSharding.get(system), apiContext, tokens,

@@ -4,7 +4,6 @@ import com.typesafe.config.Config;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.cloister.guild.channel.MessageHistory;
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -13,26 +12,31 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The node's PostgreSQL: an external one when {@code cloister.db.url} is set, otherwise an
- * embedded server whose data lives in {@code <data-dir>/postgres} and survives restarts.
+ * {@link EmbeddedServer} whose data lives in {@code <data-dir>/postgres} and survives restarts;
+ * the read model's connection pool; and the {@link DatabaseHealth} probe.
  */
 public final class Database implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Database.class);
 
-  private final EmbeddedPostgres embedded;
+  private final EmbeddedServer embedded;
+  private final DatabaseHealth health;
   private final String url;
   private final String user;
   private final String password;
   private final HikariDataSource pool;
 
-  private Database(EmbeddedPostgres embedded, String url, String user, String password, int poolSize) {
+  private Database(EmbeddedServer embedded, DatabaseHealth health, String url, String user,
+      String password, int poolSize, Duration connectTimeout) {
     this.embedded = embedded;
+    this.health = health;
     this.url = url;
     this.user = user;
     this.password = password;
@@ -42,35 +46,48 @@ public final class Database implements AutoCloseable {
     hc.setPassword(password);
     hc.setMaximumPoolSize(poolSize);
     hc.setMinimumIdle(1);
+    // While the database is down a request waits this long for a connection, then fails (503).
+    hc.setConnectionTimeout(connectTimeout.toMillis());
     hc.setPoolName("cloister-read-model");
     this.pool = new HikariDataSource(hc);
   }
 
+  /**
+   * Connects to the external PostgreSQL, or starts the embedded one in {@code <dataDir>/postgres}
+   * (after stopping one that a dead node left running there); returns once a probe has run.
+   */
   public static Database start(Config config, Path dataDir) throws IOException {
     Config db = config.getConfig("cloister.db");
-    int poolSize = db.getInt("pool-size");
     String externalUrl = db.getString("url");
+    EmbeddedServer embedded = null;
+    String url;
+    String user;
+    String password;
     if (!externalUrl.isBlank()) {
       log.info("Using external PostgreSQL at {}", externalUrl);
-      return new Database(null, externalUrl, db.getString("user"), db.getString("password"), poolSize);
+      url = externalUrl;
+      user = db.getString("user");
+      password = db.getString("password");
+    } else {
+      embedded = EmbeddedServer.start(dataDir, db);
+      log.info("Embedded PostgreSQL on port {}, data in {}", embedded.port(),
+          embedded.dataDirectory());
+      url = embedded.jdbcUrl();
+      user = "postgres";
+      password = "";
     }
-    Path pgData = dataDir.resolve("postgres");
-    Files.createDirectories(pgData);
-    EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
-        .setDataDirectory(pgData)
-        .setCleanDataDirectory(false)
-        // Stopped by the node's coordinated shutdown, after the entities, not by a racing JVM hook.
-        .setRegisterShutdownHook(false)
-        .setServerConfig("listen_addresses", "127.0.0.1")
-        .setServerConfig("max_connections", "60");
-    int port = db.getInt("embedded-port");
-    if (port > 0) {
-      builder.setPort(port);
+    Duration timeout = db.getDuration("connect-timeout");
+    DatabaseHealth health = new DatabaseHealth(url, user, password, timeout, embedded);
+    try {
+      health.start(db.getDuration("health-interval"));
+      return new Database(embedded, health, url, user, password, db.getInt("pool-size"), timeout);
+    } catch (RuntimeException e) {
+      health.close();
+      if (embedded != null) {
+        embedded.close();
+      }
+      throw e;
     }
-    EmbeddedPostgres pg = builder.start();
-    String url = pg.getJdbcUrl("postgres", "postgres");
-    log.info("Embedded PostgreSQL running on port {} with data in {}", pg.getPort(), pgData);
-    return new Database(pg, url, "postgres", "", poolSize);
   }
 
   /** Creates what is missing of the journal, snapshot and read-model tables; safe to re-run. */
@@ -115,6 +132,11 @@ public final class Database implements AutoCloseable {
     return embedded != null;
   }
 
+  /** Whether the database takes writes now. */
+  public DatabaseHealth health() {
+    return health;
+  }
+
   private final java.util.concurrent.atomic.AtomicBoolean closed =
       new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -124,14 +146,11 @@ public final class Database implements AutoCloseable {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
+    health.close(); // first: it would start the embedded server again
     pool.close();
     if (embedded != null) {
-      try {
-        embedded.close();
-        log.info("Embedded PostgreSQL stopped");
-      } catch (IOException e) {
-        log.warn("Embedded PostgreSQL did not stop cleanly: {}", e.getMessage());
-      }
+      embedded.close();
+      log.info("Embedded PostgreSQL stopped");
     }
   }
 }

@@ -5,11 +5,23 @@ public final class ApiError extends RuntimeException {
 
   public final int status;
   public final String code;
+  /** Seconds for a {@code Retry-After} header; 0 for none. */
+  public final long retryAfterSeconds;
 
   public ApiError(int status, String code, String message) {
+    this(status, code, message, 0);
+  }
+
+  private ApiError(int status, String code, String message, long retryAfterSeconds) {
     super(message, null, false, false);
     this.status = status;
     this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  /** 503: the request may succeed if retried after {@code retryAfterSeconds}. */
+  public static ApiError unavailable(String message, long retryAfterSeconds) {
+    return new ApiError(503, "unavailable", message, retryAfterSeconds);
   }
 
   public static ApiError badRequest(String message) {
@@ -48,11 +60,27 @@ public final class ApiError extends RuntimeException {
       return new ApiError(status, r.code().wire, r.message());
     }
     if (t instanceof java.util.concurrent.TimeoutException) {
-      return new ApiError(503, "unavailable", "the server did not answer in time; try again");
+      return unavailable("the server did not answer in time; try again", 1);
+    }
+    if (t instanceof java.sql.SQLException e && isOutage(e)) {
+      return unavailable("the database is unavailable; try again shortly", 2);
     }
     if (t instanceof org.apache.pekko.http.scaladsl.model.EntityStreamSizeException) {
       return tooLarge("the request body is too large");
     }
     return null;
+  }
+
+  /**
+   * A failure to reach the database rather than a wrong statement: no connection from the pool in
+   * time, a connection lost, or a server shutting down or starting.
+   */
+  private static boolean isOutage(java.sql.SQLException e) {
+    String state = e.getSQLState() == null ? "" : e.getSQLState();
+    return e instanceof java.sql.SQLTransientException
+        || e instanceof java.sql.SQLRecoverableException
+        || state.startsWith("08") // connection exception
+        || state.startsWith("57P") // admin or crash shutdown, cannot connect now
+        || state.startsWith("53"); // insufficient resources
   }
 }

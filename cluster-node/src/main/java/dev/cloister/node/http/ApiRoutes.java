@@ -35,6 +35,7 @@ public final class ApiRoutes extends JsonRoutes {
   private final SessionTokens tokens;
   private final SrpLogins logins;
   private final BooleanSupplier ready;
+  private final BooleanSupplier databaseUp;
   private final GuildRoutes guilds;
   private final ChannelRoutes channels;
   private final DeviceRoutes devices;
@@ -44,7 +45,7 @@ public final class ApiRoutes extends JsonRoutes {
   private final GatewayRoute gateway;
 
   public ApiRoutes(ApiContext ctx, SessionTokens tokens, SrpLogins logins, BooleanSupplier ready,
-      TokenBuckets restPerIp, TokenBuckets connectsPerIp, GatewayRoute gateway,
+      BooleanSupplier databaseUp, TokenBuckets restPerIp, TokenBuckets connectsPerIp, GatewayRoute gateway,
       org.apache.pekko.actor.typed.ActorSystem<?> system, byte[] deliveryServiceKey) {
     this.ctx = ctx;
     this.restPerIp = restPerIp;
@@ -53,6 +54,7 @@ public final class ApiRoutes extends JsonRoutes {
     this.tokens = tokens;
     this.logins = logins;
     this.ready = ready;
+    this.databaseUp = databaseUp;
     this.guilds = new GuildRoutes(ctx);
     this.channels = new ChannelRoutes(ctx);
     this.devices = new DeviceRoutes(ctx);
@@ -62,14 +64,12 @@ public final class ApiRoutes extends JsonRoutes {
   public Route route() {
     return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () ->
         concat(
-            path("health", () -> get(() -> ready.getAsBoolean()
-                ? json(200, obj().put("status", "ok"))
-                : json(503, error("starting", "the node is starting; try again shortly")))),
+            path("health", () -> get(this::health)),
             path("gateway", () -> get(() -> limited(connectsPerIp,
                 "too many gateway connections from your address",
                 () -> extractWebSocketUpgrade(upgrade -> complete(gateway.accept(upgrade)))))),
             pathPrefix(segment("api").slash("v1"), () -> limited(restPerIp,
-                "too many requests from your address", () -> concat(
+                "too many requests from your address", () -> databaseUp(() -> concat(
                 // Sealed, so that a wrong method or path under /auth is answered here rather
                 // than falling through to the token check.
                 pathPrefix("auth", () -> handleRejections(rejectionHandler(), () -> concat(
@@ -78,7 +78,25 @@ public final class ApiRoutes extends JsonRoutes {
                     path(segment("login").slash("finish"),
                         () -> post(() -> body(this::loginFinish)))))),
                 authenticated(me -> concat(guilds.route(me), channels.route(me),
-                    devices.route(me), groups.route(me)))))))));
+                    devices.route(me), groups.route(me))))))))));
+  }
+
+  private Route health() {
+    if (!ready.getAsBoolean()) {
+      return json(503, error("starting", "the node is starting or stopping; try again shortly"));
+    }
+    if (!databaseUp.getAsBoolean()) {
+      return complete(toResponse(DATABASE_DOWN));
+    }
+    return json(200, obj().put("status", "ok"));
+  }
+
+  private static final ApiError DATABASE_DOWN = ApiError.unavailable(
+      "the node's database is unreachable; it is retrying, try again shortly", 5);
+
+  /** While the database is known to be down, answers at once rather than after every timeout. */
+  private Route databaseUp(Supplier<Route> inner) {
+    return databaseUp.getAsBoolean() ? inner.get() : complete(toResponse(DATABASE_DOWN));
   }
 
   /**

@@ -13,6 +13,7 @@ import java.util.function.Function;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.headers.RetryAfter;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
 import org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection;
@@ -95,7 +96,9 @@ public abstract class JsonRoutes extends AllDirectives {
   static HttpResponse toResponse(Throwable failure) {
     ApiError e = ApiError.of(failure);
     if (e != null) {
-      return response(e.status, error(e.code, e.getMessage()));
+      HttpResponse r = response(e.status, error(e.code, e.getMessage()));
+      return e.retryAfterSeconds > 0
+          ? r.addHeader(RetryAfter.create(e.retryAfterSeconds)) : r;
     }
     log.error("Unexpected failure serving a request", unwrap(failure));
     return response(500, error("internal", "an internal error occurred; it has been logged"));

@@ -1,0 +1,64 @@
+package dev.cloister.node;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A node in a JVM of its own, for tests that kill it: {@link #start} launches this class's
+ * {@link #main} (a test node on the given data directory and ports) and returns once it serves.
+ */
+final class NodeProcess {
+
+  static final String READY = "cloister-test-node-ready";
+
+  public static void main(String[] args) throws Exception {
+    Node node = Node.start(TestNodes.config(Path.of(args[0]), Integer.parseInt(args[1]),
+        Integer.parseInt(args[2])));
+    System.out.println(READY);
+    System.out.flush();
+    node.system().getWhenTerminated().toCompletableFuture().join();
+  }
+
+  /** Starts a node process and waits (at most {@code timeout}) until it serves requests. */
+  static Process start(Path dataDir, int httpPort, int managementPort, Duration timeout)
+      throws Exception {
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java")
+        .toString(), "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+        NodeProcess.class.getName(), dataDir.toString(), Integer.toString(httpPort),
+        Integer.toString(managementPort))
+        .redirectErrorStream(true).start();
+    CompletableFuture<Void> ready = new CompletableFuture<>();
+    Thread echo = new Thread(() -> {
+      try (BufferedReader out = new BufferedReader(
+          new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = out.readLine()) != null) {
+          if (line.equals(READY)) {
+            ready.complete(null);
+          } else {
+            System.out.println("[node " + p.pid() + "] " + line);
+          }
+        }
+      } catch (Exception ignored) {
+        // the process is gone
+      }
+      ready.completeExceptionally(new IllegalStateException("the node process exited"));
+    }, "node-process-output");
+    echo.setDaemon(true);
+    echo.start();
+    try {
+      ready.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      throw e;
+    }
+    return p;
+  }
+
+  private NodeProcess() {}
+}
