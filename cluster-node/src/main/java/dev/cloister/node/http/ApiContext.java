@@ -13,6 +13,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -117,16 +118,31 @@ public record ApiContext(
 
   /**
    * Waits, at most {@code readYourWritesWait}, until the history read model has applied every
-   * event the channel had when asked; then a client reads its own writes.
+   * event the channel had when asked; then a client reads its own writes. If it has not by then
+   * (the projection is behind or stalled, the database away), a 503 with {@code Retry-After}:
+   * never an answer that looks current and is not. Waits without holding a pool thread.
    */
   CompletionStage<TextChannel.Info> caughtUp(String channelId) {
     return this.<TextChannel.Info>channel(channelId, TextChannel.GetInfo::new)
-        .thenCompose(info -> sql(() -> {
-          long deadline = System.nanoTime() + readYourWritesWait.toNanos();
-          while (history.version(channelId) < info.version() && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-          }
-          return info;
-        }));
+        .thenCompose(info -> awaitReadModel(channelId, info,
+            System.nanoTime() + readYourWritesWait.toNanos(), 5));
+  }
+
+  private CompletionStage<TextChannel.Info> awaitReadModel(
+      String channelId, TextChannel.Info info, long deadline, long pollMillis) {
+    return sql(() -> history.version(channelId)).thenCompose(version -> {
+      if (version >= info.version()) {
+        return CompletableFuture.completedFuture(info);
+      }
+      long leftMillis = (deadline - System.nanoTime()) / 1_000_000;
+      if (leftMillis <= 0) {
+        throw ApiError.unavailable("the message history of this channel is catching up with its "
+            + "latest messages; try again shortly", 1);
+      }
+      Executor later = CompletableFuture.delayedExecutor(
+          Math.min(pollMillis, leftMillis), TimeUnit.MILLISECONDS, Runnable::run);
+      return CompletableFuture.runAsync(() -> { }, later).thenCompose(x ->
+          awaitReadModel(channelId, info, deadline, Math.min(pollMillis * 2, 100)));
+    });
   }
 }
