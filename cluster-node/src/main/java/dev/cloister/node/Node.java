@@ -61,6 +61,7 @@ import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.model.Uri;
 import org.apache.pekko.management.javadsl.PekkoManagement;
 import org.apache.pekko.projection.jdbc.javadsl.JdbcProjection;
 import org.slf4j.Logger;
@@ -79,13 +80,15 @@ public final class Node {
   private final Database database;
   private final ServerBinding binding;
   private final ExecutorService blocking;
+  private final Uri managementUri;
 
   private Node(ActorSystem<Void> system, Database database, ServerBinding binding,
-      ExecutorService blocking) {
+      ExecutorService blocking, Uri managementUri) {
     this.system = system;
     this.database = database;
     this.binding = binding;
     this.blocking = blocking;
+    this.managementUri = managementUri;
   }
 
   public static void main(String[] args) throws Exception {
@@ -108,8 +111,9 @@ public final class Node {
     // JVM waits for every hook before it exits.
     Runtime.getRuntime().addShutdownHook(new Thread(node::awaitTerminationThenCloseDatabase,
         "cloister-database-stop"));
-    log.info("Cloister node ready in {} ms: HTTP on {}", (System.nanoTime() - t0) / 1_000_000,
-        node.httpAddress());
+    log.info("Cloister node ready in {} ms: HTTP on {}, management (/ready, /alive) on {}",
+        (System.nanoTime() - t0) / 1_000_000, "http://" + node.httpAddress().getHostString() + ":"
+            + node.httpAddress().getPort(), node.managementUri);
     node.system.getWhenTerminated().toCompletableFuture().join();
   }
 
@@ -157,6 +161,9 @@ public final class Node {
         cluster.manager().tell(Join.create(cluster.selfMember().address()));
       }
       awaitUp(cluster, Duration.ofSeconds(60));
+      log.info(seeds.isEmpty() ? "Cluster: formed a one-node cluster as {}"
+          : "Cluster: joined through the seed nodes as {}", cluster.selfMember().address());
+      system.systemActorOf(ClusterMembershipLog.create(), "membership-log", Props.empty());
 
       JdbcProjection.createTablesIfNotExists(() -> new DataSourceSession(database.dataSource()), system)
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -181,7 +188,8 @@ public final class Node {
       GatewaySession.init(system, gateway, gatewaySettings);
       MessageHistoryProjection.init(system, database.dataSource());
 
-      PekkoManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      Uri management = PekkoManagement.get(system).start()
+          .toCompletableFuture().get(30, TimeUnit.SECONDS);
 
       SessionTokens tokens = new SessionTokens(tokenKey(cloister, dataDir),
           cloister.getDuration("auth.token-ttl"), Clock.systemUTC());
@@ -208,6 +216,7 @@ public final class Node {
 
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
       shutdown.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-unbind", () -> {
+        log.info("Stopping: finishing the requests in flight, handing off shards");
         ready.set(false);
         return binding.unbind().thenApply(x -> Done.getInstance());
       });
@@ -219,7 +228,7 @@ public final class Node {
             return CompletableFuture.completedFuture(Done.getInstance());
           });
       ready.set(true);
-      return new Node(system, database, binding, blocking);
+      return new Node(system, database, binding, blocking, management);
     } catch (Exception | Error e) {
       blocking.shutdownNow();
       system.terminate();
