@@ -85,7 +85,7 @@ public final class CloisterClient {
           + "; this home is now device " + deviceId + " (remove the old one from your devices)");
     }
     if (identity == null) {
-      identity = DeviceIdentity.generate(login.userId(), deviceId);
+      identity = newIdentity(login.userId(), deviceId);
       profile.saveDeviceIdentity(identity);
     }
     Profile.Account account = new Profile.Account(server, login.userId(), username, deviceId,
@@ -125,6 +125,12 @@ public final class CloisterClient {
     return new CloisterClient(profile, account, identity);
   }
 
+  private static DeviceIdentity newIdentity(String userId, String deviceId) {
+    synchronized (dev.cloister.mls.group.MlsSuite.SUITE) { // bcmls: one MLS computation at a time
+      return DeviceIdentity.generate(userId, deviceId);
+    }
+  }
+
   /** The profile a home holds, refusing one of another account or server. */
   private static Optional<Profile.Account> checkHome(Profile profile, URI server, String username)
       throws IOException {
@@ -159,7 +165,7 @@ public final class CloisterClient {
           }
           // Our id is registered with another key (this home's key was replaced): a new device.
           String taken = account.deviceId();
-          identity = DeviceIdentity.generate(account.userId(), Profile.newDeviceId());
+          identity = newIdentity(account.userId(), Profile.newDeviceId());
           profile.saveDeviceIdentity(identity);
           account = account.withDevice(identity.credential().deviceId(), null);
           profile.saveAccount(account);
@@ -214,6 +220,11 @@ public final class CloisterClient {
 
   public KeyPackageUpkeep keyPackages() {
     return new KeyPackageUpkeep(devices(), profile, identity);
+  }
+
+  /** End-to-end encrypted chat for this device (one instance per thread). */
+  public dev.cloister.client.chat.Chat chat() {
+    return new dev.cloister.client.chat.Chat(this);
   }
 
   /** Connects this device to the gateway; the caller closes it. */

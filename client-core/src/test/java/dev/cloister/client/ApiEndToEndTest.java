@@ -121,16 +121,18 @@ class ApiEndToEndTest {
   }
 
   @Test
-  void postsAndPagesHistoryBothWays() {
-    Login alice = server.newUser("alice");
-    CloisterApi a = server.api(alice);
+  void postsAndPagesHistoryBothWays() throws Exception {
+    CloisterClient alice = server.newDevice("alice");
+    CloisterApi a = alice.api();
     Guild g = a.createGuild("History");
     String channel = g.channels().stream().filter(Channel::isText).findFirst().orElseThrow().id();
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < 7; i++) {
-      Message m = a.post(channel, ("m" + i).getBytes(StandardCharsets.UTF_8));
-      assertThat(m.authorId()).isEqualTo(alice.userId());
-      assertThat(new String(m.ciphertext(), StandardCharsets.UTF_8)).isEqualTo("m" + i);
+      // Posts must be MLS PrivateMessages of the channel's group: sealed by the chat layer.
+      byte[] ciphertext = alice.chat().seal(channel, "m" + i).ciphertext();
+      Message m = a.post(channel, ciphertext);
+      assertThat(m.authorId()).isEqualTo(alice.account().userId());
+      assertThat(m.ciphertext()).isEqualTo(ciphertext);
       ids.add(m.id());
     }
     assertThat(a.history(channel, HistoryQuery.latest(3))).extracting(Message::id)
@@ -147,6 +149,8 @@ class ApiEndToEndTest {
 
     String voice = g.channels().stream().filter(ch -> ch.type().equals("voice")).findFirst()
         .orElseThrow().id();
+    assertThatThrownBy(() -> a.post(channel, "plain".getBytes(StandardCharsets.UTF_8)))
+        .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.status()).isEqualTo(400));
     assertThatThrownBy(() -> a.post(voice, new byte[] {1}))
         .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.status()).isEqualTo(400));
     assertThatThrownBy(() -> HistoryQuery.latest(101)).isInstanceOf(IllegalArgumentException.class);

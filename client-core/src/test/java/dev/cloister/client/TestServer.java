@@ -91,6 +91,42 @@ public final class TestServer implements AutoCloseable {
     return "correct horse " + username;
   }
 
+  /**
+   * A fresh registered user with one enrolled device (signature key, key packages) in a home
+   * under the node's temporary directory: what a client needs to post now that posts are MLS.
+   */
+  public CloisterClient newDevice(String prefix) throws IOException {
+    String name = prefix + USERS.incrementAndGet();
+    return CloisterClient.register(url, dataDir.resolve("homes").resolve(name), name,
+        password(name));
+  }
+
+  /**
+   * Syncs each device's view of the channel's group (joining, committing pending proposals)
+   * until every one of them is a member at the same epoch with exactly these members.
+   */
+  public static void awaitGroup(String channelId, CloisterClient... devices) throws Exception {
+    long deadline = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
+    java.util.Set<String> wanted = new java.util.HashSet<>();
+    for (CloisterClient d : devices) {
+      wanted.add(d.account().userId() + "/" + d.account().deviceId());
+    }
+    String last = "";
+    while (System.nanoTime() < deadline) {
+      java.util.Set<String> seen = new java.util.HashSet<>();
+      for (CloisterClient d : devices) {
+        var g = d.chat().group(channelId);
+        seen.add(g.epoch() + " " + new java.util.TreeSet<>(g.members()));
+      }
+      last = seen.toString();
+      if (seen.size() == 1 && seen.iterator().next().endsWith(" " + new java.util.TreeSet<>(wanted))) {
+        return;
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("the group of channel " + channelId + " never settled: " + last);
+  }
+
   public CloisterApi api(Login login) {
     return new CloisterApi(rest().authenticated(login.token()));
   }

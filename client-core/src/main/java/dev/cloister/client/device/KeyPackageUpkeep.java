@@ -5,6 +5,7 @@ import dev.cloister.client.http.ApiException;
 import dev.cloister.client.profile.Profile;
 import dev.cloister.mls.group.DeviceIdentity;
 import dev.cloister.mls.group.KeyPackageBundle;
+import dev.cloister.mls.group.MlsSuite;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,10 +54,14 @@ public final class KeyPackageUpkeep {
       return stock;
     }
     List<KeyPackageBundle> oneTime = new ArrayList<>();
-    for (int i = 0; i < plan.oneTime(); i++) {
-      oneTime.add(identity.newKeyPackage(false));
+    KeyPackageBundle lastResort;
+    // bcmls's suite objects share one digest: every MLS computation in a process takes this lock.
+    synchronized (MlsSuite.SUITE) {
+      for (int i = 0; i < plan.oneTime(); i++) {
+        oneTime.add(identity.newKeyPackage(false));
+      }
+      lastResort = plan.lastResort() ? identity.newKeyPackage(true) : null;
     }
-    KeyPackageBundle lastResort = plan.lastResort() ? identity.newKeyPackage(true) : null;
     List<KeyPackageBundle> all = new ArrayList<>(oneTime);
     if (lastResort != null) {
       all.add(lastResort);

@@ -65,10 +65,15 @@ public final class CheckedFile {
 
   /** The payload of {@code file}, empty if there is no such file. */
   public static Optional<byte[]> read(Path file) throws IOException {
+    return read(file, MAX_BYTES);
+  }
+
+  /** As {@link #read(Path)}, for the few files (group state, message stores) that grow larger. */
+  public static Optional<byte[]> read(Path file, long maxBytes) throws IOException {
     byte[] all;
     try {
-      if (Files.size(file) > MAX_BYTES) {
-        throw new CorruptFileException(file, "it is larger than " + MAX_BYTES + " bytes");
+      if (Files.size(file) > maxBytes) {
+        throw new CorruptFileException(file, "it is larger than " + maxBytes + " bytes");
       }
       all = Files.readAllBytes(file);
     } catch (NoSuchFileException e) {

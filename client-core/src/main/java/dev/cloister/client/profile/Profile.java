@@ -27,7 +27,11 @@ import java.util.Optional;
  * <ul>
  *   <li>{@code profile.json}: server, user, device and the session token with its expiry;
  *   <li>{@code device-key}: the device's MLS signature private key, bound to its user and device;
- *   <li>{@code key-packages/<ref hex>}: each key package bundle generated and not used yet.
+ *   <li>{@code key-packages/<ref hex>}: each key package bundle generated and not used yet;
+ *   <li>{@code groups/<groupId>.mls}: the device's MLS state of each group and its place in the
+ *       group's log;
+ *   <li>{@code messages/<channelId>}: the channel's messages as this device decrypted them (or why
+ *       it could not), since forward secrecy means it can never decrypt them again.
  * </ul>
  *
  * Every file is a {@link CheckedFile}: written atomically, mode 600, and refused with a
@@ -68,6 +72,13 @@ public final class Profile {
   static final String PROFILE = "profile.json";
   static final String DEVICE_KEY = "device-key";
   static final String KEY_PACKAGES = "key-packages";
+  static final String GROUPS = "groups";
+  static final String MESSAGES = "messages";
+  static final String LOCK = "lock";
+  /** Group state and message stores grow with the group and the channel; bounded all the same. */
+  static final long MAX_STORE_BYTES = 256L << 20;
+  private static final java.util.regex.Pattern STORE_NAME =
+      java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,64}");
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final Path home;
@@ -81,8 +92,12 @@ public final class Profile {
     Path abs = home.toAbsolutePath();
     CheckedFile.createPrivateDirectory(abs);
     CheckedFile.createPrivateDirectory(abs.resolve(KEY_PACKAGES));
+    CheckedFile.createPrivateDirectory(abs.resolve(GROUPS));
+    CheckedFile.createPrivateDirectory(abs.resolve(MESSAGES));
     removeTemporaries(abs);
     removeTemporaries(abs.resolve(KEY_PACKAGES));
+    removeTemporaries(abs.resolve(GROUPS));
+    removeTemporaries(abs.resolve(MESSAGES));
     return new Profile(abs);
   }
 
@@ -231,6 +246,66 @@ public final class Profile {
       throw new CorruptFileException(file, "its name is not the KeyPackageRef of its content");
     }
     return b;
+  }
+
+  // ---- groups/ and messages/ ----
+
+  /**
+   * Holds this home's MLS state and message stores for one writer (waiting up to 60 s); close it
+   * when done. Reentrant within a thread.
+   */
+  public HomeLock lock() throws IOException {
+    return HomeLock.acquire(home.resolve(LOCK), 60);
+  }
+
+  /** The saved state of a group, if this device has one. */
+  public Optional<byte[]> groupState(String groupId) throws IOException {
+    return CheckedFile.read(groupFile(groupId), MAX_STORE_BYTES);
+  }
+
+  public void saveGroupState(String groupId, byte[] state) throws IOException {
+    CheckedFile.write(groupFile(groupId), state);
+  }
+
+  public void deleteGroupState(String groupId) throws IOException {
+    Files.deleteIfExists(groupFile(groupId));
+    CheckedFile.syncDirectory(home.resolve(GROUPS));
+  }
+
+  public Path groupFile(String groupId) {
+    return home.resolve(GROUPS).resolve(storeName(groupId) + ".mls");
+  }
+
+  /** The stored messages of a channel, if this device has read any. */
+  public Optional<byte[]> channelMessages(String channelId) throws IOException {
+    return CheckedFile.read(messagesFile(channelId), MAX_STORE_BYTES);
+  }
+
+  public void saveChannelMessages(String channelId, byte[] store) throws IOException {
+    CheckedFile.write(messagesFile(channelId), store);
+  }
+
+  public Path messagesFile(String channelId) {
+    return home.resolve(MESSAGES).resolve(storeName(channelId));
+  }
+
+  /** The channels this device has a message store for. */
+  public List<String> storedChannels() throws IOException {
+    List<String> out = new ArrayList<>();
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(home.resolve(MESSAGES),
+        p -> STORE_NAME.matcher(p.getFileName().toString()).matches())) {
+      files.forEach(f -> out.add(f.getFileName().toString()));
+    }
+    out.sort(null);
+    return out;
+  }
+
+  /** An id from the server used as a file name: never a path of its own. */
+  private static String storeName(String id) {
+    if (id == null || !STORE_NAME.matcher(id).matches()) {
+      throw new IllegalArgumentException("not a usable id: " + id);
+    }
+    return id;
   }
 
   private static void removeTemporaries(Path dir) throws IOException {

@@ -5,10 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.cloister.client.Channel;
 import dev.cloister.client.CloisterApi;
+import dev.cloister.client.CloisterClient;
 import dev.cloister.client.Guild;
 import dev.cloister.client.Message;
 import dev.cloister.client.TestServer;
-import dev.cloister.client.auth.Login;
 import dev.cloister.client.http.ApiException;
 import dev.cloister.client.http.RestClient;
 import java.nio.charset.StandardCharsets;
@@ -49,26 +49,40 @@ class GatewayClientTest {
   /** A guild owned by the first user that the others joined, and its text channel. */
   private record Club(Guild guild, String channelId) {}
 
-  private static Club club(Login owner, Login... members) {
-    CloisterApi api = server.api(owner);
+  /** The guild, with every device in its encryption group (posts are MLS PrivateMessages). */
+  private static Club club(CloisterClient owner, CloisterClient... members) throws Exception {
+    CloisterApi api = owner.api();
     Guild g = api.createGuild("Gateway Club");
     String code = api.createInvite(g.id()).code();
-    for (Login m : members) {
-      server.api(m).useInvite(code);
+    for (CloisterClient m : members) {
+      m.api().useInvite(code);
     }
-    return new Club(g, g.channels().stream().filter(Channel::isText).findFirst().orElseThrow().id());
+    Club club = new Club(g, g.channels().stream().filter(Channel::isText).findFirst().orElseThrow().id());
+    List<CloisterClient> all = new ArrayList<>(List.of(owner));
+    all.addAll(List.of(members));
+    TestServer.awaitGroup(club.channelId(), all.toArray(CloisterClient[]::new));
+    return club;
   }
 
-  private static GatewayClient connect(Login login, String device, GatewayListener listener) {
-    return GatewayClient.start(server.rest().authenticated(login.token()), device, listener);
+  private static GatewayClient connect(CloisterClient device, GatewayListener listener) {
+    return GatewayClient.start(device.rest(), device.account().deviceId(), listener);
   }
 
   private static byte[] bytes(String s) {
     return s.getBytes(StandardCharsets.UTF_8);
   }
 
-  private static String text(Dispatch d) {
-    return new String(d.message().ciphertext(), StandardCharsets.UTF_8);
+  private static String post(CloisterClient device, String channelId, String text) {
+    try {
+      return device.chat().send(channelId, text).id();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /** The text of a message the device heard, decrypted with its own state. */
+  private static String text(CloisterClient device, Dispatch d) throws Exception {
+    return device.chat().receive(d.message()).text();
   }
 
   /** Every numbered dispatch follows the one before it: nothing lost, nothing twice. */
@@ -81,37 +95,38 @@ class GatewayClientTest {
 
   @Test
   void twoClientsSeeEachOthersPostsTypingAndPresence() throws Exception {
-    Login alice = server.newUser("alice");
-    Login bob = server.newUser("bob");
+    CloisterClient alice = server.newDevice("alice");
+    CloisterClient bob = server.newDevice("bob");
     Club club = club(alice, bob);
     RecordingListener aliceHears = new RecordingListener();
     RecordingListener bobHears = new RecordingListener();
-    try (GatewayClient a = connect(alice, "alice-laptop", aliceHears);
-        GatewayClient b = connect(bob, "bob-phone", bobHears)) {
+    try (GatewayClient a = connect(alice, aliceHears);
+        GatewayClient b = connect(bob, bobHears)) {
       Ready ready = a.awaitReady(WAIT);
-      assertThat(ready.userId()).isEqualTo(alice.userId());
-      assertThat(ready.username()).isEqualTo(alice.username());
+      assertThat(ready.userId()).isEqualTo(alice.account().userId());
+      assertThat(ready.username()).isEqualTo(alice.account().username());
       assertThat(ready.guilds()).extracting(Guild::id).contains(club.guild().id());
       assertThat(ready.seq()).isEqualTo(1);
       b.awaitReady(WAIT);
 
-      Message sent = a.send(club.channelId(), bytes("hi bob")).get(20, TimeUnit.SECONDS);
-      assertThat(sent.authorId()).isEqualTo(alice.userId());
+      Message sent = a.send(club.channelId(), alice.chat().seal(club.channelId(), "hi bob")
+          .ciphertext()).get(20, TimeUnit.SECONDS);
+      assertThat(sent.authorId()).isEqualTo(alice.account().userId());
       Dispatch atBob = bobHears.awaitMessage(sent.id(), WAIT);
-      assertThat(text(atBob)).isEqualTo("hi bob");
+      assertThat(text(bob, atBob)).isEqualTo("hi bob");
       assertThat(atBob.data().path("guildId").asText()).isEqualTo(club.guild().id());
       assertThat(atBob.backfilled()).isFalse();
 
-      Message reply = server.api(bob).post(club.channelId(), bytes("hi alice"));
-      assertThat(text(aliceHears.awaitMessage(reply.id(), WAIT))).isEqualTo("hi alice");
+      String reply = post(bob, club.channelId(), "hi alice");
+      assertThat(text(alice, aliceHears.awaitMessage(reply, WAIT))).isEqualTo("hi alice");
 
       a.typing(club.channelId());
       Dispatch typing = bobHears.awaitDispatch(d -> d.type().equals("TYPING_START"), WAIT);
-      assertThat(typing.data().path("userId").asText()).isEqualTo(alice.userId());
+      assertThat(typing.data().path("userId").asText()).isEqualTo(alice.account().userId());
 
       b.presence("idle");
       aliceHears.awaitDispatch(d -> d.type().equals("PRESENCE_UPDATE")
-          && d.data().path("userId").asText().equals(bob.userId())
+          && d.data().path("userId").asText().equals(bob.account().userId())
           && d.data().path("status").asText().equals("idle"), WAIT);
 
       String voice = club.guild().channels().stream().filter(c -> c.type().equals("voice"))
@@ -127,21 +142,20 @@ class GatewayClientTest {
 
   @Test
   void anAbruptDropIsResumedWithNoGap() throws Exception {
-    Login alice = server.newUser("alice");
-    Login bob = server.newUser("bob");
+    CloisterClient alice = server.newDevice("alice");
+    CloisterClient bob = server.newDevice("bob");
     Club club = club(alice, bob);
-    CloisterApi bobApi = server.api(bob);
     RecordingListener heard = new RecordingListener();
-    try (GatewayClient a = connect(alice, "alice-laptop", heard)) {
+    try (GatewayClient a = connect(alice, heard)) {
       a.awaitReady(WAIT);
-      String before = bobApi.post(club.channelId(), bytes("before")).id();
+      String before = post(bob, club.channelId(), "before");
       heard.awaitMessage(before, WAIT);
 
       a.dropConnection();
       heard.awaitState(GatewayClient.State.WAITING_TO_RECONNECT, WAIT);
       List<String> during = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
-        during.add(bobApi.post(club.channelId(), bytes("during " + i)).id());
+        during.add(post(bob, club.channelId(), "during " + i));
       }
       for (String id : during) {
         heard.awaitMessage(id, WAIT);
@@ -158,13 +172,12 @@ class GatewayClientTest {
 
   @Test
   void afterInvalidSessionTheBackfillDeliversEveryMissedPostExactlyOnce() throws Exception {
-    Login alice = server.newUser("alice");
-    Login bob = server.newUser("bob");
+    CloisterClient alice = server.newDevice("alice");
+    CloisterClient bob = server.newDevice("bob");
     Club club = club(alice, bob);
-    CloisterApi aliceApi = server.api(alice);
-    CloisterApi bobApi = server.api(bob);
+    CloisterApi aliceApi = alice.api();
     RecordingListener heard = new RecordingListener();
-    RestClient aliceRest = server.rest().authenticated(alice.token());
+    RestClient aliceRest = alice.rest();
 
     // A post that lands after the new session began but before the backfill reads history: the
     // backfill delivers it and the new session's live copy must be dropped.
@@ -180,7 +193,7 @@ class GatewayClientTest {
 
       @Override
       public boolean run(ChannelCursors cursors, Consumer<Dispatch> deliver) {
-        racing.add(bobApi.post(club.channelId(), bytes("racing")).id());
+        racing.add(post(bob, club.channelId(), "racing"));
         boolean complete = history.run(cursors, deliver);
         backfills.incrementAndGet();
         backfilled.countDown();
@@ -191,7 +204,7 @@ class GatewayClientTest {
     try (GatewayClient a = GatewayClient.start(aliceRest, "alice-laptop", heard, racingBackfill,
         GatewayClient.Settings.DEFAULT)) {
       a.awaitReady(WAIT);
-      String seen = bobApi.post(club.channelId(), bytes("seen live")).id();
+      String seen = post(bob, club.channelId(), "seen live");
       heard.awaitMessage(seen, WAIT);
 
       a.disconnect();
@@ -199,17 +212,17 @@ class GatewayClientTest {
       // More posts than the session keeps for resume, and a channel made during the gap.
       List<String> missed = new ArrayList<>();
       for (int i = 0; i < RESUME_BUFFER + 5; i++) {
-        missed.add(bobApi.post(club.channelId(), bytes("missed " + i)).id());
+        missed.add(post(bob, club.channelId(), "missed " + i));
       }
       Channel news = aliceApi.createChannel(club.guild().id(), "news", "text", null);
       List<String> missedNews = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
-        missedNews.add(bobApi.post(news.id(), bytes("news " + i)).id());
+        missedNews.add(post(bob, news.id(), "news " + i));
       }
 
       a.reconnect();
       assertThat(backfilled.await(WAIT.toSeconds(), TimeUnit.SECONDS)).as("backfill ran").isTrue();
-      String after = bobApi.post(club.channelId(), bytes("after")).id();
+      String after = post(bob, club.channelId(), "after");
       Dispatch afterLive = heard.awaitMessage(after, WAIT);
 
       assertThat(heard.states()).anyMatch(s -> s.contains("could not be resumed"));
