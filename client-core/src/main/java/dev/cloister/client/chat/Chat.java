@@ -287,6 +287,20 @@ public final class Chat {
     }
   }
 
+  /**
+   * Brings one group up to date: joins it if this device may, follows its log (decrypting each
+   * epoch's messages before leaving it) and commits pending proposals. What a client does when
+   * the gateway says the group changed (MLS_PROPOSALS, MLS_COMMIT, MLS_WELCOME).
+   */
+  public GroupSync.Result sync(String groupId) throws IOException {
+    if (!GroupApi.validGroupId(groupId)) {
+      throw new IllegalArgumentException("not a group id: " + groupId);
+    }
+    try (HomeLock lock = begin()) {
+      return sync.sync(groupId, messagesOf());
+    }
+  }
+
   // ---- gateway ----
 
   /**

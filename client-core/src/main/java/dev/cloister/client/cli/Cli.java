@@ -19,7 +19,8 @@ import java.util.Map;
 /**
  * The headless client: {@code cloister cli --server URL --home DIR <verb> [args]}. Each verb is
  * one process with its state in the home directory; results go to stdout, errors to stderr.
- * Exit codes: 0 done, 1 the server, network or stored state said no, 2 a wrong command line.
+ * Exit codes: 0 done, 1 the server, network or stored state said no, 2 a wrong command line,
+ * 3 {@code open} could not decrypt the message.
  *
  * <p>A verb is one {@link Verb} entry whose action is a small static method; add it to
  * {@link #VERBS} through its feature's {@code all()} list.
@@ -36,6 +37,7 @@ public final class Cli {
     List<Verb> all = new ArrayList<>();
     all.addAll(AccountVerbs.all());
     all.addAll(GuildVerbs.all());
+    all.addAll(ChatVerbs.all());
     all.addAll(ListenVerb.all());
     all.forEach(v -> VERBS.put(v.name(), v));
   }
@@ -97,8 +99,11 @@ public final class Cli {
         | ServerAuthenticationException | CorruptFileException e) {
       err.println("cloister: error: " + e.getMessage());
       return FAILED;
+    } catch (dev.cloister.client.chat.ChatException e) {
+      err.println("cloister: error: " + e.getMessage());
+      return FAILED;
     } catch (IOException e) {
-      err.println("cloister: error: " + e);
+      err.println("cloister: error: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
       return FAILED;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -121,7 +126,7 @@ public final class Cli {
       b.append("  ").append(head).append('\n');
       b.append("      ").append(v.summary()).append('\n');
     }
-    b.append("\n'cloister cli <verb> --help' shows one verb. Exit codes: 0 done, 1 refused or failed, 2 bad command line.\n");
+    b.append("\n'cloister cli <verb> --help' shows one verb. Exit codes: 0 done, 1 refused or failed, 2 bad command line, 3 open cannot decrypt.\n");
     return b.toString();
   }
 }

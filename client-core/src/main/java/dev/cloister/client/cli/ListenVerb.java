@@ -1,6 +1,10 @@
 package dev.cloister.client.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cloister.client.CloisterClient;
+import dev.cloister.client.chat.Chat;
+import dev.cloister.client.chat.StoredMessage;
 import dev.cloister.client.device.KeyPackageUpkeep;
 import dev.cloister.client.gateway.Dispatch;
 import dev.cloister.client.gateway.GatewayClient;
@@ -16,8 +20,9 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * listen: stays on the gateway and prints every event as one JSON line (the ready, then each
- * dispatch, backfilled ones marked), keeping key packages stocked meanwhile. The MLS layer will
- * print decrypted messages here instead of ciphertext.
+ * dispatch, backfilled ones marked), keeping key packages stocked meanwhile. A MESSAGE_CREATE is
+ * decrypted first (syncing its group when it is of a newer epoch) and printed with its
+ * {@code text}, or {@code unreadable} and the reason, in place of the ciphertext.
  */
 final class ListenVerb {
 
@@ -46,9 +51,15 @@ final class ListenVerb {
         print(line.toString());
       }
 
+      private Chat chat; // made on the delivery thread, used only there
+
       @Override
       public void onDispatch(Dispatch d) {
-        print(d.toJson().toString());
+        if (chat == null) {
+          chat = client.chat();
+        }
+        print(decrypted(d, chat, in).toString());
+        followGroup(d, chat, in);
         try {
           upkeep.onDispatch(d);
         } catch (Exception e) {
@@ -98,6 +109,52 @@ final class ListenVerb {
         // the hook is running: it closes the gateway itself
       }
     }
+  }
+
+  /** A MESSAGE_CREATE with its text (or why it is unreadable) in place of the ciphertext. */
+  static JsonNode decrypted(Dispatch d, Chat chat, Invocation in) {
+    JsonNode frame = d.toJson();
+    if (!Dispatch.MESSAGE_CREATE.equals(d.type())) {
+      return frame;
+    }
+    ObjectNode data = ((ObjectNode) frame.get("d")).deepCopy(); // the dispatch's own stays intact
+    ((ObjectNode) frame).set("d", data);
+    data.remove("ciphertext");
+    try {
+      StoredMessage m = chat.receive(d.message());
+      data.put("groupId", m.groupId()).put("epoch", m.epoch());
+      switch (m.state()) {
+        case READ -> data.put("text", m.text());
+        case UNREADABLE -> data.put("unreadable", m.reason());
+        case PENDING -> data.put("unreadable", Chat.pendingReason(m, null));
+      }
+    } catch (Exception e) {
+      data.put("unreadable", "could not be processed: " + e.getMessage());
+    }
+    chat.drainNotices().forEach(n -> in.err().println("cloister: note: " + n));
+    return frame;
+  }
+
+  /** Dispatches after which this device's part in a group may be to join, follow or commit. */
+  private static final Set<String> GROUP_EVENTS =
+      Set.of("MLS_PROPOSALS", "MLS_COMMIT", "MLS_WELCOME", "MLS_GROUP_CREATE");
+
+  /**
+   * While a device listens it keeps its groups moving: it commits pending proposals (so a joiner
+   * gets in without waiting for someone to send), joins when its Welcome comes, and follows
+   * commits as they happen, decrypting each epoch's messages before it leaves the epoch.
+   */
+  static void followGroup(Dispatch d, Chat chat, Invocation in) {
+    if (!GROUP_EVENTS.contains(d.type()) || !d.data().path("groupId").isTextual()) {
+      return;
+    }
+    try {
+      chat.sync(d.data().get("groupId").asText());
+    } catch (Exception e) {
+      in.err().println("cloister: note: could not sync group " + d.data().get("groupId").asText()
+          + ": " + e.getMessage());
+    }
+    chat.drainNotices().forEach(n -> in.err().println("cloister: note: " + n));
   }
 
   private static boolean waitForever(CountDownLatch gone) throws InterruptedException {

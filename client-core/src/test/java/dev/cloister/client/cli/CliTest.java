@@ -2,22 +2,16 @@ package dev.cloister.client.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.cloister.client.TestServer;
-import dev.cloister.client.http.RestClient;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -110,50 +104,6 @@ class CliTest {
     assertThat(limited.line()).isNotEqualTo(code);
     Result notAMember = as(bob, "kick", guild, aliceIds[0]);
     assertThat(notAMember.exit()).isEqualTo(1);
-  }
-
-  @Test
-  void listenPrintsEachDispatchAsAJsonLine() throws Exception {
-    Path alice = tmp.resolve("alice");
-    Path bob = tmp.resolve("bob");
-    as(alice, "register", "alice_listen", "pw").line();
-    as(bob, "register", "bob_listen", "pw").line();
-    String guild = as(alice, "guild-create", "Listeners").line();
-    String general = as(alice, "channels", guild).line().lines()
-        .filter(l -> l.contains(" text ")).findFirst().orElseThrow().split(" ")[0];
-    as(bob, "join", as(alice, "invite", guild).line()).line();
-
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    PrintStream printed = new PrintStream(out, true, StandardCharsets.UTF_8);
-    CompletableFuture<Integer> listening = CompletableFuture.supplyAsync(() -> Cli.run(
-        new String[] {"--home", alice.toString(), "listen", "--seconds", "8"}, printed,
-        new PrintStream(err, true, StandardCharsets.UTF_8), new BufferedReader(new StringReader("")),
-        Map.of()));
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (!out.toString(StandardCharsets.UTF_8).contains("\"op\":\"ready\"")) {
-      assertThat(System.nanoTime()).as("ready printed in time; stderr: %s", err).isLessThan(deadline);
-      assertThat(listening).as("listen still running; stderr: %s", err).isNotDone();
-      Thread.sleep(50);
-    }
-    RestClient bobRest = server.rest().authenticated(
-        dev.cloister.client.CloisterClient.open(bob, null).account().token());
-    String posted = bobRest.post("/api/v1/channels/" + general + "/messages",
-        Map.of("ciphertext", Base64.getEncoder().encodeToString("sealed".getBytes(StandardCharsets.UTF_8))))
-        .get("id").asText();
-    assertThat(listening.get(30, TimeUnit.SECONDS)).as("stderr: %s", err).isZero();
-
-    List<JsonNode> lines = new ArrayList<>();
-    for (String l : out.toString(StandardCharsets.UTF_8).split("\n")) {
-      lines.add(RestClient.JSON.readTree(l));
-    }
-    assertThat(lines.get(0).path("op").asText()).isEqualTo("ready");
-    assertThat(lines).anySatisfy(l -> {
-      assertThat(l.path("t").asText()).isEqualTo("MESSAGE_CREATE");
-      assertThat(l.path("s").asLong()).isPositive();
-      assertThat(l.at("/d/id").asText()).isEqualTo(posted);
-      assertThat(l.at("/d/ciphertext").asText()).isEqualTo("c2VhbGVk");
-    });
   }
 
   @Test
