@@ -27,9 +27,10 @@ import org.bouncycastle.mls.crypto.MlsCipherSuite;
  * from the GroupInfo of the current epoch without waiting for a member to commit its Add. It
  * applies what honest bcmls members apply and what bcmls 1.84 leaves out (whom a Remove removes),
  * and mirrors bcmls's tree rules exactly: the Remove is applied, the tree truncated, the joiner's
- * leaf added at the leftmost blank leaf, and the update path merged there. The transcript hashes
- * advance as for any commit; the init secret comes from the ExternalInit, which the server cannot
- * see into (nor can it check the confirmation tag or the path's HPKE ciphertexts).
+ * leaf added at the leftmost blank leaf, and the update path merged there (a nodeless one when the
+ * joiner is alone: {@link MemberCommits#mergePath}). The transcript hashes advance as for any
+ * commit; the init secret comes from the ExternalInit, which the server cannot see into (nor can it
+ * check the confirmation tag or the path's HPKE ciphertexts).
  */
 final class ExternalCommits {
     private ExternalCommits() {
@@ -156,10 +157,10 @@ final class ExternalCommits {
         if (!pathLeaf.verify(suite, pathLeaf.toBeSigned(view.groupId(), at.value()))) {
             return Decision.reject("update path leaf signature does not verify");
         }
-        if (!tree.verifyParentHash(at, path)) {
-            return Decision.reject("update path has an invalid parent hash");
+        String why = MemberCommits.mergePath(tree, at, path, leaf.parentHash());
+        if (why != null) {
+            return Decision.reject(why);
         }
-        tree.merge(at, path);
         List<Member> members = DeliveryService.members(tree);
         Set<DeviceCredential> devices = new HashSet<>();
         for (Member m : members) {

@@ -5,6 +5,7 @@ import dev.cloister.mls.ds.GroupView.Member;
 import dev.cloister.mls.ds.GroupView.PendingProposal;
 import dev.cloister.mls.ds.GroupView.ProposalKind;
 import dev.cloister.mls.group.DeviceCredential;
+import dev.cloister.mls.group.LoneCommit;
 import dev.cloister.mls.group.MlsSuite;
 import dev.cloister.mls.wire.MlsMessages;
 import dev.cloister.mls.wire.MlsReader;
@@ -31,6 +32,8 @@ import org.bouncycastle.mls.crypto.MlsCipherSuite;
  * carries an update path whose leaf keeps its credential and follows the leaf rules, and its
  * signature verifies over the GroupContext the server tracks. The next view is computed by
  * applying the proposals to the public tree as bcmls members do (removes, adds, truncate, path).
+ * A committer left alone by its commit still sends a path (RFC 9420 section 12.4), one with no
+ * nodes and an empty parent hash ({@link LoneCommit}); its leaf replaces the committer's.
  */
 final class MemberCommits {
     private static final HexFormat HEX = HexFormat.of();
@@ -131,10 +134,10 @@ final class MemberCommits {
                     || !leaf.verify(suite, leaf.toBeSigned(view.groupId(), sender.leaf()))) {
                 return Decision.reject("update path leaf signature does not verify");
             }
-            if (!tree.verifyParentHash(new LeafIndex(sender.leaf()), path)) {
-                return Decision.reject("update path has an invalid parent hash");
+            String why = mergePath(tree, new LeafIndex(sender.leaf()), path, commit.pathLeaf().parentHash());
+            if (why != null) {
+                return Decision.reject(why);
             }
-            tree.merge(new LeafIndex(sender.leaf()), path);
         }
         List<Member> members = DeliveryService.members(tree);
         Set<DeviceCredential> devices = new HashSet<>();
@@ -150,6 +153,30 @@ final class MemberCommits {
         GroupView next = new GroupView(view.groupId(), view.epoch() + 1, MLSOutputStream.encode(tree), confirmed,
                 interim, view.extensions(), members, List.of());
         return Decision.accept(new CommitAccepted(next, joiners, removed));
+    }
+
+    /**
+     * Checks the parent hashes of {@code path} from {@code from} and merges it into {@code tree} as
+     * bcmls members do ({@code parentHash}: that of the path's leaf, from our parser); null when
+     * merged, else why not. A committer alone in the tree has an empty filtered direct path: its
+     * path must have no nodes and its leaf an empty parent hash (RFC 9420 sections 7.5 and 7.9.1),
+     * and that leaf replaces its own.
+     */
+    static String mergePath(TreeKEMPublicKey tree, LeafIndex from, UpdatePath path, byte[] parentHash) throws Exception {
+        if (LoneCommit.alone(tree, from)) {
+            // bcmls 1.84 can neither check nor merge a path from an empty filtered direct path (committer left alone).
+            if (!path.getNodes().isEmpty() || parentHash == null || parentHash.length != 0) {
+                return "update path of a committer left alone must have no nodes and an empty parent hash";
+            }
+            tree.updateLeaf(from, path.getLeafNode());
+            tree.setHashAll();
+            return null;
+        }
+        if (!tree.verifyParentHash(from, path)) {
+            return "update path has an invalid parent hash";
+        }
+        tree.merge(from, path);
+        return null;
     }
 
     /**

@@ -103,9 +103,13 @@ final class ExternalJoiner {
             KeyPackageBundle template = identity.newKeyPackage(false);
             byte[] leafSecret = new byte[suite.getKDF().getHashLength()];
             RANDOM.nextBytes(leafSecret);
-            Group.GroupWithMessage gwm = Group.externalJoin(new Secret(leafSecret), identity.signatureKeyPair(),
-                    template.keyPackage(), groupInfo, null, new Group.MessageOptions(false, new byte[0], 0),
-                    removePrior, new HashMap<>());
+            // bcmls 1.84 cannot build the path of a rejoiner left alone (empty filtered direct path): LoneCommit does.
+            Group.GroupWithMessage gwm = removePrior != null && onlyLeaf(leaves, removePrior.value())
+                    ? LoneCommit.rejoin(identity.signatureKeyPair(), template.keyPackage(), groupInfo,
+                            externalPub(info), removePrior, new Secret(leafSecret))
+                    : Group.externalJoin(new Secret(leafSecret), identity.signatureKeyPair(),
+                            template.keyPackage(), groupInfo, null, new Group.MessageOptions(false, new byte[0], 0),
+                            removePrior, new HashMap<>());
             byte[] commit = MLSOutputStream.encode(gwm.message);
             return new GroupMember.ExternalJoin(GroupMember.pendingJoin(identity, info.groupId(), commit, gwm.group),
                     commit);
@@ -178,6 +182,21 @@ final class ExternalJoiner {
         } catch (Exception e) {
             return false;
         }
+    }
+
+    /** Whether {@code leaf} is the tree's only non-blank leaf. */
+    private static boolean onlyLeaf(List<MlsMessages.LeafNode> leaves, int leaf) {
+        for (int i = 0; i < leaves.size(); i++) {
+            if (i != leaf && leaves.get(i) != null) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The external_pub of a GroupInfo already checked to carry one. */
+    private static byte[] externalPub(MlsMessages.GroupInfo info) throws MlsWireException {
+        return new MlsReader(info.extensions().get(MlsMessages.EXT_EXTERNAL_PUB)).opaque("external_pub", MlsMessages.MAX_KEY);
     }
 
     /**

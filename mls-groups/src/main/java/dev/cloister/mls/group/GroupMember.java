@@ -35,7 +35,8 @@ import org.bouncycastle.mls.protocol.Group;
  * checks that every reference names a proposal it holds ({@link HeldProposals}). Commits always
  * carry an update path: with bcmls 1.84, after Add-only commits without a path a later Remove
  * commit failed to decrypt for some members (HPKE tag mismatch), and a path on every commit also
- * gives forward secrecy.
+ * gives forward secrecy. A committer left alone by its commit gets its (node-less) path from
+ * {@link LoneCommit}, as bcmls 1.84 fails to build one.
  *
  * <p>Not thread-safe; and bcmls's cipher-suite objects share one digest, so all MLS work in a
  * process should run on one thread or under one lock (the delivery service takes that lock).
@@ -319,10 +320,12 @@ public final class GroupMember {
         try {
             byte[] leafSecret = new byte[MlsSuite.SUITE.getKDF().getHashLength()];
             RANDOM.nextBytes(leafSecret);
-            Group.GroupWithMessage gwm = group.commit(new Secret(leafSecret),
-                    new Group.CommitOptions(new ArrayList<>(), true, true, new Group.LeafNodeOptions()),
-                    new Group.MessageOptions(false, new byte[0], 0),
-                    new Group.CommitParameters(Group.NORMAL_COMMIT_PARAMS));
+            // bcmls 1.84 cannot build the path of a committer left alone (empty filtered direct path): LoneCommit does.
+            Group.GroupWithMessage gwm = aloneAfterCommit() ? LoneCommit.commit(group, new Secret(leafSecret))
+                    : group.commit(new Secret(leafSecret),
+                            new Group.CommitOptions(new ArrayList<>(), true, true, new Group.LeafNodeOptions()),
+                            new Group.MessageOptions(false, new byte[0], 0),
+                            new Group.CommitParameters(Group.NORMAL_COMMIT_PARAMS));
             byte[] commit = MLSOutputStream.encode(gwm.message);
             byte[] welcome = null;
             if (gwm.message.welcome != null && proposals.anyAdd()) {
@@ -336,6 +339,21 @@ public final class GroupMember {
         } catch (Exception e) {
             throw new MlsGroupException("cannot commit: " + e.getMessage(), e);
         }
+    }
+
+    /** Whether no other leaf is left once the held proposals apply: each is removed, and nobody is added. */
+    private boolean aloneAfterCommit() {
+        if (proposals.anyAdd()) {
+            return false;
+        }
+        int me = leafIndex();
+        long leaves = group.getTree().getSize().leafCount();
+        for (int i = 0; i < leaves; i++) {
+            if (i != me && group.getTree().getLeafNode(new LeafIndex(i)) != null && !proposals.removes(i)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

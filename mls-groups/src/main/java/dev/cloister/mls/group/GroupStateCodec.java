@@ -26,11 +26,12 @@ import org.bouncycastle.mls.crypto.Secret;
 import org.bouncycastle.mls.protocol.Group;
 
 /**
- * The one place that reaches into bcmls 1.84's {@link Group} by reflection, because bcmls has no
+ * Where Cloister reaches into bcmls 1.84's {@link Group} by reflection, because bcmls has no
  * public API for what Cloister needs: saving and restoring a member's state (it has no
  * serialization of a group), dropping cached proposals, forgetting the keys of messages the device
- * sent, and a decrypt-only copy of an old epoch. Pinned to bcmls 1.84's private field names;
- * {@code GroupStateCodecTest} fails loudly if an upgrade changes them. Deep reflection into bcmls
+ * sent, and a decrypt-only copy of an old epoch ({@link LoneCommit}, the commit of a member left
+ * alone, uses these fields and a few of {@code Group}'s private steps). Pinned to bcmls 1.84's
+ * private field names; {@code GroupStateCodecTest} fails loudly if an upgrade changes them. Deep reflection into bcmls
  * is allowed in the unnamed module (the class path), which is how Cloister runs.
  *
  * <p>What is saved: group id, epoch, leaf index, signature key, transcript hashes, GroupContext
@@ -48,18 +49,18 @@ final class GroupStateCodec {
     private static final int MAX_STATE = 8 * MlsMessages.MAX_MESSAGE;
     private static final int MAX_NODES = 2 * MlsMessages.MAX_LEAF_INDEX;
 
-    private static final Field EPOCH = field(Group.class, "epoch");
+    static final Field EPOCH = field(Group.class, "epoch");
     private static final Field GROUP_ID = field(Group.class, "groupID");
-    private static final Field TRANSCRIPT = field(Group.class, "transcriptHash");
+    static final Field TRANSCRIPT = field(Group.class, "transcriptHash");
     private static final Field EXTENSIONS = field(Group.class, "extensions");
     private static final Field KEY_SCHEDULE = field(Group.class, "keySchedule");
     private static final Field TREE = field(Group.class, "tree");
-    private static final Field TREE_PRIV = field(Group.class, "treePriv");
+    static final Field TREE_PRIV = field(Group.class, "treePriv");
     private static final Field KEYS = field(Group.class, "keys");
     private static final Field SUITE = field(Group.class, "suite");
-    private static final Field INDEX = field(Group.class, "index");
-    private static final Field IDENTITY_SK = field(Group.class, "identitySk");
-    private static final Field PENDING_PROPOSALS = field(Group.class, "pendingProposals");
+    static final Field INDEX = field(Group.class, "index");
+    static final Field IDENTITY_SK = field(Group.class, "identitySk");
+    static final Field PENDING_PROPOSALS = field(Group.class, "pendingProposals");
     private static final Field CACHED_UPDATE = field(Group.class, "cachedUpdate");
     private static final Field EXTERNAL_PSKS = field(Group.class, "externalPSKs");
     private static final Field RESUMPTION_PSKS = field(Group.class, "resumptionPSKs");
@@ -107,7 +108,7 @@ final class GroupStateCodec {
     }
 
     @SuppressWarnings("unchecked")
-    private static <T> T get(Field f, Object target) {
+    static <T> T get(Field f, Object target) {
         try {
             return (T) f.get(target);
         } catch (IllegalAccessException e) {
@@ -115,7 +116,7 @@ final class GroupStateCodec {
         }
     }
 
-    private static void set(Field f, Object target, Object value) {
+    static void set(Field f, Object target, Object value) {
         try {
             f.set(target, value);
         } catch (IllegalAccessException e) {

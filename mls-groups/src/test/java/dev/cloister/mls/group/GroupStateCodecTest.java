@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 
 import java.lang.reflect.Field;
+import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -15,14 +16,20 @@ import org.bouncycastle.mls.TranscriptHash;
 import org.bouncycastle.mls.TreeKEM.LeafIndex;
 import org.bouncycastle.mls.TreeKEM.TreeKEMPrivateKey;
 import org.bouncycastle.mls.TreeKEM.TreeKEMPublicKey;
+import org.bouncycastle.mls.codec.AuthenticatedContent;
+import org.bouncycastle.mls.codec.Commit;
+import org.bouncycastle.mls.codec.MLSMessage;
+import org.bouncycastle.mls.codec.Sender;
 import org.bouncycastle.mls.crypto.MlsCipherSuite;
 import org.bouncycastle.mls.crypto.Secret;
+import org.bouncycastle.mls.protocol.CachedProposal;
 import org.bouncycastle.mls.protocol.Group;
 import org.junit.jupiter.api.Test;
 
 /**
  * Fails loudly when a bcmls upgrade renames, removes or retypes a private field the codec relies
- * on (the codec is pinned to bcmls 1.84; see its class comment).
+ * on, or a private step of {@code Group.commit} that {@link LoneCommit} runs (both are pinned to
+ * bcmls 1.84; see their class comments).
  */
 class GroupStateCodecTest {
     @Test
@@ -70,5 +77,28 @@ class GroupStateCodecTest {
                 "resumptionPSK", "epochAuthenticator", "encryptionSecret", "externalSecret", "joinerSecret")) {
             assertThat(KeyScheduleEpoch.class.getField(name).getType()).isEqualTo(Secret.class);
         }
+    }
+
+    @Test
+    void bcmlsCommitStepsAreWhereLoneCommitExpectsThem() throws Exception {
+        assertThatCode(() -> Class.forName(LoneCommit.class.getName(), true, getClass().getClassLoader()))
+                .doesNotThrowAnyException();
+        Class<?> applied = Class.forName("org.bouncycastle.mls.protocol.Group$JoinersWithPSKS");
+        Object[][] expected = {
+                {"successor", Group.class, new Class<?>[] {}},
+                {"mustResolve", List.class, new Class<?>[] {List.class, LeafIndex.class}},
+                {"validateCachedProposals", boolean.class, new Class<?>[] {List.class, LeafIndex.class, Group.CommitParameters.class}},
+                {"apply", applied, new Class<?>[] {List.class}},
+                {"sign", AuthenticatedContent.class, new Class<?>[] {Sender.class, Commit.class, byte[].class, boolean.class}},
+                {"protect", MLSMessage.class, new Class<?>[] {AuthenticatedContent.class, int.class}},
+                {"updateEpochSecrets", void.class, new Class<?>[] {byte[].class, List.class, byte[].class}},
+        };
+        for (Object[] e : expected) {
+            Method m = Group.class.getDeclaredMethod((String) e[0], (Class<?>[]) e[2]);
+            assertThat(m.getReturnType()).as("Group." + e[0]).isEqualTo(e[1]);
+        }
+        assertThat(CachedProposal.class.getDeclaredField("proposalRef").getType()).isEqualTo(byte[].class);
+        assertThat(applied.getDeclaredField("joiners").getType()).isEqualTo(List.class);
+        assertThat(applied.getDeclaredField("psks").getType()).isEqualTo(List.class);
     }
 }
