@@ -28,6 +28,7 @@ class ApiBadInputTest {
   private String guildId;
   private String channelId;
   private String firstMessageId;
+  private MlsTestDevice owner;
 
   @BeforeAll
   void start() throws Exception {
@@ -42,8 +43,8 @@ class ApiBadInputTest {
     var guild = api.post("/api/v1/guilds", Map.of("name", "Fortress"), ownerToken);
     guildId = guild.body().get("id").asText();
     channelId = guild.body().get("channels").get(0).get("id").asText();
-    firstMessageId = api.post(messages(), Map.of("ciphertext", NodeEndToEndTest.b64("first")),
-        ownerToken).body().get("id").asText();
+    owner = MlsTestDevice.enroll(api, ownerToken, guild.body().get("ownerId").asText());
+    firstMessageId = owner.send(channelId, "first");
   }
 
   @AfterAll
@@ -81,6 +82,35 @@ class ApiBadInputTest {
   }
 
   @Test
+  void onlyAnMlsMessageOfTheChannelsGroupAtACurrentEpochIsTaken() throws Exception {
+    // Plaintext, by mistake or on purpose.
+    assertError(api.post(messages(), Map.of("ciphertext", NodeEndToEndTest.b64("hello world")),
+        ownerToken), 400, "not_mls");
+    assertError(api.post(messages(), Map.of("ciphertext", "AA=="), ownerToken), 400, "not_mls");
+    // A handshake message is not a chat message.
+    String groupId = owner.groupOf(channelId);
+    byte[] commit = owner.member(groupId).groupInfo();
+    assertError(api.post(messages(), Map.of("ciphertext",
+        Base64.getEncoder().encodeToString(commit)), ownerToken), 400, "not_mls");
+    // A real message of another group.
+    var other = api.post("/api/v1/guilds", Map.of("name", "Elsewhere"), ownerToken);
+    String otherChannel = other.body().get("channels").get(0).get("id").asText();
+    byte[] elsewhere = owner.encrypt(otherChannel, "misaddressed");
+    assertError(api.post(messages(), Map.of("ciphertext",
+        Base64.getEncoder().encodeToString(elsewhere)), ownerToken), 400, "wrong_group");
+    // The same bytes with the epoch pushed ahead (the header is clear text).
+    byte[] ahead = owner.encrypt(channelId, "from the future");
+    int epochAt = 2 + 2 + 1 + groupId.length();
+    ahead[epochAt + 7] = (byte) (ahead[epochAt + 7] + 5);
+    var r = api.post(messages(), Map.of("ciphertext", Base64.getEncoder().encodeToString(ahead)),
+        ownerToken);
+    assertError(r, 400, "future_epoch");
+    // Nothing refused reached the channel.
+    var newest = api.get(messages() + "?limit=1", ownerToken).body().get(0);
+    assertThat(newest.get("groupId").asText()).isEqualTo(groupId);
+  }
+
+  @Test
   void deeplyNestedJsonIsRefusedNotFollowed() throws Exception {
     String deep = "{\"a\":".repeat(5000) + "1" + "}".repeat(5000);
     assertError(api.call("POST", "/api/v1/guilds", deep, ownerToken), 400, "malformed_json");
@@ -88,11 +118,14 @@ class ApiBadInputTest {
 
   @Test
   void oversizedCiphertextIs413AndTheLimitItselfIsAccepted() throws Exception {
-    byte[] limit = new byte[256 * 1024];
     byte[] over = new byte[256 * 1024 + 1];
     assertError(api.post(messages(),
         Map.of("ciphertext", Base64.getEncoder().encodeToString(over)), ownerToken), 413,
         "payload_too_large");
+    // An MLS message of exactly 256 KiB: its overhead measured, then a text that fills the rest.
+    int overhead = owner.encrypt(channelId, "x".repeat(100_000)).length - 100_000;
+    byte[] limit = owner.encrypt(channelId, "x".repeat(256 * 1024 - overhead));
+    assertThat(limit).hasSize(256 * 1024);
     assertThat(api.post(messages(),
         Map.of("ciphertext", Base64.getEncoder().encodeToString(limit)), ownerToken).status())
         .isEqualTo(201);

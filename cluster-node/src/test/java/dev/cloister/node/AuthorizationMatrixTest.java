@@ -48,6 +48,7 @@ class AuthorizationMatrixTest {
   private String guildId;
   private final Map<Persona, String> tokens = new LinkedHashMap<>();
   private final Map<Persona, String> ids = new LinkedHashMap<>();
+  private final Map<String, MlsTestDevice> devices = new LinkedHashMap<>();
   private final AtomicInteger users = new AtomicInteger();
 
   @BeforeAll
@@ -60,6 +61,7 @@ class AuthorizationMatrixTest {
       String name = p.name().toLowerCase();
       ids.put(p, api.register(name, "pw-" + name).body().get("userId").asText());
       tokens.put(p, api.token(name, "pw-" + name));
+      devices.put(tokens.get(p), MlsTestDevice.enroll(api, tokens.get(p), ids.get(p)));
     }
     String owner = tokens.get(Persona.OWNER);
     guildId = api.post("/api/v1/guilds", Map.of("name", "Matrix"), owner).body().get("id").asText();
@@ -109,10 +111,7 @@ class AuthorizationMatrixTest {
   }
 
   private String message(String channelId) throws Exception {
-    var r = api.post("/api/v1/channels/" + channelId + "/messages", Map.of("ciphertext", "AQID"),
-        owner());
-    assertThat(r.status()).isEqualTo(201);
-    return r.body().get("id").asText();
+    return devices.get(owner()).send(channelId, "from the owner");
   }
 
   /** A freshly registered user who joined the guild. */
@@ -124,6 +123,17 @@ class AuthorizationMatrixTest {
     assertThat(api.post("/api/v1/invites/" + code, Map.of(), api.token(name, "pw")).status())
         .isEqualTo(200);
     return id;
+  }
+
+  /**
+   * A post as the caller: a real MLS message from whoever can see the channel (their device in
+   * its group), plain bytes from the others; either way the permission is checked first.
+   */
+  private ApiClient.Response post(String token, String channelId) throws Exception {
+    boolean seesIt = api.get("/api/v1/channels/" + channelId + "/group", token).status() == 200;
+    return seesIt ? devices.get(token).post(channelId, "hi")
+        : api.post("/api/v1/channels/" + channelId + "/messages", Map.of("ciphertext", "AA=="),
+            token);
   }
 
   private List<Endpoint> endpoints() {
@@ -180,7 +190,7 @@ class AuthorizationMatrixTest {
             (tok, t) -> api.get(g + guildId + "/invites", tok)),
         new Endpoint("POST message", Permission.SEND_MESSAGES, true, 201,
             () -> new Target(channel(), null, null, null),
-            (tok, t) -> api.post(c + t.channelId() + "/messages", Map.of("ciphertext", "AA=="), tok)),
+            (tok, t) -> post(tok, t.channelId())),
         new Endpoint("GET messages", Permission.READ_MESSAGE_HISTORY, true, 200,
             () -> new Target(channel(), null, null, null),
             (tok, t) -> api.get(c + t.channelId() + "/messages", tok)),
@@ -261,14 +271,19 @@ class AuthorizationMatrixTest {
     String role = createRole(List.of("SEND_MESSAGES", "READ_MESSAGE_HISTORY"));
     assign(ids.get(Persona.PLAIN), role);
     String plain = tokens.get(Persona.PLAIN);
-    String mine = api.post("/api/v1/channels/" + ch + "/messages", Map.of("ciphertext", "AQ=="),
-        plain).body().get("id").asText();
+    MlsTestDevice plainDevice = devices.get(plain);
+    String mine = plainDevice.send(ch, "first words");
     String owners = message(ch);
 
+    String second = MlsTestDevice.b64(plainDevice.encrypt(ch, "second thoughts"));
     var edited = api.call("PATCH", "/api/v1/channels/" + ch + "/messages/" + mine,
+        "{\"ciphertext\":\"" + second + "\"}", plain);
+    assertThat(edited.status()).as(String.valueOf(edited.body())).isEqualTo(200);
+    assertThat(edited.body().get("ciphertext").asText()).isEqualTo(second);
+    var plaintextEdit = api.call("PATCH", "/api/v1/channels/" + ch + "/messages/" + mine,
         "{\"ciphertext\":\"Ag==\"}", plain);
-    assertThat(edited.status()).isEqualTo(200);
-    assertThat(edited.body().get("ciphertext").asText()).isEqualTo("Ag==");
+    assertThat(plaintextEdit.status()).isEqualTo(400);
+    assertThat(plaintextEdit.body().get("code").asText()).isEqualTo("not_mls");
     assertThat(edited.body().get("editedAt").isNull()).isFalse();
     var notMine = api.call("PATCH", "/api/v1/channels/" + ch + "/messages/" + owners,
         "{\"ciphertext\":\"Ag==\"}", plain);

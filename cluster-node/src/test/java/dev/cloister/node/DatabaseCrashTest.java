@@ -1,6 +1,5 @@
 package dev.cloister.node;
 
-import static dev.cloister.node.NodeEndToEndTest.b64;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -47,14 +46,26 @@ class DatabaseCrashTest {
     try {
       api.register("poster", "pw");
       String token = api.token("poster", "pw");
-      String channel = api.post("/api/v1/guilds", Map.of("name", "Crash"), token).body()
-          .get("channels").get(0).get("id").asText();
+      var guild = api.post("/api/v1/guilds", Map.of("name", "Crash"), token).body();
+      String channel = guild.get("channels").get(0).get("id").asText();
       String messages = "/api/v1/channels/" + channel + "/messages";
+      // Real MLS messages, sealed ahead on this thread (MLS state is single-threaded).
+      MlsTestDevice device = MlsTestDevice.enroll(api, token, guild.get("ownerId").asText());
+      device.send(channel, "first");
+      List<List<String>> sealed = new ArrayList<>();
       for (int c = 0; c < CLIENTS; c++) {
+        List<String> mine = new ArrayList<>();
+        for (int i = 0; i < 1_500; i++) {
+          mine.add(MlsTestDevice.b64(device.encrypt(channel, "m" + c + "." + i)));
+        }
+        sealed.add(mine);
+      }
+      for (int c = 0; c < CLIENTS; c++) {
+        List<String> mine = sealed.get(c);
         Thread t = new Thread(() -> {
-          for (int i = 0; running.get(); i++) {
+          for (int i = 0; running.get() && i < mine.size(); i++) {
             try {
-              ApiClient.Response r = api.post(messages, Map.of("ciphertext", b64("m" + i)), token);
+              ApiClient.Response r = api.post(messages, Map.of("ciphertext", mine.get(i)), token);
               if (r.status() == 201) {
                 acknowledged.add(r.body().get("id").asText());
               } else {

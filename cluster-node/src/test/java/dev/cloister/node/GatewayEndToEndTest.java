@@ -42,14 +42,16 @@ class GatewayEndToEndTest {
     TestNodes.delete(dataDir);
   }
 
-  /** A signed-up user's id and token. */
-  record User(String id, String token) {}
+  /** A signed-up user's id and token, and their MLS device. */
+  record User(String id, String token, MlsTestDevice device) {}
 
   static User user(ApiClient api, String prefix) throws Exception {
     String name = prefix + USERS.incrementAndGet();
     var r = api.register(name, "pw " + name);
     assertThat(r.status()).isEqualTo(201);
-    return new User(r.body().get("userId").asText(), api.token(name, "pw " + name));
+    String id = r.body().get("userId").asText();
+    String token = api.token(name, "pw " + name);
+    return new User(id, token, MlsTestDevice.enroll(api, token, id));
   }
 
   /** A guild owned by {@code owner} that {@code others} joined; returns its body. */
@@ -62,14 +64,24 @@ class GatewayEndToEndTest {
       assertThat(api.post("/api/v1/invites/" + invite.body().get("code").asText(), Map.of(),
           u.token()).status()).isEqualTo(200);
     }
+    // Everyone's device in the guild's encryption group, so that anyone can post and read.
+    MlsTestDevice[] devices = new MlsTestDevice[others.length + 1];
+    devices[0] = owner.device();
+    for (int i = 0; i < others.length; i++) {
+      devices[i + 1] = others[i].device();
+    }
+    MlsTestDevice.converge("g" + guildId, devices);
     return g.body();
   }
 
-  static String post(ApiClient api, String channelId, String text, String token) throws Exception {
-    var m = api.post("/api/v1/channels/" + channelId + "/messages", Map.of("ciphertext", b64(text)),
-        token);
-    assertThat(m.status()).isEqualTo(201);
-    return m.body().get("id").asText();
+  /** Posts {@code text} as an MLS message of {@code author}'s device, through {@code api}. */
+  static String post(ApiClient api, String channelId, String text, User author) throws Exception {
+    return author.device().send(api, channelId, text);
+  }
+
+  /** An MLS message of the author's device, base64, for the gateway's send op. */
+  static String sealed(User author, String channelId, String text) throws Exception {
+    return MlsTestDevice.b64(author.device().encrypt(channelId, text));
   }
 
   @Test
@@ -98,16 +110,17 @@ class GatewayEndToEndTest {
         assertThat(online.at("/d/status").asText()).isEqualTo("online");
 
         // alice posts over REST, bob sees it
-        String id = post(api, general, "hello bob", alice.token());
+        String id = post(api, general, "hello bob", alice);
         JsonNode created = b.dispatch("MESSAGE_CREATE", WAIT);
         assertThat(created.at("/d/id").asText()).isEqualTo(id);
         assertThat(created.at("/d/authorId").asText()).isEqualTo(alice.id());
         assertThat(created.at("/d/channelId").asText()).isEqualTo(general);
-        assertThat(created.at("/d/ciphertext").asText()).isEqualTo(b64("hello bob"));
+        assertThat(bob.device().decrypt(general, created.at("/d/ciphertext").asText()))
+            .isEqualTo("hello bob");
 
         // bob sends over the gateway, alice sees it; bob gets an ack with the message
         b.send("{\"op\":\"send\",\"d\":{\"channelId\":\"" + general + "\",\"ciphertext\":\""
-            + b64("hi alice") + "\",\"nonce\":\"n1\"}}");
+            + sealed(bob, general, "hi alice") + "\",\"nonce\":\"n1\"}}");
         JsonNode ack = b.until(f -> "send_ack".equals(f.path("op").asText()), WAIT);
         assertThat(ack.at("/d/nonce").asText()).isEqualTo("n1");
         String bobsId = ack.at("/d/message/id").asText();
@@ -153,14 +166,14 @@ class GatewayEndToEndTest {
 
     GatewayClient b = GatewayClient.identify(port, bob.token());
     String sessionId = b.ready().at("/d/sessionId").asText();
-    String before = post(api, general, "before", alice.token());
+    String before = post(api, general, "before", alice);
     b.until(f -> f.at("/d/id").asText().equals(before), WAIT);
     long seq = b.lastSeq();
     b.abort();
 
     List<String> missed = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
-      missed.add(post(api, general, "missed " + i, alice.token()));
+      missed.add(post(api, general, "missed " + i, alice));
     }
     try (GatewayClient again = GatewayClient.connect(port)) {
       // Contiguous sequence numbers right after seq: nothing lost, nothing twice.
@@ -169,7 +182,7 @@ class GatewayEndToEndTest {
       long last = replayed.get(replayed.size() - 1).get("s").asLong();
 
       // and the session carries on live from there
-      String after = post(api, general, "after", alice.token());
+      String after = post(api, general, "after", alice);
       long expected = last + 1;
       JsonNode live;
       do {
@@ -199,14 +212,14 @@ class GatewayEndToEndTest {
 
     try (GatewayClient b = GatewayClient.identify(port, bob.token())) {
       b.ready();
-      String visible = post(api, secretId, "still visible", alice.token());
+      String visible = post(api, secretId, "still visible", alice);
       b.until(f -> f.at("/d/id").asText().equals(visible), WAIT);
 
       var hide = api.call("PUT", "/api/v1/channels/" + secretId + "/overwrites/" + bob.id(),
           "{\"type\":\"member\",\"deny\":[\"VIEW_CHANNEL\"]}", alice.token());
       assertThat(hide.status()).isEqualTo(204);
-      String hidden = post(api, secretId, "hidden", alice.token());
-      String marker = post(api, general, "marker", alice.token());
+      String hidden = post(api, secretId, "hidden", alice);
+      String marker = post(api, general, "marker", alice);
 
       List<JsonNode> seen = new ArrayList<>();
       JsonNode f;
@@ -304,7 +317,7 @@ class GatewayEndToEndTest {
             && "offline".equals(f.at("/d/status").asText()), WAIT);
       }
       // alice was never disturbed
-      String id = post(api, general, "still here", bob.token());
+      String id = post(api, general, "still here", bob);
       assertThat(a.until(f -> f.at("/d/id").asText().equals(id), WAIT).path("t").asText())
           .isEqualTo("MESSAGE_CREATE");
       a.send("{\"op\":\"heartbeat\",\"d\":" + a.lastSeq() + "}");

@@ -33,6 +33,8 @@ class NodeEndToEndTest {
     String channelId;
     String oldToken;
     List<String> posted = new ArrayList<>();
+    List<String> sealed = new ArrayList<>();
+    MlsTestDevice device;
     try {
       assertThat(api.get("/health", null).status()).isEqualTo(200);
       var registered = api.register("alice", "correct horse battery staple");
@@ -62,10 +64,12 @@ class NodeEndToEndTest {
       channelId = created.body().get("id").asText();
       assertThat(created.body().get("guildId").asText()).isEqualTo(guildId);
 
+      device = MlsTestDevice.enroll(api, oldToken, userId);
       for (int i = 0; i < 120; i++) {
-        var m = api.post("/api/v1/channels/" + channelId + "/messages",
-            Map.of("ciphertext", b64("sealed " + i)), oldToken);
-        assertThat(m.status()).isEqualTo(201);
+        var m = device.post(channelId, "sealed " + i);
+        assertThat(m.status()).as(String.valueOf(m.body())).isEqualTo(201);
+        sealed.add(m.body().get("ciphertext").asText());
+        assertThat(m.body().get("groupId").asText()).isEqualTo("g" + guildId);
         assertThat(m.body().get("authorId").asText()).isEqualTo(userId);
         assertThat(m.body().get("channelId").asText()).isEqualTo(channelId);
         posted.add(m.body().get("id").asText());
@@ -90,9 +94,10 @@ class NodeEndToEndTest {
 
       var first = api.get("/api/v1/channels/" + channelId + "/messages?limit=100", token);
       assertThat(first.body()).hasSize(100);
-      assertThat(new String(Base64.getDecoder().decode(
-          first.body().get(0).get("ciphertext").asText()), StandardCharsets.UTF_8))
-          .isEqualTo("sealed 119");
+      // What the server hands back is the MLS ciphertext as posted, never the text.
+      assertThat(first.body().get(0).get("ciphertext").asText()).isEqualTo(sealed.get(119));
+      assertThat(new String(Base64.getDecoder().decode(sealed.get(119)), StandardCharsets.ISO_8859_1))
+          .doesNotContain("sealed 119");
 
       var after = api.get("/api/v1/channels/" + channelId + "/messages?after=" + posted.get(9)
           + "&limit=3", token);
@@ -102,8 +107,7 @@ class NodeEndToEndTest {
       assertThat(ids(between.body()))
           .containsExactly(posted.get(13), posted.get(12), posted.get(11), posted.get(10));
 
-      var later = api.post("/api/v1/channels/" + channelId + "/messages",
-          Map.of("ciphertext", b64("after restart")), token);
+      var later = device.post(channelId, "after restart");
       assertThat(Long.parseLong(later.body().get("id").asText()))
           .isGreaterThan(Long.parseLong(posted.get(119)));
     } finally {

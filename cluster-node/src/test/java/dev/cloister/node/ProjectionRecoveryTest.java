@@ -36,11 +36,23 @@ class ProjectionRecoveryTest {
     String token;
     String channelId;
     ConcurrentLinkedQueue<String> acknowledged = new ConcurrentLinkedQueue<>();
+    String firstId;
     try {
       api.register("poster", "pw");
       token = api.token("poster", "pw");
-      channelId = api.post("/api/v1/guilds", Map.of("name", "Stream"), token).body()
-          .get("channels").get(0).get("id").asText();
+      var guild = api.post("/api/v1/guilds", Map.of("name", "Stream"), token).body();
+      channelId = guild.get("channels").get(0).get("id").asText();
+      // Real MLS messages, made ahead on this thread (MLS state is single-threaded).
+      MlsTestDevice device = MlsTestDevice.enroll(api, token, guild.get("ownerId").asText());
+      firstId = device.send(channelId, "first");
+      List<List<String>> sealed = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        List<String> mine = new ArrayList<>();
+        for (int i = 0; i < 600; i++) {
+          mine.add(MlsTestDevice.b64(device.encrypt(channelId, "m" + t + "." + i)));
+        }
+        sealed.add(mine);
+      }
 
       AtomicBoolean running = new AtomicBoolean(true);
       CountDownLatch started = new CountDownLatch(4);
@@ -48,12 +60,13 @@ class ProjectionRecoveryTest {
       for (int t = 0; t < 4; t++) {
         final String tok = token;
         final String ch = channelId;
+        final List<String> mine = sealed.get(t);
         Thread thread = new Thread(() -> {
           started.countDown();
-          for (int i = 0; i < 100_000 && running.get(); i++) {
+          for (int i = 0; i < mine.size() && running.get(); i++) {
             try {
               var r = api.post("/api/v1/channels/" + ch + "/messages",
-                  Map.of("ciphertext", NodeEndToEndTest.b64("m" + i)), tok);
+                  Map.of("ciphertext", mine.get(i)), tok);
               if (r.status() == 201) {
                 acknowledged.add(r.body().get("id").asText());
               }
@@ -79,6 +92,7 @@ class ProjectionRecoveryTest {
       node.stop();
     }
     assertThat(acknowledged).hasSizeGreaterThanOrEqualTo(400);
+    acknowledged.add(firstId);
 
     node = Node.start(TestNodes.config(dataDir, httpPort, mgmtPort));
     try {

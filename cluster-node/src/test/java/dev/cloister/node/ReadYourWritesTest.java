@@ -1,6 +1,5 @@
 package dev.cloister.node;
 
-import static dev.cloister.node.NodeEndToEndTest.b64;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -35,10 +34,11 @@ class ReadYourWritesTest {
       ApiClient api = new ApiClient("http://127.0.0.1:" + port);
       api.register("reader", "pw");
       String token = api.token("reader", "pw");
-      String channel = api.post("/api/v1/guilds", Map.of("name", "Lag"), token).body()
-          .get("channels").get(0).get("id").asText();
+      var guild = api.post("/api/v1/guilds", Map.of("name", "Lag"), token).body();
+      String channel = guild.get("channels").get(0).get("id").asText();
       String history = "/api/v1/channels/" + channel + "/messages";
-      String first = post(api, history, "first", token);
+      MlsTestDevice device = MlsTestDevice.enroll(api, token, guild.get("ownerId").asText());
+      String first = device.send(channel, "first");
       // The projections may still be starting: 503 until they have caught up, then the post.
       await().atMost(Duration.ofSeconds(30)).until(() -> api.get(history, token).status() == 200);
       assertThat(NodeEndToEndTest.ids(api.get(history, token).body())).containsExactly(first);
@@ -48,7 +48,7 @@ class ReadYourWritesTest {
         projections.pause(ProjectionId.of(MessageHistoryProjection.NAME, "channel-" + i))
             .toCompletableFuture().get(30, TimeUnit.SECONDS);
       }
-      String second = post(api, history, "second", token);
+      String second = device.send(channel, "second");
 
       ApiClient.Response behind = api.get(history, token);
       assertThat(behind.status()).isEqualTo(503);
@@ -65,12 +65,5 @@ class ReadYourWritesTest {
     } finally {
       node.stop();
     }
-  }
-
-  private static String post(ApiClient api, String path, String text, String token)
-      throws Exception {
-    ApiClient.Response r = api.post(path, Map.of("ciphertext", b64(text)), token);
-    assertThat(r.status()).isEqualTo(201);
-    return r.body().get("id").asText();
   }
 }

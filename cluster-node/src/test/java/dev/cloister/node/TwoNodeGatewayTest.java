@@ -59,11 +59,11 @@ class TwoNodeGatewayTest {
       try (GatewayClient aliceOnA = GatewayClient.identify(httpA, alice.token())) {
         aliceOnA.ready();
 
-        String id = post(apiA, general, "from node A", alice.token());
+        String id = post(apiA, general, "from node A", alice);
         assertThat(bobOnB.dispatch("MESSAGE_CREATE", WAIT).at("/d/id").asText()).isEqualTo(id);
 
         bobOnB.send("{\"op\":\"send\",\"d\":{\"channelId\":\"" + general + "\",\"ciphertext\":\""
-            + b64("from node B") + "\"}}");
+            + GatewayEndToEndTest.sealed(bob, general, "from node B") + "\"}}");
         // The echo of bob's own message may come before or after the ack: note it either way.
         java.util.Set<String> echoed = new java.util.HashSet<>();
         bobsId = bobOnB.until(f -> {
@@ -86,12 +86,12 @@ class TwoNodeGatewayTest {
       bobOnB.abort();
       List<String> missed = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
-        missed.add(post(apiB, general, "missed " + i, alice.token()));
+        missed.add(post(apiB, general, "missed " + i, alice));
       }
       try (GatewayClient bobOnA = GatewayClient.connect(httpA)) {
         List<JsonNode> replayed = bobOnA.resume(bob.token(), sessionId, seq, WAIT);
         assertThat(GatewayClient.createdMessageIds(replayed)).containsExactlyElementsOf(missed);
-        String after = post(apiA, general, "after the resume", alice.token());
+        String after = post(apiA, general, "after the resume", alice);
         // live again, numbered on from the replay without a gap
         long expected = replayed.get(replayed.size() - 1).get("s").asLong() + 1;
         JsonNode live;

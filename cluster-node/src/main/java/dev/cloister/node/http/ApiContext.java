@@ -9,6 +9,13 @@ import dev.cloister.guild.channel.TextChannel;
 import dev.cloister.guild.user.User;
 import java.sql.SQLException;
 import java.time.Duration;
+import dev.cloister.guild.group.EncryptionGroup;
+import dev.cloister.guild.group.GroupState;
+import dev.cloister.mls.wire.MlsMessages;
+import dev.cloister.mls.wire.MlsWireException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -112,8 +119,62 @@ public record ApiContext(
           + " bytes; the limit is " + TextChannel.MAX_CIPHERTEXT_BYTES + " bytes (256 KiB) before base64"));
     }
     return textAccess(userId, channelId, Permission.SEND_MESSAGES)
+        .thenCompose(a -> admit(a, ciphertext))
         .thenCompose(a -> this.<TextChannel.Message>channel(channelId,
-            r -> new TextChannel.Post(userId, ciphertext, r)));
+            r -> new TextChannel.Post(userId, ciphertext, a.guildVersion(), r)));
+  }
+
+  /**
+   * A channel takes only an MLS PrivateMessage of its encryption group, of an epoch the group
+   * takes now: 400 {@code not_mls}, {@code wrong_group}, {@code stale_epoch} (with the current
+   * epoch), {@code future_epoch}; 409 {@code roster_pending} or {@code no_group} (sync the group
+   * and retry). So plaintext can never be posted by mistake, and once a member's removal is due
+   * the old epoch takes nothing more. The server sees the header only: group, epoch, content type.
+   */
+  CompletionStage<Guild.ChannelAccess> admit(Guild.ChannelAccess a, byte[] ciphertext) {
+    MlsMessages.PrivateMessageHeader h;
+    try {
+      h = MlsMessages.parsePrivateMessageHeader(ciphertext);
+    } catch (MlsWireException e) {
+      return CompletableFuture.failedFuture(new ApiError(400, "not_mls", "the ciphertext is not "
+          + "an MLS PrivateMessage (" + e.getMessage() + "); encrypt it for the channel's group "
+          + a.groupId()));
+    }
+    if (h.contentType() != MlsMessages.CONTENT_APPLICATION) {
+      return CompletableFuture.failedFuture(new ApiError(400, "not_mls",
+          "a message must carry MLS application content"));
+    }
+    if (!Arrays.equals(h.groupId(), a.groupId().getBytes(StandardCharsets.UTF_8))) {
+      return CompletableFuture.failedFuture(new ApiError(400, "wrong_group",
+          "this channel's messages use the encryption group " + a.groupId()));
+    }
+    return sharding.entityRefFor(EncryptionGroup.ENTITY_KEY, a.groupId())
+        .<EncryptionGroup.Admission>askWithStatus(r -> new EncryptionGroup.AdmitPost(h.epoch(),
+            a.audienceVersion(), System.currentTimeMillis(), r), askTimeout)
+        .handle((admitted, failure) -> {
+          if (failure == null) {
+            return a;
+          }
+          throw mlsRefusal(failure);
+        });
+  }
+
+  /** The group's reasons keep their own codes (see {@code GroupState}). */
+  static RuntimeException mlsRefusal(Throwable failure) {
+    ApiError e = ApiError.of(failure);
+    if (e == null) {
+      return failure instanceof RuntimeException r ? r : new CompletionException(failure);
+    }
+    String message = e.getMessage();
+    for (String code : List.of(GroupState.STALE_EPOCH, GroupState.FUTURE_EPOCH,
+        GroupState.ROSTER_PENDING, GroupState.NO_GROUP, GroupState.WRONG_GROUP)) {
+      if (message.startsWith(code + ": ")) {
+        int status = code.equals(GroupState.ROSTER_PENDING) || code.equals(GroupState.NO_GROUP)
+            ? 409 : 400;
+        return new ApiError(status, code, message.substring(code.length() + 2));
+      }
+    }
+    return e;
   }
 
   /**

@@ -156,7 +156,12 @@ final class ChannelRoutes extends JsonRoutes {
       String me, String channelId, String messageId, JsonBody body) {
     byte[] ciphertext = ciphertext(body);
     return textAccess(me, channelId, Permission.VIEW_CHANNEL)
-        .thenCompose(a -> stored(channelId, messageId))
+        .thenCompose(a -> stored(channelId, messageId).thenCompose(m -> {
+          if (!m.authorId().equals(me)) {
+            throw new ApiError(403, "forbidden", "only the author can edit a message");
+          }
+          return ctx.admit(a, ciphertext).thenApply(x -> m);
+        }))
         .thenCompose(m -> {
           if (!m.authorId().equals(me)) {
             throw new ApiError(403, "forbidden", "only the author can edit a message");

@@ -6,6 +6,8 @@ import dev.cloister.guild.Guild;
 import dev.cloister.guild.Permission;
 import dev.cloister.guild.channel.MessageHistory;
 import java.time.Instant;
+import dev.cloister.mls.wire.MlsMessages;
+import dev.cloister.mls.wire.MlsWireException;
 import java.util.Base64;
 import java.util.List;
 
@@ -81,12 +83,29 @@ public final class Views {
   public static ObjectNode message(
       long id, String channelId, String authorId, byte[] ciphertext, long createdAtMillis,
       long editedAtMillis, boolean pinned) {
-    return JsonRoutes.obj().put("id", Long.toString(id)).put("channelId", channelId)
+    ObjectNode m = JsonRoutes.obj().put("id", Long.toString(id)).put("channelId", channelId)
         .put("authorId", authorId)
         .put("ciphertext", Base64.getEncoder().encodeToString(ciphertext))
         .put("createdAt", Instant.ofEpochMilli(createdAtMillis).toString())
         .put("editedAt", editedAtMillis == 0 ? null : Instant.ofEpochMilli(editedAtMillis).toString())
         .put("pinned", pinned);
+    epoch(m, ciphertext);
+    return m;
+  }
+
+  /**
+   * Which encryption group and epoch a message belongs to, read from its MLS header (clear
+   * text): a device decrypts a message only while it holds that epoch. Absent for messages stored
+   * before posts had to be MLS.
+   */
+  private static void epoch(ObjectNode m, byte[] ciphertext) {
+    try {
+      MlsMessages.PrivateMessageHeader h = MlsMessages.parsePrivateMessageHeader(ciphertext);
+      m.put("groupId", new String(h.groupId(), java.nio.charset.StandardCharsets.UTF_8))
+          .put("epoch", h.epoch());
+    } catch (MlsWireException e) {
+      m.putNull("groupId").putNull("epoch");
+    }
   }
 
   public static ObjectNode message(MessageHistory.StoredMessage m) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigFactory;
 import dev.cloister.node.ApiClient;
+import dev.cloister.node.MlsTestDevice;
 import dev.cloister.node.Node;
 import dev.cloister.node.auth.SessionTokens;
 import java.io.BufferedReader;
@@ -272,7 +273,16 @@ public final class GatewayBenchmark {
         (System.nanoTime() - t0) / 1e9);
 
     long[] sentAt = new long[posts];
-    ConcurrentLinkedQueue<long[]> samples = new ConcurrentLinkedQueue<>();
+    // Receivers note (message id, arrival); ids map back to posts once the poster knows them.
+    ConcurrentLinkedQueue<Object[]> arrivals = new ConcurrentLinkedQueue<>();
+    java.util.Map<String, Integer> postOf = new java.util.concurrent.ConcurrentHashMap<>();
+    ApiClient api = new ApiClient(base);
+    MlsTestDevice device = MlsTestDevice.enroll(api, ownerToken, owner);
+    device.send(channelId, "warm the group");
+    List<String> sealed = new ArrayList<>();
+    for (int k = 0; k < posts; k++) {
+      sealed.add(MlsTestDevice.b64(device.encrypt(channelId, "bench-" + k)));
+    }
     CountDownLatch ready = new CountDownLatch(members);
     HttpClient http = HttpClient.newHttpClient();
     List<WebSocket> sockets = new ArrayList<>();
@@ -297,10 +307,7 @@ public final class GatewayBenchmark {
                   inFlight.release();
                   ready.countDown();
                 } else if (f.contains("\"t\":\"MESSAGE_CREATE\"")) {
-                  int k = postNumber(f);
-                  if (k >= 0) {
-                    samples.add(new long[] {k, now - sentAt[k]});
-                  }
+                  arrivals.add(new Object[] {messageId(f), now});
                 }
               }
               ws.request(1);
@@ -314,15 +321,22 @@ public final class GatewayBenchmark {
     System.out.printf("Fan-out: %d members connected and ready%n", members);
     Thread.sleep(2_000);
     for (int k = 0; k < posts; k++) {
-      String body = "{\"ciphertext\":\"" + Base64.getEncoder().encodeToString(
-          ("bench-" + k + "-").getBytes(StandardCharsets.UTF_8)) + "\"}";
+      String body = "{\"ciphertext\":\"" + sealed.get(k) + "\"}";
       sentAt[k] = System.nanoTime();
-      call(base, "POST", "/api/v1/channels/" + channelId + "/messages", body, ownerToken);
+      postOf.put(call(base, "POST", "/api/v1/channels/" + channelId + "/messages", body,
+          ownerToken).get("id").asText(), k);
       Thread.sleep(intervalMs);
     }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (samples.size() < (long) posts * members && System.nanoTime() < deadline) {
+    while (arrivals.size() < (long) posts * members && System.nanoTime() < deadline) {
       Thread.sleep(100);
+    }
+    List<long[]> samples = new ArrayList<>();
+    for (Object[] a : arrivals) {
+      Integer k = postOf.get((String) a[0]);
+      if (k != null) {
+        samples.add(new long[] {k, (Long) a[1] - sentAt[k]});
+      }
     }
     int warmup = Math.min(20, posts / 10);
     long[] lat = samples.stream().filter(s -> s[0] >= warmup).mapToLong(s -> s[1]).sorted().toArray();
@@ -336,14 +350,11 @@ public final class GatewayBenchmark {
     }
   }
 
-  private static int postNumber(String frame) {
+  private static String messageId(String frame) {
     try {
-      JsonNode f = JSON.readTree(frame);
-      String text = new String(Base64.getDecoder().decode(f.at("/d/ciphertext").asText()),
-          StandardCharsets.UTF_8);
-      return text.startsWith("bench-") ? Integer.parseInt(text.split("-")[1]) : -1;
+      return JSON.readTree(frame).at("/d/id").asText();
     } catch (Exception e) {
-      return -1;
+      return "";
     }
   }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigFactory;
 import dev.cloister.node.ApiClient;
+import dev.cloister.node.MlsTestDevice;
 import dev.cloister.node.Node;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -74,15 +75,23 @@ public final class PostAndHistoryBenchmark {
     JsonNode guild = api.call("POST", "/api/v1/guilds", "{\"name\":\"Bench\"}", token).body();
     String channel = guild.get("channels").get(0).get("id").asText();
     String post = "/api/v1/channels/" + channel + "/messages";
-    byte[] frame = new byte[160];
-    new SecureRandom().nextBytes(frame);
-    String body = "{\"ciphertext\":\"" + Base64.getEncoder().encodeToString(frame) + "\"}";
+    // Real MLS messages (a 160-byte text each), sealed ahead: the run measures the server.
+    MlsTestDevice device = MlsTestDevice.enroll(api, token, guild.get("ownerId").asText());
+    device.send(channel, "warm the group");
+    List<String> bodies = new ArrayList<>(total);
+    SecureRandom random0 = new SecureRandom();
+    for (int i = 0; i < total - 1; i++) {
+      byte[] text = new byte[120];
+      random0.nextBytes(text);
+      bodies.add("{\"ciphertext\":\"" + MlsTestDevice.b64(device.encrypt(channel,
+          Base64.getEncoder().encodeToString(text))) + "\"}");
+    }
 
-    System.out.printf("cores: %d, clients: %d, messages: %d, ciphertext: %d bytes%n",
-        Runtime.getRuntime().availableProcessors(), clients, total, frame.length);
+    System.out.printf("cores: %d, clients: %d, messages: %d, MLS ciphertext: %d bytes%n",
+        Runtime.getRuntime().availableProcessors(), clients, total, bodies.get(0).length() * 3 / 4);
     int warmup = Math.min(2_000, total / 10);
-    post(api, post, body, token, warmup, clients);
-    long[] latencies = post(api, post, body, token, total - warmup, clients);
+    post(api, post, bodies.subList(0, warmup), token, clients);
+    long[] latencies = post(api, post, bodies.subList(warmup, total - 1), token, clients);
     // latencies[0] carries the wall time of the run.
     long wallNanos = latencies[0];
     long[] l = Arrays.copyOfRange(latencies, 1, latencies.length);
@@ -135,8 +144,9 @@ public final class PostAndHistoryBenchmark {
   }
 
   /** Posts {@code n} messages from {@code clients} threads; element 0 is the wall time. */
-  private static long[] post(ApiClient api, String path, String body, String token, int n,
+  private static long[] post(ApiClient api, String path, List<String> bodies, String token,
       int clients) throws Exception {
+    int n = bodies.size();
     long[] latencies = new long[n + 1];
     AtomicInteger next = new AtomicInteger();
     ExecutorService pool = Executors.newFixedThreadPool(clients);
@@ -147,7 +157,7 @@ public final class PostAndHistoryBenchmark {
         int i;
         while ((i = next.getAndIncrement()) < n) {
           long s = System.nanoTime();
-          ApiClient.Response r = api.call("POST", path, body, token);
+          ApiClient.Response r = api.call("POST", path, bodies.get(i), token);
           latencies[i + 1] = System.nanoTime() - s;
           if (r.status() != 201) {
             throw new IllegalStateException("post failed: " + r.status() + " " + r.body());
