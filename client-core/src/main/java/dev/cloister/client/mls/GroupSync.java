@@ -9,12 +9,10 @@ import dev.cloister.client.profile.CorruptFileException;
 import dev.cloister.client.profile.Profile;
 import dev.cloister.mls.group.DeviceIdentity;
 import dev.cloister.mls.group.GroupMember;
-import dev.cloister.mls.group.KeyPackageBundle;
 import dev.cloister.mls.group.MlsGroupException;
 import dev.cloister.mls.wire.MlsMessages;
 import dev.cloister.mls.wire.MlsWireException;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -22,8 +20,9 @@ import java.util.function.Consumer;
 
 /**
  * Brings this device's state in one group up to the delivery service's log (README, "End-to-end
- * encryption"): create the group if nobody has, join it (Welcome, else external commit), follow
- * the log in order (proposals, revocations, commits), and commit pending proposals. Every step is
+ * encryption"): create the group if nobody has, join it (Welcome, else external commit: {@link
+ * GroupJoin}), follow the log in order (proposals, revocations, commits), and commit pending
+ * proposals. Every step is
  * saved before the next. A state that is damaged, or a commit this device cannot process, takes
  * the reset path: the server removes the device and its roster driver adds it again.
  *
@@ -79,25 +78,25 @@ public final class GroupSync {
   private final Profile profile;
   private final DeviceIdentity identity;
   private final Consumer<String> notices;
-  /** Set once the server said it takes no external commits; then wait for a Welcome. */
-  private boolean externalRefused;
+  private final GroupJoin joining;
 
   public GroupSync(GroupApi api, Profile profile, DeviceIdentity identity, Consumer<String> notices) {
     this.api = api;
     this.profile = profile;
     this.identity = identity;
     this.notices = notices;
+    this.joining = new GroupJoin(this, api, profile, identity);
   }
 
   public DeviceIdentity identity() {
     return identity;
   }
 
-  private String userId() {
+  String userId() {
     return identity.credential().userId();
   }
 
-  private String deviceId() {
+  String deviceId() {
     return identity.credential().deviceId();
   }
 
@@ -153,7 +152,7 @@ public final class GroupSync {
         if (!status.onRoster()) {
           return new Result(Outcome.WAITING, s, "group " + groupId + " is not created yet", true);
         }
-        s = create(groupId, s);
+        s = joining.create(groupId, s);
         continue;
       }
       if (s != null && s.joined() && !status.hasMember(userId(), deviceId())) {
@@ -164,7 +163,7 @@ public final class GroupSync {
         s.save();
       }
       if (s == null || !s.joined()) {
-        Joining j = join(groupId, s, status);
+        GroupJoin.Joining j = joining.join(groupId, s, status);
         s = j.session();
         if (j.again()) {
           continue;
@@ -189,208 +188,11 @@ public final class GroupSync {
     return new Result(s != null && s.joined() ? Outcome.MEMBER : Outcome.WAITING, s, detail, true);
   }
 
-  // ---- create ----
-
-  private GroupSession create(String groupId, GroupSession s) throws IOException {
-    if (s == null || !s.joined() || s.epoch() != 0) {
-      GroupApi.DeliveryServiceKey ds = api.deliveryService();
-      GroupMember m = mls("create group " + groupId, () -> GroupMember.create(identity,
-          groupId.getBytes(StandardCharsets.UTF_8), ds.signatureKey(), ds.name()));
-      s = GroupSession.waiting(profile, identity, groupId, s == null ? 0 : s.welcomeFloor);
-      s.member = m;
-      s.joinedEpoch = 0;
-      s.save(); // a creation the server took must never find its state missing
-    }
-    GroupSession created = s;
-    try {
-      GroupStatus st = api.create(groupId, deviceId(),
-          mls("sign the GroupInfo of " + groupId, created.member::groupInfo));
-      created.seq = st.seq();
-      created.save();
-      return created;
-    } catch (ApiException e) {
-      if (e.status() != 409) {
-        throw e;
-      }
-      // Someone created it first: this state is for nothing.
-      GroupSession fresh = GroupSession.waiting(profile, identity, groupId, created.welcomeFloor);
-      fresh.save();
-      return fresh;
-    }
-  }
-
-  // ---- join ----
-
-  /** Where a join attempt left the device: a session (or none), try again now, or wait. */
-  private record Joining(GroupSession session, boolean again, String detail, boolean soon) {}
-
-  private Joining join(String groupId, GroupSession s, GroupStatus status) throws IOException {
-    if (s != null && s.member != null && s.member.externalJoinPending()) {
-      return settleExternalJoin(s, status);
-    }
-    long floor = s == null ? 0 : s.welcomeFloor;
-    if (status.welcomeSeq() > floor) {
-      return joinFromWelcome(groupId, s, status);
-    }
-    if (status.hasMember(userId(), deviceId())) {
-      if (removalPending(status)) {
-        return new Joining(s, false, "waiting for a member to commit this device's removal from "
-            + groupId + ", after which the server adds it again", false);
-      }
-      GroupSession fresh = reset(groupId, "this device holds no usable state of group " + groupId);
-      return new Joining(fresh, false, "this device asked to be removed from " + groupId
-          + " and added again", false);
-    }
-    if (!status.onRoster()) {
-      return new Joining(s, false, "this device is not on the roster of group " + groupId, false);
-    }
-    if (status.groupInfo() != null && !externalRefused) {
-      return joinExternally(groupId, s, status);
-    }
-    return new Joining(s, false, "waiting for a member of group " + groupId
-        + " to commit this device's Add", false);
-  }
-
-  private Joining joinFromWelcome(String groupId, GroupSession s, GroupStatus status)
-      throws IOException {
-    GroupApi.Welcome w;
-    try {
-      w = api.welcome(groupId, deviceId());
-    } catch (ApiException e) {
-      if (e.status() == 404) {
-        return new Joining(s, false, "the Welcome of " + groupId + " is not there yet", true);
-      }
-      throw e;
-    }
-    Profile.StoredKeyPackages stored = profile.keyPackages();
-    for (KeyPackageBundle b : stored.usable()) {
-      GroupMember m;
-      try {
-        m = locked(() -> GroupMember.join(identity, List.of(b), w.welcome()));
-      } catch (MlsGroupException e) {
-        if (e.getMessage() != null && e.getMessage().contains("none of this device's key packages")) {
-          continue;
-        }
-        GroupSession fresh = reset(groupId, "the Welcome to group " + groupId
-            + " does not open: " + e.getMessage());
-        return new Joining(fresh, false, "this device asked to be added to " + groupId + " again",
-            false);
-      }
-      GroupSession joined = GroupSession.waiting(profile, identity, groupId,
-          s == null ? 0 : s.welcomeFloor);
-      joined.member = m;
-      joined.seq = w.seq();
-      joined.joinedEpoch = m.epoch();
-      joined.save();
-      if (!b.lastResort()) {
-        profile.deleteKeyPackage(b.ref()); // its private keys now live in the group state only
-      }
-      return new Joining(joined, true, null, false);
-    }
-    GroupSession fresh = reset(groupId, "the Welcome to group " + groupId + " is for a key package"
-        + " this device no longer has" + (stored.corrupt().isEmpty() ? ""
-            : " (" + stored.corrupt().size() + " stored key packages are damaged)"));
-    return new Joining(fresh, false, "this device asked to be added to " + groupId + " again",
-        false);
-  }
-
-  private Joining joinExternally(String groupId, GroupSession s, GroupStatus status)
-      throws IOException {
-    GroupMember.ExternalJoin ej;
-    try {
-      ej = locked(() -> GroupMember.joinExternal(identity, status.groupInfo()));
-    } catch (MlsGroupException e) {
-      return new Joining(s, false, "the GroupInfo of " + groupId + " does not admit an external "
-          + "join (" + e.getMessage() + "); waiting for a member to commit this device's Add", false);
-    }
-    GroupSession pending = GroupSession.waiting(profile, identity, groupId,
-        s == null ? 0 : s.welcomeFloor);
-    pending.member = ej.member();
-    pending.seq = status.seq();
-    pending.save(); // if the server takes the commit and this process dies, the log settles it
-    GroupStatus accepted;
-    try {
-      accepted = api.commit(groupId, deviceId(), ej.commit(), null);
-    } catch (ApiException e) {
-      GroupSession back = GroupSession.waiting(profile, identity, groupId, pending.welcomeFloor);
-      back.save();
-      String why = e.getMessage() == null ? "" : e.getMessage();
-      if (e.status() == 409) {
-        return new Joining(back, true, null, false); // another commit took the epoch
-      }
-      if (e.status() == 403) {
-        return new Joining(back, false, "waiting for the server to propose this device's Add to "
-            + groupId + " (" + why + ")", true);
-      }
-      if (e.status() == 400) {
-        externalRefused = true; // not again in this process: wait for a Welcome instead
-        return new Joining(back, false, (why.contains("not accepted")
-            ? "the server does not accept external commits yet" : "the server refused this "
-            + "device's external commit (" + why + ")") + "; waiting for a member of " + groupId
-            + " to commit this device's Add", false);
-      }
-      throw e;
-    }
-    try {
-      locked(() -> pending.member.processCommit(ej.commit()));
-    } catch (MlsGroupException e) {
-      GroupSession fresh = reset(groupId, "this device's external join of " + groupId
-          + " was accepted but does not apply (" + e.getMessage() + ")");
-      return new Joining(fresh, false, "this device asked to be added to " + groupId + " again",
-          false);
-    }
-    pending.seq = Math.max(pending.seq, accepted.seq());
-    pending.joinedEpoch = pending.epoch();
-    pending.save();
-    publishGroupInfo(pending);
-    return new Joining(pending, true, null, false);
-  }
-
-  /** An external join saved before the server answered: the log says whether it was taken. */
-  private Joining settleExternalJoin(GroupSession s, GroupStatus status) throws IOException {
-    for (LogEntry e : readLog(s.groupId(), s.seq, status.seq())) {
-      if (!"commit".equals(e.type())) {
-        continue;
-      }
-      try {
-        locked(() -> s.member.processCommit(e.message()));
-        s.seq = e.seq();
-        s.joinedEpoch = s.epoch();
-        s.save();
-        return new Joining(s, true, null, false);
-      } catch (MlsGroupException notOurs) {
-        break;
-      }
-    }
-    GroupSession back = GroupSession.waiting(profile, identity, s.groupId(), s.welcomeFloor);
-    back.save();
-    return new Joining(back, true, null, false);
-  }
-
-  /** Whether the server has proposed removing this device's leaf. */
-  private boolean removalPending(GroupStatus status) {
-    int leaf = status.members().stream()
-        .filter(m -> m.userId().equals(userId()) && m.deviceId().equals(deviceId()))
-        .mapToInt(GroupApi.Member::leaf).findFirst().orElse(-1);
-    for (byte[] p : status.pendingProposals()) {
-      try {
-        MlsMessages.PublicMessage pm = MlsMessages.parsePublicMessage(p);
-        if (pm.contentType() == MlsMessages.CONTENT_PROPOSAL
-            && pm.proposal().type() == MlsMessages.PROPOSAL_REMOVE && pm.proposal().removed() == leaf) {
-          return true;
-        }
-      } catch (MlsWireException ignored) {
-        // not ours to judge here; the member that commits will
-      }
-    }
-    return false;
-  }
-
   /**
    * The reset path: the server proposes this device's Remove, a member commits it, the roster
    * driver adds the device again with a fresh key package. The old state is deleted.
    */
-  private GroupSession reset(String groupId, String why) throws IOException {
+  GroupSession reset(String groupId, String why) throws IOException {
     long floor = api.reset(groupId, deviceId()).seq();
     profile.deleteGroupState(groupId);
     GroupSession fresh = GroupSession.waiting(profile, identity, groupId, floor);
@@ -540,7 +342,7 @@ public final class GroupSync {
   }
 
   /** The new epoch's GroupInfo, so a device whose Add is pending can join while nobody is online. */
-  private void publishGroupInfo(GroupSession s) {
+  void publishGroupInfo(GroupSession s) {
     try {
       api.uploadGroupInfo(s.groupId(), deviceId(), locked(s.member::groupInfo));
     } catch (ApiException | MlsGroupException e) {
@@ -549,7 +351,7 @@ public final class GroupSync {
   }
 
   /** An MLS step that must work for the sync to go on; its failure is reported as an I/O failure. */
-  private static <T> T mls(String what, GroupSession.MlsCall<T> call) throws IOException {
+  static <T> T mls(String what, GroupSession.MlsCall<T> call) throws IOException {
     try {
       return locked(call);
     } catch (MlsGroupException e) {

@@ -153,6 +153,24 @@ class ChatCliTest {
   }
 
   @Test
+  void aMessageSentRightAfterAKickIsNotReadableByTheKickedDevice() throws Exception {
+    Person alice = h.register("alice");
+    Person bob = h.register("bob");
+    Person carol = h.register("carol");
+    String[] g = guildWith(alice, bob, carol);
+    String general = g[1];
+    assertThat(h.as(carol, "read", general).exit()).isZero();
+    // No waiting: the server refuses the old epoch (roster_pending, then stale_epoch while the
+    // Remove is pending) and alice's send syncs, commits the Remove and posts again.
+    assertThat(h.as(alice, "kick", g[0], carol.userId()).line()).isEmpty();
+    String after = h.as(alice, "send", general, "right after the kick").line();
+    Result locked = h.as(carol, "open", general, h.as(bob, "raw", general, after).line());
+    assertThat(locked.exit()).as(locked.toString()).isEqualTo(ChatVerbs.CANNOT_OPEN);
+    assertThat(byId(h.as(bob, "read", general).lines()).get(after))
+        .isEqualTo(alice.userId() + " right after the kick");
+  }
+
+  @Test
   void aDeviceOfflineAcrossManyEpochsCatchesUpAndReadsEverything() throws Exception {
     Person alice = h.register("alice");
     Person bob = h.register("bob");
