@@ -134,7 +134,7 @@ class ChatCliTest {
     String rawBefore = h.as(carol, "raw", general, before).line();
 
     assertThat(h.as(alice, "kick", g[0], carol.userId()).line()).isEmpty();
-    // Until posts must be MLS at the current epoch (roster_pending), wait for the Remove's commit.
+    // Here the Remove is committed before the send (the next test sends with no wait at all).
     h.awaitMembers(alice, general, alice, bob);
     String after = h.as(alice, "send", general, "after the kick").line();
 
