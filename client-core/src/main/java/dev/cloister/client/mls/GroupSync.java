@@ -45,15 +45,6 @@ public final class GroupSync {
     void openHeld(GroupSession session) throws IOException;
   }
 
-  /** No messages to look after (a sync for {@code group} or tests). */
-  public static final Messages NO_MESSAGES = new Messages() {
-    @Override
-    public void beforeCommits(GroupSession session) {}
-
-    @Override
-    public void openHeld(GroupSession session) {}
-  };
-
   public enum Outcome {
     /** This device is a member and has processed the log. */
     MEMBER,

@@ -289,17 +289,6 @@ public final class Profile {
     return home.resolve(MESSAGES).resolve(storeName(channelId));
   }
 
-  /** The channels this device has a message store for. */
-  public List<String> storedChannels() throws IOException {
-    List<String> out = new ArrayList<>();
-    try (DirectoryStream<Path> files = Files.newDirectoryStream(home.resolve(MESSAGES),
-        p -> STORE_NAME.matcher(p.getFileName().toString()).matches())) {
-      files.forEach(f -> out.add(f.getFileName().toString()));
-    }
-    out.sort(null);
-    return out;
-  }
-
   /** An id from the server used as a file name: never a path of its own. */
   private static String storeName(String id) {
     if (id == null || !STORE_NAME.matcher(id).matches()) {
