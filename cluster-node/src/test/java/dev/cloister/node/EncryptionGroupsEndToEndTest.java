@@ -35,6 +35,7 @@ class EncryptionGroupsEndToEndTest {
   private Node node;
   private ApiClient api;
   private int httpPort;
+  private int managementPort;
 
   /** One signed-in user with one device, as a client keeps them. */
   private final class Device {
@@ -111,7 +112,8 @@ class EncryptionGroupsEndToEndTest {
   @BeforeEach
   void start() throws Exception {
     httpPort = TestNodes.freePort();
-    node = Node.start(TestNodes.config(dataDir, httpPort, TestNodes.freePort()));
+    managementPort = TestNodes.freePort();
+    node = Node.start(TestNodes.config(dataDir, httpPort, managementPort));
     api = new ApiClient("http://127.0.0.1:" + httpPort);
   }
 
@@ -310,5 +312,63 @@ class EncryptionGroupsEndToEndTest {
       assertThat(error.get("status").asInt()).isEqualTo(409);
       assertThat(error.get("message").asText()).startsWith("stale_epoch");
     }
+  }
+
+  @Test
+  void aRestartBetweenProposalAndCommitLosesNothingAndTheDatabaseHoldsNoPlaintext()
+      throws Exception {
+    MlsTestDevice alice = MlsTestDevice.register(api, "alice");
+    MlsTestDevice bob = MlsTestDevice.register(api, "bob");
+    var guild = api.post("/api/v1/guilds", Map.of("name", "Vault"), alice.token);
+    String guildId = guild.body().get("id").asText();
+    String general = guild.body().get("channels").get(0).get("id").asText();
+    String groupId = "g" + guildId;
+    alice.send(general, "before bob: PERIWINKLE-1");
+    String code = api.post("/api/v1/guilds/" + guildId + "/invites", Map.of(), alice.token)
+        .body().get("code").asText();
+    assertThat(api.post("/api/v1/invites/" + code, Map.of(), bob.token).status()).isEqualTo(200);
+    for (int i = 0; i < 600 && api.get("/api/v1/groups/" + groupId + "?deviceId=d1", alice.token)
+        .body().get("pendingProposals").size() != 1; i++) {
+      Thread.sleep(50); // the roster driver proposes bob's Add
+    }
+
+    // The node stops with bob's Add proposed and not committed; it comes back from the journal.
+    node.stop();
+    node = Node.start(TestNodes.config(dataDir, httpPort, managementPort));
+    MlsTestDevice.converge(groupId, alice, bob);
+    String id = alice.send(general, "the secret word is PERIWINKLE-42");
+    JsonNode newest = api.get("/api/v1/channels/" + general + "/messages?limit=1", bob.token)
+        .body().get(0);
+    assertThat(newest.get("id").asText()).isEqualTo(id);
+    assertThat(bob.decrypt(general, newest.get("ciphertext").asText()))
+        .isEqualTo("the secret word is PERIWINKLE-42");
+    bob.send(general, "got it: PERIWINKLE-43");
+
+    // Every table, every column: ciphertexts, handshakes and metadata, never a word of the chat.
+    List<String> leaks = new ArrayList<>();
+    try (var c = java.sql.DriverManager.getConnection(node.databaseUrl(), "postgres", "");
+        var tables = c.createStatement().executeQuery("SELECT tablename FROM pg_tables"
+            + " WHERE schemaname = 'public'")) {
+      List<String> names = new ArrayList<>();
+      while (tables.next()) {
+        names.add(tables.getString(1));
+      }
+      assertThat(names).contains("event_journal", "message_history", "snapshot");
+      for (String table : names) {
+        try (var rows = c.createStatement().executeQuery("SELECT * FROM " + table)) {
+          int columns = rows.getMetaData().getColumnCount();
+          while (rows.next()) {
+            for (int i = 1; i <= columns; i++) {
+              byte[] raw = rows.getBytes(i);
+              String asText = raw == null ? "" : new String(raw, StandardCharsets.ISO_8859_1);
+              if (asText.contains("PERIWINKLE")) {
+                leaks.add(table + "." + rows.getMetaData().getColumnName(i));
+              }
+            }
+          }
+        }
+      }
+    }
+    assertThat(leaks).as("plaintext found in PostgreSQL").isEmpty();
   }
 }

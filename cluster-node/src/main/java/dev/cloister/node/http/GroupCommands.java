@@ -46,6 +46,12 @@ public final class GroupCommands {
         System.currentTimeMillis(), r));
   }
 
+  public CompletionStage<EncryptionGroup.Status> revoke(String userId, String deviceId,
+      String groupId, java.util.List<byte[]> refs, String reason) {
+    String device = userId + "/" + deviceId;
+    return ask(groupId, r -> new EncryptionGroup.Revoke(device, refs, reason, r));
+  }
+
   public CompletionStage<EncryptionGroup.Status> reset(String userId, String deviceId,
       String groupId) {
     String device = userId + "/" + deviceId;

@@ -76,11 +76,34 @@ final class GroupRoutes extends JsonRoutes {
               return this.<EncryptionGroup.Status>ask(groupId, r -> new EncryptionGroup.UploadGroupInfo(device, info, r))
                   .thenApply(s -> response(200, status(s)));
             }))),
+            path("revoke", () -> post(() -> body(b -> commands.revoke(me, b.string("deviceId"),
+                groupId, refs(b), b.optionalString("reason"))
+                .thenApply(s -> response(200, status(s)))))),
             path("reset", () -> post(() -> body(b -> commands.reset(me, b.string("deviceId"),
                 groupId).thenApply(s -> response(200, status(s)))))),
             path("welcome", () -> get(() -> parameterMap(q -> reply(() ->
                 welcome(me, groupId, q))))),
             path("log", () -> get(() -> parameterMap(q -> reply(() -> log(me, groupId, q))))))));
+  }
+
+  private static java.util.List<byte[]> refs(JsonBody b) {
+    com.fasterxml.jackson.databind.JsonNode list = b.field("refs");
+    if (list == null || !list.isArray() || list.size() > 256) {
+      throw ApiError.badRequest("'refs' must be an array of up to 256 base64 proposal refs");
+    }
+    java.util.List<byte[]> out = new java.util.ArrayList<>();
+    for (com.fasterxml.jackson.databind.JsonNode ref : list) {
+      try {
+        byte[] r = Base64.getDecoder().decode(ref.asText(""));
+        if (r.length == 0 || r.length > 64) {
+          throw new IllegalArgumentException();
+        }
+        out.add(r);
+      } catch (IllegalArgumentException e) {
+        throw ApiError.badRequest("'refs' must hold base64 proposal refs of 1 to 64 bytes");
+      }
+    }
+    return out;
   }
 
   private static String device(String me, JsonBody b) {
@@ -179,7 +202,8 @@ final class GroupRoutes extends JsonRoutes {
     }
     if (e instanceof EncryptionGroup.ProposalIssued p) {
       return o.put("type", "proposal").put("kind", p.kind().toLowerCase())
-          .put("device", p.device()).put("message", B64.encodeToString(p.message()));
+          .put("device", p.device()).put("ref", B64.encodeToString(p.ref()))
+          .put("message", B64.encodeToString(p.message()));
     }
     if (e instanceof EncryptionGroup.ProposalsRevoked r) {
       ArrayNode refs = o.put("type", "revoked").put("reason", r.reason()).putArray("refs");

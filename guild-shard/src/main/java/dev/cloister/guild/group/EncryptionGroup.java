@@ -108,6 +108,10 @@ public final class EncryptionGroup extends EventSourcedBehaviorWithEnforcedRepli
   public record UploadGroupInfo(String device, byte[] groupInfo,
       ActorRef<StatusReply<Status>> replyTo) implements Command {}
 
+  /** A member cannot process these pending Adds: drop them (see {@link GroupState#revoke}). */
+  public record Revoke(String device, List<byte[]> refs, String reason,
+      ActorRef<StatusReply<Status>> replyTo) implements Command {}
+
   /** A device that cannot process the group any more asks to be removed (and then re-added). */
   public record Reset(String device, ActorRef<StatusReply<Status>> replyTo) implements Command {}
 
@@ -191,6 +195,8 @@ public final class EncryptionGroup extends EventSourcedBehaviorWithEnforcedRepli
             c.welcome(), c.groupInfo(), c.nowMillis(), replay), c.replyTo(), c.device()))
         .onCommand(UploadGroupInfo.class, (s, c) -> decide(
             s.uploadGroupInfo(c.device(), c.groupInfo(), ds), c.replyTo(), c.device()))
+        .onCommand(Revoke.class, (s, c) -> decide(s.revoke(c.device(), c.refs(), c.reason()),
+            c.replyTo(), c.device()))
         .onCommand(Reset.class, (s, c) -> decide(s.reset(c.device(), ds), c.replyTo(), c.device()))
         .onCommand(AdmitPost.class, (s, c) -> {
           Outcome<Admission> a = s.admitPost(c.epoch(), c.audienceVersion(), c.nowMillis(),

@@ -38,7 +38,8 @@ import java.util.TreeSet;
 public record GroupState(
     String groupId, String guildId, String channelId, List<String> roster, long audienceVersion,
     GroupViewData view, byte[] groupInfo, long epochStartedAtMillis, boolean lastCommitRemoved,
-    Map<String, Long> welcomeSeq, long seq) implements CborSerializable {
+    Map<String, Long> welcomeSeq, long seq, List<String> refusedPackages)
+    implements CborSerializable {
 
   /** Reasons a client acts on; they start the rejection message so the API can name them. */
   public static final String STALE_EPOCH = "stale_epoch";
@@ -50,10 +51,12 @@ public record GroupState(
   public GroupState {
     roster = roster == null ? List.of() : roster;
     welcomeSeq = welcomeSeq == null ? Map.of() : welcomeSeq;
+    refusedPackages = refusedPackages == null ? List.of() : refusedPackages;
   }
 
   public static GroupState empty(String groupId) {
-    return new GroupState(groupId, null, null, List.of(), -1, null, null, 0, false, Map.of(), 0);
+    return new GroupState(groupId, null, null, List.of(), -1, null, null, 0, false, Map.of(), 0,
+        List.of());
   }
 
   public boolean created() {
@@ -185,12 +188,66 @@ public record GroupState(
     if (view == null || !devicesToAdd().contains(device)) {
       return Decision.accept(); // the roster moved on while the package was being claimed
     }
+    if (refusedPackages.contains(digest(keyPackage))) {
+      return Decision.reject(Rejection.conflict("a member refused this key package of " + device
+          + "; the device needs to upload new ones"));
+    }
     var proposed = ds.proposeAdd(view.toView(), keyPackage, credential(device));
     if (!proposed.accepted()) {
       return Decision.reject(Rejection.invalid(proposed.reason()));
     }
     byte[] kp = proposed.value().view().pending().get(view.pending().size()).keyPackage();
     return Decision.accept(issued(proposed.value(), "ADD", device, -1, kp));
+  }
+
+  /**
+   * A member cannot process some pending Adds (a key package its client refuses): they are
+   * dropped, as DAVE's proposals op allows, so that no proposal can wedge the group; the roster
+   * proposes those devices again with other key packages. Removes cannot be revoked this way:
+   * a removal must happen.
+   */
+  public Decision<Event> revoke(String device, List<byte[]> refs, String reason) {
+    if (view == null) {
+      return Decision.reject(Rejection.conflict(NO_GROUP + ": the group does not exist yet"));
+    }
+    if (!members().contains(device)) {
+      return Decision.reject(Rejection.forbidden("only members revoke proposals"));
+    }
+    if (refs.isEmpty()) {
+      return Decision.reject(Rejection.invalid("name the proposals to revoke"));
+    }
+    for (byte[] ref : refs) {
+      GroupViewData.PendingData p = view.pending().stream()
+          .filter(x -> Arrays.equals(x.ref(), ref)).findFirst().orElse(null);
+      if (p == null) {
+        return Decision.reject(Rejection.conflict(STALE_EPOCH
+            + ": no such pending proposal in epoch " + view.epoch()));
+      }
+      if (!p.kind().equals("ADD")) {
+        return Decision.reject(Rejection.forbidden("a Remove cannot be revoked; commit it"));
+      }
+    }
+    String why = reason == null || reason.isBlank() ? "refused by " + device
+        : "refused by " + device + ": " + (reason.length() > 200 ? reason.substring(0, 200) : reason);
+    return Decision.accept(new ProposalsRevoked(List.copyOf(refs), why));
+  }
+
+  /** Identifies a key package (the MLSMessage a claim hands out) among refused ones. */
+  static String digest(byte[] keyPackageMessage) {
+    try {
+      return java.util.HexFormat.of().formatHex(
+          sha256(MlsMessages.parseKeyPackageMessage(keyPackageMessage).encoded()));
+    } catch (MlsWireException e) {
+      return "";
+    }
+  }
+
+  private static byte[] sha256(byte[] bytes) {
+    try {
+      return java.security.MessageDigest.getInstance("SHA-256").digest(bytes);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   public Decision<Event> reset(String device, DeliveryService ds) {
@@ -435,13 +492,13 @@ public record GroupState(
     if (event instanceof RosterSet r) {
       return new GroupState(groupId, r.guildId(), r.channelId(), r.devices(),
           r.audienceVersion(), view, groupInfo, epochStartedAtMillis, lastCommitRemoved,
-          welcomeSeq, s);
+          welcomeSeq, s, refusedPackages);
     }
     if (event instanceof GroupCreated c) {
       GroupView v = replay.ds.createGroup(groupIdBytes(), c.groupInfo(), credential(c.creator()))
           .value();
       return new GroupState(groupId, guildId, channelId, roster, audienceVersion,
-          GroupViewData.of(v), c.groupInfo(), c.atMillis(), false, welcomeSeq, s);
+          GroupViewData.of(v), c.groupInfo(), c.atMillis(), false, welcomeSeq, s, refusedPackages);
     }
     if (event instanceof ProposalIssued p) {
       List<GroupViewData.PendingData> pend = new ArrayList<>(view.pending());
@@ -453,11 +510,24 @@ public record GroupState(
           view.members(), List.copyOf(pend)), s);
     }
     if (event instanceof ProposalsRevoked r) {
-      return withView(GroupViewData.of(withoutPending(view.toView(), r.refs())), s);
+      GroupState next = withView(GroupViewData.of(withoutPending(view.toView(), r.refs())), s);
+      if (!r.reason().startsWith("refused by ")) {
+        return next;
+      }
+      List<String> refused = new ArrayList<>(refusedPackages);
+      for (GroupViewData.PendingData p : view.pending()) {
+        if (p.keyPackage() != null && r.refs().stream().anyMatch(x -> Arrays.equals(x, p.ref()))) {
+          refused.add(java.util.HexFormat.of().formatHex(sha256(p.keyPackage())));
+        }
+      }
+      // Bounded: the oldest refusals are forgotten first.
+      List<String> kept = refused.subList(Math.max(0, refused.size() - 256), refused.size());
+      return new GroupState(groupId, guildId, channelId, roster, audienceVersion, next.view(),
+          groupInfo, epochStartedAtMillis, lastCommitRemoved, welcomeSeq, s, List.copyOf(kept));
     }
     if (event instanceof EncryptionGroup.GroupInfoUploaded g) {
       return new GroupState(groupId, guildId, channelId, roster, audienceVersion, view,
-          g.groupInfo(), epochStartedAtMillis, lastCommitRemoved, welcomeSeq, s);
+          g.groupInfo(), epochStartedAtMillis, lastCommitRemoved, welcomeSeq, s, refusedPackages);
     }
     if (event instanceof CommitAccepted c) {
       GroupView next = replay.next(view.toView(), c.commit());
@@ -470,14 +540,14 @@ public record GroupState(
       }
       return new GroupState(groupId, guildId, channelId, roster, audienceVersion,
           GroupViewData.of(next), c.groupInfo(), c.atMillis(), !c.removed().isEmpty(),
-          Map.copyOf(welcomes), s);
+          Map.copyOf(welcomes), s, refusedPackages);
     }
     throw new IllegalStateException("unknown event " + event);
   }
 
   private GroupState withView(GroupViewData v, long s) {
     return new GroupState(groupId, guildId, channelId, roster, audienceVersion, v, groupInfo,
-        epochStartedAtMillis, lastCommitRemoved, welcomeSeq, s);
+        epochStartedAtMillis, lastCommitRemoved, welcomeSeq, s, refusedPackages);
   }
 
   /** What the guild's gateways hear of an event: never a Welcome (joiners fetch their own). */

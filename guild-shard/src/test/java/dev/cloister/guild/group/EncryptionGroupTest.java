@@ -313,4 +313,35 @@ class EncryptionGroupTest {
     assertThat(status().epoch()).isEqualTo(1);
     assertThat(status().members()).hasSize(2);
   }
+
+  @Test
+  void aMemberRevokesAnAddItCannotProcessAndTheRosterProposesTheDeviceAgain() throws Exception {
+    roster(1, "1/a", "2/b");
+    create("1/a");
+    awaitPending(1);
+    GroupViewData.PendingData add = group.getState().view().pending().get(0);
+    // Only members revoke, and never a Remove.
+    assertThat(group.<StatusReply<EncryptionGroup.Status>>runCommand(r -> new EncryptionGroup.Revoke(
+        "2/b", List.of(add.ref()), "bad", r)).reply().getError().getMessage())
+        .isEqualTo("forbidden: only members revoke proposals");
+    // The device's stock moves on (the refused package stays in the source: it is never reused).
+    uploaded.get("2/b").addLast(identities.get("2/b").newKeyPackage(false));
+    var revoked = group.<StatusReply<EncryptionGroup.Status>>runCommand(r ->
+        new EncryptionGroup.Revoke("1/a", List.of(add.ref()), "my client refuses it", r)).reply();
+    assertThat(revoked.isSuccess()).isTrue();
+    assertThat(group.getState().refusedPackages()).hasSize(1);
+    // The roster still wants the device: the refused package is not proposed again; the next is.
+    uploaded.get("2/b").removeFirst();
+    roster(2, "1/a", "2/b");
+    EncryptionGroup.Status again = awaitPending(1);
+    assertThat(group.getState().view().pending().get(0).ref()).isNotEqualTo(add.ref());
+    commitPending("1/a", 2_000);
+    assertThat(members).containsOnlyKeys("1/a", "2/b");
+    roster(3, "1/a");
+    GroupViewData.PendingData remove = group.getState().view().pending().get(0);
+    assertThat(group.<StatusReply<EncryptionGroup.Status>>runCommand(r -> new EncryptionGroup.Revoke(
+        "1/a", List.of(remove.ref()), null, r)).reply().getError().getMessage())
+        .isEqualTo("forbidden: a Remove cannot be revoked; commit it");
+    assertThat(again.pendingProposals()).hasSize(1);
+  }
 }
