@@ -95,6 +95,11 @@ public final class CloisterApi {
         Map.of("ciphertext", Base64.getEncoder().encodeToString(ciphertext)), Message.class);
   }
 
+  /** A user's name ({@code GET /api/v1/users/{id}}). */
+  public String username(String userId) {
+    return rest.get("/api/v1/users/" + segment(userId)).path("username").asText(userId);
+  }
+
   /** One page of history, newest first; empty past either end. */
   public List<Message> history(String channelId, HistoryQuery query) {
     return rest.get("/api/v1/channels/" + segment(channelId) + "/messages" + query.toQueryString(),

@@ -69,13 +69,16 @@ final class ChatVerbs {
     Chat chat = in.client().chat();
     try {
       Chat.ReadResult r = chat.read(channelId, (int) Math.min(limit, Integer.MAX_VALUE));
+      java.util.Map<String, String> names = new java.util.HashMap<>();
+      dev.cloister.client.CloisterApi api = in.client().api();
       for (StoredMessage m : r.messages()) {
         String body = switch (m.state()) {
           case READ -> escape(m.text());
           case UNREADABLE -> "[unreadable: " + m.reason() + "]";
           case PENDING -> "[unreadable: " + Chat.pendingReason(m, r.group()) + "]";
         };
-        in.out().println(m.id() + " " + m.authorId() + " " + body);
+        String author = names.computeIfAbsent(m.authorId(), api::username);
+        in.out().println(m.id() + " " + author + " " + body);
       }
       return 0;
     } finally {

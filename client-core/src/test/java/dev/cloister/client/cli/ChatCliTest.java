@@ -82,16 +82,16 @@ class ChatCliTest {
 
     Map<String, String> aliceSees = byId(h.as(alice, "read", general).lines());
     assertThat(aliceSees).containsExactly(
-        Map.entry(hello, alice.userId() + " hello bob"),
-        Map.entry(hi, bob.userId() + " hi alice,\\nnew line"),
-        Map.entry(welcome, carol.userId() + " carol here"));
+        Map.entry(hello, alice.name() + " hello bob"),
+        Map.entry(hi, bob.name() + " hi alice,\\nnew line"),
+        Map.entry(welcome, carol.name() + " carol here"));
     assertThat(byId(h.as(bob, "read", general).lines())).isEqualTo(aliceSees);
     // Carol joined after the first two: by design she cannot read them, and says why.
     Map<String, String> carolSees = byId(h.as(carol, "read", general).lines());
-    assertThat(carolSees.get(hello)).isEqualTo(alice.userId()
+    assertThat(carolSees.get(hello)).isEqualTo(alice.name()
         + " [unreadable: sent before this device joined]");
     assertThat(carolSees.get(hi)).endsWith("[unreadable: sent before this device joined]");
-    assertThat(carolSees.get(welcome)).isEqualTo(carol.userId() + " carol here");
+    assertThat(carolSees.get(welcome)).isEqualTo(carol.name() + " carol here");
     assertThat(byId(h.as(carol, "read", general, "--limit", "1").lines())).containsOnlyKeys(welcome);
 
     // What the server stores is an MLS PrivateMessage of the guild's group, and no plaintext.
@@ -139,7 +139,7 @@ class ChatCliTest {
     String after = h.as(alice, "send", general, "after the kick").line();
 
     assertThat(byId(h.as(bob, "read", general).lines()).get(after))
-        .isEqualTo(alice.userId() + " after the kick");
+        .isEqualTo(alice.name() + " after the kick");
     String rawAfter = h.as(bob, "raw", general, after).line();
     Result locked = h.as(carol, "open", general, rawAfter);
     assertThat(locked.exit()).as(locked.toString()).isEqualTo(ChatVerbs.CANNOT_OPEN);
@@ -167,7 +167,7 @@ class ChatCliTest {
     Result locked = h.as(carol, "open", general, h.as(bob, "raw", general, after).line());
     assertThat(locked.exit()).as(locked.toString()).isEqualTo(ChatVerbs.CANNOT_OPEN);
     assertThat(byId(h.as(bob, "read", general).lines()).get(after))
-        .isEqualTo(alice.userId() + " right after the kick");
+        .isEqualTo(alice.name() + " right after the kick");
   }
 
   @Test
@@ -231,7 +231,7 @@ class ChatCliTest {
     h.awaitGroup(alice, general, line -> epoch(line) >= before + 2 && line.contains(bob.device()));
     String two = h.as(alice, "send", general, "two").line();
     Map<String, String> bobSees = byId(h.as(bob, "read", general).lines());
-    assertThat(bobSees.get(two)).isEqualTo(alice.userId() + " two");
+    assertThat(bobSees.get(two)).isEqualTo(alice.name() + " two");
     assertThat(bobSees.get(one)).endsWith(" one");
     assertThat(h.as(bob, "group", general).line()).isEqualTo(h.as(alice, "group", general).line());
   }

@@ -35,6 +35,7 @@ final class DeviceRoutes extends JsonRoutes {
 
   Route route(String me) {
     return pathPrefix(segment("users").slash(segment()), user -> concat(
+        pathEnd(() -> get(() -> reply(() -> profile(user.equals("@me") ? me : user)))),
         path("devices", () -> concat(
             get(() -> reply(() -> devices(user.equals("@me") ? me : user))),
             post(() -> body(b -> onlyMe(user, () -> addDevice(me, b)))))),
@@ -55,6 +56,15 @@ final class DeviceRoutes extends JsonRoutes {
       throw new ApiError(403, "forbidden", "only your own devices can be changed: use /users/@me");
     }
     return call.get();
+  }
+
+  /** A user's public name, so that clients show who wrote what; any signed-in user may ask. */
+  private CompletionStage<HttpResponse> profile(String userId) {
+    if (Snowflake.parse(userId).isEmpty()) {
+      throw new ApiError(404, "not_found", "unknown user '" + userId + "'");
+    }
+    return ctx.<User.Profile>user(userId, User.GetProfile::new).thenApply(p ->
+        response(200, obj().put("id", p.userId()).put("username", p.username())));
   }
 
   private CompletionStage<HttpResponse> devices(String userId) {
