@@ -371,4 +371,48 @@ class EncryptionGroupsEndToEndTest {
     }
     assertThat(leaks).as("plaintext found in PostgreSQL").isEmpty();
   }
+
+  @Test
+  void aBannedMemberAndOneAnOverwriteHidesTheChannelFromCannotDecryptTheNextMessage()
+      throws Exception {
+    MlsTestDevice alice = MlsTestDevice.register(api, "alice");
+    MlsTestDevice bob = MlsTestDevice.register(api, "bob");
+    MlsTestDevice carol = MlsTestDevice.register(api, "carol");
+    MlsTestDevice dave = MlsTestDevice.register(api, "dave");
+    var guild = api.post("/api/v1/guilds", Map.of("name", "Strict"), alice.token);
+    String guildId = guild.body().get("id").asText();
+    String general = guild.body().get("channels").get(0).get("id").asText();
+    String code = api.post("/api/v1/guilds/" + guildId + "/invites", Map.of(), alice.token)
+        .body().get("code").asText();
+    for (MlsTestDevice d : List.of(bob, carol, dave)) {
+      assertThat(api.post("/api/v1/invites/" + code, Map.of(), d.token).status()).isEqualTo(200);
+    }
+    MlsTestDevice.converge("g" + guildId, alice, bob, carol, dave);
+    dave.send(general, "dave was here");
+    carol.send(general, "carol was here");
+
+    // A ban: the next message (alice's client commits the Remove first) is closed to carol.
+    assertThat(api.call("PUT", "/api/v1/guilds/" + guildId + "/bans/" + carol.userId, null,
+        alice.token).status()).isEqualTo(204);
+    var afterBan = alice.post(general, "after the ban");
+    assertThat(afterBan.status()).isEqualTo(201);
+    String sealed = afterBan.body().get("ciphertext").asText();
+    bob.sync("g" + guildId);
+    assertThat(bob.decrypt(general, sealed)).isEqualTo("after the ban");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> carol.decrypt(general, sealed))
+        .isInstanceOf(dev.cloister.mls.group.MlsGroupException.class);
+
+    // An overwrite hides #general from dave: its messages move to a group without his device.
+    assertThat(api.call("PUT", "/api/v1/channels/" + general + "/overwrites/" + dave.userId,
+        "{\"type\":\"member\",\"deny\":[\"VIEW_CHANNEL\"]}", alice.token).status())
+        .isEqualTo(204);
+    var hidden = alice.post(general, "not for dave");
+    assertThat(hidden.status()).as(String.valueOf(hidden.body())).isEqualTo(201);
+    assertThat(hidden.body().get("groupId").asText()).isEqualTo("c" + general);
+    String secret = hidden.body().get("ciphertext").asText();
+    MlsTestDevice.converge("c" + general, alice, bob);
+    assertThat(bob.decrypt(general, secret)).isEqualTo("not for dave");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> dave.decrypt(general, secret))
+        .isInstanceOf(dev.cloister.mls.group.MlsGroupException.class);
+  }
 }

@@ -247,9 +247,20 @@ public final class MlsTestDevice {
     return groups.get(groupId).protect(text.getBytes(StandardCharsets.UTF_8));
   }
 
+  /** Decrypts with this device's state of the group the message names in its clear header. */
   String decrypt(String channelId, byte[] ciphertext) throws Exception {
-    return new String(groups.get(groupOf(channelId)).unprotect(ciphertext),
-        StandardCharsets.UTF_8);
+    String groupId;
+    try {
+      groupId = new String(dev.cloister.mls.wire.MlsMessages.parsePrivateMessageHeader(ciphertext)
+          .groupId(), StandardCharsets.UTF_8);
+    } catch (dev.cloister.mls.wire.MlsWireException e) {
+      throw new MlsGroupException("not an MLS message: " + e.getMessage());
+    }
+    GroupMember m = groups.get(groupId);
+    if (m == null) {
+      throw new MlsGroupException("this device is not in group " + groupId);
+    }
+    return new String(m.unprotect(ciphertext), StandardCharsets.UTF_8);
   }
 
   public String decrypt(String channelId, String base64) throws Exception {
