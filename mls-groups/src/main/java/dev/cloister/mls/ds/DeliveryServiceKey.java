@@ -17,11 +17,15 @@ public final class DeliveryServiceKey {
     }
 
     public static DeliveryServiceKey generate(String name) {
-        return new DeliveryServiceKey(name, MlsSuite.SUITE.generateSignatureKeyPair());
+        synchronized (MlsSuite.SUITE) {
+            return new DeliveryServiceKey(name, MlsSuite.SUITE.generateSignatureKeyPair());
+        }
     }
 
     public static DeliveryServiceKey restore(String name, byte[] privateKey) {
-        return new DeliveryServiceKey(name, MlsSuite.SUITE.deserializeSignaturePrivateKey(privateKey));
+        synchronized (MlsSuite.SUITE) {
+            return new DeliveryServiceKey(name, MlsSuite.SUITE.deserializeSignaturePrivateKey(privateKey));
+        }
     }
 
     public String name() {

@@ -41,13 +41,18 @@ public final class DeviceIdentity {
     }
 
     public static DeviceIdentity generate(String userId, String deviceId) {
-        return new DeviceIdentity(new DeviceCredential(userId, deviceId), MlsSuite.SUITE.generateSignatureKeyPair());
+        synchronized (MlsSuite.SUITE) {
+            return new DeviceIdentity(new DeviceCredential(userId, deviceId),
+                    MlsSuite.SUITE.generateSignatureKeyPair());
+        }
     }
 
     /** Restores an identity from its stored private signature key. */
     public static DeviceIdentity restore(String userId, String deviceId, byte[] signaturePrivateKey) {
-        return new DeviceIdentity(new DeviceCredential(userId, deviceId),
-                MlsSuite.SUITE.deserializeSignaturePrivateKey(signaturePrivateKey));
+        synchronized (MlsSuite.SUITE) {
+            return new DeviceIdentity(new DeviceCredential(userId, deviceId),
+                    MlsSuite.SUITE.deserializeSignaturePrivateKey(signaturePrivateKey));
+        }
     }
 
     public DeviceCredential credential() {
@@ -104,16 +109,19 @@ public final class DeviceIdentity {
 
     /** A fresh key package valid from {@code notBefore} until {@code notAfter} (whole seconds). */
     public KeyPackageBundle newKeyPackage(boolean lastResort, Instant notBefore, Instant notAfter) {
-        try {
-            MlsCipherSuite suite = MlsSuite.SUITE;
-            AsymmetricCipherKeyPair init = suite.getHPKE().generatePrivateKey();
-            AsymmetricCipherKeyPair encryption = suite.getHPKE().generatePrivateKey();
-            LeafNode leaf = leafNode(suite.getHPKE().serializePublicKey(encryption.getPublic()), notBefore, notAfter);
-            KeyPackage kp = new KeyPackage(suite, suite.getHPKE().serializePublicKey(init.getPublic()), leaf,
-                    new ArrayList<Extension>(), signaturePrivateKey);
-            return new KeyPackageBundle(kp, init, encryption, lastResort);
-        } catch (Exception e) {
-            throw new IllegalStateException("key package generation failed", e);
+        synchronized (MlsSuite.SUITE) {
+            try {
+                MlsCipherSuite suite = MlsSuite.SUITE;
+                AsymmetricCipherKeyPair init = suite.getHPKE().generatePrivateKey();
+                AsymmetricCipherKeyPair encryption = suite.getHPKE().generatePrivateKey();
+                LeafNode leaf = leafNode(suite.getHPKE().serializePublicKey(encryption.getPublic()), notBefore,
+                        notAfter);
+                KeyPackage kp = new KeyPackage(suite, suite.getHPKE().serializePublicKey(init.getPublic()), leaf,
+                        new ArrayList<Extension>(), signaturePrivateKey);
+                return new KeyPackageBundle(kp, init, encryption, lastResort);
+            } catch (Exception e) {
+                throw new IllegalStateException("key package generation failed", e);
+            }
         }
     }
 }

@@ -38,8 +38,9 @@ import org.bouncycastle.mls.protocol.Group;
  * gives forward secrecy. A committer left alone by its commit gets its (node-less) path from
  * {@link LoneCommit}, as bcmls 1.84 fails to build one.
  *
- * <p>Not thread-safe; and bcmls's cipher-suite objects share one digest, so all MLS work in a
- * process should run on one thread or under one lock (the delivery service takes that lock).
+ * <p>One instance is not thread-safe. Every call that runs bcmls holds the process-wide bcmls lock
+ * ({@link MlsSuite#SUITE}), as the delivery service does: a client beside a server in one process,
+ * or a client's second thread, no longer corrupts the shared digest and signer.
  */
 public final class GroupMember {
     /** The Remove of this device has been committed, or it left. */
@@ -112,58 +113,62 @@ public final class GroupMember {
     /** Creates a group at epoch 0 with this device alone and the server as sole external sender. */
     public static GroupMember create(DeviceIdentity identity, byte[] groupId, byte[] serverSignaturePublicKey,
                                      String serverName) throws MlsGroupException {
-        try {
-            MlsCipherSuite suite = MlsSuite.SUITE;
-            AsymmetricCipherKeyPair leafKeys = suite.getHPKE().generatePrivateKey();
-            LeafNode leaf = identity.leafNode(suite.getHPKE().serializePublicKey(leafKeys.getPublic()));
-            ExternalSender server = (ExternalSender) MLSInputStream.decode(
-                    externalSender(serverSignaturePublicKey, serverName), ExternalSender.class);
-            List<Extension> extensions = new ArrayList<>();
-            extensions.add(Extension.externalSender(List.of(server)));
-            Group g = new Group(groupId, suite, leafKeys, identity.signaturePrivate(), leaf, extensions);
-            return new GroupMember(identity, g);
-        } catch (Exception e) {
-            throw new MlsGroupException("cannot create group: " + e.getMessage(), e);
+        synchronized (MlsSuite.SUITE) {
+            try {
+                MlsCipherSuite suite = MlsSuite.SUITE;
+                AsymmetricCipherKeyPair leafKeys = suite.getHPKE().generatePrivateKey();
+                LeafNode leaf = identity.leafNode(suite.getHPKE().serializePublicKey(leafKeys.getPublic()));
+                ExternalSender server = (ExternalSender) MLSInputStream.decode(
+                        externalSender(serverSignaturePublicKey, serverName), ExternalSender.class);
+                List<Extension> extensions = new ArrayList<>();
+                extensions.add(Extension.externalSender(List.of(server)));
+                Group g = new Group(groupId, suite, leafKeys, identity.signaturePrivate(), leaf, extensions);
+                return new GroupMember(identity, g);
+            } catch (Exception e) {
+                throw new MlsGroupException("cannot create group: " + e.getMessage(), e);
+            }
         }
     }
 
     /** Joins from a Welcome (with the ratchet tree inline) using whichever key package it names. */
     public static GroupMember join(DeviceIdentity identity, List<KeyPackageBundle> keyPackages, byte[] welcome)
             throws MlsGroupException {
-        try {
-            MlsMessages.checkWelcome(welcome, MlsSuite.SUITE.getSuiteID());
-        } catch (MlsWireException e) {
-            throw new MlsGroupException("malformed Welcome: " + e.getMessage());
-        }
-        MLSMessage msg;
-        try {
-            msg = (MLSMessage) MLSInputStream.decode(welcome, MLSMessage.class);
-        } catch (Exception | StackOverflowError e) {
-            throw new MlsGroupException("malformed Welcome");
-        }
-        for (KeyPackageBundle kp : keyPackages) {
+        synchronized (MlsSuite.SUITE) {
             try {
-                if (msg.welcome.find(kp.keyPackage()) < 0) {
-                    continue;
-                }
-            } catch (IOException e) {
+                MlsMessages.checkWelcome(welcome, MlsSuite.SUITE.getSuiteID());
+            } catch (MlsWireException e) {
+                throw new MlsGroupException("malformed Welcome: " + e.getMessage());
+            }
+            MLSMessage msg;
+            try {
+                msg = (MLSMessage) MLSInputStream.decode(welcome, MLSMessage.class);
+            } catch (Exception | StackOverflowError e) {
                 throw new MlsGroupException("malformed Welcome");
             }
-            try {
-                MlsCipherSuite suite = MlsSuite.SUITE;
-                Group g = new Group(suite.getHPKE().serializePrivateKey(kp.initKeyPair().getPrivate()),
-                        kp.encryptionKeyPair(), identity.signaturePrivate(), kp.keyPackage(), msg.welcome, null,
-                        new HashMap<>(), new HashMap<>());
-                ExternalJoiner.checkLeaves(identity, g.getGroupID(),
-                        MlsMessages.parseRatchetTree(MLSOutputStream.encode(g.getTree())));
-                return new GroupMember(identity, g);
-            } catch (MlsGroupException e) {
-                throw new MlsGroupException("cannot join from Welcome: " + e.getMessage(), e);
-            } catch (Exception e) {
-                throw new MlsGroupException("cannot join from Welcome: " + e.getMessage(), e);
+            for (KeyPackageBundle kp : keyPackages) {
+                try {
+                    if (msg.welcome.find(kp.keyPackage()) < 0) {
+                        continue;
+                    }
+                } catch (IOException e) {
+                    throw new MlsGroupException("malformed Welcome");
+                }
+                try {
+                    MlsCipherSuite suite = MlsSuite.SUITE;
+                    Group g = new Group(suite.getHPKE().serializePrivateKey(kp.initKeyPair().getPrivate()),
+                            kp.encryptionKeyPair(), identity.signaturePrivate(), kp.keyPackage(), msg.welcome, null,
+                            new HashMap<>(), new HashMap<>());
+                    ExternalJoiner.checkLeaves(identity, g.getGroupID(),
+                            MlsMessages.parseRatchetTree(MLSOutputStream.encode(g.getTree())));
+                    return new GroupMember(identity, g);
+                } catch (MlsGroupException e) {
+                    throw new MlsGroupException("cannot join from Welcome: " + e.getMessage(), e);
+                } catch (Exception e) {
+                    throw new MlsGroupException("cannot join from Welcome: " + e.getMessage(), e);
+                }
             }
+            throw new MlsGroupException("Welcome is for none of this device's key packages");
         }
-        throw new MlsGroupException("Welcome is for none of this device's key packages");
     }
 
     /**
@@ -174,7 +179,9 @@ public final class GroupMember {
      * new GroupInfo. The GroupInfo's signature, tree and leaves are checked first.
      */
     public static ExternalJoin joinExternal(DeviceIdentity identity, byte[] groupInfoMessage) throws MlsGroupException {
-        return ExternalJoiner.join(identity, groupInfoMessage, false);
+        synchronized (MlsSuite.SUITE) {
+            return ExternalJoiner.join(identity, groupInfoMessage, false);
+        }
     }
 
     /**
@@ -184,7 +191,9 @@ public final class GroupMember {
      * removed and added again.
      */
     public static ExternalJoin rejoinExternal(DeviceIdentity identity, byte[] groupInfoMessage) throws MlsGroupException {
-        return ExternalJoiner.join(identity, groupInfoMessage, true);
+        synchronized (MlsSuite.SUITE) {
+            return ExternalJoiner.join(identity, groupInfoMessage, true);
+        }
     }
 
     public DeviceIdentity identity() {
@@ -247,11 +256,13 @@ public final class GroupMember {
 
     /** GroupInfo with the ratchet tree inline, signed by this member, for the delivery service. */
     public byte[] groupInfo() throws MlsGroupException {
-        requireActive();
-        try {
-            return MLSOutputStream.encode(group.getGroupInfo(true));
-        } catch (Exception e) {
-            throw new MlsGroupException("cannot sign GroupInfo: " + e.getMessage(), e);
+        synchronized (MlsSuite.SUITE) {
+            requireActive();
+            try {
+                return MLSOutputStream.encode(group.getGroupInfo(true));
+            } catch (Exception e) {
+                throw new MlsGroupException("cannot sign GroupInfo: " + e.getMessage(), e);
+            }
         }
     }
 
@@ -260,28 +271,30 @@ public final class GroupMember {
      * may propose; a Remove of this device is noted and not handed to bcmls, which refuses it.
      */
     public void processProposal(byte[] message) throws MlsGroupException {
-        requireActive();
-        MlsMessages.PublicMessage pm = parse(message);
-        if (pm.contentType() != MlsMessages.CONTENT_PROPOSAL) {
-            throw new MlsGroupException("not a proposal");
+        synchronized (MlsSuite.SUITE) {
+            requireActive();
+            MlsMessages.PublicMessage pm = parse(message);
+            if (pm.contentType() != MlsMessages.CONTENT_PROPOSAL) {
+                throw new MlsGroupException("not a proposal");
+            }
+            if (pm.senderType() != MlsMessages.SENDER_EXTERNAL || pm.senderIndex() != 0) {
+                throw new MlsGroupException("proposals are accepted only from the delivery service");
+            }
+            checkGroupAndEpoch(pm);
+            MlsMessages.Proposal p = pm.proposal();
+            if (p.type() == MlsMessages.PROPOSAL_REMOVE && p.removed() == leafIndex()) {
+                proposals.take(proposalRef(pm), message, p.removed());
+                return;
+            }
+            try {
+                group.handle(message, null);
+            } catch (Exception e) {
+                throw new MlsGroupException("proposal refused: " + e.getMessage(), e);
+            }
+            long target = p.type() == MlsMessages.PROPOSAL_REMOVE ? p.removed()
+                    : p.type() == MlsMessages.PROPOSAL_ADD ? HeldProposals.ADD : HeldProposals.OTHER;
+            proposals.take(proposalRef(pm), message, target);
         }
-        if (pm.senderType() != MlsMessages.SENDER_EXTERNAL || pm.senderIndex() != 0) {
-            throw new MlsGroupException("proposals are accepted only from the delivery service");
-        }
-        checkGroupAndEpoch(pm);
-        MlsMessages.Proposal p = pm.proposal();
-        if (p.type() == MlsMessages.PROPOSAL_REMOVE && p.removed() == leafIndex()) {
-            proposals.take(proposalRef(pm), message, p.removed());
-            return;
-        }
-        try {
-            group.handle(message, null);
-        } catch (Exception e) {
-            throw new MlsGroupException("proposal refused: " + e.getMessage(), e);
-        }
-        long target = p.type() == MlsMessages.PROPOSAL_REMOVE ? p.removed()
-                : p.type() == MlsMessages.PROPOSAL_ADD ? HeldProposals.ADD : HeldProposals.OTHER;
-        proposals.take(proposalRef(pm), message, target);
     }
 
     /**
@@ -291,10 +304,12 @@ public final class GroupMember {
      * can no longer accept it.
      */
     public void revokeProposals(List<byte[]> refs) throws MlsGroupException {
-        requireActive();
-        if (proposals.revoke(refs)) {
-            discardPendingCommit();
-            proposals.refill(group, leafIndex());
+        synchronized (MlsSuite.SUITE) {
+            requireActive();
+            if (proposals.revoke(refs)) {
+                discardPendingCommit();
+                proposals.refill(group, leafIndex());
+            }
         }
     }
 
@@ -313,31 +328,34 @@ public final class GroupMember {
      * until the delivery service accepts the commit and it comes back to {@link #processCommit}.
      */
     public CommitBundle commit() throws MlsGroupException {
-        requireActive();
-        if (removalProposed()) {
-            throw new MlsGroupException("a member being removed must not commit");
-        }
-        try {
-            byte[] leafSecret = new byte[MlsSuite.SUITE.getKDF().getHashLength()];
-            RANDOM.nextBytes(leafSecret);
-            // bcmls 1.84 cannot build the path of a committer left alone (empty filtered direct path): LoneCommit does.
-            Group.GroupWithMessage gwm = aloneAfterCommit() ? LoneCommit.commit(group, new Secret(leafSecret))
-                    : group.commit(new Secret(leafSecret),
-                            new Group.CommitOptions(new ArrayList<>(), true, true, new Group.LeafNodeOptions()),
-                            new Group.MessageOptions(false, new byte[0], 0),
-                            new Group.CommitParameters(Group.NORMAL_COMMIT_PARAMS));
-            byte[] commit = MLSOutputStream.encode(gwm.message);
-            byte[] welcome = null;
-            if (gwm.message.welcome != null && proposals.anyAdd()) {
-                MLSMessage w = new MLSMessage(WireFormat.mls_welcome);
-                w.welcome = gwm.message.welcome;
-                welcome = MLSOutputStream.encode(w);
+        synchronized (MlsSuite.SUITE) {
+            requireActive();
+            if (removalProposed()) {
+                throw new MlsGroupException("a member being removed must not commit");
             }
-            pendingCommit = commit;
-            pendingNext = gwm.group;
-            return new CommitBundle(commit, welcome, group.getEpoch());
-        } catch (Exception e) {
-            throw new MlsGroupException("cannot commit: " + e.getMessage(), e);
+            try {
+                byte[] leafSecret = new byte[MlsSuite.SUITE.getKDF().getHashLength()];
+                RANDOM.nextBytes(leafSecret);
+                // bcmls 1.84 cannot build the path of a committer left alone (empty filtered direct path):
+                // LoneCommit does.
+                Group.GroupWithMessage gwm = aloneAfterCommit() ? LoneCommit.commit(group, new Secret(leafSecret))
+                        : group.commit(new Secret(leafSecret),
+                                new Group.CommitOptions(new ArrayList<>(), true, true, new Group.LeafNodeOptions()),
+                                new Group.MessageOptions(false, new byte[0], 0),
+                                new Group.CommitParameters(Group.NORMAL_COMMIT_PARAMS));
+                byte[] commit = MLSOutputStream.encode(gwm.message);
+                byte[] welcome = null;
+                if (gwm.message.welcome != null && proposals.anyAdd()) {
+                    MLSMessage w = new MLSMessage(WireFormat.mls_welcome);
+                    w.welcome = gwm.message.welcome;
+                    welcome = MLSOutputStream.encode(w);
+                }
+                pendingCommit = commit;
+                pendingNext = gwm.group;
+                return new CommitBundle(commit, welcome, group.getEpoch());
+            } catch (Exception e) {
+                throw new MlsGroupException("cannot commit: " + e.getMessage(), e);
+            }
         }
     }
 
@@ -362,53 +380,55 @@ public final class GroupMember {
      * pending proposal). A commit that removes this device ends its membership.
      */
     public CommitResult processCommit(byte[] message) throws MlsGroupException {
-        if (status != Status.ACTIVE) {
-            throw new MlsGroupException("this device is no longer in the group (" + status + ")");
-        }
-        MlsMessages.PublicMessage pm = parse(message);
-        if (pm.contentType() != MlsMessages.CONTENT_COMMIT) {
-            throw new MlsGroupException("not a commit");
-        }
-        if (group == null) {
+        synchronized (MlsSuite.SUITE) {
+            if (status != Status.ACTIVE) {
+                throw new MlsGroupException("this device is no longer in the group (" + status + ")");
+            }
+            MlsMessages.PublicMessage pm = parse(message);
+            if (pm.contentType() != MlsMessages.CONTENT_COMMIT) {
+                throw new MlsGroupException("not a commit");
+            }
+            if (group == null) {
+                if (pendingCommit != null && Arrays.equals(pendingCommit, message)) {
+                    adopt(pendingNext);
+                    return CommitResult.APPLIED_OWN;
+                }
+                throw new MlsGroupException("this device has not joined: another commit took epoch " + pm.epoch()
+                        + ", so join again from the new GroupInfo");
+            }
+            checkGroupAndEpoch(pm);
             if (pendingCommit != null && Arrays.equals(pendingCommit, message)) {
                 adopt(pendingNext);
                 return CommitResult.APPLIED_OWN;
             }
-            throw new MlsGroupException("this device has not joined: another commit took epoch " + pm.epoch()
-                    + ", so join again from the new GroupInfo");
-        }
-        checkGroupAndEpoch(pm);
-        if (pendingCommit != null && Arrays.equals(pendingCommit, message)) {
-            adopt(pendingNext);
-            return CommitResult.APPLIED_OWN;
-        }
-        discardPendingCommit();
-        boolean removesMe;
-        if (pm.senderType() == MlsMessages.SENDER_NEW_MEMBER_COMMIT) {
-            removesMe = ExternalJoiner.checkFollowed(group, pm.commit());
-        } else if (pm.senderType() == MlsMessages.SENDER_MEMBER) {
-            if (pm.senderIndex() == leafIndex()) {
-                throw new MlsGroupException("a commit in this device's name that it did not make");
+            discardPendingCommit();
+            boolean removesMe;
+            if (pm.senderType() == MlsMessages.SENDER_NEW_MEMBER_COMMIT) {
+                removesMe = ExternalJoiner.checkFollowed(group, pm.commit());
+            } else if (pm.senderType() == MlsMessages.SENDER_MEMBER) {
+                if (pm.senderIndex() == leafIndex()) {
+                    throw new MlsGroupException("a commit in this device's name that it did not make");
+                }
+                removesMe = proposals.check(pm.commit(), leafIndex());
+            } else {
+                throw new MlsGroupException("commits come from members or joiners only");
             }
-            removesMe = proposals.check(pm.commit(), leafIndex());
-        } else {
-            throw new MlsGroupException("commits come from members or joiners only");
-        }
-        if (removesMe) {
-            end(Status.REMOVED);
-            return CommitResult.REMOVED;
-        }
-        try {
-            Group next = group.handle(message, null);
-            if (next == null) {
-                throw new MlsGroupException("commit produced no new epoch");
+            if (removesMe) {
+                end(Status.REMOVED);
+                return CommitResult.REMOVED;
             }
-            adopt(next);
-            return CommitResult.APPLIED;
-        } catch (MlsGroupException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new MlsGroupException("commit refused: " + e.getMessage(), e);
+            try {
+                Group next = group.handle(message, null);
+                if (next == null) {
+                    throw new MlsGroupException("commit produced no new epoch");
+                }
+                adopt(next);
+                return CommitResult.APPLIED;
+            } catch (MlsGroupException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new MlsGroupException("commit refused: " + e.getMessage(), e);
+            }
         }
     }
 
@@ -458,13 +478,15 @@ public final class GroupMember {
 
     /** Encrypts a chat message as a PrivateMessage. */
     public byte[] protect(byte[] plaintext) throws MlsGroupException {
-        requireActive();
-        try {
-            byte[] out = MLSOutputStream.encode(group.protect(new byte[0], plaintext, 0));
-            GroupStateCodec.forgetSentKeys(group);
-            return out;
-        } catch (Exception e) {
-            throw new MlsGroupException("cannot protect: " + e.getMessage(), e);
+        synchronized (MlsSuite.SUITE) {
+            requireActive();
+            try {
+                byte[] out = MLSOutputStream.encode(group.protect(new byte[0], plaintext, 0));
+                GroupStateCodec.forgetSentKeys(group);
+                return out;
+            } catch (Exception e) {
+                throw new MlsGroupException("cannot protect: " + e.getMessage(), e);
+            }
         }
     }
 
@@ -474,10 +496,12 @@ public final class GroupMember {
      * still opens messages of its last epoch.
      */
     public byte[] unprotect(byte[] message) throws MlsGroupException {
-        if (status == Status.LEFT || (status == Status.ACTIVE && group == null)) {
-            requireActive();
+        synchronized (MlsSuite.SUITE) {
+            if (status == Status.LEFT || (status == Status.ACTIVE && group == null)) {
+                requireActive();
+            }
+            return PrivateMessages.open(groupId, group, previous, message);
         }
-        return PrivateMessages.open(groupId, group, previous, message);
     }
 
     /** The epoch a PrivateMessage was sent in, from its clear header. */
@@ -491,11 +515,13 @@ public final class GroupMember {
     }
 
     public byte[] export(String label, byte[] context, int length) throws MlsGroupException {
-        requireActive();
-        try {
-            return group.getKeySchedule().MLSExporter(label, context, length);
-        } catch (IOException e) {
-            throw new MlsGroupException("exporter failed", e);
+        synchronized (MlsSuite.SUITE) {
+            requireActive();
+            try {
+                return group.getKeySchedule().MLSExporter(label, context, length);
+            } catch (IOException e) {
+                throw new MlsGroupException("exporter failed", e);
+            }
         }
     }
 
@@ -515,31 +541,36 @@ public final class GroupMember {
      * (bcmls 1.84 sends an all-zero reuse_guard, so nothing else tells the two apart).
      */
     public byte[] toBytes() {
-        return new SavedMember(status, groupId, lastEpoch, lastLeaf, proposals, group, pendingCommit, pendingNext,
-                previous).toBytes();
+        synchronized (MlsSuite.SUITE) {
+            return new SavedMember(status, groupId, lastEpoch, lastLeaf, proposals, group, pendingCommit, pendingNext,
+                    previous).toBytes();
+        }
     }
 
     /** Restores a member saved by {@link #toBytes()} for {@code identity}; corrupt or foreign state is refused. */
     public static GroupMember fromBytes(DeviceIdentity identity, byte[] bytes) throws MlsGroupException {
-        SavedMember saved = SavedMember.fromBytes(identity, bytes);
-        GroupMember m = new GroupMember(identity, saved.groupId());
-        m.status = saved.status();
-        m.lastEpoch = saved.lastEpoch();
-        m.lastLeaf = saved.lastLeaf();
-        m.proposals = saved.proposals();
-        m.group = saved.group();
-        m.pendingCommit = saved.pendingCommit();
-        m.pendingNext = saved.pendingNext();
-        m.previous = saved.previous();
-        if (m.group != null) {
-            try {
-                // bcmls's proposal cache is refilled from the held list, which re-verifies each.
-                m.proposals.refill(m.group, m.leafIndex());
-            } catch (MlsGroupException e) {
-                throw new MlsGroupException("malformed group state: held proposals do not fit it: " + e.getMessage());
+        synchronized (MlsSuite.SUITE) {
+            SavedMember saved = SavedMember.fromBytes(identity, bytes);
+            GroupMember m = new GroupMember(identity, saved.groupId());
+            m.status = saved.status();
+            m.lastEpoch = saved.lastEpoch();
+            m.lastLeaf = saved.lastLeaf();
+            m.proposals = saved.proposals();
+            m.group = saved.group();
+            m.pendingCommit = saved.pendingCommit();
+            m.pendingNext = saved.pendingNext();
+            m.previous = saved.previous();
+            if (m.group != null) {
+                try {
+                    // bcmls's proposal cache is refilled from the held list, which re-verifies each.
+                    m.proposals.refill(m.group, m.leafIndex());
+                } catch (MlsGroupException e) {
+                    throw new MlsGroupException("malformed group state: held proposals do not fit it: "
+                            + e.getMessage());
+                }
             }
+            return m;
         }
-        return m;
     }
 
     private void requireActive() throws MlsGroupException {
@@ -570,10 +601,12 @@ public final class GroupMember {
 
     /** ProposalRef = RefHash("MLS 1.0 Proposal Reference", AuthenticatedContent). */
     static byte[] proposalRef(MlsMessages.PublicMessage pm) {
-        try {
-            return MlsSuite.SUITE.refHash(pm.authenticatedContent(), "MLS 1.0 Proposal Reference");
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
+        synchronized (MlsSuite.SUITE) {
+            try {
+                return MlsSuite.SUITE.refHash(pm.authenticatedContent(), "MLS 1.0 Proposal Reference");
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
         }
     }
 }

@@ -68,78 +68,82 @@ public final class KeyPackageBundle {
      * private keys and the last-resort flag. Holds private keys: keep it in encrypted storage.
      */
     public byte[] toBytes() {
-        MlsCipherSuite suite = MlsSuite.SUITE;
-        return new StateWriter()
-                .u8(FORMAT)
-                .bool(lastResort)
-                .opaque(message)
-                .opaque(suite.getHPKE().serializePrivateKey(initKeyPair.getPrivate()))
-                .opaque(suite.getHPKE().serializePrivateKey(encryptionKeyPair.getPrivate()))
-                .toByteArray();
+        synchronized (MlsSuite.SUITE) {
+            MlsCipherSuite suite = MlsSuite.SUITE;
+            return new StateWriter()
+                    .u8(FORMAT)
+                    .bool(lastResort)
+                    .opaque(message)
+                    .opaque(suite.getHPKE().serializePrivateKey(initKeyPair.getPrivate()))
+                    .opaque(suite.getHPKE().serializePrivateKey(encryptionKeyPair.getPrivate()))
+                    .toByteArray();
+        }
     }
 
     /** Restores a bundle written by {@link #toBytes()}; anything malformed or inconsistent is refused. */
     public static KeyPackageBundle fromBytes(byte[] bytes) throws MlsGroupException {
-        byte[] message;
-        byte[] initPrivate;
-        byte[] encryptionPrivate;
-        boolean lastResort;
-        try {
-            if (bytes == null || bytes.length > MlsMessages.MAX_MESSAGE) {
-                throw new MlsWireException("missing or larger than " + MlsMessages.MAX_MESSAGE + " bytes");
+        synchronized (MlsSuite.SUITE) {
+            byte[] message;
+            byte[] initPrivate;
+            byte[] encryptionPrivate;
+            boolean lastResort;
+            try {
+                if (bytes == null || bytes.length > MlsMessages.MAX_MESSAGE) {
+                    throw new MlsWireException("missing or larger than " + MlsMessages.MAX_MESSAGE + " bytes");
+                }
+                MlsReader r = new MlsReader(bytes);
+                int format = r.u8("format");
+                if (format != FORMAT) {
+                    throw new MlsWireException("unknown format " + format);
+                }
+                int flag = r.u8("last-resort flag");
+                if (flag > 1) {
+                    throw new MlsWireException("invalid last-resort flag");
+                }
+                lastResort = flag == 1;
+                message = r.opaque("key package message", MlsMessages.MAX_MESSAGE);
+                initPrivate = r.opaque("init private key", MlsMessages.MAX_KEY);
+                encryptionPrivate = r.opaque("encryption private key", MlsMessages.MAX_KEY);
+                r.expectEnd("key package bundle");
+                MlsMessages.KeyPackage parsed = MlsMessages.parseKeyPackageMessage(message);
+                if (parsed.version() != MlsMessages.MLS10 || parsed.cipherSuite() != MlsSuite.SUITE.getSuiteID()) {
+                    throw new MlsWireException("key package for another version or cipher suite");
+                }
+            } catch (MlsWireException e) {
+                throw new MlsGroupException("malformed key package bundle: " + e.getMessage());
             }
-            MlsReader r = new MlsReader(bytes);
-            int format = r.u8("format");
-            if (format != FORMAT) {
-                throw new MlsWireException("unknown format " + format);
+            MlsCipherSuite suite = MlsSuite.SUITE;
+            KeyPackage kp;
+            AsymmetricCipherKeyPair init;
+            AsymmetricCipherKeyPair encryption;
+            try {
+                kp = ((MLSMessage) MLSInputStream.decode(message, MLSMessage.class)).keyPackage;
+                init = suite.getHPKE().deserializePrivateKey(initPrivate, null);
+                encryption = suite.getHPKE().deserializePrivateKey(encryptionPrivate, null);
+            } catch (Exception e) {
+                throw new MlsGroupException("malformed key package bundle: " + e.getMessage(), e);
             }
-            int flag = r.u8("last-resort flag");
-            if (flag > 1) {
-                throw new MlsWireException("invalid last-resort flag");
+            if (!Arrays.equals(suite.getHPKE().serializePublicKey(init.getPublic()), kp.getInitKey())
+                    || !Arrays.equals(suite.getHPKE().serializePublicKey(encryption.getPublic()),
+                            kp.getLeafNode().getEncryptionKey())) {
+                throw new MlsGroupException("corrupt key package bundle: private keys do not match the key package");
             }
-            lastResort = flag == 1;
-            message = r.opaque("key package message", MlsMessages.MAX_MESSAGE);
-            initPrivate = r.opaque("init private key", MlsMessages.MAX_KEY);
-            encryptionPrivate = r.opaque("encryption private key", MlsMessages.MAX_KEY);
-            r.expectEnd("key package bundle");
-            MlsMessages.KeyPackage parsed = MlsMessages.parseKeyPackageMessage(message);
-            if (parsed.version() != MlsMessages.MLS10 || parsed.cipherSuite() != MlsSuite.SUITE.getSuiteID()) {
-                throw new MlsWireException("key package for another version or cipher suite");
+            boolean verified;
+            try {
+                verified = kp.verify();
+            } catch (Exception e) {
+                verified = false;
             }
-        } catch (MlsWireException e) {
-            throw new MlsGroupException("malformed key package bundle: " + e.getMessage());
+            if (!verified) {
+                throw new MlsGroupException("corrupt key package bundle: key package signature does not verify");
+            }
+            KeyPackageBundle bundle = new KeyPackageBundle(kp, init, encryption, lastResort);
+            // bcmls must re-encode the same bytes, or the KeyPackageRef the server knows would differ.
+            if (!Arrays.equals(bundle.message, message)) {
+                throw new MlsGroupException("corrupt key package bundle: key package does not re-encode identically");
+            }
+            return bundle;
         }
-        MlsCipherSuite suite = MlsSuite.SUITE;
-        KeyPackage kp;
-        AsymmetricCipherKeyPair init;
-        AsymmetricCipherKeyPair encryption;
-        try {
-            kp = ((MLSMessage) MLSInputStream.decode(message, MLSMessage.class)).keyPackage;
-            init = suite.getHPKE().deserializePrivateKey(initPrivate, null);
-            encryption = suite.getHPKE().deserializePrivateKey(encryptionPrivate, null);
-        } catch (Exception e) {
-            throw new MlsGroupException("malformed key package bundle: " + e.getMessage(), e);
-        }
-        if (!Arrays.equals(suite.getHPKE().serializePublicKey(init.getPublic()), kp.getInitKey())
-                || !Arrays.equals(suite.getHPKE().serializePublicKey(encryption.getPublic()),
-                        kp.getLeafNode().getEncryptionKey())) {
-            throw new MlsGroupException("corrupt key package bundle: private keys do not match the key package");
-        }
-        boolean verified;
-        try {
-            verified = kp.verify();
-        } catch (Exception e) {
-            verified = false;
-        }
-        if (!verified) {
-            throw new MlsGroupException("corrupt key package bundle: key package signature does not verify");
-        }
-        KeyPackageBundle bundle = new KeyPackageBundle(kp, init, encryption, lastResort);
-        // bcmls must re-encode the same bytes, or the KeyPackageRef the server knows would differ.
-        if (!Arrays.equals(bundle.message, message)) {
-            throw new MlsGroupException("corrupt key package bundle: key package does not re-encode identically");
-        }
-        return bundle;
     }
 
     KeyPackage keyPackage() {
