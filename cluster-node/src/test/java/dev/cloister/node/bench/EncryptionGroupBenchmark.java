@@ -20,6 +20,7 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -225,7 +226,8 @@ public final class EncryptionGroupBenchmark {
       throws Exception {
     String identify = "{\"op\":\"identify\",\"d\":{\"token\":\"" + token
         + "\",\"deviceId\":\"d1\"}}";
-    return HttpClient.newHttpClient().newWebSocketBuilder()
+    CompletableFuture<Void> ready = new CompletableFuture<>();
+    WebSocket socket = HttpClient.newHttpClient().newWebSocketBuilder()
         .buildAsync(URI.create(base.replace("http", "ws") + "/gateway"), new WebSocket.Listener() {
           private final StringBuilder sb = new StringBuilder();
 
@@ -237,6 +239,8 @@ public final class EncryptionGroupBenchmark {
               sb.setLength(0);
               if (f.startsWith("{\"op\":\"hello\"")) {
                 ws.sendText(identify, true);
+              } else if (f.startsWith("{\"op\":\"ready\"")) {
+                ready.complete(null);
               } else if (f.contains("\"t\":\"MESSAGE_CREATE\"")) {
                 try {
                   out.add(JSON.readTree(f));
@@ -249,6 +253,8 @@ public final class EncryptionGroupBenchmark {
             return null;
           }
         }).get(30, TimeUnit.SECONDS);
+    ready.get(30, TimeUnit.SECONDS); // a session gets what is published after its ready, not before
+    return socket;
   }
 
   private static JsonNode next(BlockingQueue<JsonNode> q) throws InterruptedException {
