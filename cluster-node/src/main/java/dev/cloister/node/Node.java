@@ -252,28 +252,12 @@ public final class Node {
    * that tokens outlive restarts.
    */
   static byte[] tokenKey(Config cloister, Path dataDir) throws IOException {
-    String configured = cloister.getString("auth.token-key").strip();
-    if (!configured.isEmpty()) {
-      byte[] key = Base64.getDecoder().decode(configured);
-      if (key.length < 32) {
-        throw new IllegalArgumentException("cloister.auth.token-key must be base64 of 32+ bytes");
-      }
-      return key;
+    byte[] fresh = new byte[32];
+    new SecureRandom().nextBytes(fresh);
+    byte[] key = secretKey(cloister, dataDir, "auth.token-key", "token-key", fresh);
+    if (key.length < 32) {
+      throw new IllegalArgumentException("cloister.auth.token-key must be base64 of 32+ bytes");
     }
-    Path file = dataDir.resolve("token-key");
-    if (Files.exists(file)) {
-      return Base64.getDecoder().decode(Files.readString(file).strip());
-    }
-    byte[] key = new byte[32];
-    new SecureRandom().nextBytes(key);
-    Path tmp = dataDir.resolve("token-key.tmp");
-    Files.writeString(tmp, Base64.getEncoder().encodeToString(key));
-    try {
-      Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
-    } catch (UnsupportedOperationException ignored) {
-      // not a POSIX file system; the data directory's own permissions protect it
-    }
-    Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     return key;
   }
 
