@@ -415,4 +415,34 @@ class EncryptionGroupsEndToEndTest {
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> dave.decrypt(general, secret))
         .isInstanceOf(dev.cloister.mls.group.MlsGroupException.class);
   }
+
+  @Test
+  void aRemovedDeviceLeavesItsGroupsAtTheNextEpoch() throws Exception {
+    MlsTestDevice alice = MlsTestDevice.register(api, "alice");
+    MlsTestDevice bob = MlsTestDevice.register(api, "bob");
+    MlsTestDevice carol = MlsTestDevice.register(api, "carol");
+    var guild = api.post("/api/v1/guilds", Map.of("name", "Devices"), alice.token);
+    String guildId = guild.body().get("id").asText();
+    String general = guild.body().get("channels").get(0).get("id").asText();
+    String code = api.post("/api/v1/guilds/" + guildId + "/invites", Map.of(), alice.token)
+        .body().get("code").asText();
+    for (MlsTestDevice d : List.of(bob, carol)) {
+      assertThat(api.post("/api/v1/invites/" + code, Map.of(), d.token).status()).isEqualTo(200);
+    }
+    MlsTestDevice.converge("g" + guildId, alice, bob, carol);
+    bob.send(general, "from my old laptop");
+
+    assertThat(api.call("DELETE", "/api/v1/users/@me/devices/d1", null, bob.token).status())
+        .isEqualTo(204);
+    var after = alice.post(general, "after bob's device went");
+    assertThat(after.status()).as(String.valueOf(after.body())).isEqualTo(201);
+    String sealed = after.body().get("ciphertext").asText();
+    carol.sync("g" + guildId);
+    assertThat(carol.decrypt(general, sealed)).isEqualTo("after bob's device went");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> bob.decrypt(general, sealed))
+        .isInstanceOf(dev.cloister.mls.group.MlsGroupException.class);
+    JsonNode group = api.get("/api/v1/groups/g" + guildId + "?deviceId=d1", alice.token).body();
+    assertThat(group.get("members")).extracting(m -> m.get("userId").asText())
+        .doesNotContain(bob.userId);
+  }
 }

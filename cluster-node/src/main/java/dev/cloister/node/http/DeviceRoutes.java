@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cloister.guild.Snowflake;
+import dev.cloister.guild.group.RosterDriver;
 import dev.cloister.guild.user.Devices;
 import dev.cloister.guild.user.User;
 import dev.cloister.mls.group.DeviceCredential;
@@ -28,9 +29,11 @@ final class DeviceRoutes extends JsonRoutes {
   static final int MAX_UPLOAD = 50;
 
   private final ApiContext ctx;
+  private final RosterDriver rosters;
 
   DeviceRoutes(ApiContext ctx) {
     this.ctx = ctx;
+    this.rosters = new RosterDriver(ctx.sharding(), ctx.askTimeout());
   }
 
   Route route(String me) {
@@ -41,8 +44,7 @@ final class DeviceRoutes extends JsonRoutes {
             post(() -> body(b -> onlyMe(user, () -> addDevice(me, b)))))),
         pathPrefix(segment("devices").slash(segment()), deviceId -> concat(
             pathEnd(() -> delete(() -> discardingBody(() -> onlyMe(user, () ->
-                ctx.<User.Profile>user(me, r -> new User.RemoveDevice(deviceId,
-                    System.currentTimeMillis(), r)).thenApply(p -> noContent()))))),
+                removeDevice(me, deviceId))))),
             path("key-packages", () -> concat(
                 get(() -> reply(() -> onlyMe(user, () -> ctx.<Devices.KeyPackageStock>user(me,
                     r -> new User.GetKeyPackageStock(deviceId, r)).thenApply(s ->
@@ -76,6 +78,24 @@ final class DeviceRoutes extends JsonRoutes {
       list.devices().forEach(d -> out.add(device(d)));
       return response(200, out);
     });
+  }
+
+  /**
+   * Removes the device, then proposes its Remove in every group of the user's guilds before
+   * answering: from the 204 on, those groups take no message of the old epoch (a Remove is
+   * pending), so nothing accepted afterwards is readable by the removed device. The roster
+   * driver would get there too, but later.
+   */
+  private CompletionStage<HttpResponse> removeDevice(String me, String deviceId) {
+    return ctx.<User.Profile>user(me, r -> new User.RemoveDevice(deviceId,
+            System.currentTimeMillis(), r))
+        .thenCompose(p -> rosters.syncUser(me).handle((done, failure) -> {
+          if (failure != null) {
+            throw ApiError.unavailable("the device is removed; its groups are still being told, "
+                + "which the server finishes by itself", 2);
+          }
+          return noContent();
+        }));
   }
 
   private CompletionStage<HttpResponse> addDevice(String me, JsonBody b) {
