@@ -162,7 +162,7 @@ public final class EncryptionGroup extends EventSourcedBehaviorWithEnforcedRepli
   private final GuildFeed feed;
   private final Settings settings;
   private final ActorContext<Command> context;
-  private final GroupState.CommitReplay replay;
+  private final CommitReplay replay;
   /** Devices whose key package is being claimed right now (not persisted: a restart re-claims). */
   private final Set<String> claiming = new HashSet<>();
 
@@ -175,7 +175,7 @@ public final class EncryptionGroup extends EventSourcedBehaviorWithEnforcedRepli
     this.feed = feed;
     this.settings = settings;
     this.context = context;
-    this.replay = new GroupState.CommitReplay(ds);
+    this.replay = new CommitReplay(ds);
   }
 
   @Override
@@ -242,7 +242,7 @@ public final class EncryptionGroup extends EventSourcedBehaviorWithEnforcedRepli
   private void published(List<Event> events, GroupState after) {
     long first = after.seq() - events.size() + 1;
     for (int i = 0; i < events.size(); i++) {
-      GuildFeed.GroupChanged item = GroupState.feedItem(after, first + i, events.get(i));
+      GuildFeed.GroupChanged item = feedItem(after, first + i, events.get(i));
       if (item != null) {
         feed.publish(item);
       }
@@ -283,5 +283,36 @@ public final class EncryptionGroup extends EventSourcedBehaviorWithEnforcedRepli
         .onSignal(org.apache.pekko.persistence.typed.RecoveryCompleted.instance(),
             this::claimMissing)
         .build();
+  }
+
+  /** What the guild's gateways hear of an event: never a Welcome (joiners fetch their own). */
+  private static GuildFeed.GroupChanged feedItem(GroupState after, long seqNr, Event e) {
+    if (after.guildId() == null) {
+      return null;
+    }
+    String kind;
+    long epoch = after.view() == null ? -1 : after.view().epoch();
+    byte[] message = null;
+    List<String> devices = List.of();
+    List<String> removed = List.of();
+    if (e instanceof GroupCreated) {
+      kind = "created";
+    } else if (e instanceof ProposalIssued p) {
+      kind = "proposal";
+      message = p.message();
+      devices = List.of(p.device());
+    } else if (e instanceof ProposalsRevoked) {
+      kind = "revoked";
+    } else if (e instanceof CommitAccepted c) {
+      kind = "commit";
+      epoch = c.epoch();
+      message = c.commit();
+      devices = c.joiners();
+      removed = c.removed();
+    } else {
+      return null;
+    }
+    return new GuildFeed.GroupChanged(after.guildId(), after.groupId(), after.channelId(), seqNr,
+        kind, epoch, message, devices, removed);
   }
 }

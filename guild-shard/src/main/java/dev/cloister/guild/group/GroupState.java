@@ -2,7 +2,6 @@ package dev.cloister.guild.group;
 
 import dev.cloister.guild.CborSerializable;
 import dev.cloister.guild.Decision;
-import dev.cloister.guild.GuildFeed;
 import dev.cloister.guild.Outcome;
 import dev.cloister.guild.Rejection;
 import dev.cloister.guild.group.EncryptionGroup.CommitAccepted;
@@ -305,7 +304,7 @@ public record GroupState(
     List<String> removed = accepted.value().removed().stream().map(GroupState::name).toList();
     String bad = external ? null : checkWelcome(welcome, joiners, before);
     if (bad == null && info != null) {
-      var checked = replay.ds.checkGroupInfo(next, info);
+      var checked = replay.ds().checkGroupInfo(next, info);
       bad = checked.accepted() ? null : checked.reason();
     }
     if (bad != null) {
@@ -435,58 +434,6 @@ public record GroupState(
 
   // -- events --
 
-  /** Rebuilds the next view from an accepted commit; remembers the one just validated. */
-  public static final class CommitReplay {
-    private final DeliveryService ds;
-    private byte[] lastCommit;
-    private dev.cloister.mls.ds.Decision<DeliveryService.CommitAccepted> lastResult;
-
-    public CommitReplay(DeliveryService ds) {
-      this.ds = ds;
-    }
-
-    dev.cloister.mls.ds.Decision<DeliveryService.CommitAccepted> validate(GroupView v,
-        byte[] commit) {
-      var result = ds.validateCommit(v, commit);
-      lastCommit = commit;
-      lastResult = result;
-      return result;
-    }
-
-    dev.cloister.mls.ds.Decision<DeliveryService.CommitAccepted> validateExternal(GroupView v,
-        byte[] commit, java.util.function.Predicate<DeviceCredential> mayJoin) {
-      var result = ds.validateExternalCommit(v, commit, mayJoin);
-      lastCommit = commit;
-      lastResult = result;
-      return result;
-    }
-
-    GroupView next(GroupView v, byte[] commit) {
-      var result = commit == lastCommit && lastResult != null ? lastResult : replayed(v, commit);
-      lastCommit = null;
-      lastResult = null;
-      if (!result.accepted()) {
-        // validateCommit is deterministic: a journaled commit that fails now means the code changed.
-        throw new IllegalStateException("journaled commit no longer validates: " + result.reason());
-      }
-      return result.value().view();
-    }
-
-    /** A journaled commit was accepted once: an external one was allowed to join then. */
-    private dev.cloister.mls.ds.Decision<DeliveryService.CommitAccepted> replayed(GroupView v,
-        byte[] commit) {
-      try {
-        if (MlsMessages.parsePublicMessage(commit).senderType()
-            == MlsMessages.SENDER_NEW_MEMBER_COMMIT) {
-          return ds.validateExternalCommit(v, commit, d -> true);
-        }
-      } catch (MlsWireException e) {
-        return dev.cloister.mls.ds.Decision.reject("malformed journaled commit: " + e.getMessage());
-      }
-      return ds.validateCommit(v, commit);
-    }
-  }
-
   public GroupState apply(Event event, CommitReplay replay) {
     long s = seq + 1;
     if (event instanceof RosterSet r) {
@@ -495,7 +442,7 @@ public record GroupState(
           welcomeSeq, s, refusedPackages);
     }
     if (event instanceof GroupCreated c) {
-      GroupView v = replay.ds.createGroup(groupIdBytes(), c.groupInfo(), credential(c.creator()))
+      GroupView v = replay.ds().createGroup(groupIdBytes(), c.groupInfo(), credential(c.creator()))
           .value();
       return new GroupState(groupId, guildId, channelId, roster, audienceVersion,
           GroupViewData.of(v), c.groupInfo(), c.atMillis(), false, welcomeSeq, s, refusedPackages);
@@ -548,36 +495,5 @@ public record GroupState(
   private GroupState withView(GroupViewData v, long s) {
     return new GroupState(groupId, guildId, channelId, roster, audienceVersion, v, groupInfo,
         epochStartedAtMillis, lastCommitRemoved, welcomeSeq, s, refusedPackages);
-  }
-
-  /** What the guild's gateways hear of an event: never a Welcome (joiners fetch their own). */
-  static GuildFeed.GroupChanged feedItem(GroupState after, long seqNr, Event e) {
-    if (after.guildId() == null) {
-      return null;
-    }
-    String kind;
-    long epoch = after.view() == null ? -1 : after.view().epoch();
-    byte[] message = null;
-    List<String> devices = List.of();
-    List<String> removed = List.of();
-    if (e instanceof GroupCreated) {
-      kind = "created";
-    } else if (e instanceof ProposalIssued p) {
-      kind = "proposal";
-      message = p.message();
-      devices = List.of(p.device());
-    } else if (e instanceof ProposalsRevoked) {
-      kind = "revoked";
-    } else if (e instanceof CommitAccepted c) {
-      kind = "commit";
-      epoch = c.epoch();
-      message = c.commit();
-      devices = c.joiners();
-      removed = c.removed();
-    } else {
-      return null;
-    }
-    return new GuildFeed.GroupChanged(after.guildId(), after.groupId(), after.channelId(), seqNr,
-        kind, epoch, message, devices, removed);
   }
 }
