@@ -18,11 +18,14 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Load driver, not a test: posts messages through the HTTP API with concurrent clients until a
- * channel holds {@code bench.messages} (default 100,000), printing posts persisted per second and
+ * channel holds {@code bench.messages} (default 100,000; with {@code bench.channels} above 1 the
+ * clients share that many channels of one guild), printing posts persisted per second and
  * post latency percentiles, then pages history at random points of the full channel and prints
  * page latency percentiles. Runs its own node (embedded PostgreSQL in a temp dir) unless
  * {@code bench.url} names a running one.
@@ -30,7 +33,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <pre>
  * mvn -B -q install -DskipTests
  * mvn -B -q -pl cluster-node exec:java -Dexec.classpathScope=test \
- *   -Dexec.mainClass=dev.cloister.node.bench.PostAndHistoryBenchmark [-Dbench.messages=100000]
+ *   -Dexec.mainClass=dev.cloister.node.bench.PostAndHistoryBenchmark [-Dbench.messages=100000] \
+ *   [-Dbench.clients=32] [-Dbench.channels=1]
  * </pre>
  */
 public final class PostAndHistoryBenchmark {
@@ -40,6 +44,7 @@ public final class PostAndHistoryBenchmark {
     int total = Integer.getInteger("bench.messages", 100_000);
     int clients = Integer.getInteger("bench.clients", 32);
     int pages = Integer.getInteger("bench.pages", 2_000);
+    int channels = Integer.getInteger("bench.channels", 1);
     String url = System.getProperty("bench.url");
     Node node = null;
     Path dir = null;
@@ -56,7 +61,8 @@ public final class PostAndHistoryBenchmark {
       url = "http://127.0.0.1:" + node.httpAddress().getPort();
     }
     try {
-      run(url, total, clients, pages);
+      run(url, total, clients, pages, channels,
+          node == null ? null : new Costs(node.databaseUrl(), dir.resolve("postgres")));
     } finally {
       if (node != null) {
         node.stop();
@@ -67,7 +73,8 @@ public final class PostAndHistoryBenchmark {
     }
   }
 
-  private static void run(String base, int total, int clients, int pages) throws Exception {
+  private static void run(String base, int total, int clients, int pages, int channels,
+      Costs costs) throws Exception {
     String user = "bench" + System.nanoTime() % 1_000_000;
     ApiClient api = new ApiClient(base);
     api.register(user, "pw");
@@ -75,6 +82,14 @@ public final class PostAndHistoryBenchmark {
     JsonNode guild = api.call("POST", "/api/v1/guilds", "{\"name\":\"Bench\"}", token).body();
     String channel = guild.get("channels").get(0).get("id").asText();
     String post = "/api/v1/channels/" + channel + "/messages";
+    // With several channels (of one guild, so one encryption group), client c posts to channel
+    // c % channels; history is read from the first.
+    List<String> targets = new ArrayList<>(List.of(post));
+    for (int c = 1; c < channels; c++) {
+      targets.add("/api/v1/channels/" + api.call("POST", "/api/v1/guilds/"
+          + guild.get("id").asText() + "/channels", "{\"name\":\"bench-" + c
+          + "\",\"type\":\"text\"}", token).body().get("id").asText() + "/messages");
+    }
     // Real MLS messages (a 160-byte text each), sealed ahead: the run measures the server.
     MlsTestDevice device = MlsTestDevice.enroll(api, token, guild.get("ownerId").asText());
     device.send(channel, "warm the group");
@@ -87,11 +102,14 @@ public final class PostAndHistoryBenchmark {
           Base64.getEncoder().encodeToString(text))) + "\"}");
     }
 
-    System.out.printf("cores: %d, clients: %d, messages: %d, MLS ciphertext: %d bytes%n",
-        Runtime.getRuntime().availableProcessors(), clients, total, bodies.get(0).length() * 3 / 4);
+    System.out.printf("cores: %d, clients: %d, channels: %d, messages: %d, MLS ciphertext: %d "
+            + "bytes%n", Runtime.getRuntime().availableProcessors(), clients, channels, total,
+        bodies.get(0).length() * 3 / 4);
     int warmup = Math.min(2_000, total / 10);
-    post(api, post, bodies.subList(0, warmup), token, clients);
-    long[] latencies = post(api, post, bodies.subList(warmup, total - 1), token, clients);
+    post(api, targets, bodies.subList(0, warmup), token, clients);
+    Costs.Snapshot before = costs == null ? null : costs.snapshot();
+    long[] latencies = post(api, targets, bodies.subList(warmup, total - 1), token, clients);
+    Costs.Snapshot after = costs == null ? null : costs.snapshot();
     // latencies[0] carries the wall time of the run.
     long wallNanos = latencies[0];
     long[] l = Arrays.copyOfRange(latencies, 1, latencies.length);
@@ -99,6 +117,17 @@ public final class PostAndHistoryBenchmark {
     System.out.printf("posts: %d in %.1f s = %.0f posts/s persisted; latency p50 %.2f ms, "
             + "p99 %.2f ms, max %.2f ms%n", l.length, wallNanos / 1e9, l.length / (wallNanos / 1e9),
         pct(l, 50), pct(l, 99), l[l.length - 1] / 1e6);
+    if (costs != null) {
+      // Less at the mercy of other load on the machine than posts per second.
+      int n = l.length;
+      System.out.printf("per post: %.2f PostgreSQL commits, %.2f WAL flushes, %.2f ms CPU (this "
+              + "JVM, clients included, %.2f; PostgreSQL %.2f)%n",
+          (after.commits() - before.commits()) / (double) n,
+          (after.walSyncs() - before.walSyncs()) / (double) n,
+          (after.jvmCpuNanos() - before.jvmCpuNanos() + after.pgCpuNanos() - before.pgCpuNanos())
+              / 1e6 / n, (after.jvmCpuNanos() - before.jvmCpuNanos()) / 1e6 / n,
+          (after.pgCpuNanos() - before.pgCpuNanos()) / 1e6 / n);
+    }
 
     // The first read waits until the read model holds all of them.
     long t0 = System.nanoTime();
@@ -122,8 +151,8 @@ public final class PostAndHistoryBenchmark {
     }
     Arrays.sort(pageLatency);
     System.out.printf("history pages of 100 at random points of a %d-message channel "
-            + "(one client): p50 %.2f ms, p99 %.2f ms%n", total, pct(pageLatency, 50),
-        pct(pageLatency, 99));
+            + "(one client): p50 %.2f ms, p99 %.2f ms%n", POSTED.get(post).sum() + 1,
+        pct(pageLatency, 50), pct(pageLatency, 99));
     int count = 0;
     String cursor = null;
     long s = System.nanoTime();
@@ -138,14 +167,15 @@ public final class PostAndHistoryBenchmark {
     }
     System.out.printf("paged back through all %d messages in %.1f s%n", count,
         (System.nanoTime() - s) / 1e9);
-    if (count != total) {
-      throw new IllegalStateException("expected " + total + " messages, read " + count);
+    long expected = POSTED.get(post).sum() + 1; // and "warm the group"
+    if (count != expected) {
+      throw new IllegalStateException("expected " + expected + " messages, read " + count);
     }
   }
 
   /** Posts {@code n} messages from {@code clients} threads; element 0 is the wall time. */
-  private static long[] post(ApiClient api, String path, List<String> bodies, String token,
-      int clients) throws Exception {
+  private static long[] post(ApiClient api, List<String> paths, List<String> bodies,
+      String token, int clients) throws Exception {
     int n = bodies.size();
     long[] latencies = new long[n + 1];
     AtomicInteger next = new AtomicInteger();
@@ -153,6 +183,7 @@ public final class PostAndHistoryBenchmark {
     long start = System.nanoTime();
     List<Future<?>> futures = new ArrayList<>();
     for (int c = 0; c < clients; c++) {
+      String path = paths.get(c % paths.size());
       futures.add(pool.submit(() -> {
         int i;
         while ((i = next.getAndIncrement()) < n) {
@@ -162,6 +193,7 @@ public final class PostAndHistoryBenchmark {
           if (r.status() != 201) {
             throw new IllegalStateException("post failed: " + r.status() + " " + r.body());
           }
+          POSTED.computeIfAbsent(path, p -> new LongAdder()).increment();
         }
         return null;
       }));
@@ -173,6 +205,54 @@ public final class PostAndHistoryBenchmark {
     pool.shutdown();
     return latencies;
   }
+
+  /**
+   * What posting costs the embedded PostgreSQL and the machine: commits and WAL flushes from its
+   * statistics, CPU of this JVM and of the server's processes (Linux /proc, 100 ticks/s).
+   */
+  record Costs(String jdbcUrl, Path pgData) {
+    record Snapshot(long commits, long walSyncs, long jvmCpuNanos, long pgCpuNanos) {}
+
+    Snapshot snapshot() throws Exception {
+      long commits;
+      long walSyncs;
+      try (java.sql.Connection c = java.sql.DriverManager.getConnection(jdbcUrl, "postgres", "");
+          java.sql.Statement st = c.createStatement()) {
+        st.execute("SELECT pg_stat_clear_snapshot()");
+        try (java.sql.ResultSet rs = st.executeQuery("SELECT (SELECT xact_commit FROM "
+            + "pg_stat_database WHERE datname = current_database()), (SELECT wal_sync FROM "
+            + "pg_stat_wal)")) {
+          rs.next();
+          commits = rs.getLong(1);
+          walSyncs = rs.getLong(2);
+        }
+      }
+      long jvm = ((com.sun.management.OperatingSystemMXBean)
+          java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+      long postmaster = Long.parseLong(Files.readAllLines(pgData.resolve("postmaster.pid")).get(0)
+          .strip());
+      long ticks = ticks(postmaster, true);
+      for (ProcessHandle p : ProcessHandle.of(postmaster).orElseThrow().descendants().toList()) {
+        ticks += ticks(p.pid(), false);
+      }
+      return new Snapshot(commits, walSyncs, jvm, ticks * 10_000_000L);
+    }
+
+    /** utime + stime (and the reaped children's, for the postmaster). */
+    private static long ticks(long pid, boolean withChildren) {
+      try {
+        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        long t = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        return withChildren ? t + Long.parseLong(f[13]) + Long.parseLong(f[14]) : t;
+      } catch (Exception e) {
+        return 0; // the process has gone
+      }
+    }
+  }
+
+  /** Posts acknowledged per channel. */
+  private static final Map<String, LongAdder> POSTED = new ConcurrentHashMap<>();
 
   private static double pct(long[] sorted, int p) {
     return sorted[Math.min(sorted.length - 1, (int) Math.ceil(sorted.length * p / 100.0) - 1)] / 1e6;
