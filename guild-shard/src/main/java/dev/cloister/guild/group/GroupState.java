@@ -15,7 +15,6 @@ import dev.cloister.mls.ds.GroupView;
 import dev.cloister.mls.group.DeviceCredential;
 import dev.cloister.mls.group.MlsSuite;
 import dev.cloister.mls.wire.MlsMessages;
-import dev.cloister.mls.wire.MlsReader;
 import dev.cloister.mls.wire.MlsWireException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -332,21 +331,10 @@ public record GroupState(
       return "the commit adds " + joiners + " and needs a Welcome for them";
     }
     try {
-      MlsReader r = new MlsReader(welcome);
-      if (welcome.length > MlsMessages.MAX_MESSAGE || r.u16("version") != MlsMessages.MLS10
-          || r.u16("wire format") != MlsMessages.WIRE_WELCOME) {
-        return "the Welcome is not an MLS 1.0 Welcome";
-      }
-      r.u16("cipher suite");
-      MlsReader secrets = r.vector("secrets", MlsMessages.MAX_MESSAGE);
       Set<String> named = new java.util.HashSet<>();
-      while (secrets.remaining() > 0) {
-        named.add(java.util.HexFormat.of().formatHex(secrets.opaque("new_member", MlsMessages.MAX_TAG)));
-        secrets.skipOpaque("kem_output", MlsMessages.MAX_KEY);
-        secrets.skipOpaque("encrypted group secrets", MlsMessages.MAX_MESSAGE);
+      for (byte[] ref : MlsMessages.checkWelcome(welcome, MlsSuite.SUITE.getSuiteID())) {
+        named.add(java.util.HexFormat.of().formatHex(ref));
       }
-      r.skipOpaque("encrypted_group_info", MlsMessages.MAX_MESSAGE);
-      r.expectEnd("Welcome");
       Set<String> expected = new java.util.HashSet<>();
       for (GroupView.PendingProposal p : before.pending()) {
         if (p.kind() == GroupView.ProposalKind.ADD) {
@@ -408,16 +396,10 @@ public record GroupState(
       return Outcome.rejected(Rejection.conflict(STALE_EPOCH + ": a member is being removed"
           + " from epoch " + view.epoch() + "; commit the pending proposals and post again"));
     }
-    if (epoch > view.epoch()) {
-      return Outcome.rejected(Rejection.conflict(FUTURE_EPOCH + ": the message is for epoch "
-          + epoch + ", the group is only at epoch " + view.epoch()));
-    }
-    boolean current = epoch == view.epoch();
-    boolean graced = epoch == view.epoch() - 1 && !lastCommitRemoved
-        && now - epochStartedAtMillis <= graceMillis;
-    if (!current && !graced) {
-      return Outcome.rejected(Rejection.conflict(STALE_EPOCH + ": the message is for epoch "
-          + epoch + ", the group is at epoch " + view.epoch()));
+    boolean inGrace = !lastCommitRemoved && now - epochStartedAtMillis <= graceMillis;
+    String refused = DeliveryService.checkEpoch(view.epoch(), epoch, inGrace);
+    if (refused != null) {
+      return Outcome.rejected(Rejection.conflict(refused));
     }
     return Outcome.ok(new EncryptionGroup.Admission(groupId, view.epoch()));
   }

@@ -397,15 +397,24 @@ public final class DeliveryService {
         if (!Arrays.equals(header.groupId(), view.groupId())) {
             return Decision.reject("wrong_group: the message is for another MLS group");
         }
-        long epoch = header.epoch();
-        if (epoch == view.epoch() || (previousEpochInGrace && view.epoch() > 0 && epoch == view.epoch() - 1)) {
-            return Decision.accept(header);
+        String epochRefused = checkEpoch(view.epoch(), header.epoch(), previousEpochInGrace);
+        return epochRefused == null ? Decision.accept(header) : Decision.reject(epochRefused);
+    }
+
+    /**
+     * Whether an application message of {@code messageEpoch} may be accepted by a group at {@code groupEpoch}: the
+     * current epoch, or the previous one while the caller's grace window is open. Null when it may, else the reason,
+     * starting with {@code future_epoch} or {@code stale_epoch}.
+     */
+    public static String checkEpoch(long groupEpoch, long messageEpoch, boolean previousEpochInGrace) {
+        if (messageEpoch == groupEpoch || (previousEpochInGrace && groupEpoch > 0 && messageEpoch == groupEpoch - 1)) {
+            return null;
         }
-        if (Long.compareUnsigned(epoch, view.epoch()) > 0) {
-            return Decision.reject("future_epoch: the message is for epoch " + Long.toUnsignedString(epoch)
-                    + ", the group is at " + view.epoch());
+        if (Long.compareUnsigned(messageEpoch, groupEpoch) > 0) {
+            return "future_epoch: the message is for epoch " + Long.toUnsignedString(messageEpoch)
+                    + ", the group is only at epoch " + groupEpoch;
         }
-        return Decision.reject("stale_epoch: the message is for epoch " + epoch + ", the group is at " + view.epoch());
+        return "stale_epoch: the message is for epoch " + messageEpoch + ", the group is at epoch " + groupEpoch;
     }
 
     /** The GroupContext of the view's epoch with the given tree hash (RFC 9420 section 8.1). */

@@ -277,8 +277,11 @@ public final class MlsMessages {
         return new PrivateMessageHeader(groupId, epoch, contentType);
     }
 
-    /** Bounded structural check of an MLSMessage carrying a Welcome for {@code cipherSuite}, before bcmls decodes it. */
-    public static void checkWelcome(byte[] welcome, int cipherSuite) throws MlsWireException {
+    /**
+     * Bounded structural check of an MLSMessage carrying a Welcome for {@code cipherSuite}, before bcmls decodes it;
+     * answers the KeyPackageRefs it is addressed to (each secret's {@code new_member}).
+     */
+    public static List<byte[]> checkWelcome(byte[] welcome, int cipherSuite) throws MlsWireException {
         if (welcome == null || welcome.length > MAX_MESSAGE) {
             throw new MlsWireException("Welcome missing or larger than " + MAX_MESSAGE);
         }
@@ -290,13 +293,15 @@ public final class MlsMessages {
             throw new MlsWireException("Welcome for another cipher suite");
         }
         MlsReader secrets = r.vector("secrets", MAX_MESSAGE);
+        List<byte[]> newMembers = new ArrayList<>();
         while (secrets.remaining() > 0) {
-            secrets.skipOpaque("new_member", MAX_TAG);
+            newMembers.add(secrets.opaque("new_member", MAX_TAG));
             secrets.skipOpaque("kem_output", MAX_KEY);
             secrets.skipOpaque("encrypted group secrets", MAX_MESSAGE);
         }
         r.skipOpaque("encrypted_group_info", MAX_MESSAGE);
         r.expectEnd("Welcome");
+        return newMembers;
     }
 
     /** Parses an MLSMessage carrying a KeyPackage. */

@@ -84,7 +84,7 @@ class MessageHeaderTest {
         assertThat(DeliveryService.checkPost(h.view, old, false).value().epoch()).isEqualTo(h.view.epoch());
         h.join(DeviceIdentity.generate("carol", "d"), null);
         assertThat(DeliveryService.checkPost(h.view, old, true).accepted()).isTrue();
-        assertThat(DeliveryService.checkPost(h.view, old, false).reason()).startsWith("stale_epoch: the message is for epoch 1, the group is at 2");
+        assertThat(DeliveryService.checkPost(h.view, old, false).reason()).startsWith("stale_epoch: the message is for epoch 1, the group is at epoch 2");
         byte[] now = bob.protect("now".getBytes(StandardCharsets.UTF_8));
         assertThat(DeliveryService.checkPost(h.view, now, false).accepted()).isTrue();
         h.join(DeviceIdentity.generate("dave", "d"), null);
