@@ -77,9 +77,13 @@ public final class RosterDriver {
 
   /** Syncs every guild the user belongs to (their devices changed). */
   public CompletionStage<Done> syncUser(String userId) {
+    return guildsOf(userId).thenCompose(guilds -> all(guilds.stream().map(this::syncGuild).toList()));
+  }
+
+  private CompletionStage<List<String>> guildsOf(String userId) {
     return sharding.entityRefFor(User.ENTITY_KEY, userId)
         .<User.Profile>askWithStatus(User.GetProfile::new, timeout)
-        .thenCompose(p -> all(p.guildIds().stream().map(this::syncGuild).toList()));
+        .thenApply(User.Profile::guildIds);
   }
 
   private static Set<String> users(Audience.Plan plan) {
@@ -151,14 +155,25 @@ public final class RosterDriver {
         users.add(id);
       }
     }
-    List<CompletionStage<Done>> work = new ArrayList<>();
-    guilds.forEach(g -> work.add(ignoringUnknown(syncGuild(g))));
-    users.forEach(u -> work.add(ignoringUnknown(syncUser(u))));
-    return all(work);
+    // A guild is synced once per batch however many of its members' devices changed: each sync
+    // reads every member's devices, so syncing per user would cost members x changes.
+    List<CompletionStage<Set<String>>> reached = new ArrayList<>();
+    for (String u : users) {
+      reached.add(ignoringUnknown(guildsOf(u).thenApply(Set::copyOf), Set.of()));
+    }
+    return CompletableFuture.allOf(reached.stream().map(CompletionStage::toCompletableFuture)
+            .toArray(CompletableFuture[]::new))
+        .thenCompose(x -> {
+          for (CompletionStage<Set<String>> r : reached) {
+            guilds.addAll(r.toCompletableFuture().join());
+          }
+          return all(guilds.stream()
+              .map(g -> ignoringUnknown(syncGuild(g), Done.getInstance())).toList());
+        });
   }
 
   /** A guild or user that does not exist (any more) has nothing to sync; other failures retry. */
-  private static CompletionStage<Done> ignoringUnknown(CompletionStage<Done> sync) {
+  private static <T> CompletionStage<T> ignoringUnknown(CompletionStage<T> sync, T nothing) {
     return sync.handle((done, failure) -> {
       if (failure == null) {
         return CompletableFuture.completedFuture(done);
@@ -167,9 +182,9 @@ public final class RosterDriver {
           && c.getCause() != null ? c.getCause() : failure;
       if (t instanceof org.apache.pekko.pattern.StatusReply.ErrorMessage m
           && m.getMessage().startsWith(dev.cloister.guild.Rejection.Code.NOT_FOUND.wire)) {
-        return CompletableFuture.completedFuture(Done.getInstance());
+        return CompletableFuture.completedFuture(nothing);
       }
-      return CompletableFuture.<Done>failedFuture(t);
+      return CompletableFuture.<T>failedFuture(t);
     }).thenCompose(f -> f);
   }
 }
