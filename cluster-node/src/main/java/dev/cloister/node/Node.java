@@ -91,7 +91,22 @@ public final class Node {
     this.managementUri = managementUri;
   }
 
+  /**
+   * Pekko's Java asks answer Scala's CompletionStage, which runs every {@code thenApply} as
+   * {@code thenApplyAsync} on the common pool; when that pool's parallelism is below 2 (any machine
+   * of 2 cores or fewer) the JDK starts a new thread for each such callback instead. Must run
+   * before anything touches {@code ForkJoinPool}; tests set it on the command line (root pom).
+   */
+  static void widenCommonPool() {
+    String key = "java.util.concurrent.ForkJoinPool.common.parallelism";
+    if (System.getProperty(key) == null) {
+      System.setProperty(key, Integer.toString(
+          Math.max(4, Runtime.getRuntime().availableProcessors())));
+    }
+  }
+
   public static void main(String[] args) throws Exception {
+    widenCommonPool();
     long t0 = System.nanoTime();
     Node node;
     try {
