@@ -612,6 +612,11 @@ public final class Guild
         return Decision.reject(Rejection.notFound("unknown member"));
       }
       Rejection denied = manageRole(requester, r);
+      if (denied == null && add) {
+        // A role created later sits below older ones (position 1), so rank alone would let a
+        // moderator hand out an administrator role made after theirs.
+        denied = grantable(requester, r.permissions());
+      }
       if (denied != null) {
         return Decision.reject(denied);
       }

@@ -134,6 +134,32 @@ class GuildTest {
   }
 
   @Test
+  void aModeratorCannotHandOutARoleCreatedAfterTheirsWithPermissionsTheyLack() {
+    World w = new World();
+    w.join("2");
+    w.join("3");
+    w.ok(OWNER, new Guild.CreateRole("mod", "Mod", Permission.MANAGE_ROLES.bit));
+    w.ok(OWNER, new Guild.AssignRole("2", "mod"));
+    // Created after Mod, so placed below it: rank alone would let the moderator assign it.
+    w.ok(OWNER, new Guild.CreateRole("admin", "Admin", Permission.ADMINISTRATOR.bit));
+    w.ok(OWNER, new Guild.CreateRole("kicker", "Kicker", Permission.KICK_MEMBERS.bit));
+    assertThat(w.state.roles()).extracting(Guild.Role::id).containsExactly(G, "kicker", "admin", "mod");
+
+    assertThat(rejection(w.act("2", new Guild.AssignRole("2", "admin"))).message())
+        .isEqualTo("you cannot grant permissions you do not hold: [ADMINISTRATOR]");
+    assertThat(rejection(w.act("2", new Guild.AssignRole("3", "kicker"))).message())
+        .isEqualTo("you cannot grant permissions you do not hold: [KICK_MEMBERS]");
+    assertThat(w.state.members().get("2").roleIds()).containsExactly("mod");
+    assertThat(EffectivePermissions.inGuild(w.state, "2") & Permission.ADMINISTRATOR.bit).isZero();
+
+    // What the moderator holds, they may hand out; taking a role away grants nothing.
+    w.ok(OWNER, new Guild.CreateRole("lesser", "Lesser", Permission.MANAGE_ROLES.bit));
+    w.ok("2", new Guild.AssignRole("3", "lesser"));
+    w.ok(OWNER, new Guild.AssignRole("3", "kicker"));
+    w.ok("2", new Guild.UnassignRole("3", "kicker"));
+  }
+
+  @Test
   void kicksAndBansRespectTheHierarchyAndSpareTheOwner() {
     World w = new World();
     w.join("2");
