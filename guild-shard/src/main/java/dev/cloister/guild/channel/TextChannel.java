@@ -130,12 +130,31 @@ public final class TextChannel extends
 
   // ---- state ----
 
+  /**
+   * {@code deleted}: the ids of deleted messages, ascending (eight bytes each; absent from older
+   * snapshots), so that an edit or pin that raced a deletion is refused here, where the order is
+   * decided, and not only by the read model the API looked at first.
+   */
   public record State(
-      String id, String guildId, String name, long lastMessageId, long version, List<Long> pinned)
+      String id, String guildId, String name, long lastMessageId, long version, List<Long> pinned,
+      long[] deleted)
       implements CborSerializable {
+
+    public State {
+      deleted = deleted == null ? new long[0] : deleted;
+    }
+
+    public State(String id, String guildId, String name, long lastMessageId, long version,
+        List<Long> pinned) {
+      this(id, guildId, name, lastMessageId, version, pinned, null);
+    }
 
     public static State empty(String id) {
       return new State(id, null, null, 0, 0, List.of());
+    }
+
+    public boolean isDeleted(long messageId) {
+      return java.util.Arrays.binarySearch(deleted, messageId) >= 0;
     }
 
     public boolean exists() {
@@ -178,6 +197,9 @@ public final class TextChannel extends
     }
 
     public Decision<Event> delete(long messageId, String byId) {
+      if (exists() && isDeleted(messageId)) {
+        return Decision.accept(); // deleting twice changes nothing
+      }
       Rejection bad = checkMessage(messageId);
       return bad != null ? Decision.reject(bad)
           : Decision.accept(new MessageDeleted(messageId, byId));
@@ -202,7 +224,7 @@ public final class TextChannel extends
       if (!exists()) {
         return Rejection.notFound("unknown channel");
       }
-      if (messageId <= 0 || messageId > lastMessageId) {
+      if (messageId <= 0 || messageId > lastMessageId || isDeleted(messageId)) {
         return Rejection.notFound("unknown message");
       }
       return null;
@@ -230,26 +252,40 @@ public final class TextChannel extends
     public State apply(Event event) {
       long v = version + 1;
       if (event instanceof ChannelCreated c) {
-        return new State(id, c.guildId(), c.name(), lastMessageId, v, pinned);
+        return new State(id, c.guildId(), c.name(), lastMessageId, v, pinned, deleted);
       }
       if (event instanceof MessagePosted p) {
-        return new State(id, guildId, name, p.messageId(), v, pinned);
+        return new State(id, guildId, name, p.messageId(), v, pinned, deleted);
       }
       if (event instanceof MessageEdited) {
-        return new State(id, guildId, name, lastMessageId, v, pinned);
+        return new State(id, guildId, name, lastMessageId, v, pinned, deleted);
       }
       if (event instanceof MessageDeleted d) {
-        return new State(id, guildId, name, lastMessageId, v, without(d.messageId()));
+        return new State(id, guildId, name, lastMessageId, v, without(d.messageId()),
+            withDeleted(d.messageId()));
       }
       if (event instanceof MessagePinned p) {
         List<Long> next = new ArrayList<>(pinned);
         next.add(p.messageId());
-        return new State(id, guildId, name, lastMessageId, v, List.copyOf(next));
+        return new State(id, guildId, name, lastMessageId, v, List.copyOf(next), deleted);
       }
       if (event instanceof MessageUnpinned u) {
-        return new State(id, guildId, name, lastMessageId, v, without(u.messageId()));
+        return new State(id, guildId, name, lastMessageId, v, without(u.messageId()), deleted);
       }
       throw new IllegalStateException("unknown event " + event);
+    }
+
+    private long[] withDeleted(long messageId) {
+      int at = java.util.Arrays.binarySearch(deleted, messageId);
+      if (at >= 0) {
+        return deleted;
+      }
+      int insert = -at - 1;
+      long[] next = new long[deleted.length + 1];
+      System.arraycopy(deleted, 0, next, 0, insert);
+      next[insert] = messageId;
+      System.arraycopy(deleted, insert, next, insert + 1, deleted.length - insert);
+      return next;
     }
 
     private List<Long> without(long messageId) {

@@ -93,6 +93,21 @@ class TextChannelTest {
     assertThat(deleted.reply().getValue().pinned()).as("a deleted message is unpinned").isEmpty();
     assertThat(deleted.reply().getValue().version()).as("created, posted, edited, pinned, deleted").isEqualTo(5);
 
+    // A deleted message stays deleted: an edit or pin that raced the deletion is refused, and
+    // nothing is dispatched for it; deleting again changes nothing.
+    var editAfter = channel.<StatusReply<TextChannel.Info>>runCommand(
+        r -> new TextChannel.Edit(id, "1", new byte[] {3}, r));
+    assertThat(editAfter.reply().getError().getMessage()).isEqualTo("not_found: unknown message");
+    assertThat(editAfter.events()).isEmpty();
+    var pinAfter = channel.<StatusReply<TextChannel.Info>>runCommand(r -> new TextChannel.Pin(id, true, r));
+    assertThat(pinAfter.reply().getError().getMessage()).isEqualTo("not_found: unknown message");
+    var deleteAgain = channel.<StatusReply<TextChannel.Info>>runCommand(r -> new TextChannel.Delete(id, "1", r));
+    assertThat(deleteAgain.reply().isSuccess()).isTrue();
+    assertThat(deleteAgain.events()).isEmpty();
+    channel.restart(); // the deletion is remembered across recovery
+    assertThat(channel.<StatusReply<TextChannel.Info>>runCommand(
+        r -> new TextChannel.Edit(id, "1", new byte[] {3}, r)).reply().isError()).isTrue();
+
     var full = new TextChannel.State("200", "100", "general", 1000, 1,
         java.util.stream.LongStream.rangeClosed(1, TextChannel.MAX_PINS).boxed().toList());
     assertThat(full.pin(999, true)).isInstanceOf(dev.cloister.guild.Decision.Reject.class);
