@@ -84,8 +84,12 @@ public final class Account
             Rejection.invalid("verifier must be 1 to " + MAX_VERIFIER_BYTES + " bytes"));
       }
       if (credentials != null) {
-        if (credentials.userId().equals(userId)) {
-          return Decision.accept(); // a retried registration of the same user
+        if (credentials.userId().equals(userId)
+            || (java.util.Arrays.equals(credentials.salt(), salt)
+                && java.util.Arrays.equals(credentials.verifier(), verifier))) {
+          // A retried registration (the API picks a new user id per attempt): it answers the
+          // first attempt's user id, so a registration whose User step failed can be finished.
+          return Decision.accept();
         }
         return Decision.reject(Rejection.conflict("username '" + username + "' is taken"));
       }

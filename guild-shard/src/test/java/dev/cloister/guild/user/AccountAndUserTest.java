@@ -34,8 +34,15 @@ class AccountAndUserTest {
     assertThat(retry.reply().isSuccess()).isTrue();
     assertThat(retry.events()).isEmpty();
 
-    var taken = account.<StatusReply<Account.Credentials>>runCommand(
+    // The API picks a new user id per attempt: a retry with the same credentials gets the first
+    // attempt's id (so a registration whose User step failed can be finished); anyone else is
+    // told the name is taken.
+    var retriedWithNewId = account.<StatusReply<Account.Credentials>>runCommand(
         r -> new Account.Register("12", "alice", salt, verifier, r));
+    assertThat(retriedWithNewId.reply().getValue().userId()).isEqualTo("11");
+    assertThat(retriedWithNewId.events()).isEmpty();
+    var taken = account.<StatusReply<Account.Credentials>>runCommand(
+        r -> new Account.Register("13", "alice", new byte[] {9}, verifier, r));
     assertThat(taken.reply().getError().getMessage()).isEqualTo("conflict: username 'alice' is taken");
 
     account.restart();
