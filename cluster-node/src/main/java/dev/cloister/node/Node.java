@@ -28,6 +28,10 @@ import dev.cloister.node.gateway.GatewaySettings;
 import dev.cloister.node.http.ApiContext;
 import dev.cloister.node.http.ApiRoutes;
 import dev.cloister.node.limits.TokenBuckets;
+import dev.cloister.node.metrics.DatabaseSampler;
+import dev.cloister.node.metrics.HttpMetrics;
+import dev.cloister.node.metrics.Metrics;
+import dev.cloister.node.metrics.MetricsEndpoint;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
 import java.io.IOException;
@@ -81,14 +85,16 @@ public final class Node {
   private final ServerBinding binding;
   private final ExecutorService blocking;
   private final Uri managementUri;
+  private final MetricsEndpoint metrics;
 
   private Node(ActorSystem<Void> system, Database database, ServerBinding binding,
-      ExecutorService blocking, Uri managementUri) {
+      ExecutorService blocking, Uri managementUri, MetricsEndpoint metrics) {
     this.system = system;
     this.database = database;
     this.binding = binding;
     this.blocking = blocking;
     this.managementUri = managementUri;
+    this.metrics = metrics;
   }
 
   /**
@@ -126,9 +132,10 @@ public final class Node {
     // JVM waits for every hook before it exits.
     Runtime.getRuntime().addShutdownHook(new Thread(node::awaitTerminationThenCloseDatabase,
         "cloister-database-stop"));
-    log.info("Cloister node ready in {} ms: HTTP on {}, management (/ready, /alive) on {}",
+    log.info("Cloister node ready in {} ms: HTTP on {}, management (/ready, /alive) on {}, "
+            + "Prometheus metrics on {}",
         (System.nanoTime() - t0) / 1_000_000, "http://" + node.httpAddress().getHostString() + ":"
-            + node.httpAddress().getPort(), node.managementUri);
+            + node.httpAddress().getPort(), node.managementUri, node.metricsUri());
     node.system.getWhenTerminated().toCompletableFuture().join();
   }
 
@@ -137,6 +144,8 @@ public final class Node {
     Config cloister = base.getConfig("cloister");
     Path dataDir = Path.of(cloister.getString("data-dir")).toAbsolutePath();
     Files.createDirectories(dataDir);
+    // Before the actor system: Kamon's agent instruments Pekko's classes as they load.
+    Metrics.start(base);
 
     Database database = Database.start(base, dataDir);
     try {
@@ -161,9 +170,19 @@ public final class Node {
     }
     Config config = ConfigFactory.parseMap(db).withFallback(base).resolve();
 
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "cloister",
-        ActorSystemSetup.create(BootstrapSetup.create(config))
-            .withSetup(new DatabaseReadinessCheck.Setup(database.health())));
+    MetricsEndpoint metrics = startMetricsEndpoint(cloister);
+    DatabaseSampler sampler = DatabaseSampler.start(database.dataSource(),
+        database.health()::isUp, cloister.getDuration("metrics.sample-interval"));
+    ActorSystem<Void> system;
+    try {
+      system = ActorSystem.create(Behaviors.empty(), "cloister",
+          ActorSystemSetup.create(BootstrapSetup.create(config))
+              .withSetup(new DatabaseReadinessCheck.Setup(database.health())));
+    } catch (RuntimeException | Error e) {
+      sampler.close();
+      metrics.close();
+      throw e;
+    }
     ExecutorService blocking = Executors.newFixedThreadPool(
         cloister.getInt("db.pool-size"), r -> {
           Thread t = new Thread(r, "cloister-read-model");
@@ -226,7 +245,7 @@ public final class Node {
               gatewaySettings), system, dsKey.publicKey());
       ServerBinding binding = Http.get(system)
           .newServerAt(cloister.getString("http.host"), cloister.getInt("http.port"))
-          .bind(api.route())
+          .bind(HttpMetrics.timed(api.route().seal().handler(system)))
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
 
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
@@ -240,15 +259,30 @@ public final class Node {
       shutdown.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "read-model-stop",
           () -> {
             blocking.shutdown();
+            sampler.close();
+            metrics.close();
             return CompletableFuture.completedFuture(Done.getInstance());
           });
       ready.set(true);
-      return new Node(system, database, binding, blocking, management);
+      return new Node(system, database, binding, blocking, management, metrics);
     } catch (Exception | Error e) {
       blocking.shutdownNow();
+      sampler.close();
+      metrics.close();
       system.terminate();
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
       throw e;
+    }
+  }
+
+  private static MetricsEndpoint startMetricsEndpoint(Config cloister) {
+    String host = cloister.getString("metrics.host");
+    int port = cloister.getInt("metrics.port");
+    try {
+      return MetricsEndpoint.start(host, port);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot serve metrics on " + host + ":" + port + " ("
+          + e.getMessage() + "); set CLOISTER_METRICS_PORT to a free port, or 0 for any", e);
     }
   }
 
@@ -306,6 +340,16 @@ public final class Node {
 
   public InetSocketAddress httpAddress() {
     return binding.localAddress();
+  }
+
+  /** Where Prometheus scrapes this node: {@code http://host:port/metrics}. */
+  public String metricsUri() {
+    InetSocketAddress a = metrics.address();
+    return "http://" + a.getHostString() + ":" + a.getPort() + "/metrics";
+  }
+
+  public InetSocketAddress metricsAddress() {
+    return metrics.address();
   }
 
   /** The JDBC URL of this node's database (embedded or external), for another node to share. */

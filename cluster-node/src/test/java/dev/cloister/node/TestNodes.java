@@ -34,6 +34,13 @@ final class TestNodes {
             "pekko.management.http.port", managementPort,
             "pekko.management.http.bind-hostname", "127.0.0.1",
             "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", "off"))
+        // Metrics on a free loopback port, ticking every second; no event stream unless a test
+        // asks for one (it starts a broker).
+        .withFallback(ConfigFactory.parseMap(Map.of(
+            "cloister.metrics.host", "127.0.0.1",
+            "cloister.metrics.port", 0,
+            "kamon.metric.tick-interval", "1s",
+            "cloister.kafka.enabled", false)))
         .withFallback(ConfigFactory.load());
   }
 

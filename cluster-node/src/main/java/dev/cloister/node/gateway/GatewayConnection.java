@@ -1,5 +1,8 @@
 package dev.cloister.node.gateway;
 
+import dev.cloister.node.metrics.CloisterMetrics;
+import org.apache.pekko.actor.typed.PostStop;
+
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -108,6 +111,7 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
     this.timers = timers;
     this.node = node;
     this.out = out;
+    CloisterMetrics.GATEWAY_CONNECTIONS.increment();
     GatewaySettings s = node.settings();
     this.limit = new TokenBuckets.Single(s.sessionBurst(), s.sessionPerSecond(), System.nanoTime());
     send("{\"op\":\"hello\",\"d\":{\"heartbeatInterval\":" + s.heartbeatInterval().toMillis() + "}}");
@@ -181,6 +185,10 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
           return this;
         })
         .onMessage(Finish.class, m -> finish())
+        .onSignal(PostStop.class, signal -> {
+          CloisterMetrics.GATEWAY_CONNECTIONS.decrement();
+          return this;
+        })
         .build();
   }
 
@@ -203,6 +211,7 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
       return this;
     }
     if (!limit.take(System.nanoTime())) {
+      CloisterMetrics.RATE_LIMIT_REFUSALS.withTag("limit", "gateway_frames").increment();
       return close(CloseCode.RATE_LIMITED.code, "too many frames; at most "
           + (long) node.settings().sessionBurst() + " in a burst");
     }

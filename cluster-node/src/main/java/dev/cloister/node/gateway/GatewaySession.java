@@ -1,5 +1,8 @@
 package dev.cloister.node.gateway;
 
+import dev.cloister.node.metrics.CloisterMetrics;
+import org.apache.pekko.actor.typed.PostStop;
+
 import dev.cloister.guild.CborSerializable;
 import dev.cloister.guild.user.User;
 import java.time.Duration;
@@ -122,6 +125,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     this.gateway = gateway;
     this.sharding = sharding;
     this.settings = settings;
+    CloisterMetrics.GATEWAY_SESSIONS.increment();
   }
 
   @Override
@@ -173,6 +177,10 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
             getContext().getLog().debug("Session {} expired without a resume", sessionId);
             return Behaviors.stopped();
           }
+          return this;
+        })
+        .onSignal(PostStop.class, signal -> {
+          CloisterMetrics.GATEWAY_SESSIONS.decrement();
           return this;
         })
         .build();

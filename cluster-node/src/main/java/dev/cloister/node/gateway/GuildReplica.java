@@ -13,6 +13,8 @@ import dev.cloister.node.http.JsonRoutes;
 import dev.cloister.node.http.Views;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.TimeUnit;
+import dev.cloister.node.metrics.CloisterMetrics;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -468,11 +470,18 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     String payload = Gateway.json(d);
     // One permission computation per user, however many sessions they have here.
     Map<String, Boolean> allowed = new java.util.HashMap<>();
+    int[] recipients = {0};
     sessions.forEach((s, user) -> {
       if (allowed.computeIfAbsent(user, u -> canView(u, channel))) {
         s.tell(new GatewaySession.Deliver(guildId, t, payload));
+        recipients[0]++;
       }
     });
+    if (e instanceof TextChannel.MessagePosted p) {
+      CloisterMetrics.DISPATCH_DELAY.record(Math.max(0,
+          System.currentTimeMillis() - p.createdAtMillis()), TimeUnit.MILLISECONDS);
+      CloisterMetrics.DISPATCH_RECIPIENTS.record(recipients[0]);
+    }
   }
 
   private void dispatchGuildEvent(Guild.State before, Guild.State after, Guild.Event e) {

@@ -1,5 +1,7 @@
 package dev.cloister.node.http;
 
+import dev.cloister.node.metrics.CloisterMetrics;
+
 import dev.cloister.guild.Guild;
 import dev.cloister.guild.GuildDirectory;
 import dev.cloister.guild.Permission;
@@ -121,7 +123,12 @@ public record ApiContext(
     return textAccess(userId, channelId, Permission.SEND_MESSAGES)
         .thenCompose(a -> admit(a, ciphertext))
         .thenCompose(a -> this.<TextChannel.Message>channel(channelId,
-            r -> new TextChannel.Post(userId, ciphertext, a.guildVersion(), r)));
+            r -> new TextChannel.Post(userId, ciphertext, a.guildVersion(), r)))
+        .thenApply(m -> {
+          CloisterMetrics.MESSAGES_POSTED.increment();
+          CloisterMetrics.MESSAGE_SIZE.record(ciphertext.length);
+          return m;
+        });
   }
 
   /**

@@ -17,6 +17,7 @@ import java.util.function.Supplier;
 import java.net.InetAddress;
 import dev.cloister.node.gateway.GatewayRoute;
 import dev.cloister.node.limits.TokenBuckets;
+import dev.cloister.node.metrics.CloisterMetrics;
 import org.apache.pekko.http.javadsl.model.AttributeKeys;
 import org.apache.pekko.http.javadsl.model.RemoteAddress;
 import org.apache.pekko.http.javadsl.model.headers.RetryAfter;
@@ -65,10 +66,10 @@ public final class ApiRoutes extends JsonRoutes {
     return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () ->
         concat(
             path("health", () -> get(this::health)),
-            path("gateway", () -> get(() -> limited(connectsPerIp,
+            path("gateway", () -> get(() -> limited(connectsPerIp, "gateway_connect",
                 "too many gateway connections from your address",
                 () -> extractWebSocketUpgrade(upgrade -> complete(gateway.accept(upgrade)))))),
-            pathPrefix(segment("api").slash("v1"), () -> limited(restPerIp,
+            pathPrefix(segment("api").slash("v1"), () -> limited(restPerIp, "rest",
                 "too many requests from your address", () -> databaseUp(() -> concat(
                 // Sealed, so that a wrong method or path under /auth is answered here rather
                 // than falling through to the token check.
@@ -103,7 +104,7 @@ public final class ApiRoutes extends JsonRoutes {
    * Applies a per-IP limit (by the TCP peer address): over it, a 429 with {@code Retry-After} in
    * whole seconds.
    */
-  private Route limited(TokenBuckets limit, String message, Supplier<Route> inner) {
+  private Route limited(TokenBuckets limit, String name, String message, Supplier<Route> inner) {
     return optionalAttribute(AttributeKeys.remoteAddress, remote -> {
       String ip = remote.flatMap(RemoteAddress::getAddress).map(InetAddress::getHostAddress)
           .orElse("unknown");
@@ -111,6 +112,7 @@ public final class ApiRoutes extends JsonRoutes {
       if (waitMillis == 0) {
         return inner.get();
       }
+      CloisterMetrics.RATE_LIMIT_REFUSALS.withTag("limit", name).increment();
       long seconds = Math.max(1, (waitMillis + 999) / 1000);
       return complete(toResponse(ApiError.tooManyRequests(message + "; retry in " + seconds + " s"))
           .addHeader(RetryAfter.create(seconds)));

@@ -42,8 +42,10 @@ public final class GroupCommands {
   public CompletionStage<EncryptionGroup.Status> commit(String userId, String deviceId,
       String groupId, byte[] commit, byte[] welcome, byte[] groupInfo) {
     String device = userId + "/" + deviceId;
-    return ask(groupId, r -> new EncryptionGroup.SubmitCommit(device, commit, welcome, groupInfo,
-        System.currentTimeMillis(), r));
+    return this.<EncryptionGroup.Status>ask(groupId, r -> new EncryptionGroup.SubmitCommit(
+        device, commit, welcome, groupInfo,
+        System.currentTimeMillis(), r))
+        .whenComplete((status, failure) -> CommitOutcomes.count(failure));
   }
 
   public CompletionStage<EncryptionGroup.Status> revoke(String userId, String deviceId,
