@@ -1,0 +1,137 @@
+package dev.cloister.load;
+
+import static io.gatling.javaapi.core.CoreDsl.exec;
+import static io.gatling.javaapi.core.CoreDsl.pause;
+
+import io.gatling.javaapi.core.ChainBuilder;
+import io.gatling.javaapi.core.Session;
+import io.gatling.javaapi.core.Simulation;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import java.util.function.IntPredicate;
+
+/**
+ * What every Cloister simulation shares: its settings, the prepared population (made in the
+ * constructor, before Gatling injects anyone, so it is not measured), a worker pool for the SDK's
+ * blocking calls, the ledger of sent messages, and steps for logging in, connecting and closing.
+ * {@code after()} closes every client and deletes the run's homes.
+ */
+public abstract class CloisterSimulation extends Simulation {
+
+  static final String MEMBER = "member";
+  /** How long a session's ready may take before the user counts as failed to connect. */
+  static final Duration READY_WAIT = Duration.ofSeconds(60);
+  /** After the last post, how long receivers wait for deliveries still on their way. */
+  static final Duration GRACE = Duration.ofSeconds(3);
+
+  protected final LoadSettings settings;
+  protected final ExecutorService pool;
+  protected final Ledger ledger = new Ledger();
+  protected final Recorder recorder;
+  protected final Population population;
+  private final Queue<Member> members = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger logins = new AtomicInteger();
+
+  protected CloisterSimulation(String name, int memberCount, int newcomerCount, boolean group) {
+    this.settings = LoadSettings.fromSystemProperties();
+    this.recorder = new Recorder(name);
+    this.pool = Executors.newFixedThreadPool(settings.threads(), r -> {
+      Thread t = new Thread(r, "cloister-load-worker");
+      t.setDaemon(true);
+      return t;
+    });
+    try {
+      this.population = Population.prepare(settings, name, memberCount, newcomerCount, group);
+    } catch (Exception e) {
+      pool.shutdownNow();
+      throw new IllegalStateException("could not prepare the accounts on " + settings.url()
+          + ": " + ClientCall.describe(e), e);
+    }
+  }
+
+  /**
+   * SRP login from the feeder's account; the user's {@link Member} and its arrival order
+   * ({@code index}, from 0) go into the session. {@code decrypts}: which arrivals decrypt.
+   */
+  protected ChainBuilder login(IntPredicate decrypts) {
+    return exec(ClientCall.timed("login", recorder, pool, s -> {
+      int index = logins.getAndIncrement();
+      Member m = Member.login(Map.of("username", s.getString("username"),
+          "password", s.getString("password"), "home", s.getString("home")), settings.url(),
+          ledger, recorder, decrypts.test(index));
+      members.add(m);
+      return s.set(MEMBER, m).set("index", index);
+    }));
+  }
+
+  /** Connects the gateway and waits for ready (measured from the WebSocket upgrade). */
+  protected ChainBuilder connect() {
+    return exec(ClientCall.timed("connect-to-ready", recorder, pool, s -> {
+      member(s).connect(READY_WAIT);
+      ledger.online();
+      return s;
+    }));
+  }
+
+  /** Waits (without a thread) until {@code done} holds or {@code limit} has passed. */
+  protected static ChainBuilder waitUntil(BooleanSupplier done, Duration limit) {
+    return exec(s -> s.set("waitUntil", System.nanoTime() + limit.toNanos()))
+        .asLongAs(s -> !done.getAsBoolean() && System.nanoTime() < s.getLong("waitUntil"))
+        .on(pause(Duration.ofMillis(100)));
+  }
+
+  /** Every member that was online through the run records each acknowledged message it lost. */
+  protected ChainBuilder recordLost() {
+    return exec(ClientCall.timed("deliveries checked", recorder, pool, s -> {
+      int lost = member(s).recordLost(0, Long.MAX_VALUE);
+      if (lost > 0) {
+        throw new IllegalStateException(lost + " messages lost by " + member(s).username());
+      }
+      return s;
+    }));
+  }
+
+  protected ChainBuilder close() {
+    return exec(s -> {
+      if (s.contains(MEMBER)) {
+        member(s).close();
+      }
+      return s;
+    });
+  }
+
+  static Member member(Session s) {
+    return (Member) s.get(MEMBER);
+  }
+
+  protected static ChainBuilder pauseFor(Duration d) {
+    return d.isZero() ? exec(s -> s) : exec(pause(d));
+  }
+
+  @Override
+  public void after() {
+    int disconnects = 0;
+    for (Member m : members) {
+      disconnects += m.disconnects();
+      m.close();
+    }
+    pool.shutdownNow();
+    Population.say("%d sessions closed (%d disconnects seen during the run); %d messages "
+        + "acknowledged", members.size(), disconnects, ledger.acknowledged());
+    if (!Boolean.getBoolean("load.keep-homes")) {
+      try {
+        population.delete();
+      } catch (java.io.IOException e) {
+        Population.say("could not delete %s: %s", population.dir(), e.getMessage());
+      }
+    } else {
+      Population.say("accounts kept in %s", population.dir());
+    }
+  }
+}

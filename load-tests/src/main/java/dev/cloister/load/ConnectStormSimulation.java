@@ -1,0 +1,48 @@
+package dev.cloister.load;
+
+import static io.gatling.javaapi.core.CoreDsl.csv;
+import static io.gatling.javaapi.core.CoreDsl.details;
+import static io.gatling.javaapi.core.CoreDsl.global;
+import static io.gatling.javaapi.core.CoreDsl.rampUsers;
+import static io.gatling.javaapi.core.CoreDsl.scenario;
+
+import io.gatling.javaapi.core.ScenarioBuilder;
+
+/**
+ * connect-storm: {@code load.users} users log in (SRP) over {@code load.ramp} and hold identified
+ * gateway sessions, heartbeating, for {@code load.duration} each. Measures login and
+ * connect-to-ready; a session that dropped at any point (even if the SDK resumed it) fails
+ * "session held". The users are members of one guild, so every arrival fans a presence change
+ * out to all who are online.
+ */
+public class ConnectStormSimulation extends CloisterSimulation {
+
+  /** p99 limits, ms: about three times this machine's p99 at 500 users (README, "Load tests"). */
+  static final int LOGIN_P99_MS = 3_000;
+  static final int READY_P99_MS = 3_000;
+
+  public ConnectStormSimulation() {
+    super("connect-storm", LoadSettings.fromSystemProperties().users(), 0, false);
+    ScenarioBuilder storm = scenario("connect-storm")
+        .feed(csv(population.members().toString()).queue())
+        .exec(login(index -> false))
+        .exec(connect())
+        .exec(pauseFor(settings.duration()))
+        .exec(ClientCall.timed("session held", recorder, pool, s -> {
+          Member m = member(s);
+          if (!m.connected() || m.disconnects() > 0) {
+            throw new IllegalStateException(m.username() + "'s session dropped "
+                + m.disconnects() + " times; last: " + m.lastProblem());
+          }
+          return s;
+        }))
+        .exec(close());
+
+    setUp(storm.injectOpen(rampUsers(settings.users()).during(settings.ramp())))
+        .assertions(
+            global().failedRequests().count().is(0L),
+            details("login").responseTime().percentile(99.0).lt(LOGIN_P99_MS),
+            details("connect-to-ready").responseTime().percentile(99.0).lt(READY_P99_MS),
+            details("session held").successfulRequests().count().is((long) settings.users()));
+  }
+}

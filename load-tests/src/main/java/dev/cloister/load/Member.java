@@ -1,0 +1,224 @@
+package dev.cloister.load;
+
+import dev.cloister.client.CloisterClient;
+import dev.cloister.client.Message;
+import dev.cloister.client.chat.Chat;
+import dev.cloister.client.chat.StoredMessage;
+import dev.cloister.client.gateway.Dispatch;
+import dev.cloister.client.gateway.GatewayClient;
+import dev.cloister.client.gateway.GatewayListener;
+import dev.cloister.client.http.ApiException;
+import dev.cloister.client.mls.Refusal;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One virtual user's client: a device home logged in with SRP, its gateway session (heartbeats,
+ * resume and backfill are the SDK's), MLS chat, and what it saw: every message it was delivered
+ * (timed against the sender's clock, one JVM), disconnects, typing and presence dispatches.
+ *
+ * <p>Threads: the Gatling step that owns the user calls {@link #post} and the lifecycle methods;
+ * the gateway's delivery thread calls {@link #onDispatch}, with a {@link Chat} of its own (a Chat
+ * is one per thread; the home lock orders the two).
+ */
+public final class Member implements GatewayListener {
+
+  /** Attempts at one post when the server asks for a sync first (a commit moved the epoch). */
+  static final int POST_ATTEMPTS = 4;
+  static final Duration ACK_WAIT = Duration.ofSeconds(30);
+
+  private final String username;
+  private final CloisterClient client;
+  private final Ledger ledger;
+  private final Recorder recorder;
+  private final boolean decrypts;
+  private final Set<Ledger.Key> received = ConcurrentHashMap.newKeySet();
+  private final AtomicInteger disconnects = new AtomicInteger();
+  private final AtomicInteger typingSeen = new AtomicInteger();
+  private final AtomicInteger presenceSeen = new AtomicInteger();
+  private final Chat sending;
+  private volatile Chat receiving;
+  private volatile GatewayClient gateway;
+  private volatile boolean wasReady;
+  private volatile String lastProblem = "";
+  private int posts;
+
+  private Member(String username, CloisterClient client, Ledger ledger, Recorder recorder,
+      boolean decrypts) {
+    this.username = username;
+    this.client = client;
+    this.ledger = ledger;
+    this.recorder = recorder;
+    this.decrypts = decrypts;
+    this.sending = client.chat();
+  }
+
+  /** Logs in with SRP from the prepared home (its device is enrolled: no key packages are made). */
+  public static Member login(Map<String, Object> account, java.net.URI server, Ledger ledger,
+      Recorder recorder, boolean decrypts) throws java.io.IOException {
+    String username = (String) account.get("username");
+    CloisterClient c = CloisterClient.login(server, Path.of((String) account.get("home")),
+        username, (String) account.get("password"));
+    return new Member(username, c, ledger, recorder, decrypts);
+  }
+
+  public String username() {
+    return username;
+  }
+
+  public CloisterClient client() {
+    return client;
+  }
+
+  /** Opens the gateway session and waits for its ready. */
+  public void connect(Duration timeout) throws TimeoutException, InterruptedException {
+    if (decrypts) {
+      receiving = client.chat();
+    }
+    gateway = client.gateway(this);
+    gateway.awaitReady(timeout);
+    wasReady = true;
+  }
+
+  public GatewayClient gateway() {
+    return gateway;
+  }
+
+  /**
+   * Encrypts a text for the channel's group and sends it over the gateway, waiting for the ack;
+   * records "encrypt" and "send-to-ack". A refusal that a sync cures (a commit moved the epoch)
+   * is sent again, sealed anew, as the SDK's own {@code Chat.send} does.
+   */
+  public void post(String channelId) throws Exception {
+    Exception last = null;
+    for (int attempt = 0; attempt < POST_ATTEMPTS; attempt++) {
+      String text = "load " + username + " #" + (++posts);
+      long t0 = System.currentTimeMillis();
+      Chat.Sealed sealed = sending.seal(channelId, text);
+      long sentAt = System.currentTimeMillis();
+      recorder.ok("encrypt", t0, sentAt);
+      Ledger.Key key = ledger.sending(sealed.ciphertext(), sentAt, username, text);
+      try {
+        gateway.send(channelId, sealed.ciphertext()).get(ACK_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        ledger.acked(key);
+        recorder.ok("send-to-ack", sentAt, System.currentTimeMillis());
+        return;
+      } catch (ExecutionException e) {
+        ledger.refused(key);
+        if (e.getCause() instanceof ApiException refusal && Refusal.curedBySync(refusal)) {
+          last = refusal;
+          continue;
+        }
+        recorder.ko("send-to-ack", sentAt, System.currentTimeMillis(),
+            ClientCall.describe(e.getCause()));
+        throw e.getCause() instanceof Exception cause ? cause : e;
+      } catch (TimeoutException e) {
+        ledger.refused(key);
+        recorder.ko("send-to-ack", sentAt, System.currentTimeMillis(), "no ack in " + ACK_WAIT);
+        throw e;
+      }
+    }
+    throw last;
+  }
+
+  @Override
+  public void onDispatch(Dispatch d) {
+    switch (d.type()) {
+      case Dispatch.MESSAGE_CREATE -> delivered(d.message());
+      case "TYPING_START" -> typingSeen.incrementAndGet();
+      case "PRESENCE_UPDATE" -> presenceSeen.incrementAndGet();
+      default -> { }
+    }
+  }
+
+  private void delivered(Message m) {
+    long now = System.currentTimeMillis();
+    Ledger.Sent s = ledger.lookup(m.ciphertext());
+    if (s == null || !received.add(Ledger.Key.of(m.ciphertext()))) {
+      return; // not this run's, or a second copy (a backfill after a resume)
+    }
+    recorder.ok("send-to-delivery", s.sentAtMillis, now);
+    if (!decrypts) {
+      return;
+    }
+    try {
+      StoredMessage stored = receiving.receive(m);
+      long done = System.currentTimeMillis();
+      if (stored.state() == StoredMessage.State.READ && s.text.equals(stored.text())) {
+        recorder.ok("send-to-decrypted", s.sentAtMillis, done);
+      } else {
+        recorder.ko("send-to-decrypted", s.sentAtMillis, done, stored.state()
+            == StoredMessage.State.READ ? "decrypted to another text" : stored.state() + ": "
+            + stored.reason());
+      }
+    } catch (Exception | Error e) {
+      recorder.ko("send-to-decrypted", s.sentAtMillis, System.currentTimeMillis(),
+          ClientCall.describe(e));
+    }
+  }
+
+  @Override
+  public void onStateChange(GatewayClient.State state, String detail) {
+    if (wasReady && state != GatewayClient.State.CONNECTED && state != GatewayClient.State.CLOSED) {
+      if (state == GatewayClient.State.WAITING_TO_RECONNECT || state == GatewayClient.State.OFFLINE
+          || state == GatewayClient.State.CONNECTING) {
+        disconnects.incrementAndGet();
+        lastProblem = detail;
+      }
+    }
+  }
+
+  /**
+   * Records every acknowledged message sent in [since, until) that never reached this member as
+   * a failed "send-to-delivery" (a message lost); returns how many.
+   */
+  public int recordLost(long sinceMillis, long untilMillis) {
+    int lost = 0;
+    long now = System.currentTimeMillis();
+    for (Map.Entry<Ledger.Key, Ledger.Sent> e : ledger.ackedBetween(sinceMillis, untilMillis)
+        .entrySet()) {
+      if (!received.contains(e.getKey())) {
+        lost++;
+        recorder.ko("send-to-delivery", e.getValue().sentAtMillis, now, "lost: a message of "
+            + e.getValue().sender + " never reached this member");
+      }
+    }
+    return lost;
+  }
+
+  /** Disconnects seen since the session was ready (each one reconnected by the SDK, or not). */
+  public int disconnects() {
+    return disconnects.get();
+  }
+
+  public String lastProblem() {
+    return lastProblem;
+  }
+
+  public boolean connected() {
+    GatewayClient g = gateway;
+    return g != null && g.state() == GatewayClient.State.CONNECTED;
+  }
+
+  public int typingSeen() {
+    return typingSeen.get();
+  }
+
+  public int presenceSeen() {
+    return presenceSeen.get();
+  }
+
+  public void close() {
+    GatewayClient g = gateway;
+    if (g != null) {
+      g.close();
+    }
+  }
+}

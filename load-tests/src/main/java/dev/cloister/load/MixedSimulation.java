@@ -1,0 +1,127 @@
+package dev.cloister.load;
+
+import static io.gatling.javaapi.core.CoreDsl.csv;
+import static io.gatling.javaapi.core.CoreDsl.details;
+import static io.gatling.javaapi.core.CoreDsl.during;
+import static io.gatling.javaapi.core.CoreDsl.exec;
+import static io.gatling.javaapi.core.CoreDsl.global;
+import static io.gatling.javaapi.core.CoreDsl.nothingFor;
+import static io.gatling.javaapi.core.CoreDsl.pause;
+import static io.gatling.javaapi.core.CoreDsl.percent;
+import static io.gatling.javaapi.core.CoreDsl.rampUsers;
+import static io.gatling.javaapi.core.CoreDsl.randomSwitch;
+import static io.gatling.javaapi.core.CoreDsl.scenario;
+
+import dev.cloister.client.chat.Chat;
+import io.gatling.javaapi.core.ScenarioBuilder;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * mixed: a community's day, compressed. {@code load.users} members of one guild (all in its MLS
+ * group) come online over {@code load.ramp}; for {@code load.duration} each acts every
+ * {@code load.think} or so (uniformly between half and one and a half of it): a post (20 %),
+ * typing (50 %) or a presence change (30 %). Meanwhile {@code load.joins} newcomers arrive: log
+ * in, use the guild's invite and wait until their device is in the channel's group (the roster
+ * driver proposes the Add, a member's next sync commits it or the newcomer joins by external
+ * commit), then post. Every member online from the start records the delivery of every message
+ * (newcomers' included) and the ones it lost. Voice is not in it: the server has no voice
+ * channels to join yet.
+ */
+public class MixedSimulation extends CloisterSimulation {
+
+  /** Limits, ms: about three times this machine's p99 (README, "Load tests"). */
+  static final int SEND_TO_DELIVERY_P99_MS = 3_000;
+  static final int JOIN_P99_MS = 20_000;
+  static final Duration JOIN_WAIT = Duration.ofSeconds(60);
+
+  private final AtomicInteger finished = new AtomicInteger();
+
+  public MixedSimulation() {
+    super("mixed", LoadSettings.fromSystemProperties().users(),
+        LoadSettings.fromSystemProperties().joins(), true);
+    int users = settings.users();
+    int joins = settings.joins();
+    String channel = population.channelId();
+    String invite = population.inviteCode();
+    long thinkMs = settings.think().toMillis();
+    Duration allOnline = settings.ramp().plus(READY_WAIT);
+
+    ScenarioBuilder members = scenario("mixed: members")
+        .feed(csv(population.members().toString()).queue())
+        .exec(login(index -> index < settings.decrypting()))
+        .exec(connect())
+        .exec(waitUntil(() -> ledger.onlineCount() >= users, allOnline))
+        .exec(during(settings.duration()).on(
+            pause(Duration.ofMillis(thinkMs / 2), Duration.ofMillis(thinkMs * 3 / 2)),
+            randomSwitch().on(
+                percent(20.0).then(exec(ClientCall.untimed("post", recorder, pool, s -> {
+                  member(s).post(channel);
+                  return s;
+                }))),
+                percent(50.0).then(exec(ClientCall.timed("typing (sent)", recorder, pool, s -> {
+                  member(s).gateway().typing(channel);
+                  return s;
+                }))),
+                percent(30.0).then(exec(ClientCall.timed("presence (sent)", recorder, pool, s -> {
+                  boolean idle = s.contains("idle") && s.getBoolean("idle");
+                  member(s).gateway().presence(idle ? "online" : "idle");
+                  return s.set("idle", !idle);
+                }))))))
+        .exec(s -> {
+          finished.incrementAndGet();
+          return s;
+        })
+        .exec(waitUntil(() -> finished.get() >= users + joins,
+            settings.duration().plus(JOIN_WAIT).plus(Duration.ofSeconds(30))))
+        .exec(pauseFor(GRACE))
+        .exec(recordLost())
+        .exec(close());
+
+    ScenarioBuilder newcomers = scenario("mixed: newcomers")
+        .feed(csv(population.newcomers().toString()).queue())
+        .exec(login(index -> true))
+        .exec(connect())
+        .exec(ClientCall.timed("join-to-member", recorder, pool, s -> {
+          Member m = member(s);
+          m.client().api().useInvite(invite);
+          Chat chat = m.client().chat();
+          long deadline = System.nanoTime() + JOIN_WAIT.toNanos();
+          while (true) {
+            Chat.GroupState g = chat.group(channel);
+            if (g.sync().member()) {
+              return s;
+            }
+            if (System.nanoTime() > deadline) {
+              throw new IllegalStateException(m.username() + " is not in the channel's group "
+                  + JOIN_WAIT + " after joining the guild: " + g.sync().detail());
+            }
+            Thread.sleep(100);
+          }
+        }))
+        .exec(ClientCall.untimed("post", recorder, pool, s -> {
+          member(s).post(channel);
+          return s;
+        }))
+        .exec(s -> {
+          finished.incrementAndGet();
+          return s;
+        })
+        .exec(waitUntil(() -> finished.get() >= users + joins,
+            settings.duration().plus(JOIN_WAIT).plus(Duration.ofSeconds(30))))
+        .exec(pauseFor(GRACE))
+        .exec(close());
+
+    Duration joinWindow = settings.duration().dividedBy(2);
+    setUp(
+        members.injectOpen(rampUsers(users).during(settings.ramp())),
+        newcomers.injectOpen(nothingFor(settings.ramp().plusSeconds(1)),
+            rampUsers(joins).during(joinWindow.isZero() ? Duration.ofSeconds(1) : joinWindow)))
+        .assertions(
+            global().failedRequests().count().is(0L),
+            details("send-to-delivery").failedRequests().count().is(0L),
+            details("send-to-delivery").responseTime().percentile(99.0)
+                .lt(SEND_TO_DELIVERY_P99_MS),
+            details("join-to-member").responseTime().percentile(99.0).lt(JOIN_P99_MS));
+  }
+}
