@@ -117,6 +117,15 @@ public final class GuildFeed {
   public record KeyPackagesLow(String guildId, String userId, String deviceId, int available)
       implements Item {}
 
+  /**
+   * A member's voice state in a voice channel changed; {@code left} is the reason they left
+   * (then the states are all false and the session null). {@code seqNr} is the voice channel's
+   * event count.
+   */
+  public record VoiceStateChanged(String guildId, String channelId, String userId,
+      String sessionId, String deviceId, boolean selfMute, boolean selfDeaf, boolean serverMute,
+      boolean serverDeaf, String left, long seqNr) implements Item {}
+
   /** Ephemeral: never journaled. */
   public record TypingStarted(String guildId, String channelId, String userId, long atMillis)
       implements Item {}

@@ -1,0 +1,384 @@
+package dev.cloister.guild.voice;
+
+import dev.cloister.guild.CborSerializable;
+import dev.cloister.guild.Decision;
+import dev.cloister.guild.GuildFeed;
+import dev.cloister.guild.Outcome;
+import dev.cloister.guild.Rejection;
+import dev.cloister.guild.Replies;
+import dev.cloister.guild.group.EncryptionGroup;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.persistence.typed.PersistenceId;
+import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandlerWithReply;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
+import org.apache.pekko.persistence.typed.javadsl.ReplyEffect;
+import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
+import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
+
+/**
+ * A voice channel: who is in it and their voice state, the SFU endpoint each participant sends to,
+ * and the roster of the call's MLS group. The guild decides who may CONNECT, SPEAK or moderate
+ * (the caller passes the member's permissions in the channel, as text channels are checked); this
+ * entity decides the rest ({@link VoiceRoom}) and wires the side effects: endpoints allocated,
+ * updated and freed through {@link MediaServers}, voice states on the {@link GuildFeed}, and the
+ * participants' devices sent as the roster of the call's {@link EncryptionGroup} after a short
+ * window, so that joins and leaves arriving together cost one commit.
+ *
+ * <p>Every call (from the first join into an empty channel to the last leave) has its own
+ * conference on the SFU and its own MLS group, {@code v<channelId>.<call>}: nothing of an
+ * earlier call's keys carries over.
+ */
+public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
+    VoiceChannel.Command, VoiceChannel.Event, VoiceRoom> {
+
+  public static final EntityTypeKey<Command> ENTITY_KEY =
+      EntityTypeKey.create(Command.class, "VoiceChannel");
+
+  /** Projection tags {@code voice-0..3}; chosen once, never changed. */
+  public static final int TAG_COUNT = 4;
+
+  /** The SFU side: allocate, update and free a participant's endpoint in a conference. */
+  public interface MediaServers {
+    CompletionStage<Endpoint> allocate(String conferenceId, String endpointId);
+
+    /** Applies server mute (nothing of theirs is forwarded) and deafen (nothing sent to them). */
+    CompletionStage<Done> update(String conferenceId, String endpointId, boolean serverMuted,
+        boolean deafened);
+
+    CompletionStage<Done> free(String conferenceId, String endpointId);
+  }
+
+  /** Where the call's group roster goes (the group's entity, in production). */
+  public interface Rosters {
+    CompletionStage<?> setRoster(String groupId, String guildId, String channelId,
+        List<String> devices, long version);
+  }
+
+  /** {@code rosterWindow}: how long joins and leaves gather before the group hears of them. */
+  public record Settings(Duration rosterWindow) {}
+
+  public static void init(ActorSystem<?> system, MediaServers media, GuildFeed feed,
+      Settings settings, Duration askTimeout) {
+    ClusterSharding sharding = ClusterSharding.get(system);
+    Rosters rosters = (groupId, guildId, channelId, devices, version) -> sharding
+        .entityRefFor(EncryptionGroup.ENTITY_KEY, groupId)
+        .<EncryptionGroup.Status>askWithStatus(
+            r -> new EncryptionGroup.SetRoster(guildId, channelId, devices, version, r),
+            askTimeout);
+    sharding.init(Entity.of(ENTITY_KEY,
+        ctx -> create(ctx.getEntityId(), media, rosters, feed, settings)));
+  }
+
+  public static Behavior<Command> create(String channelId, MediaServers media, Rosters rosters,
+      GuildFeed feed, Settings settings) {
+    return Behaviors.withTimers(timers -> Behaviors.setup(ctx -> new VoiceChannel(
+        PersistenceId.of(ENTITY_KEY.name(), channelId), media, rosters, feed, settings, ctx,
+        timers)));
+  }
+
+  public static String tagFor(String channelId) {
+    return "voice-" + Math.floorMod(channelId.hashCode(), TAG_COUNT);
+  }
+
+  // ---- commands ----
+
+  public sealed interface Command extends CborSerializable {}
+
+  /**
+   * Joins (or rejoins from another device or session, which replaces the earlier one).
+   * {@code permissions}: the member's permissions in this channel, as the guild computed them.
+   */
+  public record Join(String guildId, String userId, String deviceId, String sessionId,
+      boolean selfMute, boolean selfDeaf, long permissions, ActorRef<StatusReply<Joined>> replyTo)
+      implements Command {}
+
+  /** Leaves, if {@code sessionId} is still the one in the channel (a stale session's is ignored). */
+  public record Leave(String userId, String sessionId, ActorRef<StatusReply<Participants>> replyTo)
+      implements Command {}
+
+  public record UpdateSelf(String userId, String sessionId, boolean selfMute, boolean selfDeaf,
+      ActorRef<StatusReply<Participants>> replyTo) implements Command {}
+
+  /**
+   * A moderator's server mute or deafen (null: unchanged); {@code permissions}: the moderator's in
+   * this channel.
+   */
+  public record Moderate(String moderatorId, long permissions, String userId, Boolean mute,
+      Boolean deaf, ActorRef<StatusReply<Participants>> replyTo) implements Command {}
+
+  /**
+   * The server takes a participant out: kicked, banned, CONNECT lost, session ended, moved, or
+   * disconnected by a moderator (whose MOVE_MEMBERS the caller checked).
+   */
+  public record Disconnect(String userId, String reason,
+      ActorRef<StatusReply<Participants>> replyTo) implements Command {}
+
+  /** 0 for no limit; members with MOVE_MEMBERS may join a full channel. */
+  public record SetUserLimit(String guildId, int limit,
+      ActorRef<StatusReply<Participants>> replyTo) implements Command {}
+
+  public record GetParticipants(ActorRef<StatusReply<Participants>> replyTo) implements Command {}
+
+  /** An endpoint came back from the SFU for a pending join (or the allocation failed). */
+  record Allocated(Join join, String conferenceId, Endpoint endpoint, String failure)
+      implements Command {}
+
+  /** The roster window closed: send the call group its roster. */
+  enum FlushRoster implements Command { INSTANCE }
+
+  /** What an SFU handed out for one participant. */
+  public record Endpoint(String endpointId, long ssrc, String iceUfrag, String icePwd,
+      String udpHost, int udpPort, int audioLevelExtId) implements CborSerializable {}
+
+  /** What the joiner needs: where to send media, with which SSRC and ICE credentials. */
+  public record Joined(String guildId, String channelId, String conferenceId, String groupId,
+      Endpoint endpoint, Participants participants) implements CborSerializable {}
+
+  /** The channel's voice states; no ICE credentials. */
+  public record Participants(String guildId, String channelId, int userLimit, String groupId,
+      List<VoiceRoom.VoiceState> states, long version) implements CborSerializable {}
+
+  // ---- events ----
+
+  public sealed interface Event extends CborSerializable {}
+
+  /** {@code call}: the call it joins (a new one when nobody else was in the channel). */
+  public record ParticipantJoined(String guildId, String userId, String deviceId,
+      String sessionId, boolean selfMute, boolean selfDeaf, boolean serverMute, long call,
+      String conferenceId, Endpoint endpoint, long atMillis) implements Event {}
+
+  /**
+   * {@code reason}: left, replaced, moved, kicked, banned, lost_connect, session_ended,
+   * disconnected; with the endpoint the participant held, to free it.
+   */
+  public record ParticipantLeft(String userId, String reason, String conferenceId,
+      String endpointId) implements Event {}
+
+  public record SelfStateChanged(String userId, boolean selfMute, boolean selfDeaf)
+      implements Event {}
+
+  public record ServerStateChanged(String userId, boolean serverMute, boolean serverDeaf,
+      String byUserId) implements Event {}
+
+  public record UserLimitSet(String guildId, int limit) implements Event {}
+
+  // ---- the persistent shell ----
+
+  private final String channelId;
+  private final MediaServers media;
+  private final Rosters rosters;
+  private final GuildFeed feed;
+  private final Settings settings;
+  private final ActorContext<Command> context;
+  private final TimerScheduler<Command> timers;
+  /** Users whose endpoint is being allocated (not persisted: a restart drops the attempt). */
+  private final Map<String, String> allocating = new HashMap<>();
+
+  private VoiceChannel(PersistenceId id, MediaServers media, Rosters rosters, GuildFeed feed,
+      Settings settings, ActorContext<Command> context, TimerScheduler<Command> timers) {
+    super(id);
+    this.channelId = id.entityId();
+    this.media = media;
+    this.rosters = rosters;
+    this.feed = feed;
+    this.settings = settings;
+    this.context = context;
+    this.timers = timers;
+  }
+
+  @Override
+  public VoiceRoom emptyState() {
+    return VoiceRoom.empty(channelId);
+  }
+
+  @Override
+  public CommandHandlerWithReply<Command, Event, VoiceRoom> commandHandler() {
+    return newCommandHandlerWithReplyBuilder()
+        .forAnyState()
+        .onCommand(Join.class, this::onJoin)
+        .onCommand(Allocated.class, this::onAllocated)
+        .onCommand(Leave.class, (s, c) -> decide(s.leave(c.userId(), c.sessionId()), c.replyTo()))
+        .onCommand(UpdateSelf.class, (s, c) -> decide(
+            s.updateSelf(c.userId(), c.sessionId(), c.selfMute(), c.selfDeaf()), c.replyTo()))
+        .onCommand(Moderate.class, (s, c) -> decide(s.moderate(c.moderatorId(),
+            c.permissions(), c.userId(), c.mute(), c.deaf()), c.replyTo()))
+        .onCommand(Disconnect.class, (s, c) -> decide(s.disconnect(c.userId(), c.reason()),
+            c.replyTo()))
+        .onCommand(SetUserLimit.class, (s, c) -> decide(s.setUserLimit(c.guildId(), c.limit()),
+            c.replyTo()))
+        .onCommand(GetParticipants.class, (s, c) ->
+            Replies.answer(Effect(), c.replyTo(), Outcome.ok(s.participants())))
+        .onCommand(FlushRoster.class, (s, c) -> {
+          sendRoster(s);
+          return Effect().noReply();
+        })
+        .build();
+  }
+
+  private ReplyEffect<Event, VoiceRoom> onJoin(VoiceRoom s, Join c) {
+    Rejection refused = s.checkJoin(c.guildId(), c.userId(), c.permissions());
+    if (refused != null) {
+      return Effect().reply(c.replyTo(), StatusReply.error(refused.reason()));
+    }
+    VoiceRoom.Participant present = s.participant(c.userId());
+    if (present != null && present.deviceId().equals(c.deviceId())
+        && present.sessionId().equals(c.sessionId())) {
+      // The same session asks again (a retry): same endpoint, its self state as asked now.
+      Decision<Event> d = s.updateSelf(c.userId(), c.sessionId(), c.selfMute(), c.selfDeaf());
+      return Replies.decide(Effect(), d, c.replyTo(), after -> joined(after, c.userId()),
+          this::published);
+    }
+    if (allocating.containsKey(c.userId())) {
+      return Effect().reply(c.replyTo(), StatusReply.error(Rejection.conflict(
+          "a join of this member is already under way; try again shortly").reason()));
+    }
+    String conference = s.nextConferenceId(c.userId());
+    String endpointId = c.userId() + "." + Long.toString(System.nanoTime(), 36);
+    allocating.put(c.userId(), conference);
+    context.pipeToSelf(media.allocate(conference, endpointId), (endpoint, failure) ->
+        new Allocated(c, conference, endpoint,
+            failure == null ? null : String.valueOf(failure.getMessage())));
+    return Effect().noReply();
+  }
+
+  private ReplyEffect<Event, VoiceRoom> onAllocated(VoiceRoom s, Allocated a) {
+    Join c = a.join();
+    allocating.remove(c.userId());
+    if (a.failure() != null) {
+      context.getLog().warn("Voice channel {}: no endpoint for {}: {}", channelId, c.userId(),
+          a.failure());
+      return Effect().reply(c.replyTo(), StatusReply.error(Rejection.conflict(
+          "the voice server is not answering; try again shortly").reason()));
+    }
+    // Decided again: the channel may have changed while the SFU answered.
+    Decision<Event> d = s.join(c.guildId(), c.userId(), c.deviceId(), c.sessionId(),
+        c.selfMute(), c.selfDeaf(), c.permissions(), a.conferenceId(), a.endpoint(),
+        System.currentTimeMillis());
+    if (d instanceof Decision.Reject<Event>) {
+      media.free(a.conferenceId(), a.endpoint().endpointId());
+    }
+    return Replies.decide(Effect(), d, c.replyTo(), after -> joined(after, c.userId()),
+        this::published);
+  }
+
+  private Joined joined(VoiceRoom s, String userId) {
+    VoiceRoom.Participant p = s.participant(userId);
+    return new Joined(s.guildId(), channelId, p.conferenceId(), s.groupId(), p.endpoint(),
+        s.participants());
+  }
+
+  private ReplyEffect<Event, VoiceRoom> decide(Decision<Event> d,
+      ActorRef<StatusReply<Participants>> replyTo) {
+    return Replies.decide(Effect(), d, replyTo, VoiceRoom::participants, this::published);
+  }
+
+  /** After the journal write: the SFU, the guild's gateways, and (soon) the call's group. */
+  private void published(List<Event> events, VoiceRoom after) {
+    for (Event e : events) {
+      if (e instanceof ParticipantLeft l) {
+        media.free(l.conferenceId(), l.endpointId());
+      } else if (e instanceof ParticipantJoined j && (j.serverMute() || j.selfDeaf())) {
+        media.update(j.conferenceId(), j.endpoint().endpointId(), j.serverMute(), j.selfDeaf());
+      } else if (e instanceof ServerStateChanged || e instanceof SelfStateChanged) {
+        String userId = e instanceof ServerStateChanged sc ? sc.userId()
+            : ((SelfStateChanged) e).userId();
+        VoiceRoom.Participant p = after.participant(userId);
+        if (p != null) {
+          media.update(p.conferenceId(), p.endpoint().endpointId(), p.serverMute(),
+              p.serverDeaf() || p.selfDeaf());
+        }
+      }
+      GuildFeed.VoiceStateChanged item = feedItem(after, e);
+      if (item != null) {
+        feed.publish(item);
+      }
+    }
+    if (events.stream().anyMatch(e -> e instanceof ParticipantJoined
+        || e instanceof ParticipantLeft)) {
+      if (!timers.isTimerActive(FlushRoster.INSTANCE)) {
+        timers.startSingleTimer(FlushRoster.INSTANCE, settings.rosterWindow());
+      }
+    }
+  }
+
+  private void sendRoster(VoiceRoom s) {
+    if (s.guildId() == null || s.groupId() == null) {
+      return;
+    }
+    rosters.setRoster(s.groupId(), s.guildId(), channelId, s.devices(), s.version())
+        .whenComplete((x, failure) -> {
+          if (failure != null) {
+            // The next change sends the whole roster again; a restart sends it on recovery.
+            context.getSystem().log().warn("Voice channel {}: roster not taken: {}", channelId,
+                failure.getMessage());
+          }
+        });
+  }
+
+  private GuildFeed.VoiceStateChanged feedItem(VoiceRoom after, Event e) {
+    if (after.guildId() == null) {
+      return null;
+    }
+    String userId;
+    if (e instanceof ParticipantJoined j) {
+      userId = j.userId();
+    } else if (e instanceof ParticipantLeft l) {
+      return new GuildFeed.VoiceStateChanged(after.guildId(), channelId, l.userId(), null,
+          null, false, false, false, false, l.reason(), after.version());
+    } else if (e instanceof SelfStateChanged sc) {
+      userId = sc.userId();
+    } else if (e instanceof ServerStateChanged sc) {
+      userId = sc.userId();
+    } else {
+      return null;
+    }
+    VoiceRoom.Participant p = after.participant(userId);
+    if (p == null) {
+      return null; // left again in the same batch of events
+    }
+    return new GuildFeed.VoiceStateChanged(after.guildId(), channelId, userId, p.sessionId(),
+        p.deviceId(), p.selfMute(), p.selfDeaf(), p.serverMute(), p.serverDeaf(), null,
+        after.version());
+  }
+
+  @Override
+  public EventHandler<VoiceRoom, Event> eventHandler() {
+    return newEventHandlerBuilder().forAnyState().onAnyEvent(VoiceRoom::apply);
+  }
+
+  @Override
+  public Set<String> tagsFor(Event event) {
+    return Set.of(tagFor(channelId));
+  }
+
+  @Override
+  public RetentionCriteria retentionCriteria() {
+    return RetentionCriteria.snapshotEvery(100, 2);
+  }
+
+  @Override
+  public SignalHandler<VoiceRoom> signalHandler() {
+    // After a restart the call group hears the roster again: rosters converge, as text groups'.
+    return newSignalHandlerBuilder()
+        .onSignal(RecoveryCompleted.instance(), this::sendRoster)
+        .build();
+  }
+}
