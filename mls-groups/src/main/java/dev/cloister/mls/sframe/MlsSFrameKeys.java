@@ -27,6 +27,8 @@ public final class MlsSFrameKeys {
         final KeyTable keys;
         SFrameKey sendKey;
         long sendCtr;
+        /** Next counters of the KIDs this sender used before its current one (rarely any). */
+        java.util.Map<Long, Long> laterCounters;
 
         Epoch(long epoch, byte[] baseKey, int maxKeys) {
             this.epoch = epoch;
@@ -118,6 +120,18 @@ public final class MlsSFrameKeys {
         if (baseKey.length != suite.nk) {
             throw new IllegalArgumentException("base key must be Nk = " + suite.nk + " bytes");
         }
+        for (Epoch x : epochs) {
+            if (x != null && x.epoch == epoch) {
+                // Installing it again must not restart the send counter: AES-GCM would reuse nonces.
+                if (!java.security.MessageDigest.isEqual(x.baseKey, baseKey)) {
+                    throw new IllegalArgumentException("epoch " + epoch + " is already installed with another base key");
+                }
+                if (current == null || epoch >= current.epoch) {
+                    current = x;
+                }
+                return;
+            }
+        }
         long low = epoch & ((1L << epochBits) - 1);
         int free = -1;
         for (int i = 0; i < epochs.length; i++) {
@@ -173,16 +187,39 @@ public final class MlsSFrameKeys {
      */
     public int protect(int senderIndex, byte[] metadata, int metaOff, int metaLen,
                        byte[] plaintext, int ptOff, int ptLen, byte[] out, int outOff) {
+        return protect(0, senderIndex, metadata, metaOff, metaLen, plaintext, ptOff, ptLen, out, outOff);
+    }
+
+    /**
+     * Encrypts a frame of one of the sender's streams: {@code context} tells the streams (or devices)
+     * of one sender apart, so that no two of them share a KID and counter (RFC 9605 section 5.2).
+     * Each KID's counter only goes up for as long as its epoch is installed, also when the sender
+     * switches between KIDs.
+     *
+     * @return bytes written or a negative {@link SFrameContext} error code
+     */
+    public int protect(long context, int senderIndex, byte[] metadata, int metaOff, int metaLen,
+                       byte[] plaintext, int ptOff, int ptLen, byte[] out, int outOff) {
         Epoch e = current;
         if (e == null) {
             return SFrameContext.ERR_UNKNOWN_KID;
         }
-        long kid = kid(0, senderIndex, e.epoch);
+        if (context < 0 || context >= (1L << (63 - senderBits - epochBits))) {
+            return SFrameContext.ERR_UNKNOWN_KID;
+        }
+        long kid = kid(context, senderIndex, e.epoch);
         SFrameKey key = e.sendKey;
         if (key == null || key.kid() != kid) {
+            if (key != null) {
+                if (e.laterCounters == null) {
+                    e.laterCounters = new java.util.HashMap<>();
+                }
+                e.laterCounters.put(key.kid(), e.sendCtr);
+            }
             key = SFrameKey.derive(suite, kid, e.baseKey);
             e.sendKey = key;
-            e.sendCtr = 0;
+            Long resumed = e.laterCounters == null ? null : e.laterCounters.remove(kid);
+            e.sendCtr = resumed == null ? 0 : resumed;
         }
         return SFrameContext.encrypt(key, e.sendCtr++, metadata, metaOff, metaLen, plaintext, ptOff, ptLen, out, outOff);
     }

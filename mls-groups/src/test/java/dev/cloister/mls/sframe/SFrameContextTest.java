@@ -121,4 +121,42 @@ class SFrameContextTest {
         assertThatThrownBy(() -> bob.unprotect(meta, f1b)).isInstanceOf(SFrameException.class);
         assertThat(bob.retainedEpochs()).containsExactly(5, 2);
     }
+
+    @Test
+    void noKidAndCounterIsEverUsedTwice() {
+        SFrameCipherSuite suite = SFrameCipherSuite.AES_128_GCM_SHA256_128;
+        MlsSFrameKeys alice = MlsSFrameKeys.forVoice(suite);
+        SFrameHeader h = new SFrameHeader();
+        byte[] meta = {};
+        byte[] key = bytes(16);
+        alice.installEpoch(7, key);
+        byte[] first = alice.protect(3, meta, new byte[] {1});
+        h.decode(first, 0, first.length);
+        assertThat(h.ctr()).isZero();
+
+        // The same epoch installed again (a client processing its commit twice) goes on counting.
+        alice.installEpoch(7, key.clone());
+        byte[] second = alice.protect(3, meta, new byte[] {2});
+        h.decode(second, 0, second.length);
+        assertThat(h.ctr()).isEqualTo(1);
+        assertThatThrownBy(() -> alice.installEpoch(7, bytes(16)))
+            .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("another base key");
+
+        // Switching KIDs and back resumes the counter rather than restarting it.
+        alice.protect(4, meta, new byte[] {3});
+        byte[] back = alice.protect(3, meta, new byte[] {4});
+        h.decode(back, 0, back.length);
+        assertThat(h.ctr()).isEqualTo(2);
+
+        // Two streams of one sender differ in their KID's context bits.
+        byte[] out = new byte[64];
+        int n = alice.protect(1, 3, meta, 0, 0, new byte[] {5}, 0, 1, out, 0);
+        h.decode(out, 0, n);
+        assertThat(alice.contextOf(h.kid())).isEqualTo(1);
+        assertThat(alice.senderIndexOf(h.kid())).isEqualTo(3);
+        assertThat(h.ctr()).isZero();
+        MlsSFrameKeys bob = MlsSFrameKeys.forVoice(suite);
+        bob.installEpoch(7, key);
+        assertThat(bob.unprotect(meta, java.util.Arrays.copyOf(out, n))).containsExactly(5);
+    }
 }
