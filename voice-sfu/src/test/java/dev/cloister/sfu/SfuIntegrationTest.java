@@ -375,4 +375,48 @@ class SfuIntegrationTest {
         assertThat(control.endpoint("rtcpspoof", "a").get("reported").get("reports").asLong()).isZero();
         assertThat(control.endpoint("rtcpspoof", "b").get("reported").get("reports").asLong()).isZero();
     }
+
+    @Test
+    void aReplayedBindingRequestNeverMovesTheBinding() throws Exception {
+        TestClient a = join("replay", "a");
+        TestClient l = joinAndBind("replay", "l");
+        byte[] first = TestClient.bindingRequest(a.allocation.iceUfrag() + ":client", a.allocation.icePwd(), true, true);
+        byte[] second = TestClient.bindingRequest(a.allocation.iceUfrag() + ":client", a.allocation.icePwd(), true, true);
+        assertThat(a.stun(first)).isNotNull();
+        assertThat(a.stun(second)).isNotNull();
+        long replayedBefore = stat("stunReplayed");
+
+        // An observer sends the owner's requests again from its own address, however often.
+        TestClient thief = new TestClient(a.allocation);
+        clients.add(thief);
+        thief.send(first);
+        thief.send(second);
+        thief.send(first);
+        assertThat(thief.stun(second)).as("a replay is not answered").isNull();
+        assertThat(control.endpoint("replay", "a").get("address").asText())
+                .isEqualTo("127.0.0.1:" + a.localAddress().getPort());
+        assertThat(stat("stunReplayed") - replayedBefore).isEqualTo(4);
+
+        // Media still goes to the owner, none to the observer.
+        Map<TestClient, Set<Integer>> heard = heard(levels(l, 20), List.of(a, thief));
+        assertThat(heard.get(a)).contains(l.ssrc());
+        assertThat(heard.get(thief)).isEmpty();
+        // The owner's own retransmission is answered.
+        assertThat(a.stun(second)).isNotNull();
+    }
+
+    @Test
+    void theOwnerMovesItsBindingOnceItsOldAddressFellSilent() throws Exception {
+        TestClient a = joinAndBind("move", "a");
+        TestClient moved = new TestClient(a.allocation); // the same client on a new network
+        clients.add(moved);
+        assertThat(moved.bind()).as("answered, but not moved yet").isNotNull();
+        assertThat(moved.bind()).isNotNull();
+        assertThat(control.endpoint("move", "a").get("address").asText())
+                .as("the old address spoke within 2 s").isEqualTo("127.0.0.1:" + a.localAddress().getPort());
+        Thread.sleep(2_100); // the old address falls silent (the owner left that network)
+        assertThat(moved.bind()).isNotNull();
+        assertThat(control.endpoint("move", "a").get("address").asText())
+                .isEqualTo("127.0.0.1:" + moved.localAddress().getPort());
+    }
 }

@@ -169,30 +169,83 @@ public final class ConferenceRegistry {
         return byUfrag.get(ufrag);
     }
 
+    /** How long a live binding's address must have been silent before a request from elsewhere moves it. */
+    static final long MOVE_QUIET_NANOS = 2_000_000_000L;
+
+    /** What a valid Binding Request did to its endpoint's binding. */
+    public enum BindResult {
+        /** Bound, moved or refreshed: answer it. */
+        BOUND,
+        /** A retransmission (or the bound address presenting a request seen elsewhere): answer, change nothing. */
+        RETRANSMISSION,
+        /** A request already seen from another address: someone replays it; drop it unanswered. */
+        REPLAYED,
+        /** A fresh request from a new address while the binding is alive: one more from there moves it. */
+        MOVE_PENDING
+    }
+
     /**
-     * Binds (or refreshes the consent of) {@code e} at {@code from} after a valid STUN Binding Request.
-     * Whichever endpoint was bound at that address before loses it; the endpoint's previous
-     * address is released.
+     * Binds (or refreshes the consent of) {@code e} at {@code from} after a valid STUN Binding Request whose
+     * 12-byte transaction ID starts at {@code txOffset} of {@code message}. Whichever endpoint was bound at that
+     * address before loses it; the endpoint's previous address is released.
+     *
+     * <p>MESSAGE-INTEGRITY proves who made a request, not where it comes from: anyone who sees one can send it
+     * again from elsewhere. So a transaction ID binds once (the last 64 are remembered), and a live binding moves
+     * only when two fresh requests in a row come from the new address while the bound one has been silent (no RTP,
+     * no valid request) for two seconds: the owner moved (a NAT rebinding, a new network). A replayer cannot make
+     * the owner fall silent, so clients must send media or a consent request at least every 2 s while they stay.
      */
-    public void bind(Endpoint e, InetSocketAddress from, long nowNanos) {
+    public BindResult bind(Endpoint e, InetSocketAddress from, byte[] message, int txOffset, long nowNanos) {
+        long high = 0;
+        for (int i = 0; i < 8; i++) {
+            high = (high << 8) | (message[txOffset + i] & 0xFF);
+        }
+        int low = ((message[txOffset + 8] & 0xFF) << 24) | ((message[txOffset + 9] & 0xFF) << 16)
+                | ((message[txOffset + 10] & 0xFF) << 8) | (message[txOffset + 11] & 0xFF);
         long expires = nowNanos + consentTimeoutNanos;
         synchronized (e.conference()) {
             if (e.isRemoved()) {
-                return;
+                return BindResult.REPLAYED;
             }
-            InetSocketAddress previous = e.address();
-            if (from.equals(previous) && byAddress.get(from) == e) {
+            InetSocketAddress current = e.address();
+            boolean live = current != null && nowNanos - e.consentExpiresNanos() < 0;
+            InetSocketAddress seenFrom = e.transactionSeenFrom(high, low);
+            if (seenFrom != null) {
+                if (seenFrom.equals(from)) {
+                    return BindResult.RETRANSMISSION;
+                }
+                if (live && from.equals(current)) {
+                    // Someone raced the owner's own request from elsewhere; the owner is still here.
+                    e.moveCandidate = null;
+                    e.lastStunNanos = nowNanos;
+                    e.refreshConsent(expires);
+                    return BindResult.RETRANSMISSION;
+                }
+                return BindResult.REPLAYED;
+            }
+            e.rememberTransaction(high, low, from);
+            if (live && !from.equals(current)) {
+                boolean quiet = nowNanos - e.lastHeardNanos() >= MOVE_QUIET_NANOS;
+                if (!from.equals(e.moveCandidate) || !quiet) {
+                    e.moveCandidate = from;
+                    return BindResult.MOVE_PENDING;
+                }
+            }
+            e.moveCandidate = null;
+            e.lastStunNanos = nowNanos;
+            if (from.equals(current) && byAddress.get(from) == e) {
                 e.refreshConsent(expires);
-                return;
+                return BindResult.BOUND;
             }
             Endpoint displaced = byAddress.put(from, e);
             if (displaced != null && displaced != e) {
                 displaced.unbind();
             }
-            if (previous != null && !previous.equals(from)) {
-                byAddress.remove(previous, e);
+            if (current != null && !current.equals(from)) {
+                byAddress.remove(current, e);
             }
             e.bind(from, expires);
+            return BindResult.BOUND;
         }
     }
 

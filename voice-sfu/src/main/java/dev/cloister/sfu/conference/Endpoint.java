@@ -90,6 +90,41 @@ public final class Endpoint {
         this.consentExpiresNanos = consentExpiresAt;
     }
 
+    // -- STUN transactions seen (conference lock held): a replayed request must not move the binding --
+
+    private static final int REMEMBERED_TRANSACTIONS = 64;
+    private final long[] txHigh = new long[REMEMBERED_TRANSACTIONS];
+    private final int[] txLow = new int[REMEMBERED_TRANSACTIONS];
+    private final InetSocketAddress[] txFrom = new InetSocketAddress[REMEMBERED_TRANSACTIONS];
+    private int txNext;
+    /** A fresh request from an address other than the live binding's, waiting for a second. */
+    InetSocketAddress moveCandidate;
+    /** The last valid request from the bound address. */
+    long lastStunNanos;
+
+    /** When the bound address was last heard from (RTP or a valid Binding Request). */
+    long lastHeardNanos() {
+        long audio = lastAudioNanos;
+        return audio - lastStunNanos > 0 ? audio : lastStunNanos;
+    }
+
+    /** Where a recent request with this transaction ID came from, or null if none did. */
+    InetSocketAddress transactionSeenFrom(long high, int low) {
+        for (int i = 0; i < REMEMBERED_TRANSACTIONS; i++) {
+            if (txFrom[i] != null && txHigh[i] == high && txLow[i] == low) {
+                return txFrom[i];
+            }
+        }
+        return null;
+    }
+
+    void rememberTransaction(long high, int low, InetSocketAddress from) {
+        txHigh[txNext] = high;
+        txLow[txNext] = low;
+        txFrom[txNext] = from;
+        txNext = (txNext + 1) % REMEMBERED_TRANSACTIONS;
+    }
+
     void refreshConsent(long consentExpiresAt) {
         this.consentExpiresNanos = consentExpiresAt;
     }

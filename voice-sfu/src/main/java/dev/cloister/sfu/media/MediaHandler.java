@@ -199,8 +199,15 @@ final class MediaHandler extends ChannelInboundHandlerAdapter {
             sendError(ctx, sender, 401, "Unauthorized");
             return;
         }
-        registry.bind(endpoint, sender, now);
-        counters.increment(Kind.STUN_BINDINGS);
+        switch (registry.bind(endpoint, sender, scratch, stun.transactionIdOffset(), now)) {
+            case BOUND -> counters.increment(Kind.STUN_BINDINGS);
+            case MOVE_PENDING -> counters.increment(Kind.STUN_MOVES_PENDING);
+            case RETRANSMISSION -> counters.increment(Kind.STUN_RETRANSMISSIONS);
+            case REPLAYED -> {
+                counters.increment(Kind.STUN_REPLAYED);
+                return; // unanswered: a replayer learns nothing, and the owner's binding stays
+            }
+        }
         int n = stunBuilder.start(stunOut, 0, StunMessage.BINDING_SUCCESS_RESPONSE, scratch, stun.transactionIdOffset())
                 .xorMappedAddress(sender)
                 .messageIntegrity(hmac)
