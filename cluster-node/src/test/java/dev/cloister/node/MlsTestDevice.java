@@ -208,7 +208,12 @@ public final class MlsTestDevice {
 
   /** Syncs every device until all are members of the group with nothing pending. */
   public static void converge(String groupId, MlsTestDevice... devices) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    converge(Duration.ofSeconds(30), groupId, devices);
+  }
+
+  public static void converge(Duration within, String groupId, MlsTestDevice... devices)
+      throws Exception {
+    long deadline = System.nanoTime() + within.toNanos();
     while (System.nanoTime() < deadline) {
       boolean all = true;
       for (MlsTestDevice d : devices) {

@@ -115,7 +115,9 @@ public final class EncryptionGroupBenchmark {
         owner.sync(groupId); // commits the Adds pending so far, as an online member would
       }
     }
-    MlsTestDevice.converge(groupId, liveDevices.toArray(MlsTestDevice[]::new));
+    // Dormant members' Adds trickle in as their key packages are claimed: allow a minute per 100.
+    MlsTestDevice.converge(Duration.ofSeconds(Math.max(30, members * 6 / 10)), groupId,
+        liveDevices.toArray(MlsTestDevice[]::new));
     System.out.printf("setup: %d members joined and their devices are in the guild group in"
         + " %.1f s (epoch %d)%n", members, (System.nanoTime() - t0) / 1e9,
         owner.member(groupId).epoch());
@@ -126,6 +128,7 @@ public final class EncryptionGroupBenchmark {
     long[] commitRoundTrip = new long[joins];
     long[] welcomeBytes = new long[joins];
     long epochBefore = owner.member(groupId).epoch();
+    long nodeCpuBefore = nodeCpuNanos();
     for (int j = 0; j < joins; j++) {
       MlsTestDevice joiner = device(api, tokens, "new" + j);
       long start = System.nanoTime();
@@ -157,6 +160,7 @@ public final class EncryptionGroupBenchmark {
       joiner.send(general, "hello from newcomer " + j);
       toSend[j] = System.nanoTime() - start;
     }
+    long nodeCpu = nodeCpuNanos() - nodeCpuBefore;
     long commits = owner.member(groupId).epoch() - epochBefore;
     System.out.printf("join -> first decrypted read: p50 %.0f ms, p95 %.0f ms; -> first accepted"
             + " send: p50 %.0f ms, p95 %.0f ms (%d joins)%n", pct(toRead, 50), pct(toRead, 95),
@@ -167,6 +171,9 @@ public final class EncryptionGroupBenchmark {
             + " journal write, GroupInfo upload) p50 %.1f ms, p95 %.1f ms; Welcome p50 %d bytes%n",
         (double) commits / joins, external, joins, pct(commitRoundTrip, 50),
         pct(commitRoundTrip, 95), median(welcomeBytes));
+    System.out.printf("server CPU (the node's threads, not PostgreSQL) per join:"
+        + " %.1f ms; per commit: %.1f ms%n", nodeCpu / 1e6 / joins,
+        nodeCpu / 1e6 / Math.max(1, commits));
 
     // Chat: send to decrypted delivery at a live member, against delivery alone.
     MlsTestDevice reader = liveDevices.get(liveDevices.size() - 1);
@@ -213,6 +220,23 @@ public final class EncryptionGroupBenchmark {
         "{\"username\":\"" + name + "\",\"salt\":\"00\",\"verifier\":\"02\"}", null))
         .get("userId").asText();
     return MlsTestDevice.enroll(api, tokens.issue(id).token(), id);
+  }
+
+  /**
+   * CPU time of the node's threads (Pekko's dispatchers, HTTP and journal all run on
+   * {@code cloister-*} threads; callbacks of asks on the common pool), not the benchmark's clients,
+   * which run on the main thread and the HTTP client's own; not PostgreSQL's processes either.
+   */
+  private static long nodeCpuNanos() {
+    java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+    long sum = 0;
+    for (java.lang.management.ThreadInfo t : mx.getThreadInfo(mx.getAllThreadIds())) {
+      if (t != null && (t.getThreadName().startsWith("cloister-")
+          || t.getThreadName().startsWith("ForkJoinPool.commonPool"))) {
+        sum += Math.max(0, mx.getThreadCpuTime(t.getThreadId()));
+      }
+    }
+    return sum;
   }
 
   private static JsonNode ok(ApiClient.Response r) {
