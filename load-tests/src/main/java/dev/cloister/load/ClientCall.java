@@ -139,6 +139,10 @@ public final class ClientCall implements ActionBuilder {
   }
 
   static String describe(Throwable t) {
+    while ((t instanceof java.util.concurrent.ExecutionException
+        || t instanceof java.util.concurrent.CompletionException) && t.getCause() != null) {
+      t = t.getCause();
+    }
     String m = t.getMessage();
     return t.getClass().getSimpleName() + (m == null ? "" : ": " + m);
   }

@@ -43,6 +43,15 @@ public final class LoadRun {
     OPTIONS.put("--results", "load.results");
   }
 
+  /** The options' properties as this JVM started with them (-D), restored before each run. */
+  private static final Map<String, String> STARTING = new LinkedHashMap<>();
+
+  static {
+    for (String key : OPTIONS.values()) {
+      STARTING.put(key, System.getProperty(key));
+    }
+  }
+
   /** A run's outcome: Gatling's exit status and the report's index.html, if one was written. */
   public record Outcome(int status, Optional<Path> report) {}
 
@@ -84,6 +93,13 @@ public final class LoadRun {
           + (args[0].equals("voice-join") ? " (voice-join needs the server's voice channels, "
               + "which do not exist yet)" : ""));
     }
+    STARTING.forEach((key, value) -> {
+      if (value == null) {
+        System.clearProperty(key);
+      } else {
+        System.setProperty(key, value);
+      }
+    });
     List<String> keys = new ArrayList<>();
     for (int i = 1; i < args.length; i++) {
       String key = OPTIONS.get(args[i]);
@@ -106,12 +122,19 @@ public final class LoadRun {
           + e.getMessage());
     }
     long before = System.currentTimeMillis();
-    int status = io.gatling.app.Gatling$.MODULE$.fromArgs(new String[] {
-        "--simulation", simulation.getName(),
-        "--results-folder", results.toString(),
-        "--run-description", args[0] + " " + String.join(" ", keys.stream()
-            .map(k -> k + "=" + System.getProperty(k)).toList()),
-        "--launcher", "cloister"});
+    int status;
+    try {
+      status = io.gatling.app.Gatling$.MODULE$.fromArgs(new String[] {
+          "--simulation", simulation.getName(),
+          "--results-folder", results.toString(),
+          "--run-description", args[0] + " " + String.join(" ", keys.stream()
+              .map(k -> k + "=" + System.getProperty(k)).toList()),
+          "--launcher", "cloister"});
+    } catch (RuntimeException e) {
+      // The simulation could not be set up (the node unreachable, accounts refused): no run.
+      System.err.println("cloister load: " + e.getMessage());
+      return new Outcome(1, Optional.empty());
+    }
     return new Outcome(status, newestReport(results, before));
   }
 

@@ -48,6 +48,8 @@ public final class Member implements GatewayListener {
   private volatile GatewayClient gateway;
   private volatile boolean wasReady;
   private volatile String lastProblem = "";
+  /** Messages sent before this moment are not this member's to receive (0: from the start). */
+  private volatile long memberSinceMillis;
   private int posts;
 
   private Member(String username, CloisterClient client, Ledger ledger, Recorder recorder,
@@ -141,8 +143,11 @@ public final class Member implements GatewayListener {
   private void delivered(Message m) {
     long now = System.currentTimeMillis();
     Ledger.Sent s = ledger.lookup(m.ciphertext());
-    if (s == null || !received.add(Ledger.Key.of(m.ciphertext()))) {
-      return; // not this run's, or a second copy (a backfill after a resume)
+    if (s == null || s.sentAtMillis < memberSinceMillis
+        || !received.add(Ledger.Key.of(m.ciphertext()))) {
+      // not this run's, sent before this device was in the group (MLS keeps it unreadable to
+      // it, as it should), or a second copy (a backfill after a resume)
+      return;
     }
     recorder.ok("send-to-delivery", s.sentAtMillis, now);
     if (!decrypts) {
@@ -191,6 +196,19 @@ public final class Member implements GatewayListener {
       }
     }
     return lost;
+  }
+
+  /** A newcomer outside the guild's group: no message counts for it until {@link #memberFromNow}. */
+  public void notMemberYet() {
+    memberSinceMillis = Long.MAX_VALUE;
+  }
+
+  /**
+   * A newcomer's device is in the channel's group from now: the messages sent from now on are
+   * its to receive and read; earlier ones are not counted.
+   */
+  public void memberFromNow() {
+    memberSinceMillis = System.currentTimeMillis();
   }
 
   /** Disconnects seen since the session was ready (each one reconnected by the SDK, or not). */

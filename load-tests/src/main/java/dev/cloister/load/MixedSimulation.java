@@ -81,6 +81,10 @@ public class MixedSimulation extends CloisterSimulation {
     ScenarioBuilder newcomers = scenario("mixed: newcomers")
         .feed(csv(population.newcomers().toString()).queue())
         .exec(login(index -> true))
+        .exec(s -> {
+          member(s).notMemberYet(); // nothing before its join is its to read
+          return s;
+        })
         .exec(connect())
         .exec(ClientCall.timed("join-to-member", recorder, pool, s -> {
           Member m = member(s);
@@ -90,6 +94,7 @@ public class MixedSimulation extends CloisterSimulation {
           while (true) {
             Chat.GroupState g = chat.group(channel);
             if (g.sync().member()) {
+              m.memberFromNow();
               return s;
             }
             if (System.nanoTime() > deadline) {

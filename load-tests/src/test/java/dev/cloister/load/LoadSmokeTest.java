@@ -1,6 +1,7 @@
 package dev.cloister.load;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,5 +46,53 @@ class LoadSmokeTest {
     assertThat(o.status()).isZero();
     assertThat(o.report()).isPresent();
     assertThat(Files.readString(o.report().get())).contains("connect-to-ready");
+  }
+
+  @Test
+  void chatFanout() throws Exception {
+    LoadRun.Outcome o = run("chat-fanout", "--users", "4", "--ramp", "1s", "--duration", "4s",
+        "--posters", "2", "--rate", "4", "--decrypting", "2");
+    assertThat(o.status()).isZero();
+    String report = Files.readString(o.report().get());
+    assertThat(report).contains("send-to-delivery").contains("send-to-decrypted")
+        .contains("send-to-ack");
+  }
+
+  @Test
+  void mixed() throws Exception {
+    LoadRun.Outcome o = run("mixed", "--users", "4", "--joins", "2", "--ramp", "1s",
+        "--duration", "6s", "--think", "1s", "--decrypting", "2");
+    assertThat(o.status()).isZero();
+    assertThat(Files.readString(o.report().get())).contains("join-to-member")
+        .contains("send-to-delivery");
+  }
+
+  @Test
+  void badInputIsRefusedBeforeAnythingRuns() {
+    assertThatThrownBy(() -> LoadRun.run()).hasMessageContaining("name a simulation");
+    assertThatThrownBy(() -> LoadRun.run("voice-join", "--url", "http://127.0.0.1:1"))
+        .hasMessageContaining("unknown simulation 'voice-join'")
+        .hasMessageContaining("voice channels");
+    assertThatThrownBy(() -> run("chat-fanout", "--users", "many"))
+        .hasMessageContaining("load.users must be a whole number, not 'many'");
+    assertThatThrownBy(() -> run("chat-fanout", "--users", "0"))
+        .hasMessageContaining("load.users must be between 1 and 100000");
+    assertThatThrownBy(() -> run("mixed", "--duration", "soon"))
+        .hasMessageContaining("load.duration must be a duration such as 500ms, 30s");
+    assertThatThrownBy(() -> run("mixed", "--colour", "red"))
+        .hasMessageContaining("unknown option '--colour'");
+    assertThatThrownBy(() -> run("mixed", "--ramp"))
+        .hasMessageContaining("--ramp needs a value");
+    assertThatThrownBy(() -> LoadRun.run("connect-storm", "--url", "ftp://example"))
+        .hasMessageContaining("cloister.url must be http://host:port");
+  }
+
+  @Test
+  void aNodeThatIsNotThereFailsTheRun() throws Exception {
+    int closed = TestNode.freePort(); // nothing listens there any more
+    LoadRun.Outcome o = LoadRun.run("connect-storm", "--url", "http://127.0.0.1:" + closed,
+        "--users", "2", "--work-dir", work.resolve("homes").toString(), "--results",
+        work.resolve("results").toString());
+    assertThat(o.status()).isNotZero();
   }
 }

@@ -38,7 +38,9 @@ final class TestNode implements AutoCloseable {
             "cloister.rate-limits.gateway-connects-per-ip.burst", 100_000,
             "cloister.rate-limits.gateway-connects-per-ip.per-second", 10_000,
             "cloister.gateway.heartbeat-interval", "1s",
-            "cloister.gateway.heartbeat-timeout", "5s"))
+            "cloister.gateway.heartbeat-timeout", "5s",
+            "cloister.metrics.host", "127.0.0.1",
+            "cloister.metrics.port", 0))
         .withFallback(ConfigFactory.parseMap(Map.of(
             "cloister.data-dir", dataDir.toString(),
             "cloister.http.host", "127.0.0.1",
