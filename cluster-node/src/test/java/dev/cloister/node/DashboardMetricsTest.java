@@ -1,0 +1,104 @@
+package dev.cloister.node;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.typesafe.config.ConfigFactory;
+import dev.cloister.node.metrics.DashboardQueries;
+import dev.cloister.node.metrics.ScrapedMetrics;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every metric a Grafana dashboard queries is exported by a live node after a scripted session:
+ * two members chat in an encrypted guild over the gateway, a client trips a rate limit, and the
+ * node restarts (so entities recover). Fails naming each dashboard panel whose metric is missing.
+ */
+class DashboardMetricsTest {
+
+  @TempDir
+  Path dataDir;
+
+  @Test
+  void everyMetricTheDashboardsQueryIsExported() throws Exception {
+    int port = TestNodes.freePort();
+    int management = TestNodes.freePort();
+    // A gateway-connect bucket a client can empty, so that a refusal is counted.
+    var config = ConfigFactory.parseMap(Map.of(
+            "cloister.rate-limits.gateway-connects-per-ip.burst", 3,
+            "cloister.rate-limits.gateway-connects-per-ip.per-second", 0.01))
+        .withFallback(TestNodes.config(dataDir, port, management));
+    Node first = Node.start(config);
+    String guildId;
+    ApiClient api = new ApiClient("http://127.0.0.1:" + port);
+    GatewayEndToEndTest.User alice;
+    try {
+      alice = GatewayEndToEndTest.user(api, "dash");
+      GatewayEndToEndTest.User bob = GatewayEndToEndTest.user(api, "dash");
+      var guild = GatewayEndToEndTest.guild(api, alice, bob); // bob's Add: a commit
+      guildId = guild.get("id").asText();
+      String channel = guild.get("channels").get(0).get("id").asText();
+      try (GatewayClient gw = GatewayClient.identify(port, bob.token())) {
+        alice.device().send(channel, "hello dashboards");
+        bob.device().send(channel, "hello back");
+        await().atMost(Duration.ofSeconds(20)).until(() -> ScrapedMetrics.scrape(first.metricsUri())
+            .sum("cloister_gateway_dispatch_delay_seconds_count", Map.of()) >= 1);
+      }
+      HttpClient http = HttpClient.newHttpClient();
+      int refused = 0;
+      for (int i = 0; i < 10 && refused == 0; i++) {
+        refused += http.send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + port + "/gateway")).build(),
+            HttpResponse.BodyHandlers.discarding()).statusCode() == 429 ? 1 : 0;
+      }
+      assertThat(refused).isEqualTo(1);
+    } finally {
+      first.stop();
+    }
+    Node node = Node.start(config);
+    try {
+      // Loading the guild replays its events: entity recovery.
+      assertThat(api.get("/api/v1/guilds/" + guildId, alice.token()).status()).isEqualTo(200);
+      Node live = node;
+      try {
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofSeconds(1))
+            .until(() -> missing(live).isEmpty());
+      } catch (org.awaitility.core.ConditionTimeoutException e) {
+        assertThat(missing(live))
+            .as("dashboard panels querying metrics the node does not export").isEmpty();
+      }
+    } finally {
+      node.stop();
+    }
+  }
+
+  /** Dashboard panel to the metrics it queries that the node does not export. */
+  private static Map<String, Set<String>> missing(Node node) throws Exception {
+    Set<String> exported = ScrapedMetrics.scrape(node.metricsUri()).names();
+    Map<String, Set<String>> missing = new TreeMap<>();
+    for (var entry : DashboardQueries.queries(DashboardQueries.DASHBOARDS).entrySet()) {
+      Set<String> absent = new TreeSet<>();
+      for (String e : entry.getValue()) {
+        for (String m : DashboardQueries.metrics(e)) {
+          if (!exported.contains(m)) {
+            absent.add(m);
+          }
+        }
+      }
+      if (!absent.isEmpty()) {
+        missing.put(entry.getKey(), absent);
+      }
+    }
+    return missing;
+  }
+}
