@@ -174,6 +174,18 @@ public final class GroupSession {
     return locked(() -> member.protect(plaintext));
   }
 
+  /**
+   * This device's voice keys for the current epoch (the SFrame base key exported from it, and its
+   * leaf index as the sender index), for {@code VoiceEngine#installEpoch}; call again after each
+   * commit this session applies.
+   */
+  public dev.cloister.client.voice.VoiceEpoch voiceEpoch() throws MlsGroupException {
+    if (!joined()) {
+      throw new MlsGroupException("this device is not a member of group " + groupId);
+    }
+    return dev.cloister.client.voice.VoiceEpoch.of(member);
+  }
+
   @Override
   public String toString() {
     return "GroupSession[" + groupId + ", seq=" + seq + ", epoch=" + epoch() + ", joinedEpoch="

@@ -1,0 +1,549 @@
+package dev.cloister.client.voice;
+
+import dev.cloister.client.voice.audio.AudioSink;
+import dev.cloister.client.voice.audio.AudioSource;
+import dev.cloister.client.voice.audio.Pcm;
+import dev.cloister.mls.sframe.SFrameContext;
+import dev.cloister.sfu.rtp.RtcpPacket;
+import dev.cloister.sfu.rtp.RtpPacket;
+import dev.cloister.sfu.stun.StunMessage;
+import io.github.jaredmdobson.concentus.OpusApplication;
+import io.github.jaredmdobson.concentus.OpusEncoder;
+import io.github.jaredmdobson.concentus.OpusException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * The client's voice engine for one voice channel (DESIGN.md, "Voice transport"): every 20 ms it
+ * reads a frame from its {@link AudioSource}, encodes it with Opus (concentus, 48 kHz mono, in-band
+ * FEC, DTX), seals it with SFrame under the voice group's current MLS epoch ({@link VoiceKeys}) and
+ * sends it as RTP (payload type 111, the RFC 6464 level in a one-byte RFC 8285 extension the SFU
+ * reads without decrypting) to the SFU it is bound to by STUN ({@link StunBinding}). What the SFU
+ * forwards is decrypted on arrival, put in a jitter buffer per sender, decoded (FEC, PLC), mixed
+ * and written to its {@link AudioSink} on the same tick.
+ *
+ * <p>Plugging in: {@link #start} takes what the gateway's {@code VOICE_SERVER_UPDATE} carries
+ * ({@link VoiceServer}); {@link #installEpoch} takes each epoch of the channel's MLS group as this
+ * device reaches it ({@link VoiceEpoch#of}, {@code GroupSession#voiceEpoch}). Frames of an epoch
+ * this device has not reached yet are held for {@code futureEpochHold} while its commit is
+ * processed, so a rekey costs no frame; the epoch before stays for {@code epochGrace}.
+ *
+ * <p>One media thread owns everything on the media path (socket, codec, keys, buffers), so the hot
+ * path takes no lock; other threads talk to it through {@link #installEpoch}, {@link #setMuted},
+ * {@link #setDeafened} and {@link #stats}. Bad input on the media path is dropped silently and
+ * counted ({@link VoiceStats}).
+ */
+public final class VoiceEngine implements AutoCloseable {
+  static final int OPUS_PAYLOAD_TYPE = 111;
+  private static final long FRAME_NANOS = Pcm.FRAME_MILLIS * 1_000_000L;
+  private static final int MAX_DATAGRAM = 1500;
+  private static final int HOLD_CAPACITY = 128;
+  private static final int MAX_STREAMS = 256;
+  private static final long STREAM_IDLE_NANOS = 30_000_000_000L;
+  private static final int METADATA_LENGTH = 8;
+
+  private final VoiceConfig config;
+  private final VoiceServer server;
+  private final InetSocketAddress serverAddress;
+  private final AudioSource source;
+  private final AudioSink sink;
+  private final DatagramChannel channel;
+  private final Selector selector;
+  private final Thread thread;
+  private final SecureRandom random = new SecureRandom();
+  private final ConcurrentLinkedQueue<VoiceEpoch> pendingEpochs = new ConcurrentLinkedQueue<>();
+  private final Map<Integer, ReceiveStream> streams = new ConcurrentHashMap<>();
+
+  // Media thread state.
+  private final VoiceKeys keys;
+  private final StunBinding stun;
+  private final OpusEncoder encoder;
+  private final RtpPacket rtp = new RtpPacket();
+  private final Mixer mixer = new Mixer();
+  private final short[] captured = new short[Pcm.FRAME_SAMPLES];
+  private final short[] decoded = new short[Pcm.FRAME_SAMPLES];
+  private final short[] mixed = new short[Pcm.FRAME_SAMPLES];
+  private final byte[] opus = new byte[JitterBuffer.MAX_OPUS];
+  private final byte[] out = new byte[MAX_DATAGRAM + 600];
+  private final byte[] in = new byte[MAX_DATAGRAM + 1];
+  private final ByteBuffer inBuffer = ByteBuffer.wrap(in);
+  private final byte[] plain = new byte[MAX_DATAGRAM];
+  private final byte[] meta = new byte[METADATA_LENGTH];
+  private final byte[][] held = new byte[HOLD_CAPACITY][MAX_DATAGRAM];
+  private final int[] heldLength = new int[HOLD_CAPACITY];
+  private final long[] heldAt = new long[HOLD_CAPACITY];
+  private int heldHead;
+  private int heldCount;
+  private final int ssrc;
+  private int sequence;
+  private long timestamp;
+  private boolean sourceEnded;
+  private int dtxRun;
+  private long nextReport;
+
+  private volatile boolean running = true;
+  private volatile boolean muted;
+  private volatile boolean deafened;
+  private volatile String problem;
+  private VoiceEpoch lastRequested;
+  private volatile VoiceEpoch lastInstalled;
+
+  private volatile long framesCaptured;
+  private volatile long framesSent;
+  private volatile long framesNotSent;
+  private volatile long packetsIn;
+  private volatile long decrypted;
+  private volatile long forged;
+  private volatile long replayed;
+  private volatile long unknownKey;
+  private volatile long heldExpired;
+  private volatile long heldThenDecrypted;
+  private volatile long malformed;
+  private volatile long foreignSource;
+  private volatile long ownSsrc;
+  private volatile long tickOverruns;
+
+  private VoiceEngine(VoiceConfig config, VoiceServer server, AudioSource source, AudioSink sink,
+      InetSocketAddress bind) throws IOException {
+    this.config = config;
+    this.server = server;
+    this.serverAddress = server.address();
+    if (serverAddress.isUnresolved()) {
+      throw new IOException("voice server host " + server.udpHost() + " does not resolve");
+    }
+    this.source = source;
+    this.sink = sink;
+    this.ssrc = server.ssrcInt();
+    this.keys = new VoiceKeys(config.epochGrace().toNanos());
+    this.stun = new StunBinding(server, config, random);
+    try {
+      this.encoder = new OpusEncoder(Pcm.SAMPLE_RATE, 1, OpusApplication.OPUS_APPLICATION_VOIP);
+      encoder.setBitrate(config.bitrate());
+      encoder.setComplexity(config.complexity());
+      encoder.setUseInbandFEC(config.inbandFec());
+      encoder.setPacketLossPercent(config.expectedLossPercent());
+      encoder.setUseDTX(config.dtx());
+    } catch (OpusException e) {
+      throw new IllegalStateException("Opus encoder: " + e.getMessage(), e);
+    }
+    this.sequence = random.nextInt(1 << 16);
+    this.timestamp = random.nextInt() & 0xFFFF_FFFFL;
+    this.channel = DatagramChannel.open();
+    try {
+      channel.setOption(StandardSocketOptions.SO_RCVBUF, 1 << 20);
+      channel.bind(bind);
+      channel.configureBlocking(false);
+      this.selector = Selector.open();
+      channel.register(selector, SelectionKey.OP_READ);
+    } catch (IOException e) {
+      channel.close();
+      throw e;
+    }
+    this.thread = new Thread(this::run, "voice-engine-" + Integer.toUnsignedString(ssrc));
+    thread.setDaemon(true);
+    thread.setPriority(Thread.MAX_PRIORITY);
+  }
+
+  /**
+   * Opens a UDP socket on {@code bind} (port 0 for any) and starts binding to {@code server} and
+   * sending {@code source}. Frames flow once the SFU has answered the binding and the first epoch
+   * is installed.
+   */
+  public static VoiceEngine start(VoiceConfig config, VoiceServer server, AudioSource source, AudioSink sink,
+      InetSocketAddress bind) throws IOException {
+    VoiceEngine e = new VoiceEngine(config, server, source, sink, bind);
+    e.thread.start();
+    return e;
+  }
+
+  public static VoiceEngine start(VoiceConfig config, VoiceServer server, AudioSource source, AudioSink sink)
+      throws IOException {
+    return start(config, server, source, sink, new InetSocketAddress(0));
+  }
+
+  /**
+   * Hands the engine an epoch of the voice group (thread-safe). Sending moves to it at the next
+   * frame; the previous epoch decrypts for the grace period. The same epoch again is ignored.
+   *
+   * @throws IllegalArgumentException an epoch older than one given before, or one given before
+   *     with another key
+   */
+  public synchronized void installEpoch(VoiceEpoch epoch) {
+    if (lastRequested != null) {
+      if (epoch.epoch() < lastRequested.epoch()) {
+        throw new IllegalArgumentException("epoch " + epoch.epoch() + " is older than epoch "
+            + lastRequested.epoch() + " given before");
+      }
+      if (epoch.epoch() == lastRequested.epoch()) {
+        if (!epoch.equals(lastRequested)) {
+          throw new IllegalArgumentException("epoch " + epoch.epoch() + " given again with another key or leaf");
+        }
+        return;
+      }
+    }
+    lastRequested = epoch;
+    pendingEpochs.add(epoch);
+    selector.wakeup();
+  }
+
+  /** Muted: nothing is sent (the binding's consent is still refreshed). */
+  public void setMuted(boolean muted) {
+    this.muted = muted;
+  }
+
+  /** Deafened: the sink gets silence (frames are still received and counted). */
+  public void setDeafened(boolean deafened) {
+    this.deafened = deafened;
+  }
+
+  public InetSocketAddress localAddress() throws IOException {
+    return (InetSocketAddress) channel.getLocalAddress();
+  }
+
+  public VoiceServer server() {
+    return server;
+  }
+
+  /** Why the engine stopped or what it could not do (source or sink failure), or null. */
+  public String problem() {
+    return problem;
+  }
+
+  public boolean running() {
+    return running && thread.isAlive();
+  }
+
+  /** Waits (at most {@code timeout}) until the SFU has answered the STUN binding. */
+  public boolean awaitBound(Duration timeout) throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() - end < 0) {
+      if (stun.consented(System.nanoTime())) {
+        return true;
+      }
+      Thread.sleep(10);
+    }
+    return false;
+  }
+
+  public VoiceStats stats() {
+    long now = System.nanoTime();
+    List<VoiceStats.Stream> list = new ArrayList<>();
+    for (ReceiveStream s : streams.values()) {
+      list.add(s.snapshot(now));
+    }
+    list.sort(java.util.Comparator.comparingInt(VoiceStats.Stream::senderIndex));
+    long f = forged;
+    long r = replayed;
+    long u = unknownKey;
+    long h = heldExpired;
+    VoiceEpoch current = lastInstalled;
+    return new VoiceStats(current == null ? -1 : current.epoch(), stun.consented(now), framesCaptured, framesSent,
+        framesNotSent, packetsIn, decrypted, f + r + u + h, f, r, u, h, heldThenDecrypted, malformed,
+        foreignSource, ownSsrc, stun.requestsSent, stun.errorResponses, tickOverruns, List.copyOf(list));
+  }
+
+  /** Stops the media thread (waiting at most 2 s), then closes the socket, the source and the sink. */
+  @Override
+  public void close() throws IOException {
+    running = false;
+    selector.wakeup();
+    try {
+      thread.join(2000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    IOException first = null;
+    for (AutoCloseable c : new AutoCloseable[] {selector, channel, source, sink}) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        if (first == null) {
+          first = e instanceof IOException io ? io : new IOException(e);
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  // ---- media thread ----
+
+  private void run() {
+    long nextTick = System.nanoTime();
+    try {
+      while (running) {
+        long now = System.nanoTime();
+        long wait = nextTick - now;
+        if (wait > 0) {
+          selector.select(Math.max(1, wait / 1_000_000L));
+          selector.selectedKeys().clear();
+          receiveAll();
+          continue;
+        }
+        receiveAll();
+        tick(now);
+        nextTick += FRAME_NANOS;
+        if (now - nextTick > 10 * FRAME_NANOS) {
+          tickOverruns++; // stalled (GC, an overloaded machine): resynchronise instead of bursting
+          nextTick = now + FRAME_NANOS;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      problem = "voice engine stopped: " + e;
+    } finally {
+      running = false;
+    }
+  }
+
+  private void receiveAll() throws IOException {
+    for (int i = 0; i < 256; i++) {
+      inBuffer.clear();
+      SocketAddress from = channel.receive(inBuffer);
+      if (from == null) {
+        return;
+      }
+      long now = System.nanoTime();
+      packetsIn++;
+      int len = inBuffer.position();
+      if (!serverAddress.equals(from)) {
+        foreignSource++;
+        continue;
+      }
+      if (len > MAX_DATAGRAM) {
+        malformed++;
+        continue;
+      }
+      if (StunMessage.looksLikeStun(in, 0, len)) {
+        stun.onMessage(in, 0, len, now);
+      } else if (RtcpPacket.looksLikeRtcp(in, 0, len)) {
+        malformed++; // the SFU sends no RTCP
+      } else {
+        onRtp(in, len, now, -1);
+      }
+    }
+  }
+
+  /**
+   * One RTP datagram from the SFU: decrypt, then into its sender's jitter buffer. A frame of an
+   * epoch this device has not reached is held ({@code heldSince}: when it was first held, or -1).
+   */
+  private void onRtp(byte[] buf, int len, long now, long heldSince) {
+    if (!rtp.wrap(buf, 0, len) || rtp.payloadType() != OPUS_PAYLOAD_TYPE || rtp.payloadLength() == 0) {
+      malformed++;
+      return;
+    }
+    int from = rtp.ssrc();
+    if (from == ssrc) {
+      ownSsrc++;
+      return;
+    }
+    System.arraycopy(buf, 8, meta, 0, 4); // SSRC
+    System.arraycopy(buf, 4, meta, 4, 4); // RTP timestamp
+    int off = rtp.payloadOffset();
+    int plen = rtp.payloadLength();
+    int n = keys.unprotect(meta, 0, METADATA_LENGTH, buf, off, plen, plain, 0);
+    if (n < 0) {
+      switch (n) {
+        case SFrameContext.ERR_UNKNOWN_KID -> {
+          if (keys.mayBeAhead(buf, off, plen)) {
+            hold(buf, len, heldSince < 0 ? now : heldSince);
+          } else {
+            unknownKey++;
+          }
+        }
+        case SFrameContext.ERR_AUTH -> forged++;
+        case SFrameContext.ERR_REPLAY -> replayed++;
+        default -> malformed++;
+      }
+      return;
+    }
+    decrypted++;
+    if (heldSince >= 0) {
+      heldThenDecrypted++;
+    }
+    int sender = keys.senderOf(buf, off, plen);
+    ReceiveStream stream = streams.get(from);
+    if (stream == null || stream.senderIndex != sender) {
+      // A new SSRC, or the SFU gave a departed member's SSRC to someone else: a fresh stream and decoder.
+      if (stream == null && streams.size() >= MAX_STREAMS) {
+        evictQuietest();
+      }
+      stream = new ReceiveStream(from, sender, config);
+      streams.put(from, stream);
+    }
+    stream.onFrame(rtp.sequenceNumber(), rtp.timestamp(), plain, 0, n, rtp.audioLevel(server.audioLevelExtId()), now);
+  }
+
+  private void hold(byte[] buf, int len, long since) {
+    if (heldCount == HOLD_CAPACITY) {
+      heldHead = (heldHead + 1) % HOLD_CAPACITY; // the oldest gives way
+      heldCount--;
+      heldExpired++;
+    }
+    int slot = (heldHead + heldCount) % HOLD_CAPACITY;
+    System.arraycopy(buf, 0, held[slot], 0, len);
+    heldLength[slot] = len;
+    heldAt[slot] = since;
+    heldCount++;
+  }
+
+  /** Expires frames held too long and, when a new epoch arrived, tries the others again. */
+  private void releaseHeld(long now, boolean retry) {
+    long maxHold = config.futureEpochHold().toNanos();
+    int n = heldCount;
+    for (int i = 0; i < n; i++) {
+      int slot = heldHead;
+      heldHead = (heldHead + 1) % HOLD_CAPACITY;
+      heldCount--;
+      if (now - heldAt[slot] > maxHold) {
+        heldExpired++;
+      } else if (retry) {
+        int len = heldLength[slot];
+        System.arraycopy(held[slot], 0, in, 0, len);
+        onRtp(in, len, now, heldAt[slot]); // held again if still ahead of us
+      } else {
+        hold(held[slot], heldLength[slot], heldAt[slot]);
+      }
+    }
+  }
+
+  private void evictQuietest() {
+    Integer oldest = null;
+    long at = Long.MAX_VALUE;
+    for (Map.Entry<Integer, ReceiveStream> e : streams.entrySet()) {
+      if (e.getValue().lastHeard() < at) {
+        at = e.getValue().lastHeard();
+        oldest = e.getKey();
+      }
+    }
+    if (oldest != null) {
+      streams.remove(oldest);
+    }
+  }
+
+  private void tick(long now) throws IOException {
+    boolean newEpoch = false;
+    for (VoiceEpoch e; (e = pendingEpochs.poll()) != null; ) {
+      if (keys.install(e, now) == VoiceKeys.Installed.NEW) {
+        newEpoch = true;
+        lastInstalled = e;
+      }
+    }
+    keys.expire(now);
+    if (heldCount > 0) {
+      releaseHeld(now, newEpoch);
+    }
+    int stunLength = stun.poll(now, out);
+    if (stunLength > 0) {
+      channel.send(ByteBuffer.wrap(out, 0, stunLength), serverAddress);
+    }
+    send(now);
+    playout(now);
+    if (now - nextReport >= 0) {
+      nextReport = now + config.rtcpInterval().toNanos();
+      report(now);
+    }
+  }
+
+  private void send(long now) throws IOException {
+    if (sourceEnded) {
+      return;
+    }
+    boolean got;
+    try {
+      got = source.read(captured);
+    } catch (IOException | RuntimeException e) {
+      problem = "audio source failed: " + e.getMessage();
+      got = false;
+    }
+    if (!got) {
+      sourceEnded = true;
+      return;
+    }
+    framesCaptured++;
+    long frameTimestamp = timestamp;
+    timestamp = (timestamp + Pcm.FRAME_SAMPLES) & 0xFFFF_FFFFL;
+    if (muted) {
+      framesNotSent++;
+      return;
+    }
+    int level = Pcm.audioLevel(captured, Pcm.FRAME_SAMPLES);
+    int opusLength;
+    try {
+      opusLength = encoder.encode(captured, 0, Pcm.FRAME_SAMPLES, opus, 0, opus.length);
+    } catch (OpusException e) {
+      problem = "Opus encoder: " + e.getMessage();
+      framesNotSent++;
+      return;
+    }
+    if (opusLength <= 2) {
+      // DTX: a TOC byte alone; send one in dtxKeepaliveFrames so receivers know the stream lives.
+      if (dtxRun++ % config.dtxKeepaliveFrames() != 0) {
+        framesNotSent++;
+        return;
+      }
+    } else {
+      dtxRun = 0;
+    }
+    if (!stun.consented(now) || keys.current() == null) {
+      framesNotSent++;
+      return;
+    }
+    int header = RtpPacket.write(out, OPUS_PAYLOAD_TYPE, sequence, frameTimestamp, ssrc, server.audioLevelExtId(),
+        level, level < 60, opus, 0, 0);
+    System.arraycopy(out, 8, meta, 0, 4);
+    System.arraycopy(out, 4, meta, 4, 4);
+    int sealed = keys.protect(meta, 0, METADATA_LENGTH, opus, 0, opusLength, out, header);
+    if (sealed < 0) {
+      framesNotSent++;
+      return;
+    }
+    channel.send(ByteBuffer.wrap(out, 0, header + sealed), serverAddress);
+    sequence = (sequence + 1) & 0xFFFF;
+    framesSent++;
+  }
+
+  private void playout(long now) {
+    mixer.clear();
+    for (ReceiveStream s : streams.values()) {
+      if (s.playout(now, decoded)) {
+        mixer.add(decoded);
+      } else if (now - s.lastHeard() > STREAM_IDLE_NANOS) {
+        streams.remove(s.ssrc);
+      }
+    }
+    mixer.mixInto(mixed);
+    if (deafened) {
+      java.util.Arrays.fill(mixed, (short) 0);
+    }
+    try {
+      sink.write(mixed);
+    } catch (IOException | RuntimeException e) {
+      problem = "audio sink failed: " + e.getMessage();
+    }
+  }
+
+  private void report(long now) throws IOException {
+    if (!stun.consented(now)) {
+      return;
+    }
+    for (ReceiveStream s : streams.values()) {
+      int n = s.writeReport(out, ssrc);
+      channel.send(ByteBuffer.wrap(out, 0, n), serverAddress);
+    }
+  }
+}
