@@ -20,6 +20,8 @@ import dev.cloister.node.auth.SessionTokens;
 import dev.cloister.node.auth.SrpLogins;
 import dev.cloister.node.db.Database;
 import dev.cloister.node.db.DatabaseReadinessCheck;
+import dev.cloister.node.events.EventStream;
+import dev.cloister.node.events.EventStreamProjection;
 import dev.cloister.guild.GuildFeed;
 import dev.cloister.node.gateway.Gateway;
 import dev.cloister.node.gateway.GatewayRoute;
@@ -86,9 +88,11 @@ public final class Node {
   private final ExecutorService blocking;
   private final Uri managementUri;
   private final MetricsEndpoint metrics;
+  private final EventStream events;
 
   private Node(ActorSystem<Void> system, Database database, ServerBinding binding,
-      ExecutorService blocking, Uri managementUri, MetricsEndpoint metrics) {
+      ExecutorService blocking, Uri managementUri, MetricsEndpoint metrics, EventStream events) {
+    this.events = events;
     this.system = system;
     this.database = database;
     this.binding = binding;
@@ -133,9 +137,10 @@ public final class Node {
     Runtime.getRuntime().addShutdownHook(new Thread(node::awaitTerminationThenCloseDatabase,
         "cloister-database-stop"));
     log.info("Cloister node ready in {} ms: HTTP on {}, management (/ready, /alive) on {}, "
-            + "Prometheus metrics on {}",
+            + "Prometheus metrics on {}, event stream {}",
         (System.nanoTime() - t0) / 1_000_000, "http://" + node.httpAddress().getHostString() + ":"
-            + node.httpAddress().getPort(), node.managementUri, node.metricsUri());
+            + node.httpAddress().getPort(), node.managementUri, node.metricsUri(),
+        node.events == null ? "off" : "on Kafka at " + node.events.bootstrap());
     node.system.getWhenTerminated().toCompletableFuture().join();
   }
 
@@ -148,17 +153,22 @@ public final class Node {
     Metrics.start(base);
 
     Database database = Database.start(base, dataDir);
+    EventStream events = null;
     try {
       database.migrate();
-      return startWith(base, cloister, dataDir, database);
+      events = EventStream.start(cloister.getConfig("kafka"), dataDir, cloister.getInt("node-id"));
+      return startWith(base, cloister, dataDir, database, events);
     } catch (Exception | Error e) {
+      if (events != null) {
+        events.close();
+      }
       database.close();
       throw e;
     }
   }
 
-  private static Node startWith(Config base, Config cloister, Path dataDir, Database database)
-      throws Exception {
+  private static Node startWith(Config base, Config cloister, Path dataDir, Database database,
+      EventStream events) throws Exception {
     Map<String, Object> db = new HashMap<>();
     String slick = "pekko-persistence-jdbc.shared-databases.slick.db.";
     db.put(slick + "url", database.url());
@@ -221,6 +231,9 @@ public final class Node {
           Props.empty());
       GatewaySession.init(system, gateway, gatewaySettings);
       MessageHistoryProjection.init(system, database.dataSource());
+      if (events != null) {
+        EventStreamProjection.init(system, database.dataSource(), events);
+      }
 
       Uri management = PekkoManagement.get(system).start()
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -264,7 +277,7 @@ public final class Node {
             return CompletableFuture.completedFuture(Done.getInstance());
           });
       ready.set(true);
-      return new Node(system, database, binding, blocking, management, metrics);
+      return new Node(system, database, binding, blocking, management, metrics, events);
     } catch (Exception | Error e) {
       blocking.shutdownNow();
       sampler.close();
@@ -352,6 +365,11 @@ public final class Node {
     return metrics.address();
   }
 
+  /** The Kafka bootstrap list the node publishes its event stream to; empty when it is off. */
+  public java.util.Optional<String> kafkaBootstrap() {
+    return java.util.Optional.ofNullable(events).map(EventStream::bootstrap);
+  }
+
   /** The JDBC URL of this node's database (embedded or external), for another node to share. */
   public String databaseUrl() {
     return database.url();
@@ -374,6 +392,9 @@ public final class Node {
       system.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
     } catch (Exception e) {
       log.warn("The actor system did not terminate within 60 s; stopping the database anyway");
+    }
+    if (events != null) {
+      events.close(); // after the projections that publish stopped with the actor system
     }
     database.close();
   }
