@@ -129,16 +129,7 @@ public final class VoiceEngine implements AutoCloseable {
     this.ssrc = server.ssrcInt();
     this.keys = new VoiceKeys(config.epochGrace().toNanos());
     this.stun = new StunBinding(server, config, random);
-    try {
-      this.encoder = new OpusEncoder(Pcm.SAMPLE_RATE, 1, OpusApplication.OPUS_APPLICATION_VOIP);
-      encoder.setBitrate(config.bitrate());
-      encoder.setComplexity(config.complexity());
-      encoder.setUseInbandFEC(config.inbandFec());
-      encoder.setPacketLossPercent(config.expectedLossPercent());
-      encoder.setUseDTX(config.dtx());
-    } catch (OpusException e) {
-      throw new IllegalStateException("Opus encoder: " + e.getMessage(), e);
-    }
+    this.encoder = newEncoder(config);
     this.sequence = random.nextInt(1 << 16);
     this.timestamp = random.nextInt() & 0xFFFF_FFFFL;
     this.channel = DatagramChannel.open();
@@ -155,6 +146,21 @@ public final class VoiceEngine implements AutoCloseable {
     this.thread = new Thread(this::run, "voice-engine-" + Integer.toUnsignedString(ssrc));
     thread.setDaemon(true);
     thread.setPriority(Thread.MAX_PRIORITY);
+  }
+
+  /** Opus for voice: 48 kHz mono, VoIP mode, the configured bitrate, complexity, in-band FEC and DTX. */
+  static OpusEncoder newEncoder(VoiceConfig config) {
+    try {
+      OpusEncoder e = new OpusEncoder(Pcm.SAMPLE_RATE, 1, OpusApplication.OPUS_APPLICATION_VOIP);
+      e.setBitrate(config.bitrate());
+      e.setComplexity(config.complexity());
+      e.setUseInbandFEC(config.inbandFec());
+      e.setPacketLossPercent(config.expectedLossPercent());
+      e.setUseDTX(config.dtx());
+      return e;
+    } catch (OpusException e) {
+      throw new IllegalStateException("Opus encoder: " + e.getMessage(), e);
+    }
   }
 
   /**

@@ -1,0 +1,105 @@
+package dev.cloister.client.voice;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.cloister.mls.sframe.SFrameContext;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+/** Epoch keys as the engine uses them: one device sending, another receiving, on a simulated clock. */
+class VoiceKeysTest {
+  private static final long MS = 1_000_000L;
+  private final byte[] meta = {1, 2, 3, 4, 5, 6, 7, 8};
+  private final byte[] opus = "an opus frame".getBytes();
+  private final byte[] frame = new byte[200];
+  private final byte[] plain = new byte[200];
+
+  private static VoiceEpoch epoch(long n, int sender) {
+    byte[] key = new byte[16];
+    Arrays.fill(key, (byte) n);
+    return new VoiceEpoch(n, sender, key);
+  }
+
+  private int seal(VoiceKeys k) {
+    return k.protect(meta, 0, 8, opus, 0, opus.length, frame, 0);
+  }
+
+  private int open(VoiceKeys k, int len) {
+    return k.unprotect(meta, 0, 8, frame, 0, len, plain, 0);
+  }
+
+  @Test
+  void thePreviousEpochOpensDuringTheGraceAndNotAfter() {
+    VoiceKeys alice = new VoiceKeys(300 * MS);
+    VoiceKeys bob = new VoiceKeys(300 * MS);
+    alice.install(epoch(5, 0), 0);
+    bob.install(epoch(5, 1), 0);
+    int old = seal(alice);
+    assertThat(open(bob, old)).isEqualTo(opus.length);
+
+    bob.install(epoch(6, 1), 1000 * MS);
+    int stillOld = seal(alice); // alice has not processed the commit yet
+    bob.expire(1200 * MS);
+    assertThat(open(bob, stillOld)).as("inside the grace").isEqualTo(opus.length);
+    int late = seal(alice);
+    bob.expire(1300 * MS);
+    assertThat(bob.previousEpoch()).isEqualTo(-1);
+    assertThat(open(bob, late)).as("after the grace").isEqualTo(SFrameContext.ERR_UNKNOWN_KID);
+    assertThat(bob.mayBeAhead(frame, 0, late)).as("epoch 5 is behind bob, not ahead").isFalse();
+  }
+
+  @Test
+  void aFrameOfAnEpochNotReachedYetIsWorthHolding() {
+    VoiceKeys alice = new VoiceKeys(300 * MS);
+    VoiceKeys bob = new VoiceKeys(300 * MS);
+    alice.install(epoch(7, 0), 0);
+    bob.install(epoch(6, 1), 0);
+    int ahead = seal(alice);
+    assertThat(open(bob, ahead)).isEqualTo(SFrameContext.ERR_UNKNOWN_KID);
+    assertThat(bob.mayBeAhead(frame, 0, ahead)).isTrue();
+    bob.install(epoch(7, 1), 10 * MS);
+    assertThat(open(bob, ahead)).isEqualTo(opus.length);
+    assertThat(bob.senderOf(frame, 0, ahead)).isZero();
+  }
+
+  @Test
+  void installingTheSameEpochAgainKeepsTheCounterSoNoNonceRepeats() {
+    VoiceKeys alice = new VoiceKeys(300 * MS);
+    VoiceKeys bob = new VoiceKeys(300 * MS);
+    alice.install(epoch(3, 0), 0);
+    bob.install(epoch(3, 1), 0);
+    int first = seal(alice);
+    assertThat(open(bob, first)).isPositive();
+    assertThat(alice.install(epoch(3, 0), 5 * MS)).isEqualTo(VoiceKeys.Installed.SAME);
+    int second = seal(alice);
+    assertThat(open(bob, second)).as("a restarted counter would be refused as a replay").isPositive();
+    assertThat(open(bob, second)).isEqualTo(SFrameContext.ERR_REPLAY);
+  }
+
+  @Test
+  void olderEpochsAndASecondKeyForAnEpochAreRefused() {
+    VoiceKeys k = new VoiceKeys(0);
+    k.install(epoch(9, 0), 0);
+    assertThatThrownBy(() -> k.install(epoch(8, 0), 0)).hasMessageContaining("older");
+    byte[] other = new byte[16];
+    assertThatThrownBy(() -> k.install(new VoiceEpoch(9, 0, other), 0)).hasMessageContaining("another key");
+    assertThatThrownBy(() -> new VoiceEpoch(1, 70_000, other)).hasMessageContaining("16 bits");
+    assertThatThrownBy(() -> new VoiceEpoch(1, 0, new byte[15])).hasMessageContaining("16 bytes");
+  }
+
+  @Test
+  void nothingIsSealedBeforeTheFirstEpochAndATamperedFrameDoesNotOpen() {
+    VoiceKeys k = new VoiceKeys(0);
+    assertThat(seal(k)).isEqualTo(SFrameContext.ERR_UNKNOWN_KID);
+    k.install(epoch(1, 0), 0);
+    VoiceKeys r = new VoiceKeys(0);
+    r.install(epoch(1, 1), 0);
+    int n = seal(k);
+    frame[n - 1] ^= 1;
+    assertThat(open(r, n)).isEqualTo(SFrameContext.ERR_AUTH);
+    frame[n - 1] ^= 1;
+    meta[0] ^= 1; // the SSRC and timestamp are authenticated too
+    assertThat(open(r, n)).isEqualTo(SFrameContext.ERR_AUTH);
+  }
+}
