@@ -32,6 +32,15 @@ final class SfuFixture implements AutoCloseable {
     return call("GET", "/v1/conferences/" + conference, null, 200);
   }
 
+  void delete(String conference, String endpoint) throws IOException, InterruptedException {
+    HttpRequest r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sfu.controlPort() + "/v1/conferences/"
+        + conference + "/endpoints/" + endpoint)).DELETE().timeout(Duration.ofSeconds(10)).build();
+    int status = http.send(r, HttpResponse.BodyHandlers.discarding()).statusCode();
+    if (status != 204) {
+      throw new IllegalStateException("DELETE endpoint " + endpoint + ": " + status);
+    }
+  }
+
   JsonNode stats() throws IOException, InterruptedException {
     return call("GET", "/v1/stats", null, 200);
   }
