@@ -116,6 +116,21 @@ public final class Guild
 
   public record Replica(State state, long seqNr) implements CborSerializable {}
 
+  /** The guild's voice channels, for the driver that keeps them to who may CONNECT. */
+  public record GetVoiceChannels(ActorRef<StatusReply<VoiceChannels>> replyTo) implements Command {}
+
+  public record VoiceChannels(List<String> channelIds) implements CborSerializable {}
+
+  /** Which of these voice participants ({@code channelId -> userIds}) may no longer be there. */
+  public record CheckVoiceAccess(Map<String, List<String>> participants,
+      ActorRef<StatusReply<VoiceEvictions>> replyTo) implements Command {}
+
+  /** {@code reason}: banned, removed (kicked or left the guild), lost_connect, channel_deleted. */
+  public record VoiceEviction(String channelId, String userId, String reason)
+      implements CborSerializable {}
+
+  public record VoiceEvictions(List<VoiceEviction> evictions) implements CborSerializable {}
+
   /** Every change a user can ask of a guild. */
   @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "action")
   @JsonSubTypes({
@@ -774,6 +789,34 @@ public final class Guild
           : Outcome.rejected(denied);
     }
 
+    public List<String> voiceChannelIds() {
+      return channels.stream().filter(c -> c.type() == ChannelType.VOICE).map(Channel::id).toList();
+    }
+
+    /** Participants of voice channels who may no longer be there, and why. */
+    public List<VoiceEviction> voiceEvictions(Map<String, List<String>> participants) {
+      List<VoiceEviction> out = new ArrayList<>();
+      participants.forEach((channelId, users) -> {
+        Channel c = channel(channelId);
+        for (String u : users) {
+          String reason;
+          if (c == null || c.type() != ChannelType.VOICE) {
+            reason = "channel_deleted";
+          } else if (bans.containsKey(u)) {
+            reason = "banned";
+          } else if (!members.containsKey(u)) {
+            reason = "removed";
+          } else if (!Permission.CONNECT.in(EffectivePermissions.inChannel(this, u, c))) {
+            reason = "lost_connect";
+          } else {
+            continue;
+          }
+          out.add(new VoiceEviction(channelId, u, reason));
+        }
+      });
+      return out;
+    }
+
     public Outcome<GuildView> guildPermission(String userId, Permission p) {
       if (!exists()) {
         return Outcome.rejected(Rejection.notFound("unknown guild"));
@@ -1142,6 +1185,12 @@ public final class Guild
             withGroup(s, s.channelAccess(c.userId(), c.channelId(), c.permission()))))
         .onCommand(GetAudience.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
             s.exists() ? Outcome.ok(plan(s)) : Outcome.rejected(Rejection.notFound("unknown guild"))))
+        .onCommand(GetVoiceChannels.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
+            s.exists() ? Outcome.ok(new VoiceChannels(s.voiceChannelIds()))
+                : Outcome.rejected(Rejection.notFound("unknown guild"))))
+        .onCommand(CheckVoiceAccess.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
+            s.exists() ? Outcome.ok(new VoiceEvictions(s.voiceEvictions(c.participants())))
+                : Outcome.rejected(Rejection.notFound("unknown guild"))))
         .onCommand(CheckGuildPermission.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
             s.guildPermission(c.userId(), c.permission())))
         .onCommand(Get.class,

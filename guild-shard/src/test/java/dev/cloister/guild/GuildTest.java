@@ -160,6 +160,26 @@ class GuildTest {
   }
 
   @Test
+  void voiceParticipantsWhoMayNoLongerConnectAreNamedWithTheReason() {
+    World w = new World();
+    for (String u : List.of("2", "3", "4", "5")) {
+      w.join(u);
+    }
+    assertThat(w.state.voiceChannelIds()).containsExactly("201");
+    w.ok(OWNER, new Guild.Kick("3"));
+    w.ok(OWNER, new Guild.BanMember("4"));
+    w.ok(OWNER, new Guild.SetOverwrite("201",
+        new Guild.Overwrite("5", Guild.OverwriteType.MEMBER, 0, Permission.CONNECT.bit)));
+    var evictions = w.state.voiceEvictions(java.util.Map.of(
+        "201", List.of(OWNER, "2", "3", "4", "5"), "999", List.of("2")));
+    assertThat(evictions).containsExactlyInAnyOrder(
+        new Guild.VoiceEviction("201", "3", "removed"),
+        new Guild.VoiceEviction("201", "4", "banned"),
+        new Guild.VoiceEviction("201", "5", "lost_connect"),
+        new Guild.VoiceEviction("999", "2", "channel_deleted"));
+  }
+
+  @Test
   void kicksAndBansRespectTheHierarchyAndSpareTheOwner() {
     World w = new World();
     w.join("2");

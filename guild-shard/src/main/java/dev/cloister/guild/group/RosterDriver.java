@@ -46,10 +46,18 @@ public final class RosterDriver {
 
   private final ClusterSharding sharding;
   private final Duration timeout;
+  /** Empty until the node runs voice channels; then guild changes also check their participants. */
+  private final Optional<dev.cloister.guild.voice.VoiceAccess> voice;
 
   public RosterDriver(ClusterSharding sharding, Duration timeout) {
+    this(sharding, timeout, Optional.empty());
+  }
+
+  public RosterDriver(ClusterSharding sharding, Duration timeout,
+      Optional<dev.cloister.guild.voice.VoiceAccess> voice) {
     this.sharding = sharding;
     this.timeout = timeout;
+    this.voice = voice;
   }
 
   /** Sends each group of the guild its roster as of the guild's current audience. */
@@ -164,11 +172,15 @@ public final class RosterDriver {
     return CompletableFuture.allOf(reached.stream().map(CompletionStage::toCompletableFuture)
             .toArray(CompletableFuture[]::new))
         .thenCompose(x -> {
+          List<CompletionStage<Done>> work = new ArrayList<>();
+          for (String g : guilds) {
+            voice.ifPresent(v -> work.add(ignoringUnknown(v.enforce(g), Done.getInstance())));
+          }
           for (CompletionStage<Set<String>> r : reached) {
             guilds.addAll(r.toCompletableFuture().join());
           }
-          return all(guilds.stream()
-              .map(g -> ignoringUnknown(syncGuild(g), Done.getInstance())).toList());
+          guilds.forEach(g -> work.add(ignoringUnknown(syncGuild(g), Done.getInstance())));
+          return all(work);
         });
   }
 
