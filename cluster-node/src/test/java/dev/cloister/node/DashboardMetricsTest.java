@@ -21,8 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Every metric a Grafana dashboard queries is exported by a live node after a scripted session:
- * two members chat in an encrypted guild over the gateway, a client trips a rate limit, and the
- * node restarts (so entities recover). Fails naming each dashboard panel whose metric is missing.
+ * two members chat in an encrypted guild over the gateway (published to the embedded Kafka), a
+ * client trips a rate limit, and the node restarts (so entities recover). Fails naming each dashboard panel whose metric is missing.
  */
 class DashboardMetricsTest {
 
@@ -34,9 +34,12 @@ class DashboardMetricsTest {
     int port = TestNodes.freePort();
     int management = TestNodes.freePort();
     // A gateway-connect bucket a client can empty, so that a refusal is counted.
+    // The event stream on, on an embedded broker, for its panel.
     var config = ConfigFactory.parseMap(Map.of(
             "cloister.rate-limits.gateway-connects-per-ip.burst", 3,
-            "cloister.rate-limits.gateway-connects-per-ip.per-second", 0.01))
+            "cloister.rate-limits.gateway-connects-per-ip.per-second", 0.01,
+            "cloister.kafka.enabled", true,
+            "cloister.kafka.embedded-port", 0))
         .withFallback(TestNodes.config(dataDir, port, management));
     Node first = Node.start(config);
     String guildId;
