@@ -34,4 +34,29 @@ class SnowflakeTest {
     assertThat(Snowflake.parse("99999999999999999999")).isEmpty();
     assertThat(Snowflake.parse(null)).isEmpty();
   }
+
+  @Test
+  void aRestartNeverRepeatsAnIdEvenWhenTheClockWasSetBack(@org.junit.jupiter.api.io.TempDir
+      java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path floor = dir.resolve("id-floor");
+    Snowflake first = new Snowflake(3, floor);
+    long last = 0;
+    for (int i = 0; i < 10_000; i++) {
+      last = first.next();
+    }
+    assertThat(Long.parseLong(java.nio.file.Files.readString(floor).strip()))
+        .as("reserved ahead, durably").isGreaterThan(last >>> 22);
+    Snowflake restarted = new Snowflake(3, floor);
+    assertThat(restarted.next()).isGreaterThan(last);
+
+    // The node was down while the clock went back an hour: what the floor says wins.
+    long hourAhead = System.currentTimeMillis() - Snowflake.EPOCH_MILLIS + 3_600_000;
+    java.nio.file.Files.writeString(floor, hourAhead + "\n");
+    long afterStep = new Snowflake(3, floor).next();
+    assertThat(afterStep >>> 22).isGreaterThanOrEqualTo(hourAhead);
+
+    java.nio.file.Files.writeString(floor, "garbage");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new Snowflake(3, floor))
+        .isInstanceOf(java.io.IOException.class).hasMessageContaining("is damaged");
+  }
 }
