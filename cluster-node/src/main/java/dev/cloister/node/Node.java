@@ -212,7 +212,9 @@ public final class Node {
       JdbcProjection.createTablesIfNotExists(() -> new DataSourceSession(database.dataSource()), system)
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
 
-      Snowflake ids = new Snowflake(cloister.getInt("node-id"));
+      // The floor keeps ids unique across restarts even if the clock was set back meanwhile.
+      Snowflake ids = new Snowflake(cloister.getInt("node-id"),
+          dataDir.resolve("id-floor-" + cloister.getInt("node-id")));
       GuildFeed feed = GuildFeed.of(system);
       Account.init(system);
       User.init(system);
