@@ -41,8 +41,8 @@ final class StunBinding {
   private long currentRto;
   private long nextTransactionAt;
 
-  private boolean everBound;
-  private long lastSuccess;
+  private volatile boolean everBound;
+  private volatile long lastSuccess;
   private volatile int lastErrorCode = -1;
   volatile long requestsSent;
   volatile long successes;
