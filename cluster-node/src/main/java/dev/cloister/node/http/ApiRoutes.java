@@ -14,8 +14,8 @@ import java.util.concurrent.CompletionStage;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Supplier;
-import java.net.InetAddress;
 import dev.cloister.node.gateway.GatewayRoute;
+import dev.cloister.node.limits.ClientAddress;
 import dev.cloister.node.limits.TokenBuckets;
 import dev.cloister.node.metrics.CloisterMetrics;
 import org.apache.pekko.http.javadsl.model.AttributeKeys;
@@ -106,7 +106,7 @@ public final class ApiRoutes extends JsonRoutes {
    */
   private Route limited(TokenBuckets limit, String name, String message, Supplier<Route> inner) {
     return optionalAttribute(AttributeKeys.remoteAddress, remote -> {
-      String ip = remote.flatMap(RemoteAddress::getAddress).map(InetAddress::getHostAddress)
+      String ip = remote.flatMap(RemoteAddress::getAddress).map(ClientAddress::limitKey)
           .orElse("unknown");
       long waitMillis = limit.take(ip);
       if (waitMillis == 0) {
