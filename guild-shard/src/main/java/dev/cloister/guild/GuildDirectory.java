@@ -59,10 +59,15 @@ public final class GuildDirectory {
     remember(kind, key, guildId);
   }
 
+  /** What this node already knows, without the database (so callers need no pool thread). */
+  public Optional<String> cached(Kind kind, String key) {
+    return Optional.ofNullable(cache.get(kind.name() + ":" + key));
+  }
+
   public Optional<String> lookup(Kind kind, String key) throws SQLException {
-    String cached = cache.get(kind.name() + ":" + key);
-    if (cached != null) {
-      return Optional.of(cached);
+    Optional<String> known = cached(kind, key);
+    if (known.isPresent()) {
+      return known;
     }
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(

@@ -18,6 +18,7 @@ import dev.cloister.mls.wire.MlsWireException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -85,7 +86,10 @@ public record ApiContext(
       return CompletableFuture.failedFuture(
           new ApiError(404, "not_found", "unknown channel '" + channelId + "'"));
     }
-    return sql(() -> directory.lookup(GuildDirectory.Kind.CHANNEL, channelId))
+    // A cache hit answers at once: a lookup the node knows must not wait for a pool thread.
+    Optional<String> known = directory.cached(GuildDirectory.Kind.CHANNEL, channelId);
+    return (known.isPresent() ? CompletableFuture.completedFuture(known)
+            : sql(() -> directory.lookup(GuildDirectory.Kind.CHANNEL, channelId)))
         .thenApply(g -> g.orElseThrow(
             () -> new ApiError(404, "not_found", "unknown channel '" + channelId + "'")));
   }
