@@ -190,7 +190,9 @@ public final class Node {
               .withSetup(new DatabaseReadinessCheck.Setup(database.health())));
     } catch (RuntimeException | Error e) {
       sampler.close();
-      metrics.close();
+      if (metrics != null) {
+        metrics.close();
+      }
       throw e;
     }
     ExecutorService blocking = Executors.newFixedThreadPool(
@@ -275,7 +277,9 @@ public final class Node {
           () -> {
             blocking.shutdown();
             sampler.close();
-            metrics.close();
+            if (metrics != null) {
+              metrics.close();
+            }
             return CompletableFuture.completedFuture(Done.getInstance());
           });
       ready.set(true);
@@ -283,7 +287,9 @@ public final class Node {
     } catch (Exception | Error e) {
       blocking.shutdownNow();
       sampler.close();
-      metrics.close();
+      if (metrics != null) {
+        metrics.close();
+      }
       system.terminate();
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
       throw e;
@@ -296,8 +302,11 @@ public final class Node {
     try {
       return MetricsEndpoint.start(host, port);
     } catch (IOException e) {
-      throw new IllegalStateException("cannot serve metrics on " + host + ":" + port + " ("
-          + e.getMessage() + "); set CLOISTER_METRICS_PORT to a free port, or 0 for any", e);
+      // The node's work does not depend on being watched: serve without the endpoint, loudly.
+      log.error("Metrics: cannot serve Prometheus metrics on {}:{} ({}); this node runs WITHOUT "
+          + "its metrics endpoint. Set CLOISTER_METRICS_PORT to a free port (0: any).", host, port,
+          e.getMessage());
+      return null;
     }
   }
 
@@ -359,13 +368,13 @@ public final class Node {
 
   /** Where Prometheus scrapes this node: {@code http://host:port/metrics}. */
   public String metricsUri() {
+    if (metrics == null) {
+      return "(not served: the port was taken)";
+    }
     InetSocketAddress a = metrics.address();
     return "http://" + a.getHostString() + ":" + a.getPort() + "/metrics";
   }
 
-  public InetSocketAddress metricsAddress() {
-    return metrics.address();
-  }
 
   /** The Kafka bootstrap list the node publishes its event stream to; empty when it is off. */
   public java.util.Optional<String> kafkaBootstrap() {

@@ -9,6 +9,8 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Properties;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
@@ -28,16 +30,54 @@ public final class EmbeddedKafka implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(EmbeddedKafka.class);
 
+  /** Brokers by port: nodes of one JVM (tests) asking for the same port share one. */
+  private static final Map<Integer, EmbeddedKafka> RUNNING = new HashMap<>();
+
   private final KafkaRaftServer server;
   private final String bootstrap;
+  private final int port;
+  private int users = 1;
 
-  private EmbeddedKafka(KafkaRaftServer server, String bootstrap) {
+  private EmbeddedKafka(KafkaRaftServer server, String bootstrap, int port) {
     this.server = server;
     this.bootstrap = bootstrap;
+    this.port = port;
   }
 
-  /** Starts the broker on {@code 127.0.0.1:port} (0: a free port) with data under {@code dir}. */
+  /**
+   * Starts the broker on {@code 127.0.0.1:port} (0: a free port) with data under {@code dir}; a
+   * node of this JVM asking for a port whose broker runs here already shares that broker.
+   */
   public static EmbeddedKafka start(Path dir, int port) throws IOException {
+    synchronized (RUNNING) {
+      EmbeddedKafka running = RUNNING.get(port);
+      if (running != null) {
+        running.users++;
+        log.info("Embedded Kafka: sharing the broker on {} of another node in this JVM",
+            running.bootstrap);
+        return running;
+      }
+      EmbeddedKafka started = launch(dir, port);
+      RUNNING.put(started.port, started);
+      return started;
+    }
+  }
+
+  /** Whether {@code port} on loopback is free to bind, or served by this JVM's broker. */
+  public static boolean available(int port) {
+    synchronized (RUNNING) {
+      if (port == 0 || RUNNING.containsKey(port)) {
+        return true;
+      }
+    }
+    try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static EmbeddedKafka launch(Path dir, int port) throws IOException {
     Path logs = dir.resolve("logs").toAbsolutePath();
     Files.createDirectories(logs);
     int brokerPort = port == 0 ? freePort() : port;
@@ -86,7 +126,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
     String bootstrap = "127.0.0.1:" + brokerPort;
     log.info("Embedded Kafka (KRaft, one broker) on {}, data in {}", bootstrap, logs);
-    return new EmbeddedKafka(server, bootstrap);
+    return new EmbeddedKafka(server, bootstrap, brokerPort);
   }
 
   private static String clusterId(Path dir) throws IOException {
@@ -123,6 +163,12 @@ public final class EmbeddedKafka implements AutoCloseable {
 
   @Override
   public void close() {
+    synchronized (RUNNING) {
+      if (--users > 0) {
+        return;
+      }
+      RUNNING.remove(port);
+    }
     server.shutdown();
     server.awaitShutdown();
   }

@@ -100,6 +100,15 @@ public final class EventStream implements AutoCloseable {
     EmbeddedKafka embedded = null;
     String bootstrap = settings.bootstrap();
     if (bootstrap.isEmpty()) {
+      if (!EmbeddedKafka.available(settings.embeddedPort())) {
+        // Serving chat does not depend on the stream, and the stream loses nothing by waiting:
+        // its projection starts from its stored offsets whenever it runs again.
+        log.error("Event stream: port {} for the embedded Kafka is taken; this node runs WITHOUT "
+            + "the event stream (it catches up from the journal when it runs again). Set "
+            + "CLOISTER_KAFKA_PORT to a free port, CLOISTER_KAFKA_BOOTSTRAP for an external "
+            + "Kafka, or CLOISTER_KAFKA=off.", settings.embeddedPort());
+        return null;
+      }
       embedded = EmbeddedKafka.start(dataDir.resolve("kafka"), settings.embeddedPort());
       bootstrap = embedded.bootstrap();
     }

@@ -6,6 +6,8 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
@@ -18,16 +20,41 @@ public final class MetricsEndpoint implements AutoCloseable {
 
   static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
+  /** Endpoints by host:port: nodes of one JVM (tests) share one, as they share Kamon. */
+  private static final Map<String, MetricsEndpoint> SHARED = new HashMap<>();
+
   private final HttpServer server;
   private final ExecutorService executor;
+  private final String key;
+  private int users = 1;
 
-  private MetricsEndpoint(HttpServer server, ExecutorService executor) {
+  private MetricsEndpoint(HttpServer server, ExecutorService executor, String key) {
     this.server = server;
     this.executor = executor;
+    this.key = key;
   }
 
-  /** Binds {@code host:port} (0: a free port) and serves until {@link #close}. */
+  /**
+   * Binds {@code host:port} (0: a free port) and serves until {@link #close}; a node of this JVM
+   * that asks for an address already served here shares that endpoint.
+   */
   public static MetricsEndpoint start(String host, int port) throws IOException {
+    String key = port == 0 ? null : host + ":" + port;
+    synchronized (SHARED) {
+      MetricsEndpoint running = key == null ? null : SHARED.get(key);
+      if (running != null) {
+        running.users++;
+        return running;
+      }
+      MetricsEndpoint started = bind(host, port, key);
+      if (key != null) {
+        SHARED.put(key, started);
+      }
+      return started;
+    }
+  }
+
+  private static MetricsEndpoint bind(String host, int port, String key) throws IOException {
     HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 16);
     ExecutorService executor = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "cloister-metrics-http");
@@ -37,7 +64,7 @@ public final class MetricsEndpoint implements AutoCloseable {
     server.setExecutor(executor);
     server.createContext("/", MetricsEndpoint::handle);
     server.start();
-    return new MetricsEndpoint(server, executor);
+    return new MetricsEndpoint(server, executor, key);
   }
 
   private static void handle(HttpExchange exchange) throws IOException {
@@ -73,6 +100,14 @@ public final class MetricsEndpoint implements AutoCloseable {
 
   @Override
   public void close() {
+    synchronized (SHARED) {
+      if (--users > 0) {
+        return;
+      }
+      if (key != null) {
+        SHARED.remove(key);
+      }
+    }
     server.stop(0);
     executor.shutdownNow();
   }
