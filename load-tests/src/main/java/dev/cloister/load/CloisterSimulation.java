@@ -29,6 +29,8 @@ public abstract class CloisterSimulation extends Simulation {
   static final Duration READY_WAIT = Duration.ofSeconds(60);
   /** After the last post, how long receivers wait for deliveries still on their way. */
   static final Duration GRACE = Duration.ofSeconds(3);
+  /** After the last post, how long a decrypting member may take to read what it was delivered. */
+  static final Duration DECRYPT_DRAIN = Duration.ofSeconds(30);
 
   protected final LoadSettings settings;
   protected final ExecutorService pool;
@@ -86,9 +88,23 @@ public abstract class CloisterSimulation extends Simulation {
         .on(pause(Duration.ofMillis(100)));
   }
 
-  /** Every member that was online through the run records each acknowledged message it lost. */
+  /**
+   * Lets the member's decrypting thread catch up, at most {@link #DECRYPT_DRAIN}; what is left is
+   * recorded as not decrypted when it closes.
+   */
+  protected static ChainBuilder drainDecryptions() {
+    return exec(s -> s.set("waitUntil", System.nanoTime() + DECRYPT_DRAIN.toNanos()))
+        .asLongAs(s -> !member(s).decryptionsDone() && System.nanoTime() < s.getLong("waitUntil"))
+        .on(pause(Duration.ofMillis(100)));
+  }
+
+  /**
+   * Every member that was online through the run records each acknowledged message it lost,
+   * after its decryptions have caught up.
+   */
   protected ChainBuilder recordLost() {
-    return exec(ClientCall.timed("deliveries checked", recorder, pool, s -> {
+    return drainDecryptions()
+        .exec(ClientCall.timed("deliveries checked", recorder, pool, s -> {
       int lost = member(s).recordLost(0, Long.MAX_VALUE);
       if (lost > 0) {
         throw new IllegalStateException(lost + " messages lost by " + member(s).username());
@@ -104,6 +120,12 @@ public abstract class CloisterSimulation extends Simulation {
       }
       return s;
     });
+  }
+
+  /** The assertions that need a clock, when this run keeps them (see {@link LoadSettings}). */
+  protected java.util.List<io.gatling.javaapi.core.Assertion> latency(
+      io.gatling.javaapi.core.Assertion... limits) {
+    return settings.latencyLimits() ? java.util.List.of(limits) : java.util.List.of();
   }
 
   static Member member(Session s) {

@@ -41,6 +41,7 @@ public final class LoadRun {
     OPTIONS.put("--work-dir", "load.work-dir");
     OPTIONS.put("--threads", "load.threads");
     OPTIONS.put("--results", "load.results");
+    OPTIONS.put("--latency-limits", "load.latency-limits");
   }
 
   /** The options' properties as this JVM started with them (-D), restored before each run. */
@@ -79,7 +80,7 @@ public final class LoadRun {
     return "usage: ./cloister load <" + String.join("|", new java.util.TreeSet<>(SIMULATIONS.keySet()))
         + "> [--url URL] [--users N] [--duration 60s] [--ramp 30s]\n"
         + "       [--posters K] [--rate MSGS_PER_S] [--decrypting N] [--joins N] [--think 5s]\n"
-        + "       [--work-dir DIR] [--threads N] [--results DIR]";
+        + "       [--work-dir DIR] [--threads N] [--results DIR] [--latency-limits on|off]";
   }
 
   /** Parses the arguments into system properties and runs the simulation. */
@@ -130,9 +131,11 @@ public final class LoadRun {
           "--run-description", args[0] + " " + String.join(" ", keys.stream()
               .map(k -> k + "=" + System.getProperty(k)).toList()),
           "--launcher", "cloister"});
-    } catch (RuntimeException e) {
+    } catch (Exception e) { // Scala rethrows the constructor's InvocationTargetException as is
       // The simulation could not be set up (the node unreachable, accounts refused): no run.
-      System.err.println("cloister load: " + e.getMessage());
+      Throwable cause = e instanceof java.lang.reflect.InvocationTargetException && e.getCause()
+          != null ? e.getCause() : e;
+      System.err.println("cloister load: " + cause.getMessage());
       return new Outcome(1, Optional.empty());
     }
     return new Outcome(status, newestReport(results, before));

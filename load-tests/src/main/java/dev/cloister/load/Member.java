@@ -25,8 +25,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * (timed against the sender's clock, one JVM), disconnects, typing and presence dispatches.
  *
  * <p>Threads: the Gatling step that owns the user calls {@link #post} and the lifecycle methods;
- * the gateway's delivery thread calls {@link #onDispatch}, with a {@link Chat} of its own (a Chat
- * is one per thread; the home lock orders the two).
+ * the gateway's delivery thread calls {@link #onDispatch}, which records the delivery and hands
+ * the message to this member's decrypting thread, with a {@link Chat} of its own (a Chat is one
+ * per thread; the home lock orders the two).
  */
 public final class Member implements GatewayListener {
 
@@ -45,6 +46,7 @@ public final class Member implements GatewayListener {
   private final AtomicInteger presenceSeen = new AtomicInteger();
   private final Chat sending;
   private volatile Chat receiving;
+  private final java.util.concurrent.ThreadPoolExecutor decryptor;
   private volatile GatewayClient gateway;
   private volatile boolean wasReady;
   private volatile String lastProblem = "";
@@ -60,6 +62,12 @@ public final class Member implements GatewayListener {
     this.recorder = recorder;
     this.decrypts = decrypts;
     this.sending = client.chat();
+    this.decryptor = !decrypts ? null : new java.util.concurrent.ThreadPoolExecutor(1, 1, 0,
+        TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+          Thread t = new Thread(r, "cloister-load-decrypt-" + username);
+          t.setDaemon(true);
+          return t;
+        });
   }
 
   /** Logs in with SRP from the prepared home (its device is enrolled: no key packages are made). */
@@ -150,23 +158,45 @@ public final class Member implements GatewayListener {
       return;
     }
     recorder.ok("send-to-delivery", s.sentAtMillis, now);
-    if (!decrypts) {
-      return;
+    if (decryptor != null) {
+      // Decrypting takes longer than a delivery; on a thread of its own it never delays the
+      // next delivery's timing (the SDK's delivery thread only hands it over).
+      decryptor.execute(new Decryption(m, s));
     }
-    try {
-      StoredMessage stored = receiving.receive(m);
-      long done = System.currentTimeMillis();
-      if (stored.state() == StoredMessage.State.READ && s.text.equals(stored.text())) {
-        recorder.ok("send-to-decrypted", s.sentAtMillis, done);
-      } else {
-        recorder.ko("send-to-decrypted", s.sentAtMillis, done, stored.state()
-            == StoredMessage.State.READ ? "decrypted to another text" : stored.state() + ": "
-            + stored.reason());
+  }
+
+  /** One received message to decrypt, in arrival order, on this member's decrypting thread. */
+  private final class Decryption implements Runnable {
+    final Message message;
+    final Ledger.Sent sent;
+
+    Decryption(Message message, Ledger.Sent sent) {
+      this.message = message;
+      this.sent = sent;
+    }
+
+    @Override
+    public void run() {
+      try {
+        StoredMessage stored = receiving.receive(message);
+        long done = System.currentTimeMillis();
+        if (stored.state() == StoredMessage.State.READ && sent.text.equals(stored.text())) {
+          recorder.ok("send-to-decrypted", sent.sentAtMillis, done);
+        } else {
+          recorder.ko("send-to-decrypted", sent.sentAtMillis, done, stored.state()
+              == StoredMessage.State.READ ? "decrypted to another text" : stored.state() + ": "
+              + stored.reason());
+        }
+      } catch (Exception | Error e) {
+        recorder.ko("send-to-decrypted", sent.sentAtMillis, System.currentTimeMillis(),
+            ClientCall.describe(e));
       }
-    } catch (Exception | Error e) {
-      recorder.ko("send-to-decrypted", s.sentAtMillis, System.currentTimeMillis(),
-          ClientCall.describe(e));
     }
+  }
+
+  /** True when every message delivered so far has been decrypted (or this member does not decrypt). */
+  public boolean decryptionsDone() {
+    return decryptor == null || decryptor.getQueue().isEmpty() && decryptor.getActiveCount() == 0;
   }
 
   @Override
@@ -233,10 +263,24 @@ public final class Member implements GatewayListener {
     return presenceSeen.get();
   }
 
+  /**
+   * Closes the session; messages still waiting to be decrypted are recorded as failed
+   * send-to-decrypted (the run ended before this client could read them).
+   */
   public void close() {
     GatewayClient g = gateway;
     if (g != null) {
       g.close();
+    }
+    if (decryptor != null) {
+      decryptor.shutdown();
+      for (Runnable r : decryptor.getQueue().toArray(new Runnable[0])) {
+        if (decryptor.remove(r) && r instanceof Decryption d) {
+          recorder.ko("send-to-decrypted", d.sent.sentAtMillis, System.currentTimeMillis(),
+              "not decrypted before the run ended: this client decrypts more slowly than "
+              + "messages arrive");
+        }
+      }
     }
   }
 }

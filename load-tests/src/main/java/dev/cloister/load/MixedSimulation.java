@@ -115,6 +115,7 @@ public class MixedSimulation extends CloisterSimulation {
         .exec(waitUntil(() -> finished.get() >= users + joins,
             settings.duration().plus(JOIN_WAIT).plus(Duration.ofSeconds(30))))
         .exec(pauseFor(GRACE))
+        .exec(drainDecryptions())
         .exec(close());
 
     Duration joinWindow = settings.duration().dividedBy(2);
@@ -125,8 +126,10 @@ public class MixedSimulation extends CloisterSimulation {
         .assertions(
             global().failedRequests().count().is(0L),
             details("send-to-delivery").failedRequests().count().is(0L),
+            details("send-to-decrypted").failedRequests().count().is(0L))
+        .assertions(latency(
             details("send-to-delivery").responseTime().percentile(99.0)
                 .lt(SEND_TO_DELIVERY_P99_MS),
-            details("join-to-member").responseTime().percentile(99.0).lt(JOIN_P99_MS));
+            details("join-to-member").responseTime().percentile(99.0).lt(JOIN_P99_MS)));
   }
 }

@@ -41,6 +41,8 @@ public record Population(Path dir, Path members, Path newcomers, String guildId,
   public static final String CSV_HEADER = "username,password,home,userId";
 
   private static final SecureRandom RANDOM = new SecureRandom();
+  /** Members who join the guild between two of the owner's commits. */
+  static final int JOIN_BATCH = 50;
 
   /** One prepared account. */
   record Account(String username, String password, Path home, String userId) {
@@ -76,20 +78,30 @@ public record Population(Path dir, Path members, Path newcomers, String guildId,
           .orElseThrow(() -> new IllegalStateException("a new guild has no text channel"))
           .id();
       String invite = api.createInvite(guild.id(), 0, 0).code();
-      List<Future<?>> joined = new ArrayList<>();
-      for (Account a : members.subList(1, members.size())) {
-        joined.add(pool.submit(() -> {
-          CloisterClient c = CloisterClient.login(settings.url(), a.home(), a.username(),
-              a.password());
-          c.api().useInvite(invite);
-          return null;
-        }));
-      }
-      for (Future<?> f : joined) {
-        f.get();
+      // Members arrive in batches and, with a group, the owner commits each batch's Adds before
+      // the next arrives: one commit adding hundreds of devices makes a commit + Welcome +
+      // GroupInfo body over the node's 1 MiB request limit, and communities grow that way anyway.
+      for (int from = 1; from < members.size(); from += JOIN_BATCH) {
+        List<Account> batch = members.subList(from, Math.min(members.size(), from + JOIN_BATCH));
+        List<Future<?>> joined = new ArrayList<>();
+        for (Account a : batch) {
+          joined.add(pool.submit(() -> {
+            CloisterClient c = CloisterClient.login(settings.url(), a.home(), a.username(),
+                a.password());
+            c.api().useInvite(invite);
+            return null;
+          }));
+        }
+        for (Future<?> f : joined) {
+          f.get();
+        }
+        if (group) {
+          ownerCommits(owner, members.subList(0, from + batch.size()), channelId);
+        }
       }
       say("guild %s: %d members joined in %.1f s", guild.id(), memberCount, seconds(t0));
       if (group && memberCount > 0) {
+        ownerCommits(owner, members, channelId);
         settleGroup(settings, owner, members, channelId, pool);
         say("encryption group of channel %s: all %d devices at one epoch after %.1f s",
             channelId, memberCount, seconds(t0));
@@ -124,12 +136,11 @@ public record Population(Path dir, Path members, Path newcomers, String guildId,
   }
 
   /**
-   * The owner creates the guild's group and commits the Adds the roster driver proposes until
-   * every member's device is in it; then every device joins (from its Welcome) and follows the
-   * log to the last epoch.
+   * The owner creates the guild's group if need be and commits the Adds the roster driver proposes
+   * until every one of {@code members} has its device in it.
    */
-  private static void settleGroup(LoadSettings settings, CloisterClient owner,
-      List<Account> members, String channelId, ExecutorService pool) throws Exception {
+  private static void ownerCommits(CloisterClient owner, List<Account> members, String channelId)
+      throws Exception {
     Set<String> wanted = new HashSet<>();
     for (Account a : members) {
       wanted.add(a.userId());
@@ -138,12 +149,15 @@ public record Population(Path dir, Path members, Path newcomers, String guildId,
     Chat chat = owner.chat();
     while (true) {
       Chat.GroupState g = chat.group(channelId);
+      for (String notice : chat.drainNotices()) {
+        say("%s: %s", members.get(0).username(), notice);
+      }
       Set<String> in = new HashSet<>();
       for (String m : g.members()) {
         in.add(m.substring(0, m.indexOf('/')));
       }
       if (in.containsAll(wanted)) {
-        break;
+        return;
       }
       if (System.nanoTime() > deadline) {
         throw new IllegalStateException("the group of channel " + channelId + " holds "
@@ -152,6 +166,13 @@ public record Population(Path dir, Path members, Path newcomers, String guildId,
       }
       Thread.sleep(200);
     }
+  }
+
+  /** Every member's device joins (from its Welcome) and follows the log to the owner's epoch. */
+  private static void settleGroup(LoadSettings settings, CloisterClient owner,
+      List<Account> members, String channelId, ExecutorService pool) throws Exception {
+    long deadline = System.nanoTime() + deadlineFor(members.size()).toNanos();
+    Chat chat = owner.chat();
     long epoch = chat.group(channelId).epoch();
     List<Future<?>> synced = new ArrayList<>();
     for (Account a : members.subList(1, members.size())) {
@@ -160,7 +181,7 @@ public record Population(Path dir, Path members, Path newcomers, String guildId,
         Chat mine = c.chat();
         while (true) {
           Chat.GroupState s = mine.group(channelId);
-          if (s.epoch() == epoch) {
+          if (s.epoch() >= epoch) {
             return null;
           }
           if (System.nanoTime() > deadline) {
@@ -171,13 +192,18 @@ public record Population(Path dir, Path members, Path newcomers, String guildId,
         }
       }));
     }
+    int done = 0;
     for (Future<?> f : synced) {
       f.get();
+      if (++done % 100 == 0) {
+        say("%d of %d devices at the group's epoch", done + 1, members.size());
+      }
     }
   }
 
+  /** Generous: every device's MLS work runs under one process-wide lock in the generator. */
   private static Duration deadlineFor(int members) {
-    return Duration.ofSeconds(60 + members / 2);
+    return Duration.ofSeconds(120 + 2L * members);
   }
 
   private static Path writeCsv(Path file, List<Account> accounts) throws IOException {
