@@ -7,9 +7,6 @@ import dev.cloister.mls.sframe.SFrameContext;
 import dev.cloister.sfu.rtp.RtcpPacket;
 import dev.cloister.sfu.rtp.RtpPacket;
 import dev.cloister.sfu.stun.StunMessage;
-import io.github.jaredmdobson.concentus.OpusApplication;
-import io.github.jaredmdobson.concentus.OpusEncoder;
-import io.github.jaredmdobson.concentus.OpusException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -47,13 +44,13 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * counted ({@link VoiceStats}).
  */
 public final class VoiceEngine implements AutoCloseable {
-  static final int OPUS_PAYLOAD_TYPE = 111;
+  static final int OPUS_PAYLOAD_TYPE = SendPath.OPUS_PAYLOAD_TYPE;
   private static final long FRAME_NANOS = Pcm.FRAME_MILLIS * 1_000_000L;
   private static final int MAX_DATAGRAM = 1500;
   private static final int HOLD_CAPACITY = 128;
   private static final int MAX_STREAMS = 256;
   private static final long STREAM_IDLE_NANOS = 30_000_000_000L;
-  private static final int METADATA_LENGTH = 8;
+  private static final int METADATA_LENGTH = SendPath.METADATA_LENGTH;
 
   private final VoiceConfig config;
   private final VoiceServer server;
@@ -70,28 +67,18 @@ public final class VoiceEngine implements AutoCloseable {
   // Media thread state.
   private final VoiceKeys keys;
   private final StunBinding stun;
-  private final OpusEncoder encoder;
+  private final SendPath sender;
   private final RtpPacket rtp = new RtpPacket();
   private final Mixer mixer = new Mixer();
-  private final short[] captured = new short[Pcm.FRAME_SAMPLES];
   private final short[] decoded = new short[Pcm.FRAME_SAMPLES];
   private final short[] mixed = new short[Pcm.FRAME_SAMPLES];
-  private final byte[] opus = new byte[JitterBuffer.MAX_OPUS];
   private final byte[] out = new byte[MAX_DATAGRAM + 600];
   private final byte[] in = new byte[MAX_DATAGRAM + 1];
   private final ByteBuffer inBuffer = ByteBuffer.wrap(in);
   private final byte[] plain = new byte[MAX_DATAGRAM];
   private final byte[] meta = new byte[METADATA_LENGTH];
-  private final byte[][] held = new byte[HOLD_CAPACITY][MAX_DATAGRAM];
-  private final int[] heldLength = new int[HOLD_CAPACITY];
-  private final long[] heldAt = new long[HOLD_CAPACITY];
-  private int heldHead;
-  private int heldCount;
+  private final HeldFrames held = new HeldFrames(HOLD_CAPACITY, MAX_DATAGRAM + 1);
   private final int ssrc;
-  private int sequence;
-  private long timestamp;
-  private boolean sourceEnded;
-  private int dtxRun;
   private long nextReport;
 
   private volatile boolean running = true;
@@ -101,9 +88,6 @@ public final class VoiceEngine implements AutoCloseable {
   private VoiceEpoch lastRequested;
   private volatile VoiceEpoch lastInstalled;
 
-  private volatile long framesCaptured;
-  private volatile long framesSent;
-  private volatile long framesNotSent;
   private volatile long packetsIn;
   private volatile long decrypted;
   private volatile long forged;
@@ -129,9 +113,7 @@ public final class VoiceEngine implements AutoCloseable {
     this.ssrc = server.ssrcInt();
     this.keys = new VoiceKeys(config.epochGrace().toNanos());
     this.stun = new StunBinding(server, config, random);
-    this.encoder = newEncoder(config);
-    this.sequence = random.nextInt(1 << 16);
-    this.timestamp = random.nextInt() & 0xFFFF_FFFFL;
+    this.sender = new SendPath(config, server.ssrcInt(), server.audioLevelExtId(), random);
     this.channel = DatagramChannel.open();
     try {
       channel.setOption(StandardSocketOptions.SO_RCVBUF, 1 << 20);
@@ -146,21 +128,6 @@ public final class VoiceEngine implements AutoCloseable {
     this.thread = new Thread(this::run, "voice-engine-" + Integer.toUnsignedString(ssrc));
     thread.setDaemon(true);
     thread.setPriority(Thread.MAX_PRIORITY);
-  }
-
-  /** Opus for voice: 48 kHz mono, VoIP mode, the configured bitrate, complexity, in-band FEC and DTX. */
-  static OpusEncoder newEncoder(VoiceConfig config) {
-    try {
-      OpusEncoder e = new OpusEncoder(Pcm.SAMPLE_RATE, 1, OpusApplication.OPUS_APPLICATION_VOIP);
-      e.setBitrate(config.bitrate());
-      e.setComplexity(config.complexity());
-      e.setUseInbandFEC(config.inbandFec());
-      e.setPacketLossPercent(config.expectedLossPercent());
-      e.setUseDTX(config.dtx());
-      return e;
-    } catch (OpusException e) {
-      throw new IllegalStateException("Opus encoder: " + e.getMessage(), e);
-    }
   }
 
   /**
@@ -225,7 +192,8 @@ public final class VoiceEngine implements AutoCloseable {
 
   /** Why the engine stopped or what it could not do (source or sink failure), or null. */
   public String problem() {
-    return problem;
+    String p = problem;
+    return p != null ? p : sender.problem;
   }
 
   public boolean running() {
@@ -256,8 +224,8 @@ public final class VoiceEngine implements AutoCloseable {
     long u = unknownKey;
     long h = heldExpired;
     VoiceEpoch current = lastInstalled;
-    return new VoiceStats(current == null ? -1 : current.epoch(), stun.consented(now), framesCaptured, framesSent,
-        framesNotSent, packetsIn, decrypted, f + r + u + h, f, r, u, h, heldThenDecrypted, malformed,
+    return new VoiceStats(current == null ? -1 : current.epoch(), stun.consented(now), sender.framesCaptured, sender.framesSent,
+        sender.framesNotSent, packetsIn, decrypted, f + r + u + h, f, r, u, h, heldThenDecrypted, malformed,
         foreignSource, ownSsrc, stun.requestsSent, stun.errorResponses, tickOverruns, List.copyOf(list));
   }
 
@@ -395,34 +363,23 @@ public final class VoiceEngine implements AutoCloseable {
   }
 
   private void hold(byte[] buf, int len, long since) {
-    if (heldCount == HOLD_CAPACITY) {
-      heldHead = (heldHead + 1) % HOLD_CAPACITY; // the oldest gives way
-      heldCount--;
-      heldExpired++;
+    if (held.add(buf, len, since)) {
+      heldExpired++; // the oldest gave way
     }
-    int slot = (heldHead + heldCount) % HOLD_CAPACITY;
-    System.arraycopy(buf, 0, held[slot], 0, len);
-    heldLength[slot] = len;
-    heldAt[slot] = since;
-    heldCount++;
   }
 
   /** Expires frames held too long and, when a new epoch arrived, tries the others again. */
   private void releaseHeld(long now, boolean retry) {
     long maxHold = config.futureEpochHold().toNanos();
-    int n = heldCount;
-    for (int i = 0; i < n; i++) {
-      int slot = heldHead;
-      heldHead = (heldHead + 1) % HOLD_CAPACITY;
-      heldCount--;
-      if (now - heldAt[slot] > maxHold) {
+    for (int n = held.size(); n > 0; n--) {
+      int len = held.takeOldest(in);
+      long since = held.takenSince();
+      if (now - since > maxHold) {
         heldExpired++;
       } else if (retry) {
-        int len = heldLength[slot];
-        System.arraycopy(held[slot], 0, in, 0, len);
-        onRtp(in, len, now, heldAt[slot]); // held again if still ahead of us
+        onRtp(in, len, now, since); // held again if still ahead of us
       } else {
-        hold(held[slot], heldLength[slot], heldAt[slot]);
+        held.add(in, len, since);
       }
     }
   }
@@ -450,7 +407,7 @@ public final class VoiceEngine implements AutoCloseable {
       }
     }
     keys.expire(now);
-    if (heldCount > 0) {
+    if (held.size() > 0) {
       releaseHeld(now, newEpoch);
     }
     int stunLength = stun.poll(now, out);
@@ -466,61 +423,10 @@ public final class VoiceEngine implements AutoCloseable {
   }
 
   private void send(long now) throws IOException {
-    if (sourceEnded) {
-      return;
+    int n = sender.next(source, muted, stun.consented(now), keys, out);
+    if (n > 0) {
+      channel.send(ByteBuffer.wrap(out, 0, n), serverAddress);
     }
-    boolean got;
-    try {
-      got = source.read(captured);
-    } catch (IOException | RuntimeException e) {
-      problem = "audio source failed: " + e.getMessage();
-      got = false;
-    }
-    if (!got) {
-      sourceEnded = true;
-      return;
-    }
-    framesCaptured++;
-    long frameTimestamp = timestamp;
-    timestamp = (timestamp + Pcm.FRAME_SAMPLES) & 0xFFFF_FFFFL;
-    if (muted) {
-      framesNotSent++;
-      return;
-    }
-    int level = Pcm.audioLevel(captured, Pcm.FRAME_SAMPLES);
-    int opusLength;
-    try {
-      opusLength = encoder.encode(captured, 0, Pcm.FRAME_SAMPLES, opus, 0, opus.length);
-    } catch (OpusException e) {
-      problem = "Opus encoder: " + e.getMessage();
-      framesNotSent++;
-      return;
-    }
-    if (opusLength <= 2) {
-      // DTX: a TOC byte alone; send one in dtxKeepaliveFrames so receivers know the stream lives.
-      if (dtxRun++ % config.dtxKeepaliveFrames() != 0) {
-        framesNotSent++;
-        return;
-      }
-    } else {
-      dtxRun = 0;
-    }
-    if (!stun.consented(now) || keys.current() == null) {
-      framesNotSent++;
-      return;
-    }
-    int header = RtpPacket.write(out, OPUS_PAYLOAD_TYPE, sequence, frameTimestamp, ssrc, server.audioLevelExtId(),
-        level, level < 60, opus, 0, 0);
-    System.arraycopy(out, 8, meta, 0, 4);
-    System.arraycopy(out, 4, meta, 4, 4);
-    int sealed = keys.protect(meta, 0, METADATA_LENGTH, opus, 0, opusLength, out, header);
-    if (sealed < 0) {
-      framesNotSent++;
-      return;
-    }
-    channel.send(ByteBuffer.wrap(out, 0, header + sealed), serverAddress);
-    sequence = (sequence + 1) & 0xFFFF;
-    framesSent++;
   }
 
   private void playout(long now) {

@@ -71,13 +71,12 @@ class VoiceControlsTest {
     await("bob hears alice", () -> from(bob, aliceLeaf) > 25);
 
     alice.engine.setMuted(true);
-    Thread.sleep(300);
+    await("bob hears silence once his buffer has run out", () -> Tones.power(bob.lastHeard(300)) < 1e-7);
     long sent = alice.engine.stats().framesSent();
     long heard = from(bob, aliceLeaf);
-    Thread.sleep(600);
+    Thread.sleep(500);
     assertThat(alice.engine.stats().framesSent()).as("muted: nothing sent").isEqualTo(sent);
     assertThat(from(bob, aliceLeaf)).isEqualTo(heard);
-    assertThat(Tones.power(bob.lastHeard(300))).as("bob hears silence").isLessThan(1e-7);
     assertThat(alice.engine.stats().bound()).as("consent is kept while muted").isTrue();
     alice.engine.setMuted(false);
     await("alice back", () -> from(bob, aliceLeaf) > heard + 10);
@@ -137,6 +136,7 @@ class VoiceControlsTest {
 
     sfu.delete("consent", "alice"); // the entity freed the endpoint: its credentials are gone
     await("alice's consent lapses", () -> !alice.engine.stats().bound());
+    Thread.sleep(100); // the media thread may have sent its tick's frame just before the lapse
     long sent = alice.engine.stats().framesSent();
     Thread.sleep(300);
     VoiceStats a = alice.engine.stats();

@@ -51,7 +51,7 @@ public final class VoiceEngineBenchmark {
 
   private static void send(int complexity, boolean print) throws Exception {
     VoiceConfig config = VoiceConfig.defaults().withDtx(false).withComplexity(complexity);
-    OpusEncoder encoder = VoiceEngine.newEncoder(config);
+    OpusEncoder encoder = SendPath.newEncoder(config);
     VoiceKeys keys = new VoiceKeys(0);
     keys.install(new VoiceEpoch(1, 0, new byte[16]), 0);
     ToneSource tone = ToneSource.of(440);
@@ -98,7 +98,7 @@ public final class VoiceEngineBenchmark {
     int total = WARMUP + FRAMES;
     // Pre-encode each sender's stream with its own keys (the cost measured is the receiver's).
     for (int s = 0; s < senders; s++) {
-      OpusEncoder encoder = VoiceEngine.newEncoder(config);
+      OpusEncoder encoder = SendPath.newEncoder(config);
       VoiceKeys keys = new VoiceKeys(0);
       keys.install(new VoiceEpoch(1, s, new byte[16]), 0);
       ToneSource tone = ToneSource.of(300 + 200 * s);
