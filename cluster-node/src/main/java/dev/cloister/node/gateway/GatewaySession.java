@@ -197,6 +197,8 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     phase = Phase.READYING;
     userId = m.userId();
     connection = m.connection();
+    // A connection's node can die without a word: its death must detach the session too.
+    getContext().watchWith(connection, new Detach(connection));
     getContext().pipeToSelf(
         sharding.entityRefFor(User.ENTITY_KEY, userId)
             .<User.Profile>askWithStatus(User.GetProfile::new, Duration.ofSeconds(10)),
@@ -324,8 +326,10 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     if (connection != null && !connection.equals(r.connection())) {
       connection.tell(new GatewayConnection.Kick(CloseCode.SESSION_REPLACED.code,
           "the session was resumed on another connection"));
+      getContext().unwatch(connection);
     }
     connection = r.connection();
+    getContext().watchWith(connection, new Detach(connection));
     connection.tell(new GatewayConnection.Bound(getContext().getSelf()));
     for (Buffered b : buffer) {
       if (b.seq() > r.seq()) {
@@ -344,6 +348,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     if (connection == null || !connection.equals(d.connection())) {
       return this; // an old connection, already replaced
     }
+    getContext().unwatch(connection);
     connection = null;
     if (phase != Phase.LIVE) {
       return Behaviors.stopped(); // never got ready: nothing to resume
