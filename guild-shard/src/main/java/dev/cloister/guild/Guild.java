@@ -42,6 +42,8 @@ public final class Guild
   public static final int MAX_CHANNELS = 500;
   public static final int MAX_ROLES = 250;
   public static final int MAX_INVITES = 1000;
+  /** Bans travel in the guild's state to every gateway node: bounded, as everything in it. */
+  public static final int MAX_BANS = 10_000;
   public static final int MAX_OVERWRITES = 100;
 
   public static void init(ActorSystem<?> system, GuildFeed feed) {
@@ -728,9 +730,17 @@ public final class Guild
       if (denied != null) {
         return Decision.reject(denied);
       }
-      return bans.containsKey(b.userId())
-          ? Decision.accept()
-          : Decision.accept(new MemberBanned(b.userId(), requester, now));
+      if (bans.containsKey(b.userId())) {
+        return Decision.accept();
+      }
+      if (Snowflake.parse(b.userId()).isEmpty()) {
+        return Decision.reject(Rejection.invalid("a user id is a positive decimal snowflake"));
+      }
+      if (bans.size() >= MAX_BANS) {
+        return Decision.reject(Rejection.conflict("a guild holds at most " + MAX_BANS
+            + " bans; lift old ones first"));
+      }
+      return Decision.accept(new MemberBanned(b.userId(), requester, now));
     }
 
     private Decision<Event> unban(String requester, Unban u) {

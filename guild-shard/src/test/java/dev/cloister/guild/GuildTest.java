@@ -180,6 +180,26 @@ class GuildTest {
   }
 
   @Test
+  void bansNameRealIdsAndAreBounded() {
+    World w = new World();
+    assertThat(rejection(w.act(OWNER, new Guild.BanMember("x".repeat(2048)))).message())
+        .isEqualTo("a user id is a positive decimal snowflake");
+    java.util.Map<String, Guild.Ban> full = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < Guild.MAX_BANS; i++) {
+      String id = Long.toString(1_000_000 + i);
+      full.put(id, new Guild.Ban(id, OWNER, NOW));
+    }
+    Guild.State s = w.state;
+    w.state = new Guild.State(s.id(), s.name(), s.ownerId(), s.roles(), s.channels(), s.members(),
+        full, s.invites(), s.audienceVersion());
+    assertThat(rejection(w.act(OWNER, new Guild.BanMember("5"))).code())
+        .isEqualTo(Rejection.Code.CONFLICT);
+    w.ok(OWNER, new Guild.BanMember("1000000")); // already banned: nothing to add
+    w.ok(OWNER, new Guild.Unban("1000000"));
+    w.ok(OWNER, new Guild.BanMember("5"));
+  }
+
+  @Test
   void kicksAndBansRespectTheHierarchyAndSpareTheOwner() {
     World w = new World();
     w.join("2");
