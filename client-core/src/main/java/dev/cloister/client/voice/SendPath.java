@@ -11,7 +11,7 @@ import java.security.SecureRandom;
 
 /**
  * One frame out per tick: read 20 ms from the source, take its RFC 6464 level, encode it with
- * Opus, let DTX skip silence (one frame in {@code dtxKeepaliveFrames} still goes), seal it with
+ * Opus, let DTX skip silence, seal it with
  * SFrame and write the RTP packet (payload type 111, random initial sequence number and
  * timestamp; the timestamp advances for every captured frame, sent or not). The SFrame metadata
  * is the packet's SSRC and timestamp. Media thread only; counters are published.
@@ -29,7 +29,6 @@ final class SendPath {
   private final byte[] meta = new byte[METADATA_LENGTH];
   private int sequence;
   private long timestamp;
-  private int dtxRun;
   private boolean ended;
 
   volatile long framesCaptured;
@@ -99,13 +98,10 @@ final class SendPath {
       return 0;
     }
     if (opusLength <= 2) {
-      // DTX: a TOC byte alone; one in dtxKeepaliveFrames still goes so receivers know the stream lives.
-      if (dtxRun++ % config.dtxKeepaliveFrames() != 0) {
-        framesNotSent++;
-        return 0;
-      }
-    } else {
-      dtxRun = 0;
+      // A DTX frame (a TOC byte alone): not sent. Opus itself emits a comfort-noise update about
+      // every 400 ms of silence, which goes like any frame and tells receivers the stream lives.
+      framesNotSent++;
+      return 0;
     }
     if (!flowing || keys.current() == null) {
       framesNotSent++;

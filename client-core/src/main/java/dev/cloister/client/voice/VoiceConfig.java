@@ -9,8 +9,8 @@ import java.time.Duration;
  * @param complexity          Opus encoder complexity 0..10 (CPU for quality)
  * @param inbandFec           Opus in-band FEC: each packet carries a coarse copy of the one before
  * @param expectedLossPercent the loss the encoder plans its FEC for
- * @param dtx                 Opus DTX: silence is sent as a tiny packet every {@code dtxKeepaliveFrames}
- * @param dtxKeepaliveFrames  during DTX, send one frame in this many (the rest are not sent)
+ * @param dtx                 Opus DTX: during silence only Opus's comfort-noise updates (one frame in
+ *                            about 20) are sent; its one-byte DTX frames in between are not
  * @param jitterMinFrames     least playout delay of a stream's jitter buffer, in 20 ms frames
  * @param jitterMaxFrames     most playout delay the buffer adapts up to
  * @param maxConcealFrames    frames concealed in a row before a stream counts as paused (silence, not PLC)
@@ -23,7 +23,7 @@ import java.time.Duration;
  * @param rtcpInterval        how often receiver reports go to the SFU
  */
 public record VoiceConfig(int bitrate, int complexity, boolean inbandFec, int expectedLossPercent,
-    boolean dtx, int dtxKeepaliveFrames, int jitterMinFrames, int jitterMaxFrames, int maxConcealFrames,
+    boolean dtx, int jitterMinFrames, int jitterMaxFrames, int maxConcealFrames,
     Duration epochGrace, Duration futureEpochHold, Duration stunRetransmit, int stunMaxTries,
     Duration consentInterval, Duration consentTimeout, Duration rtcpInterval) {
 
@@ -36,9 +36,6 @@ public record VoiceConfig(int bitrate, int complexity, boolean inbandFec, int ex
     }
     if (expectedLossPercent < 0 || expectedLossPercent > 100) {
       throw new IllegalArgumentException("expectedLossPercent must be 0..100");
-    }
-    if (dtxKeepaliveFrames < 1 || dtxKeepaliveFrames > 50) {
-      throw new IllegalArgumentException("dtxKeepaliveFrames must be 1..50");
     }
     if (jitterMinFrames < 1 || jitterMaxFrames < jitterMinFrames || jitterMaxFrames > JitterBuffer.CAPACITY / 2) {
       throw new IllegalArgumentException("jitter frames must satisfy 1 <= min <= max <= " + JitterBuffer.CAPACITY / 2);
@@ -61,31 +58,31 @@ public record VoiceConfig(int bitrate, int complexity, boolean inbandFec, int ex
   }
 
   public static VoiceConfig defaults() {
-    return new VoiceConfig(64_000, 5, true, 5, true, 20, 2, 10, 10, Duration.ofSeconds(1),
+    return new VoiceConfig(64_000, 5, true, 5, true, 2, 10, 10, Duration.ofSeconds(1),
         Duration.ofMillis(500), Duration.ofMillis(100), 8, Duration.ofSeconds(5),
         Duration.ofSeconds(30), Duration.ofSeconds(5));
   }
 
   public VoiceConfig withEpochGrace(Duration grace) {
-    return new VoiceConfig(bitrate, complexity, inbandFec, expectedLossPercent, dtx, dtxKeepaliveFrames,
+    return new VoiceConfig(bitrate, complexity, inbandFec, expectedLossPercent, dtx,
         jitterMinFrames, jitterMaxFrames, maxConcealFrames, grace, futureEpochHold, stunRetransmit,
         stunMaxTries, consentInterval, consentTimeout, rtcpInterval);
   }
 
   public VoiceConfig withComplexity(int c) {
-    return new VoiceConfig(bitrate, c, inbandFec, expectedLossPercent, dtx, dtxKeepaliveFrames,
+    return new VoiceConfig(bitrate, c, inbandFec, expectedLossPercent, dtx,
         jitterMinFrames, jitterMaxFrames, maxConcealFrames, epochGrace, futureEpochHold, stunRetransmit,
         stunMaxTries, consentInterval, consentTimeout, rtcpInterval);
   }
 
   public VoiceConfig withDtx(boolean on) {
-    return new VoiceConfig(bitrate, complexity, inbandFec, expectedLossPercent, on, dtxKeepaliveFrames,
+    return new VoiceConfig(bitrate, complexity, inbandFec, expectedLossPercent, on,
         jitterMinFrames, jitterMaxFrames, maxConcealFrames, epochGrace, futureEpochHold, stunRetransmit,
         stunMaxTries, consentInterval, consentTimeout, rtcpInterval);
   }
 
   public VoiceConfig withConsent(Duration interval, Duration timeout) {
-    return new VoiceConfig(bitrate, complexity, inbandFec, expectedLossPercent, dtx, dtxKeepaliveFrames,
+    return new VoiceConfig(bitrate, complexity, inbandFec, expectedLossPercent, dtx,
         jitterMinFrames, jitterMaxFrames, maxConcealFrames, epochGrace, futureEpochHold, stunRetransmit,
         stunMaxTries, interval, timeout, rtcpInterval);
   }

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
 class VoiceCallTest {
   /**
    * Opus's voice activity detector takes a steady tone for background noise, so with DTX on a
-   * tone is mostly not sent: the tone tests turn DTX off ({@code dtxSendsOneFrameInTwenty...}
+   * tone is mostly not sent: the tone tests turn DTX off ({@code VoiceControlsTest}
    * covers DTX). Complexity 0 keeps three encoders in one JVM real-time on a busy 2-core machine.
    */
   static final VoiceConfig TONES = VoiceConfig.defaults().withDtx(false).withComplexity(0);
