@@ -245,7 +245,10 @@ public final class Node {
       SessionTokens tokens = new SessionTokens(tokenKey(cloister, dataDir),
           cloister.getDuration("auth.token-ttl"), Clock.systemUTC());
       SrpLogins logins = new SrpLogins(tokens, cloister.getDuration("auth.login-timeout"),
-          cloister.getInt("auth.max-pending-logins"), Clock.systemUTC());
+          new SrpLogins.Limits(cloister.getInt("auth.max-pending-logins"),
+              cloister.getInt("auth.max-pending-logins-per-client"),
+              cloister.getInt("auth.free-failed-logins"),
+              cloister.getDuration("auth.max-login-backoff")), Clock.systemUTC());
       system.scheduler().scheduleAtFixedRate(Duration.ofSeconds(10), Duration.ofSeconds(10),
           logins::expireStale, system.executionContext());
 

@@ -65,6 +65,46 @@ class ApiBadInputTest {
   }
 
   @Test
+  void guessingAPasswordSlowsDownAndAFloodOfLoginStartsIsRefused() throws Exception {
+    assertThat(api.register("guessed", "the-right-one").status()).isEqualTo(201);
+    for (int i = 0; i < 5; i++) { // the free failures
+      assertError(api.login("guessed", "guess" + i), 401, "unauthorized");
+    }
+    // Then each waits 1 s, 2 s, 4 s ... (the test waits them out, then is told to wait 4 s).
+    Thread.sleep(100);
+    assertError(api.login("guessed", "guess5"), 401, "unauthorized");
+    Thread.sleep(1_100);
+    assertError(api.login("guessed", "guess6"), 401, "unauthorized");
+    Thread.sleep(2_100);
+    assertError(api.login("guessed", "guess7"), 401, "unauthorized");
+    ApiClient.Response waiting = api.login("guessed", "the-right-one");
+    assertError(waiting, 429, "rate_limited");
+    assertThat(waiting.raw().headers().firstValue("Retry-After")).isPresent();
+    assertThat(api.token("owner", "pw-owner")).as("other names are not slowed").isNotBlank();
+
+    // Unfinished logins from one address: a few are held, the rest refused before any work.
+    int refused = 0;
+    java.util.List<String> started = new java.util.ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      var srp = new ApiClient.LateSaltClient();
+      srp.init(org.bouncycastle.crypto.agreement.srp.SRP6StandardGroups.rfc5054_2048,
+          new org.bouncycastle.crypto.digests.SHA256Digest(), new java.security.SecureRandom());
+      ApiClient.Response r = api.startLogin("flooder" + i, srp, "x");
+      if (r.status() == 429) {
+        refused++;
+      } else {
+        started.add(r.body().get("loginId").asText());
+      }
+    }
+    assertThat(refused).isEqualTo(40 - 32);
+    for (String loginId : started) { // finished (wrongly), they free the address's slots
+      assertThat(api.post("/api/v1/auth/login/finish", Map.of("loginId", loginId, "M1", "1"), null)
+          .status()).isEqualTo(401);
+    }
+    assertThat(api.token("stranger", "pw-stranger")).isNotBlank();
+  }
+
+  @Test
   void malformedJsonAndWrongShapesAre400() throws Exception {
     assertError(api.call("POST", messages(), "{\"ciphertext\": ", ownerToken), 400, "malformed_json");
     assertError(api.call("POST", messages(), "[1,2]", ownerToken), 400, "invalid");

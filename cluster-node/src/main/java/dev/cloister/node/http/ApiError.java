@@ -40,6 +40,10 @@ public final class ApiError extends RuntimeException {
     return new ApiError(429, "rate_limited", message);
   }
 
+  public static ApiError tooManyRequests(String message, long retryAfterSeconds) {
+    return new ApiError(429, "rate_limited", message, retryAfterSeconds);
+  }
+
   /**
    * What a failed call means to its caller, the same for REST and the gateway; null for an
    * unexpected failure (a bug), which the caller logs and reports as internal.

@@ -75,7 +75,8 @@ public final class ApiRoutes extends JsonRoutes {
                 // than falling through to the token check.
                 pathPrefix("auth", () -> handleRejections(rejectionHandler(), () -> concat(
                     path("register", () -> post(() -> body(this::register))),
-                    path(segment("login").slash("start"), () -> post(() -> body(this::loginStart))),
+                    path(segment("login").slash("start"), () -> post(() -> clientKey(client ->
+                        body(b -> loginStart(client, b))))),
                     path(segment("login").slash("finish"),
                         () -> post(() -> body(this::loginFinish)))))),
                 authenticated(me -> concat(guilds.route(me), channels.route(me),
@@ -119,7 +120,33 @@ public final class ApiRoutes extends JsonRoutes {
     });
   }
 
+  /** The client's rate-limit key (its address; an IPv6 client's /64). */
+  private Route clientKey(Function<String, Route> inner) {
+    return optionalAttribute(AttributeKeys.remoteAddress, remote -> inner.apply(
+        remote.flatMap(RemoteAddress::getAddress).map(ClientAddress::limitKey).orElse("unknown")));
+  }
+
   // ---- auth ----
+
+  /**
+   * SRP's modular exponentiations (about 10 ms of CPU per login start) run here, not on the
+   * dispatcher that serves everything else: a few threads and a short queue, and a 503 when full,
+   * so that a login flood costs at most these threads.
+   */
+  private static java.util.concurrent.ThreadPoolExecutor srpPool() {
+    int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+    var pool = new java.util.concurrent.ThreadPoolExecutor(threads, threads, 30,
+        java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(64),
+        r -> {
+          Thread t = new Thread(r, "cloister-srp");
+          t.setDaemon(true);
+          return t;
+        });
+    pool.allowCoreThreadTimeOut(true);
+    return pool;
+  }
+
+  private final java.util.concurrent.ThreadPoolExecutor srpWork = srpPool();
 
   private CompletionStage<HttpResponse> register(JsonBody body) {
     String username = body.string("username");
@@ -145,29 +172,45 @@ public final class ApiRoutes extends JsonRoutes {
     }
   }
 
-  private CompletionStage<HttpResponse> loginStart(JsonBody body) {
+  private CompletionStage<HttpResponse> loginStart(String client, JsonBody body) {
     String username = body.string("username");
     BigInteger a = body.bigInteger("A", 512);
     checkUsername(username);
+    try {
+      logins.admit(client, username); // before any work: a refused login costs nothing
+    } catch (SrpLogins.LoginThrottled e) {
+      throw ApiError.tooManyRequests(e.getMessage(), e.retryAfterSeconds());
+    }
     return ctx.sharding().entityRefFor(Account.ENTITY_KEY, username)
         .<Account.Credentials>askWithStatus(Account.GetCredentials::new, ctx.askTimeout())
         .handle((creds, failure) -> {
           if (failure != null && !isRejection(failure, Rejection.Code.NOT_FOUND)) {
             throw new CompletionException(failure);
           }
+          return java.util.Optional.ofNullable(creds);
+        })
+        .thenApplyAsync(creds -> {
           try {
-            SrpLogins.Started s = creds == null
-                ? logins.start(username, a, null, null, null)
-                : logins.start(username, a, creds.userId(), creds.salt(),
-                    new BigInteger(1, creds.verifier()));
+            SrpLogins.Started s = creds.isEmpty()
+                ? logins.start(client, username, a, null, null, null)
+                : logins.start(client, username, a, creds.get().userId(), creds.get().salt(),
+                    new BigInteger(1, creds.get().verifier()));
             return response(200, obj().put("loginId", s.loginId())
                 .put("salt", HexFormat.of().formatHex(s.salt()))
                 .put("B", s.b().toString(16)));
           } catch (SrpLogins.LoginRefused e) {
             throw ApiError.badRequest(e.getMessage());
+          } catch (SrpLogins.LoginThrottled e) {
+            throw ApiError.tooManyRequests(e.getMessage(), e.retryAfterSeconds());
           } catch (IllegalStateException e) {
             throw new ApiError(503, "busy", "too many logins in progress; try again shortly");
           }
+        }, srpWork)
+        .exceptionally(failure -> {
+          if (JsonRoutes.unwrap(failure) instanceof java.util.concurrent.RejectedExecutionException) {
+            throw ApiError.unavailable("the node is busy with other logins; try again shortly", 1);
+          }
+          throw failure instanceof CompletionException c ? c : new CompletionException(failure);
         });
   }
 
