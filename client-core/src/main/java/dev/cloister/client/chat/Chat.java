@@ -461,7 +461,14 @@ public final class Chat {
       return m.unreadable(Unreadable.beforeJoined(s));
     }
     try {
-      return m.read(ChatPayload.decode(s.open(m.ciphertext())).text());
+      dev.cloister.mls.group.OpenedMessage opened = s.openFrom(m.ciphertext());
+      if (!opened.sender().userId().equals(m.authorId())) {
+        // Another member's ciphertext posted under this author's name (or the server lying about
+        // who posted it): never show it as theirs.
+        return m.unreadable("sent by user " + opened.sender().userId()
+            + " but posted as user " + m.authorId() + ": not shown");
+      }
+      return m.read(ChatPayload.decode(opened.plaintext()).text());
     } catch (MlsGroupException e) {
       return m.unreadable(Unreadable.failed(s, m.authorId(), m.epoch(), e));
     } catch (IOException e) {

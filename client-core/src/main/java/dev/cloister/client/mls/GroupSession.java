@@ -160,10 +160,15 @@ public final class GroupSession {
    * the last one once removed). The ratchet moves on: {@link #save()} after the plaintext is kept.
    */
   public byte[] open(byte[] ciphertext) throws MlsGroupException {
+    return openFrom(ciphertext).plaintext();
+  }
+
+  /** Like {@link #open}, with the member who sent it (authenticated by MLS). */
+  public dev.cloister.mls.group.OpenedMessage openFrom(byte[] ciphertext) throws MlsGroupException {
     if (member == null) {
       throw new MlsGroupException("this device holds no state of group " + groupId);
     }
-    return locked(() -> member.unprotect(ciphertext));
+    return locked(() -> member.open(ciphertext));
   }
 
   /** Encrypts a chat message at the current epoch; {@link #save()} before sending it (never reuse a key). */

@@ -123,6 +123,27 @@ class ChatCliTest {
   }
 
   @Test
+  void aMessageIsShownOnlyAsFromTheMemberWhoEncryptedIt() throws Exception {
+    Person alice = h.register("alice");
+    Person bob = h.register("bob");
+    Person mallory = h.register("mallory");
+    String general = guildWith(alice, bob, mallory)[1];
+
+    // Alice's device encrypts; Mallory (or a server lying about authors) posts it as hers.
+    byte[] sealed = new dev.cloister.client.chat.Chat(
+            dev.cloister.client.CloisterClient.open(alice.home(), server.url()))
+        .seal(general, "alice's words").ciphertext();
+    String posted = dev.cloister.client.CloisterClient.open(mallory.home(), server.url()).api()
+        .post(general, sealed).id();
+    Map<String, String> bobSees = byId(h.as(bob, "read", general).lines());
+    assertThat(bobSees.get(posted)).isEqualTo(mallory.name() + " [unreadable: sent by user "
+        + alice.userId() + " but posted as user " + mallory.userId() + ": not shown]");
+    // Her own words under her own name read as ever.
+    String own = h.as(mallory, "send", general, "mine").line();
+    assertThat(byId(h.as(bob, "read", general).lines()).get(own)).isEqualTo(mallory.name() + " mine");
+  }
+
+  @Test
   void aKickedMemberIsLockedOutByTheKeysWhileTheOthersReadOn() throws Exception {
     Person alice = h.register("alice");
     Person bob = h.register("bob");

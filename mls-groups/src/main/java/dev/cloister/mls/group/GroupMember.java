@@ -504,6 +504,16 @@ public final class GroupMember {
         }
     }
 
+    /** Like {@link #unprotect}, with the member who sent it: check it against who the server says posted it. */
+    public OpenedMessage open(byte[] message) throws MlsGroupException {
+        synchronized (MlsSuite.SUITE) {
+            if (status == Status.LEFT || (status == Status.ACTIVE && group == null)) {
+                requireActive();
+            }
+            return PrivateMessages.openFrom(groupId, group, previous, message);
+        }
+    }
+
     /** The epoch a PrivateMessage was sent in, from its clear header. */
     public long epochOf(byte[] privateMessage) throws MlsGroupException {
         return PrivateMessages.header(privateMessage).epoch();

@@ -35,6 +35,14 @@ final class PrivateMessages {
 
     /** The plaintext of {@code message}, opened with {@code current} or {@code previous} (either may be null). */
     static byte[] open(byte[] groupId, Group current, Group previous, byte[] message) throws MlsGroupException {
+        return openFrom(groupId, current, previous, message).plaintext();
+    }
+
+    /**
+     * Like {@link #open}, with the sender: the leaf named in the sender data, whose ratchet key opened
+     * the content and whose signature key verified it (bcmls checks both), so the sender is authentic.
+     */
+    static OpenedMessage openFrom(byte[] groupId, Group current, Group previous, byte[] message) throws MlsGroupException {
         MlsMessages.PrivateMessageHeader header = header(message);
         if (!Arrays.equals(header.groupId(), groupId)) {
             throw new MlsGroupException("message for another group");
@@ -53,9 +61,12 @@ final class PrivateMessages {
                     + kept(current, previous));
         }
         try {
-            checkGeneration(state, message, header);
+            int sender = checkGeneration(state, message, header);
             MLSMessage msg = (MLSMessage) MLSInputStream.decode(message, MLSMessage.class);
-            return state.unprotect(msg)[1];
+            byte[] plaintext = state.unprotect(msg)[1];
+            DeviceCredential from = DeviceCredential.decode(
+                    state.getTree().getLeafNode(new LeafIndex(sender)).getCredential().getIdentity());
+            return new OpenedMessage(plaintext, from);
         } catch (MlsGroupException e) {
             throw e;
         } catch (Exception e) {
@@ -75,7 +86,8 @@ final class PrivateMessages {
      * ratchet: bcmls 1.84 derives and caches every key up to whatever generation a message claims,
      * so one message from a member could make this device derive two billion keys.
      */
-    private static void checkGeneration(Group state, byte[] message, MlsMessages.PrivateMessageHeader header)
+    /** Returns the sender's leaf index. */
+    private static int checkGeneration(Group state, byte[] message, MlsMessages.PrivateMessageHeader header)
             throws Exception {
         MlsReader r = new MlsReader(message);
         r.u16("version");
@@ -100,5 +112,6 @@ final class PrivateMessages {
             throw new MlsGroupException("message claims generation " + generation + ", more than " + MAX_GENERATION_SKIP
                     + " past the sender's " + next);
         }
+        return (int) sender;
     }
 }
