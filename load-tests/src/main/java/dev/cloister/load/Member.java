@@ -52,6 +52,8 @@ public final class Member implements GatewayListener {
   private volatile String lastProblem = "";
   /** Messages sent before this moment are not this member's to receive (0: from the start). */
   private volatile long memberSinceMillis;
+  /** Messages of epochs before this one are not this member's to read (0: from the start). */
+  private volatile long joinedEpoch;
   private int posts;
 
   private Member(String username, CloisterClient client, Ledger ledger, Recorder recorder,
@@ -180,6 +182,11 @@ public final class Member implements GatewayListener {
       try {
         StoredMessage stored = receiving.receive(message);
         long done = System.currentTimeMillis();
+        if (stored.epoch() < joinedEpoch) {
+          // Sealed at an epoch before this newcomer's device joined (and posted within the
+          // server's grace for the previous epoch): MLS keeps it unreadable to it, rightly.
+          return;
+        }
         if (stored.state() == StoredMessage.State.READ && sent.text.equals(stored.text())) {
           recorder.ok("send-to-decrypted", sent.sentAtMillis, done);
         } else {
@@ -234,10 +241,12 @@ public final class Member implements GatewayListener {
   }
 
   /**
-   * A newcomer's device is in the channel's group from now: the messages sent from now on are
-   * its to receive and read; earlier ones are not counted.
+   * A newcomer's device is in the channel's group from now, at {@code epoch}: the messages sent
+   * from now on, of that epoch or later, are its to receive and read; earlier ones are not
+   * counted.
    */
-  public void memberFromNow() {
+  public void memberFromNow(long epoch) {
+    joinedEpoch = epoch;
     memberSinceMillis = System.currentTimeMillis();
   }
 

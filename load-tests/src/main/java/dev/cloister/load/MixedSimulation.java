@@ -94,7 +94,7 @@ public class MixedSimulation extends CloisterSimulation {
           while (true) {
             Chat.GroupState g = chat.group(channel);
             if (g.sync().member()) {
-              m.memberFromNow();
+              m.memberFromNow(g.epoch());
               return s;
             }
             if (System.nanoTime() > deadline) {
