@@ -60,6 +60,10 @@ public final class TestServer implements AutoCloseable {
             "pekko.remote.artery.canonical.port", 0,
             "pekko.management.http.port", freePort(),
             "pekko.management.http.bind-hostname", "127.0.0.1",
+            // Neither a broker (fixed port 9092, tens of seconds to start) nor the metrics port
+            // of a developer's own node: the client's tests need neither.
+            "cloister.kafka.enabled", "off",
+            "cloister.metrics.port", 0,
             "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", "off")))
         .withFallback(ConfigFactory.load());
     try {
