@@ -65,11 +65,10 @@ public class ChatFanoutSimulation extends CloisterSimulation {
         .exec(close());
 
     setUp(fanout.injectOpen(rampUsers(users).during(settings.ramp())))
-        .assertions(
+        .assertions(withLatencyLimits(java.util.List.of(
             global().failedRequests().count().is(0L),
             details("send-to-delivery").failedRequests().count().is(0L),
-            details("send-to-decrypted").failedRequests().count().is(0L))
-        .assertions(latency(
+            details("send-to-decrypted").failedRequests().count().is(0L)),
             details("send-to-ack").responseTime().percentile(99.0).lt(SEND_TO_ACK_P99_MS),
             details("send-to-delivery").responseTime().percentile(99.0)
                 .lt(SEND_TO_DELIVERY_P99_MS)));

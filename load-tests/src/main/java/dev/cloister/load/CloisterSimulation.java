@@ -122,10 +122,19 @@ public abstract class CloisterSimulation extends Simulation {
     });
   }
 
-  /** The assertions that need a clock, when this run keeps them (see {@link LoadSettings}). */
-  protected java.util.List<io.gatling.javaapi.core.Assertion> latency(
+  /**
+   * The run's assertions: {@code always}, plus the ones that need a clock when this run keeps
+   * them (see {@link LoadSettings}). One list, since a second {@code assertions(...)} call on a
+   * Gatling set-up replaces the first.
+   */
+  protected java.util.List<io.gatling.javaapi.core.Assertion> withLatencyLimits(
+      java.util.List<io.gatling.javaapi.core.Assertion> always,
       io.gatling.javaapi.core.Assertion... limits) {
-    return settings.latencyLimits() ? java.util.List.of(limits) : java.util.List.of();
+    java.util.List<io.gatling.javaapi.core.Assertion> all = new java.util.ArrayList<>(always);
+    if (settings.latencyLimits()) {
+      all.addAll(java.util.List.of(limits));
+    }
+    return all;
   }
 
   static Member member(Session s) {

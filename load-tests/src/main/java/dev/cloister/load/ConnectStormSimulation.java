@@ -42,10 +42,9 @@ public class ConnectStormSimulation extends CloisterSimulation {
         .exec(close());
 
     setUp(storm.injectOpen(rampUsers(settings.users()).during(settings.ramp())))
-        .assertions(
+        .assertions(withLatencyLimits(java.util.List.of(
             global().failedRequests().count().is(0L),
-            details("session held").successfulRequests().count().is((long) settings.users()))
-        .assertions(latency(
+            details("session held").successfulRequests().count().is((long) settings.users())),
             details("login").responseTime().percentile(99.0).lt(LOGIN_P99_MS),
             details("connect-to-ready").responseTime().percentile(99.0).lt(READY_P99_MS)));
   }

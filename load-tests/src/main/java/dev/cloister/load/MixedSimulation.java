@@ -123,11 +123,10 @@ public class MixedSimulation extends CloisterSimulation {
         members.injectOpen(rampUsers(users).during(settings.ramp())),
         newcomers.injectOpen(nothingFor(settings.ramp().plusSeconds(1)),
             rampUsers(joins).during(joinWindow.isZero() ? Duration.ofSeconds(1) : joinWindow)))
-        .assertions(
+        .assertions(withLatencyLimits(java.util.List.of(
             global().failedRequests().count().is(0L),
             details("send-to-delivery").failedRequests().count().is(0L),
-            details("send-to-decrypted").failedRequests().count().is(0L))
-        .assertions(latency(
+            details("send-to-decrypted").failedRequests().count().is(0L)),
             details("send-to-delivery").responseTime().percentile(99.0)
                 .lt(SEND_TO_DELIVERY_P99_MS),
             details("join-to-member").responseTime().percentile(99.0).lt(JOIN_P99_MS)));
