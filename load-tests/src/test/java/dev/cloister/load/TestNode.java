@@ -15,7 +15,7 @@ import java.util.Map;
 /**
  * A real Cloister node in the test JVM for the simulations' smoke runs: embedded PostgreSQL in a
  * temporary directory, loopback and free ports only, per-IP limits lifted (every virtual user
- * comes from 127.0.0.1), heartbeats every second.
+ * comes from 127.0.0.1), heartbeats every second, no Kafka.
  */
 final class TestNode implements AutoCloseable {
 
@@ -39,8 +39,11 @@ final class TestNode implements AutoCloseable {
             "cloister.rate-limits.gateway-connects-per-ip.per-second", 10_000,
             "cloister.gateway.heartbeat-interval", "1s",
             "cloister.gateway.heartbeat-timeout", "5s",
-            "cloister.metrics.host", "127.0.0.1",
-            "cloister.metrics.port", 0))
+            "cloister.metrics.port", 0,
+            // every virtual user logs in from 127.0.0.1
+            "cloister.auth.max-pending-logins-per-client", 100_000,
+            // the event stream is not what these runs measure (a broker takes seconds to start)
+            "cloister.kafka.enabled", "off"))
         .withFallback(ConfigFactory.parseMap(Map.of(
             "cloister.data-dir", dataDir.toString(),
             "cloister.http.host", "127.0.0.1",
