@@ -95,6 +95,13 @@ public final class CloisterApi {
         Map.of("ciphertext", Base64.getEncoder().encodeToString(ciphertext)), Message.class);
   }
 
+  /** Replaces the ciphertext of one's own message (an MLS PrivateMessage of the channel's group). */
+  public Message edit(String channelId, String messageId, byte[] ciphertext) {
+    return RestClient.read(rest.patch("/api/v1/channels/" + segment(channelId) + "/messages/"
+        + segment(messageId), Map.of("ciphertext", Base64.getEncoder().encodeToString(ciphertext))),
+        Message.class);
+  }
+
   /** A user's name ({@code GET /api/v1/users/{id}}). */
   public String username(String userId) {
     return rest.get("/api/v1/users/" + segment(userId)).path("username").asText(userId);

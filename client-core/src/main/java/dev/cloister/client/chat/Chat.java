@@ -112,17 +112,28 @@ public final class Chat {
    * @throws ChatException this device is not (yet) a member of the channel's group
    */
   public Message send(String channelId, String text) throws IOException {
+    return sealAndPost(channelId, text, sealed -> {
+      Message m = api.post(channelId, sealed.ciphertext());
+      MessageStore store = store(channelId);
+      store.sent(m, sealed.groupId(), sealed.epoch(), sealed.ciphertext(), text);
+      store.save();
+      return m;
+    });
+  }
+
+  private interface Post {
+    Message post(Sealed sealed) throws IOException;
+  }
+
+  /** Seals {@code text} and posts it, sealing again after a refusal a sync cures (bounded). */
+  private Message sealAndPost(String channelId, String text, Post post) throws IOException {
     ChatPayload.of(text);
     try (HomeLock lock = begin()) {
       ApiException refused = null;
       for (int attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
         Sealed sealed = seal(channelId, text, attempt > 0);
         try {
-          Message m = api.post(channelId, sealed.ciphertext());
-          MessageStore store = store(channelId);
-          store.sent(m, sealed.groupId(), sealed.epoch(), sealed.ciphertext(), text);
-          store.save();
-          return m;
+          return post.post(sealed);
         } catch (ApiException e) {
           if (!Refusal.curedBySync(e)) {
             throw e;
@@ -169,6 +180,16 @@ public final class Chat {
     store.save();
     return new Sealed(channelId, groupId, s.epoch(), ciphertext);
   }
+
+  /**
+   * Edits one's own message: the new text, encrypted for the channel's group now, retried after a
+   * refusal a sync cures, as {@link #send} is.
+   */
+  public Message edit(String channelId, String messageId, String text) throws IOException {
+    return sealAndPost(channelId, text,
+        sealed -> api.edit(channelId, messageId, sealed.ciphertext()));
+  }
+
 
   // ---- read ----
 
@@ -308,9 +329,18 @@ public final class Chat {
    * epoch if needed, and returns it decrypted, unreadable, or still pending.
    */
   public StoredMessage receive(Message m) throws IOException {
+    return receive(m, false);
+  }
+
+  /** Takes an edit (MESSAGE_UPDATE): the new ciphertext is decrypted like a new message. */
+  public StoredMessage receiveEdit(Message m) throws IOException {
+    return receive(m, true);
+  }
+
+  private StoredMessage receive(Message m, boolean edit) throws IOException {
     try (HomeLock lock = begin()) {
       MessageStore store = store(m.channelId());
-      StoredMessage stored = store.add(m);
+      StoredMessage stored = edit ? store.edit(m) : store.add(m);
       store.save();
       if (stored.state() != StoredMessage.State.PENDING) {
         return stored;

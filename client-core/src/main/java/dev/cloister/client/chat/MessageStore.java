@@ -170,6 +170,32 @@ public final class MessageStore {
     return stored;
   }
 
+  /**
+   * An edit arrived (a new PrivateMessage for a message id): the message waits to be decrypted
+   * again, keeping when it was first posted. An edit seen before (same ciphertext) changes nothing.
+   */
+  public StoredMessage edit(Message m) {
+    StoredMessage known = messages.get(m.idValue());
+    String digest = digest(m.ciphertext());
+    if (known != null && digest.equals(known.digest())) {
+      return known;
+    }
+    java.time.Instant created = known != null ? known.createdAt() : m.createdAt();
+    StoredMessage stored;
+    try {
+      MlsMessages.PrivateMessageHeader h = MlsMessages.parsePrivateMessageHeader(m.ciphertext());
+      stored = new StoredMessage(m.id(), m.authorId(), created,
+          new String(h.groupId(), StandardCharsets.UTF_8), h.epoch(), StoredMessage.State.PENDING,
+          null, null, m.ciphertext(), digest);
+    } catch (MlsWireException e) {
+      stored = new StoredMessage(m.id(), m.authorId(), created, null, -1,
+          StoredMessage.State.UNREADABLE, null, "edited into something that is not an MLS"
+              + " PrivateMessage (" + e.getMessage() + ")", null, digest);
+    }
+    put(stored);
+    return stored;
+  }
+
   public void put(StoredMessage m) {
     messages.put(m.idValue(), m);
     dirty = true;

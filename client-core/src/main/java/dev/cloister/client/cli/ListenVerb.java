@@ -20,9 +20,9 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * listen: stays on the gateway and prints every event as one JSON line (the ready, then each
- * dispatch, backfilled ones marked), keeping key packages stocked meanwhile. A MESSAGE_CREATE is
- * decrypted first (syncing its group when it is of a newer epoch) and printed with its
- * {@code text}, or {@code unreadable} and the reason, in place of the ciphertext.
+ * dispatch, backfilled ones marked), keeping key packages stocked meanwhile. A MESSAGE_CREATE or
+ * MESSAGE_UPDATE is decrypted first (syncing its group when it is of a newer epoch) and printed
+ * with its {@code text}, or {@code unreadable} and the reason, in place of the ciphertext.
  */
 final class ListenVerb {
 
@@ -111,17 +111,18 @@ final class ListenVerb {
     }
   }
 
-  /** A MESSAGE_CREATE with its text (or why it is unreadable) in place of the ciphertext. */
+  /** A MESSAGE_CREATE or MESSAGE_UPDATE with its text (or why not) in place of the ciphertext. */
   static JsonNode decrypted(Dispatch d, Chat chat, Invocation in) {
     JsonNode frame = d.toJson();
-    if (!Dispatch.MESSAGE_CREATE.equals(d.type())) {
+    boolean edit = Dispatch.MESSAGE_UPDATE.equals(d.type());
+    if (!Dispatch.MESSAGE_CREATE.equals(d.type()) && !edit) {
       return frame;
     }
     ObjectNode data = ((ObjectNode) frame.get("d")).deepCopy(); // the dispatch's own stays intact
     ((ObjectNode) frame).set("d", data);
     data.remove("ciphertext");
     try {
-      StoredMessage m = chat.receive(d.message());
+      StoredMessage m = edit ? chat.receiveEdit(d.message()) : chat.receive(d.message());
       data.put("groupId", m.groupId()).put("epoch", m.epoch());
       switch (m.state()) {
         case READ -> data.put("text", m.text());

@@ -11,10 +11,11 @@ import dev.cloister.client.http.RestClient;
 public record Dispatch(String type, long seq, JsonNode data, boolean backfilled) {
 
   public static final String MESSAGE_CREATE = "MESSAGE_CREATE";
+  public static final String MESSAGE_UPDATE = "MESSAGE_UPDATE";
 
-  /** The message of a MESSAGE_CREATE. */
+  /** The message of a MESSAGE_CREATE, or the edited one of a MESSAGE_UPDATE. */
   public Message message() {
-    if (!MESSAGE_CREATE.equals(type)) {
+    if (!MESSAGE_CREATE.equals(type) && !MESSAGE_UPDATE.equals(type)) {
       throw new IllegalStateException(type + " carries no message");
     }
     return RestClient.read(data, Message.class);

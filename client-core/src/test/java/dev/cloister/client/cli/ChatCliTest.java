@@ -304,14 +304,21 @@ class ChatCliTest {
     // by external commit); either way her device follows into the new epoch to read him.
     assertThat(h.as(bob, "join", g[2]).line()).isEqualTo(g[0]);
     String id = h.as(bob, "send", general, "hello listener").line();
+    new dev.cloister.client.chat.Chat(
+            dev.cloister.client.CloisterClient.open(bob.home(), server.url()))
+        .edit(general, id, "hello, listener");
     assertThat(listening.get(30, TimeUnit.SECONDS)).as("stderr: %s", err).isZero();
     List<com.fasterxml.jackson.databind.JsonNode> lines = new ArrayList<>();
     List<com.fasterxml.jackson.databind.JsonNode> messages = new ArrayList<>();
+    List<com.fasterxml.jackson.databind.JsonNode> edits = new ArrayList<>();
     for (String l : out.toString(StandardCharsets.UTF_8).split("\n")) {
       var json = dev.cloister.client.http.RestClient.JSON.readTree(l);
       lines.add(json);
       if ("MESSAGE_CREATE".equals(json.path("t").asText())) {
         messages.add(json);
+      }
+      if ("MESSAGE_UPDATE".equals(json.path("t").asText())) {
+        edits.add(json);
       }
     }
     assertThat(lines.get(0).path("op").asText()).isEqualTo("ready");
@@ -322,5 +329,12 @@ class ChatCliTest {
       assertThat(m.at("/d/authorId").asText()).isEqualTo(bob.userId());
       assertThat(m.at("/d/ciphertext").isMissingNode()).isTrue();
     });
+    // The edit arrives decrypted too, and the stored message reads as edited.
+    assertThat(edits).singleElement().satisfies(e -> {
+      assertThat(e.at("/d/id").asText()).isEqualTo(id);
+      assertThat(e.at("/d/text").asText()).as("%s; stderr: %s", e, err).isEqualTo("hello, listener");
+      assertThat(e.at("/d/ciphertext").isMissingNode()).isTrue();
+    });
+    assertThat(byId(h.as(alice, "read", general).lines()).get(id)).endsWith(" hello, listener");
   }
 }
