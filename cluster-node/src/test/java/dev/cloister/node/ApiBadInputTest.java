@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cloister.node.auth.SrpLogins;
 import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
@@ -30,10 +31,12 @@ class ApiBadInputTest {
   private String firstMessageId;
   private MlsTestDevice owner;
 
+  private int httpPort;
+
   @BeforeAll
   void start() throws Exception {
     dataDir = Files.createTempDirectory("cloister-bad-input");
-    int httpPort = TestNodes.freePort();
+    httpPort = TestNodes.freePort();
     node = Node.start(TestNodes.config(dataDir, httpPort, TestNodes.freePort()));
     api = new ApiClient("http://127.0.0.1:" + httpPort);
     assertThat(api.register("owner", "pw-owner").status()).isEqualTo(201);
@@ -102,6 +105,39 @@ class ApiBadInputTest {
           .status()).isEqualTo(401);
     }
     assertThat(api.token("stranger", "pw-stranger")).isNotBlank();
+  }
+
+  /** Sends raw bytes as one HTTP/1.1 request; answers the status line and the body. */
+  private String[] raw(String request) throws Exception {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", httpPort)) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+      String response = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      String statusLine = response.substring(0, response.indexOf("\r\n"));
+      String head = response.substring(0, response.indexOf("\r\n\r\n"));
+      return new String[] {statusLine, head, response.substring(response.indexOf("\r\n\r\n") + 4)};
+    }
+  }
+
+  @Test
+  void requestsTooMalformedForTheRoutesAreAnsweredInJsonToo() throws Exception {
+    String end = "Host: x\r\nConnection: close\r\n\r\n";
+    java.util.Map<String, String> cases = new java.util.LinkedHashMap<>();
+    cases.put("GET /api/v1/%zz HTTP/1.1\r\n" + end, "400 bad_request");
+    cases.put("BREW /api/v1/guilds HTTP/1.1\r\n" + end, "501 not_implemented");
+    cases.put("GET /" + "a".repeat(10_000) + " HTTP/1.1\r\n" + end, "414 uri_too_long");
+    cases.put("GET /health HTTP/1.1\r\nX-Big: " + "b".repeat(20_000) + "\r\n" + end,
+        "431 headers_too_large");
+    cases.put("GET /health HTTP/4.2\r\n" + end, "505 http_version_not_supported");
+    for (var c : cases.entrySet()) {
+      String[] r = raw(c.getKey());
+      String[] expected = c.getValue().split(" ");
+      assertThat(r[0]).as(c.getValue()).contains(" " + expected[0] + " ");
+      assertThat(r[1].toLowerCase()).contains("content-type: application/json");
+      var body = ApiClient.JSON.readTree(r[2]);
+      assertThat(body.get("code").asText()).isEqualTo(expected[1]);
+      assertThat(body.get("message").asText()).isNotBlank();
+    }
   }
 
   @Test
