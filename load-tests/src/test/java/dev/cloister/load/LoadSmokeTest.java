@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.cloister.client.TestServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -16,12 +17,19 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class LoadSmokeTest {
 
-  static TestNode node;
+  static TestServer node;
   @TempDir static Path work;
 
   @BeforeAll
   static void startNode() throws Exception {
-    node = TestNode.start();
+    // Every virtual user comes from 127.0.0.1: per-IP limits lifted.
+    node = TestServer.start(java.util.Map.<String, Object>of(
+        "cloister.rate-limits.rest-per-ip.burst", 1_000_000,
+        "cloister.rate-limits.rest-per-ip.per-second", 100_000,
+        "cloister.rate-limits.gateway-connects-per-ip.burst", 100_000,
+        "cloister.rate-limits.gateway-connects-per-ip.per-second", 10_000,
+        "cloister.gateway.heartbeat-timeout", "5s",
+        "cloister.auth.max-pending-logins-per-client", 100_000));
   }
 
   @AfterAll
@@ -102,7 +110,7 @@ class LoadSmokeTest {
 
   @Test
   void aNodeThatIsNotThereFailsTheRun() throws Exception {
-    int closed = TestNode.freePort(); // nothing listens there any more
+    int closed = TestServer.freePort(); // nothing listens there any more
     LoadRun.Outcome o = LoadRun.run("connect-storm", "--url", "http://127.0.0.1:" + closed,
         "--users", "2", "--work-dir", work.resolve("homes").toString(), "--results",
         work.resolve("results").toString());
