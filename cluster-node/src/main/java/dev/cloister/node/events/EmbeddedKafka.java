@@ -57,6 +57,16 @@ public final class EmbeddedKafka implements AutoCloseable {
             running.bootstrap);
         return running;
       }
+      // Kafka ends its JVM on a fatal error; embedded, that JVM is the node's: it must fail
+      // (and the stream retry), never take the node down.
+      org.apache.kafka.common.utils.Exit.setExitProcedure((code, message) -> {
+        throw new IllegalStateException("the embedded Kafka broker failed (" + code + "): "
+            + message);
+      });
+      org.apache.kafka.common.utils.Exit.setHaltProcedure((code, message) -> {
+        throw new IllegalStateException("the embedded Kafka broker failed (" + code + "): "
+            + message);
+      });
       EmbeddedKafka started = launch(dir, port);
       RUNNING.put(started.port, started);
       return started;
