@@ -18,6 +18,7 @@ import java.util.Map;
 public final class CloisterApi {
 
   private static final TypeReference<List<Message>> MESSAGES = new TypeReference<>() {};
+  private static final TypeReference<List<Member>> MEMBERS = new TypeReference<>() {};
 
   private final RestClient rest;
 
@@ -100,6 +101,31 @@ public final class CloisterApi {
     return RestClient.read(rest.patch("/api/v1/channels/" + segment(channelId) + "/messages/"
         + segment(messageId), Map.of("ciphertext", Base64.getEncoder().encodeToString(ciphertext))),
         Message.class);
+  }
+
+  /** Deletes a message: its author, or a member with MANAGE_MESSAGES. */
+  public void deleteMessage(String channelId, String messageId) {
+    rest.delete("/api/v1/channels/" + segment(channelId) + "/messages/" + segment(messageId));
+  }
+
+  /** The channel's pinned messages, newest first. */
+  public List<Message> pins(String channelId) {
+    return rest.get("/api/v1/channels/" + segment(channelId) + "/pins", MESSAGES);
+  }
+
+  /** Pins ({@code true}) or unpins a message (MANAGE_MESSAGES; at most 50 pins: 409). */
+  public void pin(String channelId, String messageId, boolean pinned) {
+    String path = "/api/v1/channels/" + segment(channelId) + "/pins/" + segment(messageId);
+    if (pinned) {
+      rest.put(path, null);
+    } else {
+      rest.delete(path);
+    }
+  }
+
+  /** The guild's members. */
+  public List<Member> members(String guildId) {
+    return rest.get("/api/v1/guilds/" + segment(guildId) + "/members", MEMBERS);
   }
 
   /** A user's name ({@code GET /api/v1/users/{id}}). */

@@ -21,6 +21,7 @@ import dev.cloister.mls.wire.MlsWireException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -186,8 +187,41 @@ public final class Chat {
    * refusal a sync cures, as {@link #send} is.
    */
   public Message edit(String channelId, String messageId, String text) throws IOException {
-    return sealAndPost(channelId, text,
-        sealed -> api.edit(channelId, messageId, sealed.ciphertext()));
+    return sealAndPost(channelId, text, sealed -> {
+      Message m = api.edit(channelId, messageId, sealed.ciphertext());
+      MessageStore store = store(channelId);
+      Instant created = store.get(messageId).map(StoredMessage::createdAt).orElse(m.createdAt());
+      store.sent(new Message(m.id(), m.channelId(), m.authorId(), m.ciphertext(), created,
+          m.editedAt(), m.pinned()), sealed.groupId(), sealed.epoch(), sealed.ciphertext(), text);
+      store.save();
+      return m;
+    });
+  }
+
+  /** Deletes a message (one's own, or any with MANAGE_MESSAGES) and forgets its text here. */
+  public void delete(String channelId, String messageId) throws IOException {
+    api.deleteMessage(channelId, messageId);
+    forget(channelId, messageId);
+  }
+
+  /** Takes a MESSAGE_DELETE: the message's text is forgotten on this device too. */
+  public void forget(String channelId, String messageId) throws IOException {
+    try (HomeLock lock = begin()) {
+      MessageStore store = store(channelId);
+      store.remove(messageId);
+      store.save();
+    }
+  }
+
+  /**
+   * The {@code limit} stored messages just older than {@code beforeId}, oldest first, from this
+   * device's store only (a {@link #read} has fetched the channel's history into it already).
+   */
+  public List<StoredMessage> older(String channelId, String beforeId, int limit)
+      throws IOException {
+    try (HomeLock lock = begin()) {
+      return store(channelId).before(Long.parseLong(beforeId), limit);
+    }
   }
 
 

@@ -119,6 +119,21 @@ public final class MessageStore {
     return out;
   }
 
+  /** The {@code limit} messages just older than {@code messageId}, oldest first (paging back). */
+  public List<StoredMessage> before(long messageId, int limit) {
+    List<StoredMessage> out = new ArrayList<>(messages.headMap(messageId, false).descendingMap()
+        .values().stream().limit(limit).toList());
+    java.util.Collections.reverse(out);
+    return out;
+  }
+
+  /** Forgets a deleted message; true if it was here. */
+  public boolean remove(String messageId) {
+    boolean removed = messages.remove(Long.parseLong(messageId)) != null;
+    dirty |= removed;
+    return removed;
+  }
+
   /** Messages of {@code groupId} still waiting to be decrypted, oldest first. */
   public List<StoredMessage> pending(String groupId) {
     return messages.values().stream()
@@ -187,6 +202,10 @@ public final class MessageStore {
       stored = new StoredMessage(m.id(), m.authorId(), created,
           new String(h.groupId(), StandardCharsets.UTF_8), h.epoch(), StoredMessage.State.PENDING,
           null, null, m.ciphertext(), digest);
+      Outgoing mine = outbox.remove(digest); // this device's own edit: it cannot decrypt it
+      if (mine != null) {
+        stored = stored.read(mine.text());
+      }
     } catch (MlsWireException e) {
       stored = new StoredMessage(m.id(), m.authorId(), created, null, -1,
           StoredMessage.State.UNREADABLE, null, "edited into something that is not an MLS"

@@ -23,13 +23,13 @@ class MessageStoreTest {
   @TempDir
   Path tmp;
 
-  private static Message message(long id, byte[] ciphertext) {
+  static Message message(long id, byte[] ciphertext) {
     return new Message(Long.toString(id), "7", "100", ciphertext, Instant.parse("2026-01-01T00:00:00Z"),
         null, false);
   }
 
   /** A real PrivateMessage of group g1 at epoch 0, from a one-member group. */
-  private static byte[] privateMessage(String text) throws Exception {
+  static byte[] privateMessage(String text) throws Exception {
     DeviceIdentity id = DeviceIdentity.generate("100", "d1");
     byte[] serverKey = DeviceIdentity.generate("0", "server").signaturePublicKey();
     GroupMember m = GroupMember.create(id, "g1".getBytes(StandardCharsets.UTF_8), serverKey, "cloister");
