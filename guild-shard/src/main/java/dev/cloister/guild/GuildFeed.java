@@ -126,6 +126,13 @@ public final class GuildFeed {
       String sessionId, String deviceId, boolean selfMute, boolean selfDeaf, boolean serverMute,
       boolean serverDeaf, String left, long seqNr) implements Item {}
 
+  /**
+   * Ephemeral: who the SFU forwards in a voice channel now (its top speakers, loudest first), sent
+   * when that changes, at most once per poll of the SFU. {@code ssrcs} match {@code userIds}.
+   */
+  public record SpeakingChanged(String guildId, String channelId, List<String> userIds,
+      List<Long> ssrcs) implements Item {}
+
   /** Ephemeral: never journaled. */
   public record TypingStarted(String guildId, String channelId, String userId, long atMillis)
       implements Item {}

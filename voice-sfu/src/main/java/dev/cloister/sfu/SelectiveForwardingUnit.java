@@ -61,7 +61,8 @@ public final class SelectiveForwardingUnit implements AutoCloseable {
             long interval = config.selectionInterval().toNanos();
             timer.scheduleAtFixedRate(this::selectSpeakers, interval, interval, TimeUnit.NANOSECONDS);
             timer.scheduleAtFixedRate(this::expireBindings, 1, 1, TimeUnit.SECONDS);
-            control = ControlApi.start(registry, this::stats, config.controlHost(), config.controlPort());
+            control = ControlApi.start(registry, this::stats, config.controlHost(), config.controlPort(),
+                    config.controlSecret());
         } catch (IOException | InterruptedException | RuntimeException e) {
             close();
             throw e;

@@ -11,7 +11,7 @@ import com.typesafe.config.Config;
  * @param bindHost            local address for the UDP media socket
  * @param publicHost          address advertised to clients as {@code udpHost}
  * @param udpPort             UDP media port (STUN, RTP and RTCP share it)
- * @param controlHost         local address of the HTTP control API (it has no authentication)
+ * @param controlHost         local address of the HTTP control API
  * @param controlPort         HTTP control API port
  * @param topN                speakers forwarded per conference
  * @param audioLevelExtId     RFC 8285 one-byte extension id carrying the RFC 6464 audio level (1..14)
@@ -21,6 +21,8 @@ import com.typesafe.config.Config;
  * @param speakerMarginDb     how much louder than the quietest speaker a candidate must be to replace it
  * @param speakerQuietHold    how long a speaker may stay below the floor before losing the slot
  * @param selectionInterval   how often speakers are re-selected and expired bindings swept
+ * @param controlSecret       bearer token the control API requires on {@code /v1/**} ("" for none;
+ *                            required whenever {@code controlHost} is not a loopback address)
  */
 public record SfuConfig(
         String bindHost,
@@ -35,9 +37,11 @@ public record SfuConfig(
         int speakerFloorDb,
         int speakerMarginDb,
         Duration speakerQuietHold,
-        Duration selectionInterval) {
+        Duration selectionInterval,
+        String controlSecret) {
 
     public SfuConfig {
+        controlSecret = controlSecret == null ? "" : controlSecret;
         requirePort("udpPort", udpPort);
         requirePort("controlPort", controlPort);
         if (topN < 0 || topN > 64) {
@@ -60,7 +64,7 @@ public record SfuConfig(
     public static SfuConfig defaults() {
         return new SfuConfig("0.0.0.0", "127.0.0.1", 50000, "127.0.0.1", 8091, 3, 1,
                 Math.max(1, Runtime.getRuntime().availableProcessors()), Duration.ofSeconds(30),
-                10, 8, Duration.ofMillis(1500), Duration.ofMillis(20));
+                10, 8, Duration.ofMillis(1500), Duration.ofMillis(20), "");
     }
 
     /** Defaults with both ports ephemeral and everything on loopback: for tests and embedding. */
@@ -88,32 +92,38 @@ public record SfuConfig(
                 c.getInt("speaker-floor-db"),
                 c.getInt("speaker-margin-db"),
                 Duration.ofMillis(c.getLong("speaker-hold-ms")),
-                Duration.ofMillis(c.getLong("selection-interval-ms")));
+                Duration.ofMillis(c.getLong("selection-interval-ms")),
+                c.getString("control-secret"));
     }
 
     public SfuConfig withPorts(int udp, int control) {
         return new SfuConfig(bindHost, publicHost, udp, controlHost, control, topN, audioLevelExtId, ioThreads,
-                consentTimeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval);
+                consentTimeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval, controlSecret);
     }
 
     public SfuConfig withHosts(String bind, String advertised, String control) {
         return new SfuConfig(bind, advertised, udpPort, control, controlPort, topN, audioLevelExtId, ioThreads,
-                consentTimeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval);
+                consentTimeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval, controlSecret);
     }
 
     public SfuConfig withTopN(int n) {
         return new SfuConfig(bindHost, publicHost, udpPort, controlHost, controlPort, n, audioLevelExtId, ioThreads,
-                consentTimeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval);
+                consentTimeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval, controlSecret);
     }
 
     public SfuConfig withIoThreads(int n) {
         return new SfuConfig(bindHost, publicHost, udpPort, controlHost, controlPort, topN, audioLevelExtId, n,
-                consentTimeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval);
+                consentTimeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval, controlSecret);
     }
 
     public SfuConfig withConsentTimeout(Duration timeout) {
         return new SfuConfig(bindHost, publicHost, udpPort, controlHost, controlPort, topN, audioLevelExtId, ioThreads,
-                timeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval);
+                timeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval, controlSecret);
+    }
+
+    public SfuConfig withControlSecret(String secret) {
+        return new SfuConfig(bindHost, publicHost, udpPort, controlHost, controlPort, topN, audioLevelExtId, ioThreads,
+                consentTimeout, speakerFloorDb, speakerMarginDb, speakerQuietHold, selectionInterval, secret);
     }
 
     private static void requirePort(String name, int port) {

@@ -19,9 +19,16 @@ public final class ControlClient {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final String base;
+    private final String secret;
 
     public ControlClient(int port) {
+        this(port, "");
+    }
+
+    /** A client that sends {@code Authorization: Bearer <secret>} (none when "" ). */
+    public ControlClient(int port, String secret) {
         this.base = "http://127.0.0.1:" + port;
+        this.secret = secret;
     }
 
     public Reply call(String method, String path, String body) throws IOException, InterruptedException {
@@ -29,6 +36,9 @@ public final class ControlClient {
         b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         if (body != null) {
             b.header("Content-Type", "application/json");
+        }
+        if (!secret.isEmpty()) {
+            b.header("Authorization", "Bearer " + secret);
         }
         HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
         JsonNode node = r.body() == null || r.body().isEmpty() ? null : JSON.readTree(r.body());

@@ -64,6 +64,9 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
         boolean deafened);
 
     CompletionStage<Done> free(String conferenceId, String endpointId);
+
+    /** The endpoints the SFU forwards in the conference now, loudest first (empty if none). */
+    CompletionStage<List<String>> speakers(String conferenceId);
   }
 
   /** Where the call's group roster goes (the group's entity, in production). */
@@ -72,8 +75,12 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
         List<String> devices, long version);
   }
 
-  /** {@code rosterWindow}: how long joins and leaves gather before the group hears of them. */
-  public record Settings(Duration rosterWindow) {}
+  /**
+   * {@code rosterWindow}: how long joins and leaves gather before the group hears of them;
+   * {@code speakingInterval}: how often the SFU is asked who speaks, so how often at most a
+   * {@code SPEAKING} change goes out per channel.
+   */
+  public record Settings(Duration rosterWindow, Duration speakingInterval) {}
 
   public static void init(ActorSystem<?> system, MediaServers media, GuildFeed feed,
       Settings settings, Duration askTimeout) {
@@ -144,6 +151,12 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
   /** The roster window closed: send the call group its roster. */
   enum FlushRoster implements Command { INSTANCE }
 
+  /** Time to ask the SFU who speaks. */
+  enum PollSpeakers implements Command { INSTANCE }
+
+  /** The SFU's answer: the speaking endpoints of {@code conferenceId} (null: no answer). */
+  record SpeakersSeen(String conferenceId, List<String> endpointIds) implements Command {}
+
   /** What an SFU handed out for one participant. */
   public record Endpoint(String endpointId, long ssrc, String iceUfrag, String icePwd,
       String udpHost, int udpPort, int audioLevelExtId) implements CborSerializable {}
@@ -191,6 +204,9 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
   private final TimerScheduler<Command> timers;
   /** Users whose endpoint is being allocated (not persisted: a restart drops the attempt). */
   private final Map<String, String> allocating = new HashMap<>();
+  /** The speakers last published (user ids, loudest first). */
+  private List<String> speaking = List.of();
+  private boolean polling;
 
   private VoiceChannel(PersistenceId id, MediaServers media, Rosters rosters, GuildFeed feed,
       Settings settings, ActorContext<Command> context, TimerScheduler<Command> timers) {
@@ -228,6 +244,15 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
             Replies.answer(Effect(), c.replyTo(), Outcome.ok(s.participants())))
         .onCommand(FlushRoster.class, (s, c) -> {
           sendRoster(s);
+          return Effect().noReply();
+        })
+        .onCommand(PollSpeakers.class, (s, c) -> {
+          pollSpeakers(s);
+          return Effect().noReply();
+        })
+        .onCommand(SpeakersSeen.class, (s, c) -> {
+          polling = false;
+          publishSpeakers(s, c);
           return Effect().noReply();
         })
         .build();
@@ -316,6 +341,61 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
       if (!timers.isTimerActive(FlushRoster.INSTANCE)) {
         timers.startSingleTimer(FlushRoster.INSTANCE, settings.rosterWindow());
       }
+      watchSpeakers(after);
+    }
+  }
+
+  /** Polls the SFU for speakers while anyone is in the channel; stops when it empties. */
+  private void watchSpeakers(VoiceRoom s) {
+    boolean anyone = !s.participantsByUser().isEmpty();
+    if (anyone && !timers.isTimerActive(PollSpeakers.INSTANCE)) {
+      timers.startTimerWithFixedDelay(PollSpeakers.INSTANCE, settings.speakingInterval());
+    } else if (!anyone) {
+      timers.cancel(PollSpeakers.INSTANCE);
+      if (!speaking.isEmpty() && s.guildId() != null) {
+        speaking = List.of();
+        feed.publish(new GuildFeed.SpeakingChanged(s.guildId(), channelId, List.of(), List.of()));
+      }
+    }
+  }
+
+  private void pollSpeakers(VoiceRoom s) {
+    VoiceRoom.Participant any = s.participantsByUser().values().stream().findFirst().orElse(null);
+    if (any == null) {
+      watchSpeakers(s);
+      return;
+    }
+    if (polling) {
+      return; // the last answer is still out: never pile asks on a slow SFU
+    }
+    polling = true;
+    String conference = any.conferenceId();
+    context.pipeToSelf(media.speakers(conference), (ids, failure) ->
+        new SpeakersSeen(conference, failure == null ? ids : null));
+  }
+
+  private void publishSpeakers(VoiceRoom s, SpeakersSeen seen) {
+    if (seen.endpointIds() == null || s.guildId() == null) {
+      return;
+    }
+    Map<String, VoiceRoom.Participant> byEndpoint = new HashMap<>();
+    s.participantsByUser().values().forEach(p -> {
+      if (p.conferenceId().equals(seen.conferenceId())) {
+        byEndpoint.put(p.endpoint().endpointId(), p);
+      }
+    });
+    List<String> users = new java.util.ArrayList<>();
+    List<Long> ssrcs = new java.util.ArrayList<>();
+    for (String endpointId : seen.endpointIds()) {
+      VoiceRoom.Participant p = byEndpoint.get(endpointId);
+      if (p != null) {
+        users.add(p.userId());
+        ssrcs.add(p.endpoint().ssrc());
+      }
+    }
+    if (!users.equals(speaking)) {
+      speaking = List.copyOf(users);
+      feed.publish(new GuildFeed.SpeakingChanged(s.guildId(), channelId, speaking, ssrcs));
     }
   }
 
@@ -378,7 +458,10 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
   public SignalHandler<VoiceRoom> signalHandler() {
     // After a restart the call group hears the roster again: rosters converge, as text groups'.
     return newSignalHandlerBuilder()
-        .onSignal(RecoveryCompleted.instance(), this::sendRoster)
+        .onSignal(RecoveryCompleted.instance(), s -> {
+          sendRoster(s);
+          watchSpeakers(s);
+        })
         .build();
   }
 }

@@ -7,12 +7,10 @@ import dev.cloister.guild.GuildFeed;
 import dev.cloister.guild.Permission;
 import dev.cloister.sfu.SelectiveForwardingUnit;
 import dev.cloister.sfu.SfuConfig;
-import dev.cloister.sfu.conference.ConferenceRegistry;
 import dev.cloister.sfu.conference.EndpointView;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
@@ -60,32 +58,8 @@ class VoiceChannelTest {
       return CompletableFuture.completedFuture(Done.getInstance());
     };
     channel = EventSourcedBehaviorTestKit.create(testKit.system(), VoiceChannel.create(channelId,
-        new RegistryMedia(sfu.conferences()), sink, GuildFeed.none(),
-        new VoiceChannel.Settings(Duration.ofMillis(200))));
-  }
-
-  /** The SFU's own registry behind the entity's interface: what the node's embedded SFU does. */
-  record RegistryMedia(ConferenceRegistry registry) implements VoiceChannel.MediaServers {
-    @Override
-    public CompletionStage<VoiceChannel.Endpoint> allocate(String conferenceId, String endpointId) {
-      return CompletableFuture.supplyAsync(() -> registry.allocate(conferenceId, endpointId)
-          .map(a -> new VoiceChannel.Endpoint(a.endpointId(), a.ssrc(), a.iceUfrag(), a.icePwd(),
-              a.udpHost(), a.udpPort(), a.audioLevelExtId()))
-          .orElseThrow(() -> new IllegalStateException("endpoint id taken")));
-    }
-
-    @Override
-    public CompletionStage<Done> update(String conferenceId, String endpointId, boolean muted,
-        boolean deafened) {
-      registry.update(conferenceId, endpointId, muted, deafened);
-      return CompletableFuture.completedFuture(Done.getInstance());
-    }
-
-    @Override
-    public CompletionStage<Done> free(String conferenceId, String endpointId) {
-      registry.remove(conferenceId, endpointId);
-      return CompletableFuture.completedFuture(Done.getInstance());
-    }
+        new EmbeddedSfu(sfu.conferences()), sink, GuildFeed.none(),
+        new VoiceChannel.Settings(Duration.ofMillis(200), Duration.ofMillis(250))));
   }
 
   private StatusReply<VoiceChannel.Joined> join(String user, String device, String session,

@@ -149,6 +149,27 @@ public final class ConferenceRegistry {
         return Optional.of(new ConferenceView(conferenceId, selector.topN(), speakers, views));
     }
 
+    /**
+     * The endpoints forwarded in the conference now, loudest first; empty for an unknown one.
+     * Cheaper than {@link #describe} for callers that poll it several times a second.
+     */
+    public List<String> speakers(String conferenceId) {
+        Conference conference = conferences.get(conferenceId);
+        if (conference == null) {
+            return List.of();
+        }
+        List<Endpoint> forwarded = new ArrayList<>();
+        for (Endpoint e : conference.endpoints()) {
+            if (e.isForwarded()) {
+                forwarded.add(e);
+            }
+        }
+        forwarded.sort((a, b) -> Integer.compare(b.lastLoudness(), a.lastLoudness()));
+        List<String> ids = new ArrayList<>(forwarded.size());
+        forwarded.forEach(e -> ids.add(e.id()));
+        return ids;
+    }
+
     public List<String> conferenceIds() {
         return new ArrayList<>(conferences.keySet());
     }

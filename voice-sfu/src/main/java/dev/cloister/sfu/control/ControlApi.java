@@ -32,7 +32,11 @@ import org.slf4j.LoggerFactory;
  * PATCH  /v1/conferences/{conferenceId}/endpoints/{endpointId}   {serverMuted?, deafened?}
  * DELETE /v1/conferences/{conferenceId}/endpoints/{endpointId}
  * GET    /v1/conferences/{conferenceId}
+ * GET    /v1/conferences/{conferenceId}/speakers
  * </pre>
+ *
+ * <p>With a secret, every {@code /v1} request must carry {@code Authorization: Bearer <secret>}
+ * ({@code 401} otherwise); {@code /health} stays open for probes.
  */
 public final class ControlApi implements AutoCloseable {
 
@@ -44,17 +48,29 @@ public final class ControlApi implements AutoCloseable {
     private final ObjectMapper json = new ObjectMapper();
     private final HttpServer server;
     private final ExecutorService executor;
+    private final byte[] expectedAuthorization;
 
     private ControlApi(ConferenceRegistry registry, Supplier<Map<String, Object>> stats, HttpServer server,
-                       ExecutorService executor) {
+                       ExecutorService executor, String secret) {
+        this.expectedAuthorization = secret.isEmpty() ? null
+                : ("Bearer " + secret).getBytes(java.nio.charset.StandardCharsets.UTF_8);
         this.registry = registry;
         this.stats = stats;
         this.server = server;
         this.executor = executor;
     }
 
+    /**
+     * Serves on {@code host:port}; {@code secret} "" means no authentication, which is refused
+     * unless {@code host} is a loopback address.
+     */
     public static ControlApi start(ConferenceRegistry registry, Supplier<Map<String, Object>> stats, String host,
-                                   int port) throws IOException {
+                                   int port, String secret) throws IOException {
+        if (secret.isEmpty() && !java.net.InetAddress.getByName(host).isLoopbackAddress()) {
+            throw new IllegalArgumentException("the SFU control API would listen on " + host
+                    + " without authentication: set CLOISTER_SFU_SECRET (cloister.sfu.control-secret), "
+                    + "or CLOISTER_SFU_CONTROL_HOST=127.0.0.1");
+        }
         // Small JSON replies are written as headers then body; without TCP_NODELAY each waits on a delayed ACK.
         if (System.getProperty("sun.net.httpserver.nodelay") == null) {
             System.setProperty("sun.net.httpserver.nodelay", "true");
@@ -66,7 +82,7 @@ public final class ControlApi implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        ControlApi api = new ControlApi(registry, stats, server, executor);
+        ControlApi api = new ControlApi(registry, stats, server, executor, secret);
         server.createContext("/", api::handle);
         server.setExecutor(executor);
         server.start();
@@ -119,6 +135,13 @@ public final class ControlApi implements AutoCloseable {
         if (parts.length < 2 || !parts[0].equals("v1")) {
             throw new BadRequest(404, "no such resource");
         }
+        if (expectedAuthorization != null) {
+            String given = exchange.getRequestHeaders().getFirst("Authorization");
+            if (given == null || !java.security.MessageDigest.isEqual(expectedAuthorization,
+                    given.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+                throw new BadRequest(401, "a valid 'Authorization: Bearer <secret>' is required");
+            }
+        }
         if (parts.length == 2 && parts[1].equals("stats")) {
             requireMethod(method, "GET");
             return new Response(200, stats.get());
@@ -132,6 +155,10 @@ public final class ControlApi implements AutoCloseable {
             return registry.describe(conferenceId)
                     .map(v -> new Response(200, v))
                     .orElseThrow(() -> new BadRequest(404, "no such conference"));
+        }
+        if (parts.length == 4 && parts[3].equals("speakers")) {
+            requireMethod(method, "GET");
+            return new Response(200, Map.of("speakers", registry.speakers(conferenceId)));
         }
         if (!parts[3].equals("endpoints") || parts.length > 5) {
             throw new BadRequest(404, "no such resource");

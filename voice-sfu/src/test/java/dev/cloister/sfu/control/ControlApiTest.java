@@ -119,4 +119,43 @@ class ControlApiTest {
         assertThat(stats.has("droppedMalformed")).isTrue();
         assertThat(stats.get("ioWorkers").asInt()).isPositive();
     }
+
+    @Test
+    void speakersAreListedLoudestFirstAndEmptyForAnUnknownConference() throws Exception {
+        control.allocate("quiet", "a");
+        Reply r = control.call("GET", "/v1/conferences/quiet/speakers", null);
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.body().get("speakers").isArray()).isTrue();
+        assertThat(r.body().get("speakers")).isEmpty(); // nobody has sent a level yet
+        assertThat(control.call("GET", "/v1/conferences/nowhere/speakers", null).body().get("speakers"))
+                .isEmpty();
+        control.delete("quiet", "a");
+    }
+
+    @Test
+    void withASecretEveryV1RequestNeedsItAndHealthStaysOpen() throws Exception {
+        try (SelectiveForwardingUnit guarded = new SelectiveForwardingUnit(
+                SfuConfig.loopbackEphemeral().withControlSecret("s3cret-of-the-nodes")).start()) {
+            ControlClient anonymous = new ControlClient(guarded.controlPort());
+            ControlClient wrong = new ControlClient(guarded.controlPort(), "s3cret-of-the-node");
+            ControlClient node = new ControlClient(guarded.controlPort(), "s3cret-of-the-nodes");
+            assertThat(anonymous.call("GET", "/health", null).status()).isEqualTo(200);
+            Reply refused = anonymous.call("POST", "/v1/conferences/c/endpoints", "{\"endpointId\":\"a\"}");
+            assertThat(refused.status()).isEqualTo(401);
+            assertThat(refused.body().get("error").asText()).contains("Authorization");
+            assertThat(wrong.call("GET", "/v1/stats", null).status()).isEqualTo(401);
+            assertThat(guarded.conferences().conferenceCount()).isZero();
+            assertThat(node.call("POST", "/v1/conferences/c/endpoints", "{\"endpointId\":\"a\"}").status())
+                    .isEqualTo(201);
+            assertThat(node.call("GET", "/v1/stats", null).status()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void refusesToListenBeyondLoopbackWithoutASecret() {
+        SfuConfig open = SfuConfig.loopbackEphemeral().withHosts("127.0.0.1", "127.0.0.1", "0.0.0.0");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SelectiveForwardingUnit(open).start())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("CLOISTER_SFU_SECRET");
+    }
 }
