@@ -68,6 +68,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.model.Uri;
+import org.apache.pekko.management.cluster.bootstrap.ClusterBootstrap;
 import org.apache.pekko.management.javadsl.PekkoManagement;
 import org.apache.pekko.projection.jdbc.javadsl.JdbcProjection;
 import org.slf4j.Logger;
@@ -180,14 +181,21 @@ public final class Node {
     }
     Config config = ConfigFactory.parseMap(db).withFallback(base).resolve();
 
+    String discovery = cloister.getString("cluster.discovery");
+    if (!discovery.equals("seed-nodes") && !discovery.equals("kubernetes")) {
+      throw new IllegalStateException("cloister.cluster.discovery (CLOISTER_DISCOVERY) is '"
+          + discovery + "'; use seed-nodes or kubernetes");
+    }
     MetricsEndpoint metrics = startMetricsEndpoint(cloister);
     DatabaseSampler sampler = DatabaseSampler.start(database.dataSource(),
         database.health()::isUp, cloister.getDuration("metrics.sample-interval"));
+    AtomicBoolean ready = new AtomicBoolean(false);
     ActorSystem<Void> system;
     try {
       system = ActorSystem.create(Behaviors.empty(), "cloister",
           ActorSystemSetup.create(BootstrapSetup.create(config))
-              .withSetup(new DatabaseReadinessCheck.Setup(database.health())));
+              .withSetup(new DatabaseReadinessCheck.Setup(database.health()))
+              .withSetup(new ServingReadinessCheck.Setup(ready::get)));
     } catch (RuntimeException | Error e) {
       sampler.close();
       if (metrics != null) {
@@ -203,11 +211,18 @@ public final class Node {
         });
     try {
       Cluster cluster = Cluster.get(system);
-      if (seeds.isEmpty()) {
+      CompletionStage<Uri> managementStarted = null;
+      if (discovery.equals("kubernetes")) {
+        // Bootstrap finds the other pods through the Kubernetes API and probes their management
+        // endpoints, so management must listen before this node can join.
+        managementStarted = PekkoManagement.get(system).start();
+        ClusterBootstrap.get(system).start();
+      } else if (seeds.isEmpty()) {
         cluster.manager().tell(Join.create(cluster.selfMember().address()));
       }
       awaitUp(cluster, Duration.ofSeconds(60));
-      log.info(seeds.isEmpty() ? "Cluster: formed a one-node cluster as {}"
+      log.info(discovery.equals("kubernetes") ? "Cluster: joined by Kubernetes bootstrap as {}"
+          : seeds.isEmpty() ? "Cluster: formed a one-node cluster as {}"
           : "Cluster: joined through the seed nodes as {}", cluster.selfMember().address());
       system.systemActorOf(ClusterMembershipLog.create(), "membership-log", Props.empty());
 
@@ -239,8 +254,8 @@ public final class Node {
         EventStreamProjection.init(system, database.dataSource(), events);
       }
 
-      Uri management = PekkoManagement.get(system).start()
-          .toCompletableFuture().get(30, TimeUnit.SECONDS);
+      Uri management = (managementStarted != null ? managementStarted
+          : PekkoManagement.get(system).start()).toCompletableFuture().get(30, TimeUnit.SECONDS);
 
       SessionTokens tokens = new SessionTokens(tokenKey(cloister, dataDir),
           cloister.getDuration("auth.token-ttl"), Clock.systemUTC());
@@ -252,7 +267,6 @@ public final class Node {
       system.scheduler().scheduleAtFixedRate(Duration.ofSeconds(10), Duration.ofSeconds(10),
           logins::expireStale, system.executionContext());
 
-      AtomicBoolean ready = new AtomicBoolean(false);
       ApiContext apiContext = new ApiContext(ClusterSharding.get(system),
           new GuildDirectory(database.dataSource()), new MessageHistory(database.dataSource()),
           ids, blocking, cloister.getDuration("http.ask-timeout"),
