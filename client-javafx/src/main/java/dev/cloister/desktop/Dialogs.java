@@ -1,0 +1,222 @@
+package dev.cloister.desktop;
+
+import dev.cloister.client.Guild;
+import dev.cloister.client.device.Device;
+import dev.cloister.mls.group.SafetyNumber;
+import java.util.List;
+import java.util.function.Consumer;
+import javafx.geometry.Pos;
+import javafx.scene.control.Button;
+import javafx.scene.control.Label;
+import javafx.scene.control.TextField;
+import javafx.scene.layout.HBox;
+import javafx.scene.layout.Priority;
+import javafx.scene.layout.VBox;
+
+/** The cards the main window shows in its {@link Overlay}. */
+final class Dialogs {
+
+  private final Session session;
+  private final Overlay overlay;
+
+  Dialogs(Session session, Overlay overlay) {
+    this.session = session;
+    this.overlay = overlay;
+  }
+
+  /** Create a guild, or join one with an invite code or link. */
+  void addGuild(Consumer<GuildModel> added) {
+    TextField name = new TextField();
+    name.setId("guild-name-field");
+    name.setPromptText("My community");
+    Button create = new Button("Create");
+    create.setId("create-guild");
+    create.getStyleClass().add("primary");
+    TextField code = new TextField();
+    code.setId("invite-field");
+    code.setPromptText("an invite code, or a link ending in one");
+    Button join = new Button("Join");
+    join.setId("join-guild");
+    Label error = errorLabel("add-guild-error");
+    create.setOnAction(e -> {
+      if (name.getText().isBlank()) {
+        error.setText("Give your guild a name.");
+        return;
+      }
+      create.setDisable(true);
+      session.call(() -> session.client.api().createGuild(name.getText().strip()), g -> {
+        overlay.close();
+        added.accept(session.putGuild(g));
+      }, x -> {
+        create.setDisable(false);
+        error.setText(Problems.describe(x, Problems.Doing.OTHER));
+      });
+    });
+    join.setOnAction(e -> {
+      String c = inviteCode(code.getText());
+      if (c.isEmpty()) {
+        error.setText("Paste an invite code or link.");
+        return;
+      }
+      join.setDisable(true);
+      session.call(() -> {
+        String guildId = session.client.api().useInvite(c);
+        return session.client.api().guild(guildId);
+      }, (Guild g) -> {
+        overlay.close();
+        added.accept(session.putGuild(g));
+      }, x -> {
+        join.setDisable(false);
+        error.setText(Problems.unwrap(x) instanceof dev.cloister.client.http.ApiException a
+            && a.status() == 404
+            ? "That invite is unknown, expired or used up." : Problems.describe(x,
+                Problems.Doing.OTHER));
+      });
+    });
+    overlay.show("add-guild-dialog", "Add a guild",
+        section("CREATE YOUR OWN", row(name, create)),
+        section("OR JOIN WITH AN INVITE", row(code, join)), error);
+    name.requestFocus();
+  }
+
+  /** The code of an invite, from a bare code or a link ending in one. */
+  static String inviteCode(String text) {
+    String s = text.strip();
+    while (s.endsWith("/")) {
+      s = s.substring(0, s.length() - 1);
+    }
+    int slash = s.lastIndexOf('/');
+    return slash >= 0 ? s.substring(slash + 1) : s;
+  }
+
+  /** Makes an invite and shows its code, ready to copy. */
+  void invite(GuildModel g) {
+    TextField code = new TextField("creating…");
+    code.setId("invite-code");
+    code.setEditable(false);
+    Label note = new Label("Anyone with this code can join " + g.name.get()
+        + " for the next 7 days. New members cannot read messages sent before they joined.");
+    note.setWrapText(true);
+    note.getStyleClass().add("muted");
+    Button copy = new Button("Copy");
+    copy.setOnAction(e -> {
+      var content = new javafx.scene.input.ClipboardContent();
+      content.putString(code.getText());
+      javafx.scene.input.Clipboard.getSystemClipboard().setContent(content);
+      copy.setText("Copied");
+    });
+    Label error = errorLabel("invite-error");
+    overlay.show("invite-dialog", "Invite friends to " + g.name.get(), row(code, copy), note,
+        error);
+    session.call(() -> session.client.api().createInvite(g.id), inv -> {
+      code.setText(inv.code());
+      code.selectAll();
+      code.requestFocus();
+    }, x -> {
+      code.setText("");
+      error.setText(Problems.describe(x, Problems.Doing.OTHER));
+    });
+  }
+
+  /**
+   * The safety number of you and another member, from both users' device keys: the same 60
+   * digits on both sides when nobody is in between. Compare it in person or on a call.
+   */
+  void safetyNumber(String userId) {
+    Label number = new Label("computing…");
+    number.setId("safety-number");
+    number.getStyleClass().add("safety-number");
+    Label devices = new Label();
+    devices.getStyleClass().add("muted");
+    devices.setWrapText(true);
+    Label how = new Label("Compare these digits with " + session.name(userId) + " in person or "
+        + "on a call. If they match, nobody can read your messages in between. They change when "
+        + "either of you adds or removes a device.");
+    how.setWrapText(true);
+    how.getStyleClass().add("muted");
+    overlay.show("safety-dialog", "Safety number with " + session.name(userId), number, devices,
+        how);
+    session.call(() -> {
+      List<Device> mine = session.client.devices().devices(session.me);
+      List<Device> theirs = session.client.devices().devices(userId);
+      if (theirs.isEmpty()) {
+        return new String[] {null, session.name(userId) + " has no devices yet."};
+      }
+      String n = SafetyNumber.of(session.me, keys(mine), userId, keys(theirs));
+      return new String[] {n, "Your devices: " + mine.size() + ". Theirs: " + theirs.size() + "."};
+    }, r -> {
+      number.setText(r[0] == null ? "—" : grouped(r[0]));
+      devices.setText(r[1]);
+    }, x -> number.setText(Problems.describe(x, Problems.Doing.OTHER)));
+  }
+
+  private static List<byte[]> keys(List<Device> devices) {
+    return devices.stream().map(Device::signatureKey).toList();
+  }
+
+  /** 60 digits as 12 groups of 5 in three rows, as Signal shows them. */
+  static String grouped(String digits) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < digits.length(); i += 5) {
+      b.append(digits, i, Math.min(i + 5, digits.length()));
+      b.append((i / 5) % 4 == 3 ? "\n" : "  ");
+    }
+    return b.toString().strip();
+  }
+
+  /** Your devices; any but this one can be removed (its keys stop being added to groups). */
+  void devices() {
+    VBox list = new VBox(6);
+    list.setId("device-list");
+    Label error = errorLabel("devices-error");
+    overlay.show("devices-dialog", "Your devices", list, error);
+    loadDevices(list, error);
+  }
+
+  private void loadDevices(VBox list, Label error) {
+    String here = session.client.account().deviceId();
+    session.call(() -> session.client.devices().devices(session.me), devices -> {
+      list.getChildren().clear();
+      for (Device d : devices) {
+        Label name = new Label(d.deviceId() + (d.deviceId().equals(here) ? "  (this device)" : "")
+            + "   added " + (d.createdAt() == null ? "?" : d.createdAt().toString()));
+        HBox row = new HBox(10, name);
+        HBox.setHgrow(name, Priority.ALWAYS);
+        name.setMaxWidth(Double.MAX_VALUE);
+        row.setAlignment(Pos.CENTER_LEFT);
+        if (!d.deviceId().equals(here)) {
+          Button remove = new Button("Remove");
+          remove.getStyleClass().add("danger");
+          remove.setOnAction(e -> session.call(() -> {
+            session.client.devices().delete(d.deviceId());
+            return null;
+          }, x -> loadDevices(list, error),
+              x -> error.setText(Problems.describe(x, Problems.Doing.OTHER))));
+          row.getChildren().add(remove);
+        }
+        list.getChildren().add(row);
+      }
+    }, x -> error.setText(Problems.describe(x, Problems.Doing.OTHER)));
+  }
+
+  private static Label errorLabel(String id) {
+    Label error = new Label();
+    error.setId(id);
+    error.getStyleClass().add("error-text");
+    error.setWrapText(true);
+    return error;
+  }
+
+  private static HBox row(TextField field, Button button) {
+    HBox.setHgrow(field, Priority.ALWAYS);
+    HBox row = new HBox(8, field, button);
+    row.setAlignment(Pos.CENTER_LEFT);
+    return row;
+  }
+
+  private static VBox section(String title, HBox row) {
+    Label l = new Label(title);
+    l.getStyleClass().add("field-label");
+    return new VBox(6, l, row);
+  }
+}
