@@ -65,6 +65,10 @@ public final class TestServer implements AutoCloseable {
             "cloister.kafka.enabled", "off",
             "cloister.metrics.port", 0,
             "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", "off")))
+        // The node's own SFU on loopback and any free UDP port.
+        .withFallback(ConfigFactory.parseMap(Map.of(
+            "cloister.sfu.bind-host", "127.0.0.1",
+            "cloister.sfu.udp-port", 0)))
         .withFallback(ConfigFactory.load());
     try {
       Node node = Node.start(config);

@@ -12,6 +12,8 @@ import dev.cloister.guild.channel.MessageHistoryProjection;
 import dev.cloister.guild.channel.TextChannel;
 import dev.cloister.guild.group.EncryptionGroup;
 import dev.cloister.guild.group.RosterDriver;
+import dev.cloister.guild.voice.VoiceAccess;
+import dev.cloister.node.voice.VoiceService;
 import dev.cloister.mls.ds.DeliveryService;
 import dev.cloister.mls.ds.DeliveryServiceKey;
 import dev.cloister.guild.user.Account;
@@ -242,13 +244,24 @@ public final class Node {
       DeliveryService deliveryService = new DeliveryService(dsKey);
       EncryptionGroup.init(system, deliveryService, feed, new EncryptionGroup.Settings(
           cloister.getDuration("mls.previous-epoch-grace")));
+      VoiceService voice = VoiceService.start(system, config, feed,
+          cloister.getDuration("http.ask-timeout"));
+      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),
+          "voice-stop", () -> {
+            voice.close();
+            return CompletableFuture.completedFuture(Done.getInstance());
+          });
+      // With each batch of guild events: rosters of the encryption groups, and voice channels
+      // emptied of members who may no longer CONNECT.
       RosterDriver.init(system, database.dataSource(),
-          new RosterDriver(ClusterSharding.get(system), cloister.getDuration("http.ask-timeout")));
+          new RosterDriver(ClusterSharding.get(system), cloister.getDuration("http.ask-timeout"),
+              java.util.Optional.of(new VoiceAccess(ClusterSharding.get(system),
+                  cloister.getDuration("http.ask-timeout")))));
       GatewaySettings gatewaySettings = GatewaySettings.of(cloister.getConfig("gateway"));
       ActorRef<Gateway.Command> gateway = system.systemActorOf(
           Gateway.create(feed, ClusterSharding.get(system), gatewaySettings), "gateway",
           Props.empty());
-      GatewaySession.init(system, gateway, gatewaySettings);
+      GatewaySession.init(system, gateway, gatewaySettings, voice.settings());
       MessageHistoryProjection.init(system, database.dataSource());
       if (events != null) {
         EventStreamProjection.init(system, database.dataSource(), events);

@@ -40,7 +40,10 @@ final class TestNodes {
             "cloister.metrics.host", "127.0.0.1",
             "cloister.metrics.port", 0,
             "kamon.metric.tick-interval", "1s",
-            "cloister.kafka.enabled", false)))
+            "cloister.kafka.enabled", false,
+            // The node's own SFU on loopback and any free UDP port.
+            "cloister.sfu.bind-host", "127.0.0.1",
+            "cloister.sfu.udp-port", 0)))
         .withFallback(ConfigFactory.load());
   }
 

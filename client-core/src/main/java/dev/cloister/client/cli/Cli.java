@@ -39,6 +39,7 @@ public final class Cli {
     all.addAll(GuildVerbs.all());
     all.addAll(ChatVerbs.all());
     all.addAll(ListenVerb.all());
+    all.addAll(VoiceVerb.all());
     all.forEach(v -> VERBS.put(v.name(), v));
   }
 

@@ -19,7 +19,7 @@ import java.util.Set;
  */
 final class Invocation {
 
-  private static final Set<String> FLAGS = Set.of("help");
+  private static final Set<String> FLAGS = Set.of("help", "mute");
 
   private final Map<String, String> options = new HashMap<>();
   private final List<String> positional = new ArrayList<>();

@@ -95,6 +95,7 @@ public final class GatewayClient implements AutoCloseable {
   private boolean offline;
   private long nonces;
   private final Map<String, CompletableFuture<Message>> pendingSends = new HashMap<>();
+  private final Map<String, CompletableFuture<JsonNode>> pendingVoice = new HashMap<>();
   private volatile State state = State.CONNECTING;
   private volatile String lastProblem = "not connected yet";
 
@@ -194,6 +195,42 @@ public final class GatewayClient implements AutoCloseable {
       result.completeExceptionally(new IllegalStateException("the client was closed"));
     }
     return result;
+  }
+
+  /**
+   * Joins (or moves to) a voice channel with these self states; completes with the {@code
+   * VOICE_SERVER_UPDATE} dispatch's data (where to send media, the call's group), or fails with
+   * the server's refusal ({@link ApiException}) or {@link IllegalStateException} when not
+   * connected. The dispatch also reaches the listener.
+   */
+  public CompletableFuture<JsonNode> joinVoice(String guildId, String channelId, boolean selfMute,
+      boolean selfDeaf) {
+    CompletableFuture<JsonNode> result = new CompletableFuture<>();
+    boolean queued = onLoop(() -> {
+      if (state != State.CONNECTED) {
+        result.completeExceptionally(new IllegalStateException("not connected (" + state + ")"));
+        return;
+      }
+      String nonce = "v" + (++nonces);
+      pendingVoice.put(nonce, result);
+      sendFrame("voice_state_update", RestClient.JSON.createObjectNode().put("guildId", guildId)
+          .put("channelId", channelId).put("selfMute", selfMute).put("selfDeaf", selfDeaf)
+          .put("nonce", nonce));
+    });
+    if (!queued) {
+      result.completeExceptionally(new IllegalStateException("the client was closed"));
+    }
+    return result;
+  }
+
+  /** Leaves the voice channel this session is in in {@code guildId}; dropped when not connected. */
+  public void leaveVoice(String guildId) {
+    onLoop(() -> {
+      if (state == State.CONNECTED) {
+        sendFrame("voice_state_update", RestClient.JSON.createObjectNode().put("guildId", guildId)
+            .putNull("channelId"));
+      }
+    });
   }
 
   /** Tells the channel's viewers you are typing; dropped when not connected. */
@@ -462,6 +499,11 @@ public final class GatewayClient implements AutoCloseable {
           p.completeExceptionally(new ApiException(d.path("status").asInt(400),
               d.path("code").asText("error"), d.path("message").asText("the send was refused")));
         }
+        CompletableFuture<JsonNode> v = pendingVoice.remove(d.path("nonce").asText());
+        if (v != null) {
+          v.completeExceptionally(new ApiException(d.path("status").asInt(400),
+              d.path("code").asText("error"), d.path("message").asText("the join was refused")));
+        }
       }
       default -> LOG.log(System.Logger.Level.DEBUG, "ignoring gateway op " + op);
     }
@@ -541,6 +583,12 @@ public final class GatewayClient implements AutoCloseable {
     seq = s;
     Dispatch d = new Dispatch(f.path("t").asText(), s, f.path("d"), false);
     onDelivery(() -> deliverDispatch(d));
+    if (d.type().equals("VOICE_SERVER_UPDATE")) {
+      CompletableFuture<JsonNode> v = pendingVoice.remove(d.data().path("nonce").asText());
+      if (v != null) {
+        v.complete(d.data());
+      }
+    }
   }
 
   // ---- sending (loop thread) ----
@@ -577,6 +625,9 @@ public final class GatewayClient implements AutoCloseable {
     List<CompletableFuture<Message>> pending = new ArrayList<>(pendingSends.values());
     pendingSends.clear();
     pending.forEach(p -> p.completeExceptionally(new IllegalStateException(why)));
+    List<CompletableFuture<JsonNode>> voice = new ArrayList<>(pendingVoice.values());
+    pendingVoice.clear();
+    voice.forEach(p -> p.completeExceptionally(new IllegalStateException(why)));
   }
 
   private static void cancel(ScheduledFuture<?> f) {

@@ -19,8 +19,8 @@ import java.util.regex.Pattern;
  */
 public final class GroupApi {
 
-  /** Group ids are {@code g<guildId>} or {@code c<channelId>}; anything else is refused before it reaches a path. */
-  private static final Pattern GROUP_ID = Pattern.compile("[gc][0-9]{1,20}");
+  /** Group ids are {@code g<guildId>}, {@code c<channelId>} or {@code v<channelId>.<call>}; anything else is refused before it reaches a path. */
+  private static final Pattern GROUP_ID = Pattern.compile("[gc][0-9]{1,20}|v[0-9]{1,20}\\.[0-9]{1,20}");
   private static final TypeReference<List<LogEntry>> LOG = new TypeReference<>() {};
   private static final Base64.Encoder B64 = Base64.getEncoder();
 

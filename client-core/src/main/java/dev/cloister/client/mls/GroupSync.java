@@ -297,6 +297,15 @@ public final class GroupSync {
 
   // ---- commit ----
 
+  /**
+   * Commits now, with whatever proposals are pending (none: an empty commit with a fresh path,
+   * which rotates the group's keys); false if another commit won the epoch. Call after a sync
+   * that left this device a member.
+   */
+  public boolean commitNow(GroupSession s) throws IOException {
+    return commitPending(s);
+  }
+
   /** Commits the pending proposals; false if the commit lost (then the caller syncs again). */
   private boolean commitPending(GroupSession s) throws IOException {
     GroupMember.CommitBundle b;

@@ -78,7 +78,7 @@ public final class Profile {
   /** Group state and message stores grow with the group and the channel; bounded all the same. */
   static final long MAX_STORE_BYTES = 256L << 20;
   private static final java.util.regex.Pattern STORE_NAME =
-      java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,64}");
+      java.util.regex.Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}"); // never "." or ".."
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final Path home;

@@ -255,6 +255,9 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
         case "mls_commit":
           requireLive();
           return mlsCommit(d);
+        case "voice_state_update":
+          requireLive();
+          return voiceStateUpdate(d);
         case "mls_reset":
           requireLive();
           return mlsAnswer(d, "mls_reset_ack", new dev.cloister.node.http.GroupCommands(
@@ -391,6 +394,31 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
         welcome, info));
   }
 
+  /**
+   * {@code voice_state_update {guildId, channelId|null, selfMute, selfDeaf, nonce?}}: the session
+   * joins, moves or leaves; it answers with {@code VOICE_SERVER_UPDATE} or an error frame.
+   */
+  private Behavior<Command> voiceStateUpdate(JsonNode d) {
+    String guildId = text(d, "guildId", MAX_ID_LENGTH);
+    JsonNode channel = d.get("channelId");
+    String channelId = channel == null || channel.isNull() ? null
+        : text(d, "channelId", MAX_ID_LENGTH);
+    session.tell(new GatewaySession.VoiceUpdate(guildId, channelId, flag(d, "selfMute"),
+        flag(d, "selfDeaf"), nonce(d), getContext().getSelf()));
+    return this;
+  }
+
+  private static boolean flag(JsonNode d, String field) {
+    JsonNode v = d.get(field);
+    if (v == null || v.isNull()) {
+      return false;
+    }
+    if (!v.isBoolean()) {
+      throw new Malformed("'d." + field + "' must be true or false");
+    }
+    return v.booleanValue();
+  }
+
   private static String nonce(JsonNode d) {
     return d != null && d.hasNonNull("nonce") ? text(d, "nonce", MAX_ID_LENGTH) : null;
   }
@@ -432,7 +460,7 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
     return this;
   }
 
-  private static String errorFrame(String nonce, ApiError e) {
+  static String errorFrame(String nonce, ApiError e) {
     ObjectNode d = Gateway.JSON.createObjectNode().put("nonce", nonce).put("status", e.status)
         .put("code", e.code).put("message", e.getMessage());
     return "{\"op\":\"error\",\"d\":" + Gateway.json(d) + "}";

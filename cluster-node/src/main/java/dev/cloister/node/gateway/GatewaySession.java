@@ -5,6 +5,9 @@ import org.apache.pekko.actor.typed.PostStop;
 
 import dev.cloister.guild.CborSerializable;
 import dev.cloister.guild.user.User;
+import dev.cloister.guild.voice.VoiceChannel;
+import dev.cloister.node.http.ApiError;
+import dev.cloister.node.voice.VoiceService;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -45,9 +48,10 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
       EntityTypeKey.create(Command.class, "GatewaySession");
 
   public static void init(ActorSystem<?> system, ActorRef<Gateway.Command> gateway,
-      GatewaySettings settings) {
+      GatewaySettings settings, VoiceService.Settings voice) {
     ClusterSharding sharding = ClusterSharding.get(system);
-    sharding.init(Entity.of(ENTITY_KEY, ctx -> create(ctx.getEntityId(), gateway, sharding, settings))
+    sharding.init(Entity.of(ENTITY_KEY, ctx -> create(ctx.getEntityId(), gateway, sharding, settings,
+            voice))
         // Alive exactly as long as the session: never passivated for being quiet.
         .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy()));
   }
@@ -66,6 +70,16 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   record Typing(String guildId, String channelId) implements Command {}
 
   record SetStatus(String status) implements Command {}
+
+  /**
+   * {@code voice_state_update}: join or move to {@code channelId} of {@code guildId} with these
+   * self states, or leave (null). Errors go back to {@code connection} with {@code nonce}.
+   */
+  record VoiceUpdate(String guildId, String channelId, boolean selfMute, boolean selfDeaf,
+      String nonce, ActorRef<GatewayConnection.Command> connection) implements Command {}
+
+  /** From a replica: the member left {@code channelId} ({@code sessionId}: the session that was in). */
+  record VoiceGone(String guildId, String channelId, String sessionId) implements Command {}
 
   // from this node's gateway and replicas
 
@@ -87,12 +101,23 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
 
   private record Expire() implements Command {}
 
+  private record VoiceAccessFor(VoiceUpdate update, GuildReplica.VoiceAccessAnswer answer,
+      Throwable failure) implements Command {}
+
+  private record VoiceDone(VoiceUpdate update, VoiceChannel.Joined joined, Throwable failure)
+      implements Command {}
+
+  private record VoiceGraceOver() implements Command {}
+
+  /** At most this many voice state updates wait behind the one under way. */
+  private static final int MAX_PENDING_VOICE_UPDATES = 4;
+
   private record Buffered(long seq, long atMillis, String frame) {}
 
   static Behavior<Command> create(String sessionId, ActorRef<Gateway.Command> gateway,
-      ClusterSharding sharding, GatewaySettings settings) {
+      ClusterSharding sharding, GatewaySettings settings, VoiceService.Settings voice) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new GatewaySession(ctx, timers, sessionId, gateway, sharding, settings)));
+        new GatewaySession(ctx, timers, sessionId, gateway, sharding, settings, voice)));
   }
 
   private enum Phase { NEW, READYING, LIVE }
@@ -102,9 +127,15 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   private final ActorRef<Gateway.Command> gateway;
   private final ClusterSharding sharding;
   private final GatewaySettings settings;
+  private final VoiceService.Settings voiceSettings;
 
   private Phase phase = Phase.NEW;
   private String userId;
+  private String deviceId;
+  // Voice: the channel this session is in (null: none), and the updates waiting their turn.
+  private String voiceGuildId;
+  private String voiceChannelId;
+  private final ArrayDeque<VoiceUpdate> voiceUpdates = new ArrayDeque<>();
   private String username;
   private String status = "online";
   private ActorRef<GatewayConnection.Command> connection;
@@ -118,8 +149,9 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
 
   private GatewaySession(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       String sessionId, ActorRef<Gateway.Command> gateway, ClusterSharding sharding,
-      GatewaySettings settings) {
+      GatewaySettings settings, VoiceService.Settings voiceSettings) {
     super(ctx);
+    this.voiceSettings = voiceSettings;
     this.timers = timers;
     this.sessionId = sessionId;
     this.gateway = gateway;
@@ -179,8 +211,26 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
           }
           return this;
         })
+        .onMessage(VoiceUpdate.class, this::onVoiceUpdate)
+        .onMessage(VoiceAccessFor.class, this::onVoiceAccess)
+        .onMessage(VoiceDone.class, this::onVoiceDone)
+        .onMessage(VoiceGone.class, m -> {
+          if (m.sessionId() != null && m.sessionId().equals(sessionId)
+              && m.channelId().equals(voiceChannelId)) {
+            voiceGuildId = null;
+            voiceChannelId = null;
+          }
+          return this;
+        })
+        .onMessage(VoiceGraceOver.class, m -> {
+          if (connection == null) {
+            leaveVoice("its gateway connection was lost");
+          }
+          return this;
+        })
         .onSignal(PostStop.class, signal -> {
           CloisterMetrics.GATEWAY_SESSIONS.decrement();
+          leaveVoice("its gateway session ended");
           return this;
         })
         .build();
@@ -196,6 +246,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     }
     phase = Phase.READYING;
     userId = m.userId();
+    deviceId = m.deviceId();
     connection = m.connection();
     // A connection's node can die without a word: its death must detach the session too.
     getContext().watchWith(connection, new Detach(connection));
@@ -338,6 +389,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     }
     connection.tell(new GatewayConnection.Send("{\"op\":\"resumed\"}"));
     timers.cancel("expire");
+    timers.cancel("voice-grace");
     if (wasDetached) {
       publishPresence(status);
     }
@@ -355,7 +407,131 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     }
     publishPresence("offline");
     timers.startSingleTimer("expire", new Expire(), settings.resumeMaxAge());
+    if (voiceChannelId != null) {
+      // Media may still flow, but without the gateway this device misses the call's key changes.
+      timers.startSingleTimer("voice-grace", new VoiceGraceOver(), voiceSettings.leaveGrace());
+    }
     return this;
+  }
+
+  // ---- voice ----
+
+  private Behavior<Command> onVoiceUpdate(VoiceUpdate u) {
+    if (phase != Phase.LIVE) {
+      voiceError(u, new ApiError(409, "conflict", "wait for ready before joining a voice channel"));
+      return this;
+    }
+    if (voiceUpdates.size() > MAX_PENDING_VOICE_UPDATES) {
+      voiceError(u, new ApiError(429, "rate_limited", "too many voice state updates under way"));
+      return this;
+    }
+    voiceUpdates.addLast(u);
+    if (voiceUpdates.size() == 1) {
+      startVoiceUpdate();
+    }
+    return this;
+  }
+
+  /** Works on the update at the head of the queue. */
+  private void startVoiceUpdate() {
+    VoiceUpdate u = voiceUpdates.peekFirst();
+    if (u == null) {
+      return;
+    }
+    if (u.channelId() == null) {
+      leaveVoice("left");
+      finishVoiceUpdate();
+      return;
+    }
+    ActorRef<GuildReplica.Command> replica = guilds.get(u.guildId());
+    if (replica == null) {
+      voiceError(u, new ApiError(404, "not_found", "unknown guild '" + u.guildId() + "'"));
+      finishVoiceUpdate();
+      return;
+    }
+    getContext().ask(GuildReplica.VoiceAccessAnswer.class, replica, Duration.ofSeconds(5),
+        r -> new GuildReplica.VoiceAccess(userId, u.channelId(), r),
+        (answer, failure) -> new VoiceAccessFor(u, answer, failure));
+  }
+
+  private void finishVoiceUpdate() {
+    voiceUpdates.pollFirst();
+    startVoiceUpdate();
+  }
+
+  private Behavior<Command> onVoiceAccess(VoiceAccessFor m) {
+    VoiceUpdate u = m.update();
+    if (m.failure() != null || m.answer().problem() != null) {
+      voiceError(u, m.failure() != null
+          ? ApiError.unavailable("the guild did not answer in time; try again", 1)
+          : new ApiError(404, "not_found", m.answer().problem()));
+      finishVoiceUpdate();
+      return this;
+    }
+    if (voiceChannelId != null && !voiceChannelId.equals(u.channelId())) {
+      leaveVoice("moved"); // a move: out of the old channel first
+    }
+    getContext().pipeToSelf(
+        sharding.entityRefFor(VoiceChannel.ENTITY_KEY, u.channelId())
+            .<VoiceChannel.Joined>askWithStatus(r -> new VoiceChannel.Join(u.guildId(), userId,
+                deviceId, sessionId, u.selfMute(), u.selfDeaf(), m.answer().permissions(), r),
+                Duration.ofSeconds(10)),
+        (joined, failure) -> new VoiceDone(u, joined, failure));
+    return this;
+  }
+
+  private Behavior<Command> onVoiceDone(VoiceDone m) {
+    VoiceUpdate u = m.update();
+    if (m.failure() != null) {
+      ApiError e = ApiError.of(m.failure());
+      if (e == null) {
+        getContext().getLog().error("Joining voice channel {} failed", u.channelId(), m.failure());
+        e = new ApiError(500, "internal", "an internal error occurred; it has been logged");
+      }
+      voiceError(u, e);
+    } else {
+      VoiceChannel.Joined j = m.joined();
+      voiceGuildId = u.guildId();
+      voiceChannelId = u.channelId();
+      VoiceChannel.Endpoint e = j.endpoint();
+      dispatch("VOICE_SERVER_UPDATE", Gateway.json(Gateway.JSON.createObjectNode()
+          .put("guildId", j.guildId()).put("channelId", j.channelId()).put("nonce", u.nonce())
+          .put("sessionId", sessionId).put("groupId", j.groupId())
+          .put("conferenceId", j.conferenceId()).put("endpointId", e.endpointId())
+          .put("udpHost", e.udpHost()).put("udpPort", e.udpPort()).put("ssrc", e.ssrc())
+          .put("iceUfrag", e.iceUfrag()).put("icePwd", e.icePwd())
+          .put("audioLevelExtId", e.audioLevelExtId())
+          .put("rekeyIntervalMs", voiceSettings.rekeyInterval().toMillis())));
+    }
+    finishVoiceUpdate();
+    return this;
+  }
+
+  private void voiceError(VoiceUpdate u, ApiError e) {
+    if (u.connection() != null) {
+      u.connection().tell(new GatewayConnection.Send(GatewayConnection.errorFrame(u.nonce(), e)));
+    }
+  }
+
+  /** Leaves the voice channel this session is in, if any (the entity ignores a stale session). */
+  private void leaveVoice(String why) {
+    if (voiceChannelId == null) {
+      return;
+    }
+    String channelId = voiceChannelId;
+    voiceGuildId = null;
+    voiceChannelId = null;
+    getContext().getLog().debug("Session {} leaves voice channel {}: {}", sessionId, channelId, why);
+    org.slf4j.Logger log = getContext().getLog();
+    sharding.entityRefFor(VoiceChannel.ENTITY_KEY, channelId)
+        .<VoiceChannel.Participants>askWithStatus(r -> new VoiceChannel.Leave(userId, sessionId, r),
+            Duration.ofSeconds(10))
+        .whenComplete((p, failure) -> {
+          if (failure != null) {
+            log.warn("Voice channel {} did not take the leave of "
+                + "session {}: {}", channelId, sessionId, failure.getMessage());
+          }
+        });
   }
 
   private void publishPresence(String s) {

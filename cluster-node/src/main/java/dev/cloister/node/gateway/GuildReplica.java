@@ -2,6 +2,7 @@ package dev.cloister.node.gateway;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cloister.guild.ChannelType;
 import dev.cloister.guild.EffectivePermissions;
 import dev.cloister.guild.Guild;
 import dev.cloister.guild.GuildFeed;
@@ -9,6 +10,7 @@ import dev.cloister.guild.Outcome;
 import dev.cloister.guild.Permission;
 import dev.cloister.guild.channel.TextChannel;
 import dev.cloister.guild.group.Audience;
+import dev.cloister.guild.voice.VoiceChannel;
 import dev.cloister.node.http.JsonRoutes;
 import dev.cloister.node.http.Views;
 import java.time.Duration;
@@ -55,12 +57,23 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
   record PublishPresence(String userId, String status, ActorRef<GatewaySession.Command> session)
       implements Command {}
 
+  /**
+   * Which permissions {@code userId} has in {@code channelId} if it is a voice channel they can
+   * see ({@code problem} says why not otherwise), decided on this copy of the guild.
+   */
+  record VoiceAccess(String userId, String channelId, ActorRef<VoiceAccessAnswer> replyTo)
+      implements Command {}
+
+  record VoiceAccessAnswer(long permissions, String problem) {}
+
   /** From the parent, once it stopped sending registrations here. */
   record Stop() implements Command {}
 
   private record FromFeed(GuildFeed.Item item) implements Command {}
 
-  private record Loaded(Guild.Replica replica) implements Command {}
+  /** The guild's state and, for each of its voice channels, who is in it. */
+  private record Loaded(Guild.Replica replica, List<VoiceChannel.Participants> voice)
+      implements Command {}
 
   private record LoadFailed(Throwable cause) implements Command {}
 
@@ -100,6 +113,8 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
   private final Map<String, Map<ActorRef<GatewaySession.Command>, String>> statusByUser =
       new java.util.HashMap<>();
   private final Map<String, String> announced = new java.util.HashMap<>();
+  /** Per voice channel: its event count as last heard, and who is in it (as the feed tells). */
+  private final Map<String, VoiceTrack> voice = new java.util.HashMap<>();
   private long registrationsReceived;
   private boolean settled;
 
@@ -133,12 +148,34 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     return n;
   }
 
+  private static final class VoiceTrack {
+    long version = -1;
+    final Map<String, GuildFeed.VoiceStateChanged> byUser = new LinkedHashMap<>();
+  }
+
   private void load() {
     loading = true;
+    Duration timeout = Duration.ofSeconds(10);
     getContext().pipeToSelf(
         sharding.entityRefFor(Guild.ENTITY_KEY, guildId)
-            .<Guild.Replica>ask(Guild.GetReplica::new, Duration.ofSeconds(10)),
-        (r, failure) -> failure == null ? new Loaded(r) : new LoadFailed(failure));
+            .<Guild.Replica>ask(Guild.GetReplica::new, timeout)
+            .thenCompose(r -> {
+              List<java.util.concurrent.CompletableFuture<VoiceChannel.Participants>> asks =
+                  new ArrayList<>();
+              for (Guild.Channel c : r.state().channels()) {
+                if (c.type() == ChannelType.VOICE) {
+                  asks.add(sharding.entityRefFor(VoiceChannel.ENTITY_KEY, c.id())
+                      .<VoiceChannel.Participants>askWithStatus(
+                          VoiceChannel.GetParticipants::new, timeout)
+                      .toCompletableFuture());
+                }
+              }
+              return java.util.concurrent.CompletableFuture
+                  .allOf(asks.toArray(java.util.concurrent.CompletableFuture[]::new))
+                  .thenApply(x -> new Loaded(r, asks.stream()
+                      .map(java.util.concurrent.CompletableFuture::join).toList()));
+            }),
+        (loaded, failure) -> failure == null ? loaded : new LoadFailed(failure));
   }
 
   @Override
@@ -165,6 +202,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
           return this;
         })
         .onMessage(PublishTyping.class, this::onTyping)
+        .onMessage(VoiceAccess.class, this::onVoiceAccess)
         .onMessage(PublishPresence.class, m -> {
           if (sessions.containsKey(m.session())) {
             statusByUser.computeIfAbsent(m.userId(), u -> new java.util.HashMap<>())
@@ -199,6 +237,16 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       state = r.state();
       seqNr = r.seqNr();
     }
+    for (VoiceChannel.Participants p : m.voice()) {
+      VoiceTrack t = voice.computeIfAbsent(p.channelId(), c -> new VoiceTrack());
+      if (p.version() >= t.version) {
+        t.version = p.version();
+        t.byUser.clear();
+        p.states().forEach(v -> t.byUser.put(v.userId(), new GuildFeed.VoiceStateChanged(guildId,
+            p.channelId(), v.userId(), v.sessionId(), v.deviceId(), v.selfMute(), v.selfDeaf(),
+            v.serverMute(), v.serverDeaf(), null, p.version())));
+      }
+    }
     List<GuildFeed.Item> buffered = new ArrayList<>(pendingFeed);
     pendingFeed.clear();
     buffered.forEach(this::onFeed);
@@ -224,9 +272,43 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       sessions.put(r.session(), r.userId());
       getContext().watchWith(r.session(), new SessionGone(r.session()));
     }
+    ObjectNode g = guildJson(ok.value());
+    ArrayNode states = g.putArray("voiceStates");
+    voice.forEach((channelId, t) -> {
+      Guild.Channel c = state.channel(channelId);
+      if (c != null && canView(r.userId(), c)) {
+        t.byUser.values().forEach(v -> states.add(voiceStateJson(v)));
+      }
+    });
     r.session().tell(new GatewaySession.GuildSnapshot(guildId, getContext().getSelf(),
-        Gateway.json(guildJson(ok.value()))));
+        Gateway.json(g)));
     return this;
+  }
+
+  private Behavior<Command> onVoiceAccess(VoiceAccess q) {
+    Guild.Channel c = state == null ? null : state.channel(q.channelId());
+    if (c == null || !state.members().containsKey(q.userId()) || !canView(q.userId(), c)) {
+      q.replyTo().tell(new VoiceAccessAnswer(0, "unknown channel"));
+    } else if (c.type() != ChannelType.VOICE) {
+      q.replyTo().tell(new VoiceAccessAnswer(0, "channel " + c.id() + " is not a voice channel"));
+    } else {
+      q.replyTo().tell(new VoiceAccessAnswer(
+          EffectivePermissions.inChannel(state, q.userId(), c), null));
+    }
+    return this;
+  }
+
+  /** A voice state as clients see it; {@code channelId} null once the member left. */
+  private static ObjectNode voiceStateJson(GuildFeed.VoiceStateChanged v) {
+    ObjectNode o = JsonRoutes.obj().put("guildId", v.guildId());
+    if (v.left() == null) {
+      o.put("channelId", v.channelId());
+    } else {
+      o.putNull("channelId").put("fromChannelId", v.channelId()).put("reason", v.left());
+    }
+    return o.put("userId", v.userId()).put("sessionId", v.sessionId())
+        .put("deviceId", v.deviceId()).put("selfMute", v.selfMute()).put("selfDeaf", v.selfDeaf())
+        .put("mute", v.serverMute()).put("deaf", v.serverDeaf());
   }
 
   static ObjectNode guildJson(Guild.GuildView v) {
@@ -281,6 +363,23 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
           }
         });
       }
+    } else if (item instanceof GuildFeed.VoiceStateChanged v) {
+      onVoiceState(v);
+    } else if (item instanceof GuildFeed.SpeakingChanged sp) {
+      VoiceTrack t = voice.get(sp.channelId());
+      if (t != null && !t.byUser.isEmpty()) {
+        ObjectNode d = JsonRoutes.obj().put("guildId", guildId).put("channelId", sp.channelId());
+        ArrayNode speakers = d.putArray("speakers");
+        for (int i = 0; i < sp.userIds().size(); i++) {
+          speakers.addObject().put("userId", sp.userIds().get(i)).put("ssrc", sp.ssrcs().get(i));
+        }
+        String payload = Gateway.json(d);
+        sessions.forEach((s, user) -> {
+          if (t.byUser.containsKey(user)) {
+            s.tell(new GatewaySession.Deliver(guildId, "SPEAKING", payload));
+          }
+        });
+      }
     } else if (item instanceof GuildFeed.PresenceChanged p) {
       announced.put(p.userId(), p.status());
       String payload = Gateway.json(JsonRoutes.obj().put("guildId", guildId)
@@ -288,6 +387,37 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       toAll("PRESENCE_UPDATE", payload);
     }
     return this;
+  }
+
+  /**
+   * Keeps the channel's voice states and tells those who can see the channel; the sessions of a
+   * member who left learn it (the one that was in the call clears its own voice state).
+   */
+  private void onVoiceState(GuildFeed.VoiceStateChanged v) {
+    VoiceTrack t = voice.computeIfAbsent(v.channelId(), c -> new VoiceTrack());
+    if (v.seqNr() < t.version) {
+      return; // older than what the channel entity told this copy
+    }
+    t.version = v.seqNr();
+    GuildFeed.VoiceStateChanged before;
+    if (v.left() == null) {
+      before = t.byUser.put(v.userId(), v);
+    } else {
+      before = t.byUser.remove(v.userId());
+    }
+    Guild.Channel channel = state.channel(v.channelId());
+    if (channel == null) {
+      return;
+    }
+    String payload = Gateway.json(voiceStateJson(v));
+    sessions.forEach((s, user) -> {
+      if (canView(user, channel)) {
+        s.tell(new GatewaySession.Deliver(guildId, "VOICE_STATE_UPDATE", payload));
+      }
+      if (v.left() != null && before != null && user.equals(v.userId())) {
+        s.tell(new GatewaySession.VoiceGone(guildId, v.channelId(), before.sessionId()));
+      }
+    });
   }
 
   /**
@@ -391,9 +521,18 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
    */
   private void dispatchGroupEvent(GuildFeed.GroupChanged g) {
     Set<String> audience = new LinkedHashSet<>();
-    for (Audience.GroupRoster r : plan().groups()) {
-      if (r.groupId().equals(g.groupId())) {
-        audience.addAll(r.userIds());
+    Guild.Channel groupChannel = g.channelId() == null ? null : state.channel(g.channelId());
+    if (groupChannel != null && groupChannel.type() == ChannelType.VOICE) {
+      // A call's group: its audience is who is in the call.
+      VoiceTrack t = voice.get(g.channelId());
+      if (t != null) {
+        audience.addAll(t.byUser.keySet());
+      }
+    } else {
+      for (Audience.GroupRoster r : plan().groups()) {
+        if (r.groupId().equals(g.groupId())) {
+          audience.addAll(r.userIds());
+        }
       }
     }
     Set<String> removedUsers = new LinkedHashSet<>();

@@ -24,9 +24,18 @@ public final class GroupCommands {
     this.timeout = timeout;
   }
 
+  /** {@code g<guildId>}, {@code c<channelId>}, or a call's {@code v<channelId>.<call>}. */
   static boolean isGroupId(String groupId) {
-    return groupId.length() >= 2 && (groupId.charAt(0) == 'g' || groupId.charAt(0) == 'c')
-        && Snowflake.parse(groupId.substring(1)).isPresent();
+    if (groupId.length() < 2) {
+      return false;
+    }
+    char kind = groupId.charAt(0);
+    if (kind == 'g' || kind == 'c') {
+      return Snowflake.parse(groupId.substring(1)).isPresent();
+    }
+    int dot = groupId.indexOf('.');
+    return kind == 'v' && dot > 1 && Snowflake.parse(groupId.substring(1, dot)).isPresent()
+        && groupId.substring(dot + 1).matches("[1-9][0-9]{0,18}");
   }
 
   <R> CompletionStage<R> ask(String groupId,

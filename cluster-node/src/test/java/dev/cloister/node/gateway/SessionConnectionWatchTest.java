@@ -63,7 +63,9 @@ class SessionConnectionWatchTest {
         Duration.ofSeconds(10), 16_384, 256, 1_000, resumeWindow, 10, 5, Duration.ofMillis(50),
         Duration.ofSeconds(5));
     ActorRef<GatewaySession.Command> session =
-        KIT.spawn(GatewaySession.create("s-1", gateway.ref(), sharding, settings));
+        KIT.spawn(GatewaySession.create("s-1", gateway.ref(), sharding, settings,
+            new dev.cloister.node.voice.VoiceService.Settings(Duration.ofSeconds(30),
+                Duration.ofSeconds(15))));
     session.tell(new GatewaySession.Identify("42", "d1", connection.ref()));
     gateway.expectMessageClass(Gateway.SessionStarted.class, Duration.ofSeconds(10));
     connection.expectMessageClass(GatewayConnection.Bound.class, Duration.ofSeconds(10));

@@ -403,12 +403,12 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
     if (s.guildId() == null || s.groupId() == null) {
       return;
     }
+    org.slf4j.Logger log = context.getLog(); // not from the future's thread
     rosters.setRoster(s.groupId(), s.guildId(), channelId, s.devices(), s.version())
         .whenComplete((x, failure) -> {
           if (failure != null) {
             // The next change sends the whole roster again; a restart sends it on recovery.
-            context.getSystem().log().warn("Voice channel {}: roster not taken: {}", channelId,
-                failure.getMessage());
+            log.warn("Voice channel {}: roster not taken: {}", channelId, failure.getMessage());
           }
         });
   }

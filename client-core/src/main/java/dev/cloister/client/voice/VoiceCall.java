@@ -1,0 +1,244 @@
+package dev.cloister.client.voice;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.cloister.client.CloisterClient;
+import dev.cloister.client.gateway.Dispatch;
+import dev.cloister.client.gateway.GatewayClient;
+import dev.cloister.client.mls.GroupApi;
+import dev.cloister.client.mls.GroupSession;
+import dev.cloister.client.mls.GroupSync;
+import dev.cloister.client.profile.HomeLock;
+import dev.cloister.client.voice.audio.AudioSink;
+import dev.cloister.client.voice.audio.AudioSource;
+import dev.cloister.mls.group.MlsGroupException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * This device in one voice call: it joins through the gateway ({@code voice_state_update}), runs
+ * a {@link VoiceEngine} against the SFU the server named, and keeps the call's MLS group in step
+ * on a thread of its own (so that neither the media thread nor the gateway's wait on a commit):
+ * joining the group, following its log on each MLS dispatch, and handing every epoch it reaches to
+ * the engine. The member with the lowest leaf commits an empty commit when the epoch is older
+ * than the server's rekey interval, so that the call's keys rotate even when nobody comes or goes.
+ *
+ * <p>The application forwards the gateway's dispatches to {@link #onDispatch}.
+ */
+public final class VoiceCall implements AutoCloseable {
+
+  /** What happens in the call, for a UI or the CLI's JSON lines. */
+  public interface Listener {
+    /** This device reached {@code epoch} of the call's group, with {@code members} devices. */
+    default void epoch(long epoch, int members) {}
+
+    /** Something the person should know (a failed sync, a refused commit). */
+    default void notice(String text) {}
+  }
+
+  private static final Set<String> GROUP_EVENTS =
+      Set.of("MLS_PROPOSALS", "MLS_COMMIT", "MLS_WELCOME", "MLS_GROUP_CREATE",
+          "MLS_PROPOSALS_REVOKED");
+  /** A safety net under the dispatches (a lost one, a reconnect): sync this often regardless. */
+  private static final Duration RESYNC = Duration.ofSeconds(5);
+  private static final Duration SOON = Duration.ofMillis(200);
+
+  private final CloisterClient client;
+  private final GatewayClient gateway;
+  private final String guildId;
+  private final String channelId;
+  private final String groupId;
+  private final Duration rekeyInterval;
+  private final VoiceEngine engine;
+  private final GroupSync sync;
+  private final Listener listener;
+  private final ScheduledExecutorService worker;
+  // worker thread only
+  private boolean syncQueued;
+  private String lastWait;
+  private long installedEpoch = -1;
+  private long epochSinceNanos;
+  private volatile boolean closed;
+
+  private VoiceCall(CloisterClient client, GatewayClient gateway, String guildId, String channelId,
+      JsonNode server, VoiceEngine engine, Listener listener) {
+    this.client = client;
+    this.gateway = gateway;
+    this.guildId = guildId;
+    this.channelId = channelId;
+    this.groupId = server.path("groupId").asText();
+    this.rekeyInterval = Duration.ofMillis(Math.max(1_000,
+        server.path("rekeyIntervalMs").asLong(30_000)));
+    this.engine = engine;
+    this.listener = listener;
+    this.sync = new GroupSync(new GroupApi(client.rest()), client.profile(), client.identity(),
+        listener::notice);
+    this.worker = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "cloister-voice-mls");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /**
+   * Joins {@code channelId} of {@code guildId} and starts sending {@code source} and playing
+   * what others send into {@code sink}.
+   *
+   * @throws dev.cloister.client.http.ApiException the server refused (no CONNECT, channel full)
+   */
+  public static VoiceCall join(CloisterClient client, GatewayClient gateway, String guildId,
+      String channelId, boolean selfMute, VoiceConfig config, AudioSource source, AudioSink sink,
+      Listener listener, Duration timeout) throws IOException, InterruptedException,
+      TimeoutException {
+    JsonNode server;
+    try {
+      server = gateway.joinVoice(guildId, channelId, selfMute, false)
+          .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IOException(e.getCause());
+    }
+    VoiceEngine engine = VoiceEngine.start(config, VoiceServer.fromJson(server), source, sink);
+    engine.setMuted(selfMute);
+    VoiceCall call = new VoiceCall(client, gateway, guildId, channelId, server, engine, listener);
+    call.worker.scheduleWithFixedDelay(call::requestSync, 0, RESYNC.toMillis(),
+        TimeUnit.MILLISECONDS);
+    return call;
+  }
+
+  public String groupId() {
+    return groupId;
+  }
+
+  public String channelId() {
+    return channelId;
+  }
+
+  public VoiceEngine engine() {
+    return engine;
+  }
+
+  /** Feed every gateway dispatch here; the call's group events make it sync. */
+  public void onDispatch(Dispatch d) {
+    if (GROUP_EVENTS.contains(d.type()) && groupId.equals(d.data().path("groupId").asText())) {
+      later(this::requestSync, 0);
+    }
+  }
+
+  public void setMuted(boolean muted) {
+    engine.setMuted(muted);
+  }
+
+  public void setDeafened(boolean deafened) {
+    engine.setDeafened(deafened);
+  }
+
+  /** The epoch whose keys this device sends with (-1 before it joined the group). */
+  public long epoch() {
+    return engine.stats().epoch();
+  }
+
+  // ---- the group (worker thread) ----
+
+  private void requestSync() {
+    if (syncQueued || closed) {
+      return;
+    }
+    syncQueued = true;
+    later(this::syncNow, 0);
+  }
+
+  private void syncNow() {
+    syncQueued = false;
+    if (closed) {
+      return;
+    }
+    try (HomeLock lock = client.profile().lock()) {
+      GroupSync.Result r = sync.sync(groupId, NO_MESSAGES);
+      if (r.member()) {
+        install(r.session());
+        if (rekeyDue(r.session()) && sync.commitNow(r.session())) {
+          install(r.session());
+        }
+      } else {
+        if (r.detail() != null && !r.detail().equals(lastWait)) {
+          listener.notice("not in the call's keys yet: " + r.detail());
+        }
+        lastWait = r.detail();
+        if (r.soon()) {
+          later(this::requestSync, SOON.toMillis());
+        }
+      }
+    } catch (IOException | MlsGroupException | RuntimeException e) {
+      listener.notice("could not sync the call's group " + groupId + ": " + e.getMessage());
+      later(this::requestSync, SOON.toMillis() * 5);
+    }
+  }
+
+  private void later(Runnable task, long millis) {
+    if (closed) {
+      return;
+    }
+    try {
+      worker.schedule(task, millis, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closed meanwhile
+    }
+  }
+
+  private void install(GroupSession s) throws MlsGroupException {
+    if (s.epoch() == installedEpoch) {
+      return;
+    }
+    engine.installEpoch(s.voiceEpoch());
+    installedEpoch = s.epoch();
+    epochSinceNanos = System.nanoTime();
+    listener.epoch(s.epoch(), s.members().size());
+    later(this::requestSync, rekeyInterval.toMillis() + 50);
+  }
+
+  /** The lowest leaf rotates the keys once the epoch is older than the rekey interval. */
+  private boolean rekeyDue(GroupSession s) throws MlsGroupException {
+    if (System.nanoTime() - epochSinceNanos < rekeyInterval.toNanos()) {
+      return false;
+    }
+    int me = s.voiceEpoch().senderIndex();
+    return s.members().keySet().stream().allMatch(leaf -> leaf >= me);
+  }
+
+  private static final GroupSync.Messages NO_MESSAGES = new GroupSync.Messages() {
+    @Override
+    public void beforeCommits(GroupSession session) {
+      // a call's group carries no chat messages
+    }
+
+    @Override
+    public void openHeld(GroupSession session) {
+      // nothing held
+    }
+  };
+
+  /** Leaves the call: the server frees the endpoint and removes this device from the group. */
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    gateway.leaveVoice(guildId);
+    worker.shutdown();
+    try {
+      worker.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    engine.close();
+  }
+}
