@@ -120,6 +120,11 @@ public final class CloisterApp extends Application {
     return CloisterApp.class.getResource(name).toExternalForm();
   }
 
+  /** The main window on screen, for tests and the screenshot tour; null while signed out. */
+  MainView main() {
+    return main;
+  }
+
   /** The session on screen, for tests; null while signed out. */
   Session session() {
     return session;

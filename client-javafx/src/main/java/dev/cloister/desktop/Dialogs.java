@@ -145,23 +145,13 @@ final class Dialogs {
       String n = SafetyNumber.of(session.me, keys(mine), userId, keys(theirs));
       return new String[] {n, "Your devices: " + mine.size() + ". Theirs: " + theirs.size() + "."};
     }, r -> {
-      number.setText(r[0] == null ? "—" : grouped(r[0]));
+      number.setText(r[0] == null ? "—" : r[0]); // 12 groups of 5, in rows of 4
       devices.setText(r[1]);
     }, x -> number.setText(Problems.describe(x, Problems.Doing.OTHER)));
   }
 
   private static List<byte[]> keys(List<Device> devices) {
     return devices.stream().map(Device::signatureKey).toList();
-  }
-
-  /** 60 digits as 12 groups of 5 in three rows, as Signal shows them. */
-  static String grouped(String digits) {
-    StringBuilder b = new StringBuilder();
-    for (int i = 0; i < digits.length(); i += 5) {
-      b.append(digits, i, Math.min(i + 5, digits.length()));
-      b.append((i / 5) % 4 == 3 ? "\n" : "  ");
-    }
-    return b.toString().strip();
   }
 
   /** Your devices; any but this one can be removed (its keys stop being added to groups). */

@@ -75,6 +75,8 @@ final class MainView {
     guildName.getStyleClass().add("guild-title");
     invite.setId("invite");
     invite.getStyleClass().add("primary");
+    invite.setMinWidth(Region.USE_PREF_SIZE);
+    invite.setVisible(false); // until a guild where you may invite is shown
     invite.setOnAction(e -> dialogs.invite(guild));
     Region spacer = new Region();
     HBox.setHgrow(spacer, Priority.ALWAYS);
@@ -166,6 +168,10 @@ final class MainView {
     return root;
   }
 
+  Dialogs dialogs() {
+    return dialogs;
+  }
+
   private Node userPanel(String theme, Consumer<String> setTheme, Runnable signOut) {
     Label me = new Label(session.client.account().username());
     me.setId("me");
@@ -184,10 +190,14 @@ final class MainView {
     Button out = new Button("Sign out");
     out.setId("sign-out");
     out.setOnAction(e -> signOut.run());
-    Region spacer = new Region();
-    HBox.setHgrow(spacer, Priority.ALWAYS);
-    HBox panel = new HBox(6, me, spacer, themeButton, devices, out);
-    panel.setAlignment(Pos.CENTER_LEFT);
+    Label device = new Label("device " + session.client.account().deviceId());
+    device.getStyleClass().add("fine-print");
+    HBox buttons = new HBox(6, themeButton, devices, out);
+    for (Button b : java.util.List.of(themeButton, devices, out)) {
+      b.setMinWidth(Region.USE_PREF_SIZE);
+    }
+    VBox panel = new VBox(4, new HBox(8, me, device), buttons);
+    ((HBox) panel.getChildren().get(0)).setAlignment(Pos.BASELINE_LEFT);
     panel.getStyleClass().add("user-panel");
     return panel;
   }
@@ -263,7 +273,6 @@ final class MainView {
             || s == GatewayClient.State.IDENTIFYING) && banner.isVisible());
     banner.setText(switch (s) {
       case CLOSED -> "Disconnected: " + session.connectionDetail.get() + ". Sign out and in again.";
-      case OFFLINE -> "Offline.";
       default -> "Connection lost. Reconnecting… Nothing you type is lost.";
     });
     banner.setVisible(down);
@@ -331,7 +340,14 @@ final class MainView {
           getStyleClass().add("category");
         }
         case "voice" -> {
-          setGraphic(Icons.speaker());
+          Label soon = new Label("voice: coming");
+          soon.getStyleClass().add("fine-print");
+          setText(null);
+          Label name = new Label(c.name());
+          name.getStyleClass().add("voice-name");
+          HBox row = new HBox(8, Icons.speaker(), name, soon);
+          row.setAlignment(Pos.CENTER_LEFT);
+          setGraphic(row);
           getStyleClass().add("voice");
           setTooltip(new Tooltip("Voice: coming to the desktop client"));
         }

@@ -313,6 +313,11 @@ final class Session implements AutoCloseable {
     }
   }
 
+  /** The gateway connection, for tests that take it down. */
+  GatewayClient gateway() {
+    return gateway;
+  }
+
   @Override
   public void close() {
     if (gateway != null) {
