@@ -41,6 +41,7 @@ public final class ApiRoutes extends JsonRoutes {
   private final ChannelRoutes channels;
   private final DeviceRoutes devices;
   private final GroupRoutes groups;
+  private final VoiceRoutes voice;
   private final TokenBuckets restPerIp;
   private final TokenBuckets connectsPerIp;
   private final GatewayRoute gateway;
@@ -60,6 +61,7 @@ public final class ApiRoutes extends JsonRoutes {
     this.channels = new ChannelRoutes(ctx);
     this.devices = new DeviceRoutes(ctx);
     this.groups = new GroupRoutes(ctx, system, deliveryServiceKey);
+    this.voice = new VoiceRoutes(ctx);
   }
 
   public Route route() {
@@ -79,7 +81,7 @@ public final class ApiRoutes extends JsonRoutes {
                         body(b -> loginStart(client, b))))),
                     path(segment("login").slash("finish"),
                         () -> post(() -> body(this::loginFinish)))))),
-                authenticated(me -> concat(guilds.route(me), channels.route(me),
+                authenticated(me -> concat(guilds.route(me), voice.route(me), channels.route(me),
                     devices.route(me), groups.route(me))))))))));
   }
 

@@ -74,6 +74,18 @@ final class JsonBody {
     return has(field) ? string(field) : null;
   }
 
+  /** Null when absent or JSON null. */
+  Boolean optionalBoolean(String field) {
+    if (!has(field)) {
+      return null;
+    }
+    JsonNode v = node.get(field);
+    if (!v.isBoolean()) {
+      throw ApiError.badRequest("field '" + field + "' must be true or false");
+    }
+    return v.booleanValue();
+  }
+
   Integer optionalInt(String field, int min, int max) {
     if (!has(field)) {
       return null;
