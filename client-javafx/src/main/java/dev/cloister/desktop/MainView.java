@@ -44,7 +44,7 @@ final class MainView {
   private final Label banner = new Label();
   private final Label notice = new Label();
   private final MessagePane messages;
-  private final VBox voicePlaceholder = new VBox(10);
+  private final VoicePane voice;
   private final StackPane center = new StackPane();
   private final Overlay overlay = new Overlay();
   private final Dialogs dialogs;
@@ -53,6 +53,7 @@ final class MainView {
   MainView(Session session, String theme, Consumer<String> setTheme, Runnable signOut) {
     this.session = session;
     this.messages = new MessagePane(session);
+    this.voice = new VoicePane(session);
     this.dialogs = new Dialogs(session, overlay);
 
     rail.setId("guild-rail");
@@ -111,14 +112,6 @@ final class MainView {
     notice.setVisible(false);
     notice.setManaged(false);
     notice.setOnMouseClicked(e -> hideNotice());
-    Label voiceNote = new Label("Voice channels are listed here; joining them from the desktop "
-        + "client is coming once the server's voice gateway lands.");
-    voiceNote.setWrapText(true);
-    voiceNote.getStyleClass().add("muted");
-    voicePlaceholder.getChildren().setAll(Icons.speaker(), voiceNote);
-    voicePlaceholder.setAlignment(Pos.CENTER);
-    voicePlaceholder.setId("voice-placeholder");
-    voicePlaceholder.setMaxWidth(420);
     Label empty = new Label("Create a guild or join one with the + on the left.");
     empty.getStyleClass().add("muted");
     empty.setId("empty-state");
@@ -145,6 +138,9 @@ final class MainView {
 
     session.connection.addListener((o, a, s) -> connectionChanged(s));
     session.unread.addListener((SetChangeListener<String>) c -> channels.refresh());
+    session.voice.addListener((MapChangeListener<String, Session.VoiceMember>) c ->
+        channels.refresh());
+    session.speaking.addListener((SetChangeListener<String>) c -> channels.refresh());
     session.presence.addListener((MapChangeListener<String, String>) c -> members.refresh());
     session.names.addListener((MapChangeListener<String, String>) c -> members.refresh());
     session.notices.addListener((ListChangeListener<String>) c -> {
@@ -234,8 +230,10 @@ final class MainView {
     if (!c.isText()) {
       channelTitle.setText(c.name());
       channelTitle.setGraphic(Icons.speaker());
-      e2ee.setText("voice: coming");
-      center.getChildren().setAll(voicePlaceholder);
+      e2ee.setText("End-to-end encrypted voice");
+      e2ee.setGraphic(Icons.lock());
+      center.getChildren().setAll(voice.root());
+      voice.show(guild, c);
       session.openChannel.set(null);
       return;
     }
@@ -340,16 +338,21 @@ final class MainView {
           getStyleClass().add("category");
         }
         case "voice" -> {
-          Label soon = new Label("voice: coming");
-          soon.getStyleClass().add("fine-print");
           setText(null);
           Label name = new Label(c.name());
           name.getStyleClass().add("voice-name");
-          HBox row = new HBox(8, Icons.speaker(), name, soon);
+          HBox row = new HBox(8, Icons.speaker(), name);
           row.setAlignment(Pos.CENTER_LEFT);
-          setGraphic(row);
+          VBox box = new VBox(2, row);
+          for (Session.VoiceMember v : session.inVoice(guild.id, c.id())) {
+            Label who = new Label(session.name(v.userId())
+                + (v.selfMute() || v.mute() ? "  (muted)" : ""));
+            who.getStyleClass().add(session.speaking.contains(v.userId())
+                ? "voice-member-speaking" : "voice-member");
+            box.getChildren().add(who);
+          }
+          setGraphic(box);
           getStyleClass().add("voice");
-          setTooltip(new Tooltip("Voice: coming to the desktop client"));
         }
         default -> {
           setGraphic(Icons.hash());

@@ -14,6 +14,8 @@ import dev.cloister.client.gateway.GatewayClient;
 import dev.cloister.client.gateway.GatewayListener;
 import dev.cloister.client.gateway.Ready;
 import dev.cloister.client.http.RestClient;
+import dev.cloister.client.voice.VoiceCall;
+import dev.cloister.client.voice.VoiceConfig;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -51,6 +53,17 @@ final class Session implements AutoCloseable {
   private static final java.util.Set<String> GROUP_EVENTS =
       Set.of("MLS_PROPOSALS", "MLS_COMMIT", "MLS_WELCOME", "MLS_GROUP_CREATE");
 
+  /** One member's voice state, as the gateway reports it. */
+  record VoiceMember(String guildId, String channelId, String userId, boolean selfMute,
+      boolean selfDeaf, boolean mute, boolean deaf) {
+
+    static VoiceMember of(JsonNode d) {
+      return new VoiceMember(d.path("guildId").asText(), d.path("channelId").asText(null),
+          d.path("userId").asText(), d.path("selfMute").asBoolean(), d.path("selfDeaf").asBoolean(),
+          d.path("mute").asBoolean(), d.path("deaf").asBoolean());
+    }
+  }
+
   /** Where the open channel's encryption stands, for its header. */
   record Crypto(String groupId, long epoch, boolean member, String detail) {}
 
@@ -65,11 +78,18 @@ final class Session implements AutoCloseable {
   final ObjectProperty<GatewayClient.State> connection =
       new SimpleObjectProperty<>(GatewayClient.State.CONNECTING);
   final StringProperty connectionDetail = new SimpleStringProperty("");
+  /** Who is in which voice channel, keyed {@code guildId/userId} (a user is in one per guild). */
+  final ObservableMap<String, VoiceMember> voice = FXCollections.observableHashMap();
+  /** Who the SFU hears in the call this device is in. */
+  final ObservableSet<String> speaking = FXCollections.observableSet();
+  /** The call this device is in, if any. */
+  final ObjectProperty<VoiceCall> call = new SimpleObjectProperty<>();
   /** The text channel on screen; its new messages do not count as unread. */
   final StringProperty openChannel = new SimpleStringProperty();
 
   private final Work work = new Work("cloister-ui-work");
   private final Work lookups = new Work("cloister-ui-lookups");
+  private final Work voiceWork = new Work("cloister-ui-voice");
   private final Map<String, ObservableList<MessageItem>> channels = new HashMap<>();
   private final Set<String> edited = new HashSet<>();
   private final Set<String> askedNames = ConcurrentHashMap.newKeySet();
@@ -211,6 +231,56 @@ final class Session implements AutoCloseable {
     work.run(task, done, failed);
   }
 
+  /** Joins a voice channel (leaving the call this device is in first). */
+  void joinVoice(String guildId, String channelId, VoiceDevices.Choice devices, boolean muted,
+      Consumer<VoiceCall> joined, Consumer<Throwable> failed) {
+    VoiceCall previous = call.get();
+    call.set(null);
+    voiceWork.run(() -> {
+      if (previous != null) {
+        previous.close();
+      }
+      var source = devices.openSource();
+      var sink = devices.openSink();
+      try {
+        return VoiceCall.join(client, gateway, guildId, channelId, muted, VoiceConfig.defaults(),
+            source, sink, new VoiceCall.Listener() {
+              @Override
+              public void notice(String text) {
+                Platform.runLater(() -> notices.add(text));
+              }
+            }, java.time.Duration.ofSeconds(20));
+      } catch (Exception | Error e) {
+        source.close();
+        sink.close();
+        throw e;
+      }
+    }, c -> {
+      call.set(c);
+      joined.accept(c);
+    }, failed);
+  }
+
+  void leaveVoice() {
+    VoiceCall c = call.get();
+    call.set(null);
+    speaking.clear();
+    if (c != null) {
+      voiceWork.run(() -> {
+        c.close();
+        return null;
+      }, x -> { }, e -> notices.add("Leaving the call: " + Problems.describe(e,
+          Problems.Doing.OTHER)));
+    }
+  }
+
+  /** The voice channel members, in the order they are listed. */
+  List<VoiceMember> inVoice(String guildId, String channelId) {
+    return voice.values().stream().filter(v -> v.guildId().equals(guildId)
+        && channelId.equals(v.channelId())).sorted(java.util.Comparator.comparing(
+            (VoiceMember v) -> name(v.userId()))).toList();
+  }
+
   /** Adds or refreshes a guild from REST (after creating or joining one). */
   GuildModel putGuild(Guild g) {
     Optional<GuildModel> known = guild(g.id());
@@ -270,6 +340,16 @@ final class Session implements AutoCloseable {
     }
   }
 
+  /** The voice states a ready's or GUILD_CREATE's guild carries. */
+  private void voiceStates(JsonNode guild) {
+    for (JsonNode v : guild.path("voiceStates")) {
+      VoiceMember m = VoiceMember.of(v);
+      if (m.channelId() != null) {
+        voice.put(m.guildId() + "/" + m.userId(), m);
+      }
+    }
+  }
+
   /** After a group moved on, messages that waited for its keys may read now. */
   private void rereadPending() {
     channels.forEach((channelId, list) -> {
@@ -320,6 +400,15 @@ final class Session implements AutoCloseable {
 
   @Override
   public void close() {
+    VoiceCall c = call.get();
+    if (c != null) {
+      try {
+        c.close();
+      } catch (java.io.IOException e) {
+        // leaving anyway: the server drops the voice state with the session
+      }
+    }
+    voiceWork.close();
     if (gateway != null) {
       gateway.close();
     }
@@ -339,6 +428,10 @@ final class Session implements AutoCloseable {
         List<String> present = ready.guilds().stream().map(Guild::id).toList();
         guilds.removeIf(g -> !present.contains(g.id));
         ready.guilds().forEach(Session.this::putGuild);
+        voice.clear();
+        for (JsonNode g : ready.raw().path("guilds")) {
+          voiceStates(g);
+        }
       });
     }
 
@@ -354,6 +447,10 @@ final class Session implements AutoCloseable {
     public void onDispatch(Dispatch d) {
       if (chat == null) {
         chat = client.chat();
+      }
+      VoiceCall c = call.get();
+      if (c != null) {
+        c.onDispatch(d); // the call keeps its own group in step
       }
       try {
         handle(d);
@@ -402,7 +499,29 @@ final class Session implements AutoCloseable {
         case KeyPackageUpkeep.KEY_PACKAGES_LOW -> upkeep.onDispatch(d);
         case "GUILD_CREATE" -> {
           Guild g = RestClient.read(data, Guild.class);
-          Platform.runLater(() -> putGuild(g));
+          Platform.runLater(() -> {
+            putGuild(g);
+            voiceStates(data);
+          });
+        }
+        case "VOICE_STATE_UPDATE" -> {
+          VoiceMember v = VoiceMember.of(data);
+          Platform.runLater(() -> {
+            String key = v.guildId() + "/" + v.userId();
+            if (v.channelId() == null) {
+              voice.remove(key);
+            } else {
+              voice.put(key, v);
+            }
+          });
+        }
+        case "SPEAKING" -> {
+          List<String> now = new ArrayList<>();
+          data.path("speakers").forEach(sp -> now.add(sp.path("userId").asText()));
+          Platform.runLater(() -> {
+            speaking.retainAll(now);
+            speaking.addAll(now);
+          });
         }
         case "GUILD_UPDATE" -> Platform.runLater(() -> guild(data.path("id").asText())
             .ifPresent(g -> {
@@ -440,7 +559,9 @@ final class Session implements AutoCloseable {
           Platform.runLater(() -> presence.put(userId, status));
         }
         default -> {
-          if (GROUP_EVENTS.contains(d.type()) && data.path("groupId").isTextual()) {
+          VoiceCall inCall = call.get();
+          if (GROUP_EVENTS.contains(d.type()) && data.path("groupId").isTextual()
+              && (inCall == null || !inCall.groupId().equals(data.get("groupId").asText()))) {
             // a listening member commits pending joiners and follows the log
             chat.sync(data.get("groupId").asText());
             Platform.runLater(Session.this::rereadPending);

@@ -7,12 +7,18 @@ import dev.cloister.client.CloisterClient;
 import dev.cloister.client.Guild;
 import dev.cloister.client.TestServer;
 import dev.cloister.client.chat.StoredMessage;
+import dev.cloister.client.gateway.GatewayClient;
+import dev.cloister.client.voice.VoiceCall;
+import dev.cloister.client.voice.VoiceConfig;
+import dev.cloister.client.voice.audio.CapturingSink;
+import dev.cloister.client.voice.audio.ToneSource;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import javafx.scene.control.Label;
 import javafx.scene.control.ListView;
 import javafx.scene.control.TextField;
@@ -31,7 +37,8 @@ import org.testfx.util.WaitForAsyncUtils;
  * The desktop client driven like a person would, headless (Monocle, set in the pom), against a
  * real node in this JVM and a second person who uses client-core directly: sign-in errors, sign
  * up, create a guild, invite, chat both ways (Enter and Shift+Enter), see an edit and a deletion,
- * join a guild by invite and see what was sent before as "sent before you joined".
+ * join a voice channel and see the other's speaking indicator, join a guild by invite and see
+ * what was sent before as "sent before you joined".
  */
 class DesktopClientTest {
 
@@ -161,6 +168,41 @@ class DesktopClientTest {
         && "hello from bob, edited".equals(m.text()) && m.edited()));
     bob.chat().delete(general, bobMessage);
     await("the deletion", () -> items(general).stream().noneMatch(m -> m.id().equals(bobMessage)));
+
+    // Voice: bob is in the voice channel with a tone; alice joins from the window and sees him
+    // speak, then leaves.
+    Channel voiceChannel = fx(() -> book.channels.stream().filter(c -> "voice".equals(c.type()))
+        .findFirst().orElseThrow());
+    AtomicReference<VoiceCall> bobCall = new AtomicReference<>();
+    GatewayClient bobGateway = bob.gateway(d -> {
+      VoiceCall c = bobCall.get();
+      if (c != null) {
+        c.onDispatch(d);
+      }
+    });
+    try (bobGateway) {
+      bobGateway.awaitReady(WAIT);
+      bobCall.set(VoiceCall.join(bob, bobGateway, book.id, voiceChannel.id(), false,
+          VoiceConfig.defaults(), ToneSource.of(440), new CapturingSink(1),
+          new VoiceCall.Listener() {}, WAIT));
+      robot.interact(() -> robot.lookup("#channels").<Channel>queryListView().getSelectionModel()
+          .select(voiceChannel));
+      String bobTile = "#voice-tile-" + bob.account().userId();
+      String aliceTile = "#voice-tile-" + fx(() -> app.session().me);
+      await("bob's tile", () -> robot.lookup(bobTile).tryQuery().isPresent());
+      robot.interact(() -> {
+        robot.lookup("#voice-input").<String>queryComboBox().setValue(VoiceDevices.TEST_TONE);
+        robot.lookup("#voice-output").<String>queryComboBox().setValue(VoiceDevices.NO_OUTPUT);
+      });
+      robot.clickOn("#voice-join");
+      await("alice in the call", () -> robot.lookup("#voice-leave").query().isVisible()
+          && robot.lookup(aliceTile).tryQuery().isPresent());
+      await("bob's speaking indicator", () -> robot.lookup(bobTile).query().getStyleClass()
+          .contains("speaking"));
+      robot.clickOn("#voice-leave");
+      await("alice out of the call", () -> robot.lookup(aliceTile).tryQuery().isEmpty());
+      bobCall.get().close();
+    }
 
     // Bob's own guild: a message sent before alice joins reads as such; later ones read.
     Guild bobs = bob.api().createGuild("Bob's place");
