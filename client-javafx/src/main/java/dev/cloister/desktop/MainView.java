@@ -277,10 +277,20 @@ final class MainView {
     banner.setManaged(down);
   }
 
+  /** A note above the channel; it goes by itself after a while, or when clicked. */
   private void showNotice(String text) {
-    notice.setText(text + "   (click to dismiss)");
+    String shown = text + "   (click to dismiss)";
+    notice.setText(shown);
     notice.setVisible(true);
     notice.setManaged(true);
+    javafx.animation.PauseTransition later =
+        new javafx.animation.PauseTransition(javafx.util.Duration.seconds(10));
+    later.setOnFinished(e -> {
+      if (shown.equals(notice.getText())) {
+        hideNotice();
+      }
+    });
+    later.play();
   }
 
   private void hideNotice() {

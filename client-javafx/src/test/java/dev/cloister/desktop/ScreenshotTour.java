@@ -7,6 +7,10 @@ import dev.cloister.client.TestServer;
 import dev.cloister.client.gateway.Dispatch;
 import dev.cloister.client.gateway.GatewayClient;
 import dev.cloister.client.gateway.GatewayListener;
+import dev.cloister.client.voice.VoiceCall;
+import dev.cloister.client.voice.VoiceConfig;
+import dev.cloister.client.voice.audio.CapturingSink;
+import dev.cloister.client.voice.audio.ToneSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -104,8 +108,10 @@ public final class ScreenshotTour {
     press("#invite-dialog-close");
     bob.api().useInvite(code);
     carol.api().useInvite(code);
-    GatewayClient bobOnline = bob.gateway(quiet());
-    GatewayClient carolOnline = carol.gateway(quiet());
+    CallForwarder bobCalls = new CallForwarder();
+    CallForwarder carolCalls = new CallForwarder();
+    GatewayClient bobOnline = bob.gateway(bobCalls);
+    GatewayClient carolOnline = carol.gateway(carolCalls);
     bob.chat().send(general, "Hi all! Has everyone finished chapter 3?");
     say(general, "Almost. The part about the lighthouse keeper was wonderful.");
     carol.chat().send(general, "Finished it last night.\nNo spoilers, but the ending of the "
@@ -146,6 +152,39 @@ public final class ScreenshotTour {
     shot("desktop-safety-number.png");
     press("#safety-dialog-close");
 
+    // Voice: bob and carol talk (tones) in General; alice joins from the window.
+    Channel voiceChannel = fx(() -> book.channels.stream().filter(c -> "voice".equals(c.type()))
+        .findFirst().orElseThrow());
+    bobOnline.awaitReady(WAIT);
+    carolOnline.awaitReady(WAIT);
+    bobCalls.call = VoiceCall.join(bob, bobOnline, book.id, voiceChannel.id(), false,
+        VoiceConfig.defaults(), ToneSource.of(440), new CapturingSink(1),
+        new VoiceCall.Listener() {}, WAIT);
+    carolCalls.call = VoiceCall.join(carol, carolOnline, book.id, voiceChannel.id(), true,
+        VoiceConfig.defaults(), ToneSource.of(660), new CapturingSink(1),
+        new VoiceCall.Listener() {}, WAIT);
+    fx(() -> {
+      @SuppressWarnings("unchecked")
+      var list = (javafx.scene.control.ListView<Channel>) scene.getRoot().lookup("#channels");
+      list.getSelectionModel().select(voiceChannel);
+      @SuppressWarnings("unchecked")
+      var in = (javafx.scene.control.ComboBox<String>) scene.getRoot().lookup("#voice-input");
+      in.setValue(VoiceDevices.TEST_TONE);
+      @SuppressWarnings("unchecked")
+      var out = (javafx.scene.control.ComboBox<String>) scene.getRoot().lookup("#voice-output");
+      out.setValue(VoiceDevices.NO_OUTPUT);
+      return null;
+    });
+    press("#voice-join");
+    String bobTile = "#voice-tile-" + bob.account().userId();
+    await(() -> find(bobTile) != null && find(bobTile).getStyleClass().contains("speaking"));
+    await(() -> text("#voice-quality").contains("connected"));
+    Thread.sleep(1500);
+    shot("desktop-voice.png");
+    press("#voice-leave");
+    bobCalls.call.close();
+    carolCalls.call.close();
+
     // Alice joins bob's guild: what was sent before she joined says so.
     String bobsCode = bob.api().createInvite(bobs.id()).code();
     press("#add-guild");
@@ -163,11 +202,17 @@ public final class ScreenshotTour {
     carolOnline.close();
   }
 
-  private static GatewayListener quiet() {
-    return new GatewayListener() {
-      @Override
-      public void onDispatch(Dispatch dispatch) {}
-    };
+  /** A client-core user's gateway listener that keeps the user's call (if any) in step. */
+  private static final class CallForwarder implements GatewayListener {
+    volatile VoiceCall call;
+
+    @Override
+    public void onDispatch(Dispatch d) {
+      VoiceCall c = call;
+      if (c != null) {
+        c.onDispatch(d);
+      }
+    }
   }
 
   private static String textChannel(Guild g) {
