@@ -50,6 +50,8 @@ class KubernetesManifestTest {
   /** Read by the JVM itself, not by our configuration. */
   private static final Set<String> JVM_VARIABLES = Set.of("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS");
   private static final String NODE_MAIN = "dev.cloister.node.Node";
+  /** The label a StatefulSet's controller puts on each pod: its ordinal. */
+  private static final String POD_INDEX = "apps.kubernetes.io/pod-index";
 
   private static Path repo;
 
@@ -69,14 +71,14 @@ class KubernetesManifestTest {
     Rendered r = new Rendered(render(repo.resolve("k8s/overlays/" + overlay)));
     List<String> problems = new ArrayList<>();
 
-    JsonNode node = r.one("Deployment", "cloister");
+    JsonNode node = r.one("StatefulSet", "cloister");
     JsonNode nodeContainer = container(node, "node");
     checkNode(r, node, nodeContainer, problems);
 
     JsonNode sfu = r.one("Deployment", "cloister-sfu");
     checkSfu(sfu, container(sfu, "sfu"), problems);
 
-    for (JsonNode d : r.all("Deployment")) {
+    for (JsonNode d : r.workloads()) {
       checkSelectorMatchesTemplate(d, problems);
     }
     checkServicesAndMonitors(r, problems);
@@ -102,6 +104,27 @@ class KubernetesManifestTest {
       }
     }
     Config config = nodeConfigWith(env);
+
+    // Every node makes ids with its own node bits: numbered pods, or a single one.
+    boolean numbered = false;
+    for (JsonNode e : c.path("env")) {
+      numbered |= e.path("name").asText().equals("CLOISTER_NODE_ID")
+          && deployment.path("kind").asText().equals("StatefulSet")
+          && e.at("/valueFrom/fieldRef/fieldPath").asText()
+              .equals("metadata.labels['" + POD_INDEX + "']");
+    }
+    if (!numbered && deployment.at("/spec/replicas").asInt(1) > 1) {
+      problems.add("node: " + deployment.at("/spec/replicas").asInt() + " replicas share one "
+          + "CLOISTER_NODE_ID: take it from a StatefulSet pod's " + POD_INDEX + " label");
+    }
+    try {
+      int id = config.getInt("cloister.node-id");
+      if (id < 0 || id > 1023) {
+        problems.add("node: node id " + id + " is outside 0..1023");
+      }
+    } catch (com.typesafe.config.ConfigException e) {
+      problems.add("node: CLOISTER_NODE_ID is not a number: " + e.getMessage());
+    }
 
     if (!config.getString("cloister.cluster.discovery").equals("kubernetes")) {
       problems.add("node: cloister.cluster.discovery is '"
@@ -142,12 +165,12 @@ class KubernetesManifestTest {
         config.getString("pekko.discovery.kubernetes-api.pod-label-selector"),
         config.getString("pekko.management.cluster.bootstrap.contact-point-discovery.service-name"));
     Map<String, String> wanted = parseSelector(selector);
-    for (JsonNode d : r.all("Deployment")) {
+    for (JsonNode d : r.workloads()) {
       boolean matches = isSubset(wanted, labels(d.at("/spec/template/metadata/labels")));
       boolean isNode = d == deployment;
       if (matches != isNode) {
         problems.add("bootstrap's pod selector " + selector + (isNode ? " misses" : " also finds")
-            + " the pods of Deployment " + name(d));
+            + " the pods of " + d.path("kind").asText() + " " + name(d));
       }
     }
     if (deployment.at("/spec/template/spec/serviceAccountName").asText().isEmpty()) {
@@ -250,13 +273,13 @@ class KubernetesManifestTest {
     Map<String, String> selector = labels(d.at("/spec/selector/matchLabels"));
     Map<String, String> template = labels(d.at("/spec/template/metadata/labels"));
     if (selector.isEmpty() || !isSubset(selector, template)) {
-      problems.add("Deployment " + name(d) + ": selector " + selector
+      problems.add(d.path("kind").asText() + " " + name(d) + ": selector " + selector
           + " does not match its pod labels " + template);
     }
     for (JsonNode term : d.at("/spec/template/spec/affinity/podAntiAffinity")
         .path("requiredDuringSchedulingIgnoredDuringExecution")) {
       if (!isSubset(labels(term.at("/labelSelector/matchLabels")), template)) {
-        problems.add("Deployment " + name(d) + ": anti-affinity selects other pods than its own");
+        problems.add(d.path("kind").asText() + " " + name(d) + ": anti-affinity selects other pods than its own");
       }
     }
   }
@@ -264,7 +287,7 @@ class KubernetesManifestTest {
   private static void checkServicesAndMonitors(Rendered r, List<String> problems) {
     for (JsonNode s : r.all("Service")) {
       Map<String, String> selector = labels(s.at("/spec/selector"));
-      List<JsonNode> pods = r.all("Deployment").stream()
+      List<JsonNode> pods = r.workloads().stream()
           .filter(d -> isSubset(selector, labels(d.at("/spec/template/metadata/labels"))))
           .toList();
       if (selector.isEmpty() || pods.isEmpty()) {
@@ -293,7 +316,7 @@ class KubernetesManifestTest {
     }
     for (JsonNode d : r.all("PodDisruptionBudget")) {
       Map<String, String> selector = labels(d.at("/spec/selector/matchLabels"));
-      if (selector.isEmpty() || r.all("Deployment").stream().noneMatch(
+      if (selector.isEmpty() || r.workloads().stream().noneMatch(
           dep -> isSubset(selector, labels(dep.at("/spec/template/metadata/labels"))))) {
         problems.add("PodDisruptionBudget " + name(d) + ": selector " + selector
             + " matches no pods");
@@ -341,7 +364,7 @@ class KubernetesManifestTest {
           .map(KubernetesManifestTest::name).toList());
     }
     Map<String, Set<String>> used = new LinkedHashMap<>();
-    for (JsonNode d : r.all("Deployment")) {
+    for (JsonNode d : r.workloads()) {
       for (JsonNode c : d.at("/spec/template/spec/containers")) {
         for (JsonNode e : c.path("env")) {
           JsonNode ref = e.at("/valueFrom/secretKeyRef");
@@ -420,6 +443,9 @@ class KubernetesManifestTest {
       List<String> problems) {
     Map<String, String> env = new LinkedHashMap<>();
     Map<String, String> podLabels = labels(deployment.at("/spec/template/metadata/labels"));
+    if (deployment.path("kind").asText().equals("StatefulSet")) {
+      podLabels.put(POD_INDEX, "2"); // set by the StatefulSet controller on each pod
+    }
     for (JsonNode e : c.path("env")) {
       String name = e.get("name").asText();
       if (env.containsKey(name)) {
@@ -612,6 +638,12 @@ class KubernetesManifestTest {
   private record Rendered(List<JsonNode> docs) {
     List<JsonNode> all(String kind) {
       return docs.stream().filter(d -> d.path("kind").asText().equals(kind)).toList();
+    }
+
+    /** Deployments and StatefulSets: what runs pods. */
+    List<JsonNode> workloads() {
+      return docs.stream().filter(d -> d.path("kind").asText().equals("Deployment")
+          || d.path("kind").asText().equals("StatefulSet")).toList();
     }
 
     Optional<JsonNode> find(String kind, String name) {
