@@ -16,6 +16,10 @@ import javafx.scene.layout.VBox;
 /** The cards the main window shows in its {@link Overlay}. */
 final class Dialogs {
 
+  private static final java.time.format.DateTimeFormatter ADDED =
+      java.time.format.DateTimeFormatter.ofLocalizedDateTime(java.time.format.FormatStyle.SHORT)
+          .withZone(java.time.ZoneId.systemDefault());
+
   private final Session session;
   private final Overlay overlay;
 
@@ -134,8 +138,14 @@ final class Dialogs {
         + "either of you adds or removes a device.");
     how.setWrapText(true);
     how.getStyleClass().add("muted");
+    Label status = new Label();
+    status.setId("safety-status");
+    status.setWrapText(true);
+    Button verify = new Button("Mark as verified");
+    verify.setId("safety-verify");
+    verify.setDisable(true);
     overlay.show("safety-dialog", "Safety number with " + session.name(userId), number, devices,
-        how);
+        status, how, verify);
     session.call(() -> {
       List<Device> mine = session.client.devices().devices(session.me);
       List<Device> theirs = session.client.devices().devices(userId);
@@ -147,7 +157,40 @@ final class Dialogs {
     }, r -> {
       number.setText(r[0] == null ? "—" : r[0]); // 12 groups of 5, in rows of 4
       devices.setText(r[1]);
+      if (r[0] == null) {
+        return;
+      }
+      showTrust(userId, r[0], status, verify);
+      verify.setOnAction(e -> {
+        try {
+          session.trust.verify(userId, r[0]);
+          session.trustChanged();
+        } catch (java.io.IOException x) {
+          status.setText("Could not save: " + x.getMessage());
+          return;
+        }
+        showTrust(userId, r[0], status, verify);
+      });
     }, x -> number.setText(Problems.describe(x, Problems.Doing.OTHER)));
+  }
+
+  private void showTrust(String userId, String number, Label status, Button verify) {
+    TrustStore.Status s = session.trust.check(userId, number);
+    status.getStyleClass().removeAll("error-text", "ok-text");
+    switch (s) {
+      case VERIFIED -> {
+        status.setText("Verified by you on " + session.trust.verifiedAt(userId) + ".");
+        status.getStyleClass().add("ok-text");
+      }
+      case CHANGED -> {
+        status.setText("This number CHANGED since you verified it on "
+            + session.trust.verifiedAt(userId) + ": " + session.name(userId)
+            + " or you added or removed a device, or someone is in between. Compare again.");
+        status.getStyleClass().add("error-text");
+      }
+      default -> status.setText("Not verified yet.");
+    }
+    verify.setDisable(s == TrustStore.Status.VERIFIED);
   }
 
   private static List<byte[]> keys(List<Device> devices) {
@@ -169,7 +212,7 @@ final class Dialogs {
       list.getChildren().clear();
       for (Device d : devices) {
         Label name = new Label(d.deviceId() + (d.deviceId().equals(here) ? "  (this device)" : "")
-            + "   added " + (d.createdAt() == null ? "?" : d.createdAt().toString()));
+            + "   added " + (d.createdAt() == null ? "?" : ADDED.format(d.createdAt())));
         HBox row = new HBox(10, name);
         HBox.setHgrow(name, Priority.ALWAYS);
         name.setMaxWidth(Double.MAX_VALUE);

@@ -143,6 +143,7 @@ final class MainView {
     session.speaking.addListener((SetChangeListener<String>) c -> channels.refresh());
     session.presence.addListener((MapChangeListener<String, String>) c -> members.refresh());
     session.names.addListener((MapChangeListener<String, String>) c -> members.refresh());
+    session.trustVersion.addListener((o, a, b) -> members.refresh());
     session.notices.addListener((ListChangeListener<String>) c -> {
       if (!session.notices.isEmpty()) {
         showNotice(session.notices.get(session.notices.size() - 1));
@@ -392,6 +393,12 @@ final class MainView {
       Label name = new Label(shown + (m.userId().equals(guild.ownerId) ? "  (owner)" : ""));
       name.getStyleClass().add("member-name");
       VBox text = new VBox(1, name);
+      if (session.trust.everVerified(m.userId())) {
+        Label verified = new Label("safety number verified");
+        verified.getStyleClass().add("ok-text");
+        verified.setStyle("-fx-font-size: 11px;");
+        text.getChildren().add(verified);
+      }
       java.util.List<String> roles = guild.roleNames(m);
       if (!roles.isEmpty()) {
         Label r = new Label(String.join(", ", roles));

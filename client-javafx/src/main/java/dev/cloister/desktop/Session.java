@@ -84,6 +84,11 @@ final class Session implements AutoCloseable {
   final ObservableSet<String> speaking = FXCollections.observableSet();
   /** The call this device is in, if any. */
   final ObjectProperty<VoiceCall> call = new SimpleObjectProperty<>();
+  /** The safety numbers verified on this device. */
+  final TrustStore trust;
+  /** Bumped when a verification changes, so lists showing trust redraw. */
+  final javafx.beans.property.IntegerProperty trustVersion =
+      new javafx.beans.property.SimpleIntegerProperty();
   /** The text channel on screen; its new messages do not count as unread. */
   final StringProperty openChannel = new SimpleStringProperty();
 
@@ -103,6 +108,7 @@ final class Session implements AutoCloseable {
     this.client = client;
     this.me = client.account().userId();
     this.upkeep = client.keyPackages();
+    this.trust = new TrustStore(client.profile().home());
     names.put(me, client.account().username());
     askedNames.add(me);
     client.notices().forEach(notices::add);
@@ -391,6 +397,10 @@ final class Session implements AutoCloseable {
       typing.put(channelId, who.size() == 1 ? who.get(0) + " is typing…"
           : who.size() <= 3 ? String.join(", ", who) + " are typing…" : "Several people are typing…");
     }
+  }
+
+  void trustChanged() {
+    trustVersion.set(trustVersion.get() + 1);
   }
 
   /** The gateway connection, for tests that take it down. */

@@ -150,7 +150,14 @@ public final class ScreenshotTour {
     });
     await(() -> text("#safety-number").matches("(?s)[0-9 \\n]{60,}"));
     shot("desktop-safety-number.png");
+    press("#safety-verify");
+    await(() -> text("#safety-status").startsWith("Verified"));
     press("#safety-dialog-close");
+    press("#devices");
+    await(() -> find("#device-list") != null
+        && !((javafx.scene.layout.VBox) find("#device-list")).getChildren().isEmpty());
+    shot("desktop-devices.png");
+    press("#devices-dialog-close");
 
     // Voice: bob and carol talk (tones) in General; alice joins from the window.
     Channel voiceChannel = fx(() -> book.channels.stream().filter(c -> "voice".equals(c.type()))
