@@ -75,8 +75,9 @@ class KubernetesManifestTest {
     JsonNode nodeContainer = container(node, "node");
     checkNode(r, node, nodeContainer, problems);
 
-    JsonNode sfu = r.one("Deployment", "cloister-sfu");
+    JsonNode sfu = r.one("StatefulSet", "cloister-sfu");
     checkSfu(sfu, container(sfu, "sfu"), problems);
+    checkNodeFindsEverySfu(nodeContainer, sfu, problems);
 
     for (JsonNode d : r.workloads()) {
       checkSelectorMatchesTemplate(d, problems);
@@ -265,6 +266,30 @@ class KubernetesManifestTest {
     }
     checkProbe(problems, c, "readinessProbe", "/health", config.getInt("cloister.sfu.control-port"),
         ports);
+  }
+
+  /** CLOISTER_SFUS names each SFU pod by its stable name, at its control port, and nothing else. */
+  private static void checkNodeFindsEverySfu(JsonNode node, JsonNode sfu, List<String> problems) {
+    String listed = "";
+    for (JsonNode e : node.path("env")) {
+      if (e.path("name").asText().equals("CLOISTER_SFUS")) {
+        listed = e.path("value").asText();
+      }
+    }
+    int control = containerPorts(container(sfu, "sfu")).getOrDefault("control", -1);
+    Set<String> expected = new TreeSet<>();
+    for (int i = 0; i < sfu.at("/spec/replicas").asInt(1); i++) {
+      expected.add(name(sfu) + "-" + i + "." + sfu.at("/spec/serviceName").asText() + ":" + control);
+    }
+    Set<String> actual = new TreeSet<>();
+    for (String a : listed.split(",")) {
+      if (!a.isBlank()) {
+        actual.add(a.strip());
+      }
+    }
+    if (!actual.equals(expected)) {
+      problems.add("node: CLOISTER_SFUS is " + actual + ", the SFU pods are " + expected);
+    }
   }
 
   // --- labels, selectors, services, monitors ----------------------------------------------------
