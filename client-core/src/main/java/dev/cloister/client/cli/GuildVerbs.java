@@ -17,6 +17,9 @@ final class GuildVerbs {
         new Verb("guild-create", "NAME", "create a guild; prints its id", GuildVerbs::create),
         new Verb("channels", "GUILD_ID", "list the channels you can see: 'id type name' lines",
             GuildVerbs::channels),
+        new Verb("channel-create", "GUILD_ID NAME [--type text|voice|category]",
+            "create a channel (text unless --type says otherwise); prints its id",
+            GuildVerbs::createChannel),
         new Verb("invite", "GUILD_ID [--max-uses N] [--max-age SECONDS]",
             "create an invite; prints its code (default: unlimited uses, 7 days)", GuildVerbs::invite),
         new Verb("join", "CODE", "join a guild with an invite code; prints the guild id",
@@ -35,6 +38,19 @@ final class GuildVerbs {
     String name = in.arg(0, "NAME");
     in.noMoreThan(1);
     in.out().println(api(in).createGuild(name).id());
+    return 0;
+  }
+
+  static int createChannel(Invocation in) throws IOException {
+    in.onlyOptions(Set.of("type"));
+    String guildId = in.arg(0, "GUILD_ID");
+    String name = in.arg(1, "NAME");
+    in.noMoreThan(2);
+    String type = in.option("type") == null ? "text" : in.option("type");
+    if (!Set.of("text", "voice", "category").contains(type)) {
+      throw new UsageException("--type is text, voice or category, not '" + type + "'");
+    }
+    in.out().println(api(in).createChannel(guildId, name, type, null).id());
     return 0;
   }
 

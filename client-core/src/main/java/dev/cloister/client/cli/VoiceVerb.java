@@ -85,8 +85,11 @@ final class VoiceVerb {
         return 1;
       }
       long asked = System.nanoTime();
+      // Opus's voice activity detection takes a steady tone for noise and would not send it.
+      VoiceConfig config = source instanceof ToneSource ? VoiceConfig.defaults().withDtx(false)
+          : VoiceConfig.defaults();
       VoiceCall joined = VoiceCall.join(client, gateway, channel.guildId(), channelId, mute,
-          VoiceConfig.defaults(), source, sink, new VoiceCall.Listener() {
+          config, source, sink, new VoiceCall.Listener() {
             @Override
             public void epoch(long epoch, int members) {
               print(in, line("epoch").put("epoch", epoch).put("members", members));

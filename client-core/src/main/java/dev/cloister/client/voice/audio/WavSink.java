@@ -43,8 +43,12 @@ public final class WavSink implements AudioSink {
     return "file " + path.getFileName();
   }
 
+  /** Writes the header's lengths and closes the file; a second close does nothing. */
   @Override
   public void close() throws IOException {
+    if (!file.getChannel().isOpen()) {
+      return;
+    }
     try {
       file.seek(0);
       file.write(Wav.header(dataBytes));
