@@ -5,6 +5,8 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -27,21 +29,32 @@ final class NodeProcess {
   /** Starts a node process and waits (at most {@code timeout}) until it serves requests. */
   static Process start(Path dataDir, int httpPort, int managementPort, Duration timeout)
       throws Exception {
-    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java")
-        .toString(), "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-        NodeProcess.class.getName(), dataDir.toString(), Integer.toString(httpPort),
-        Integer.toString(managementPort))
-        .redirectErrorStream(true).start();
+    return launch(NodeProcess.class.getName(), List.of(dataDir.toString(),
+        Integer.toString(httpPort), Integer.toString(managementPort)), READY, "", timeout);
+  }
+
+  /**
+   * Runs {@code mainClass} of the test classpath in a JVM of its own and waits (at most
+   * {@code timeout}) until it prints {@code readyLine}; its other output is echoed, prefixed.
+   */
+  static Process launch(String mainClass, List<String> args, String readyLine, String label,
+      Duration timeout) throws Exception {
+    List<String> command = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-cp",
+        System.getProperty("java.class.path"), mainClass));
+    command.addAll(args);
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String prefix = "[node " + (label.isEmpty() ? Long.toString(p.pid()) : label) + "] ";
     CompletableFuture<Void> ready = new CompletableFuture<>();
     Thread echo = new Thread(() -> {
       try (BufferedReader out = new BufferedReader(
           new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
         String line;
         while ((line = out.readLine()) != null) {
-          if (line.equals(READY)) {
+          if (line.equals(readyLine)) {
             ready.complete(null);
           } else {
-            System.out.println("[node " + p.pid() + "] " + line);
+            System.out.println(prefix + line);
           }
         }
       } catch (Exception ignored) {
