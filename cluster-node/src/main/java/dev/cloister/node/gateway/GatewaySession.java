@@ -491,6 +491,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
       voiceError(u, e);
     } else {
       VoiceChannel.Joined j = m.joined();
+      CloisterMetrics.VOICE_JOINS.withTag("outcome", "joined").increment();
       voiceGuildId = u.guildId();
       voiceChannelId = u.channelId();
       VoiceChannel.Endpoint e = j.endpoint();
@@ -508,6 +509,9 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   }
 
   private void voiceError(VoiceUpdate u, ApiError e) {
+    if (u.channelId() != null) {
+      CloisterMetrics.VOICE_JOINS.withTag("outcome", e.code).increment();
+    }
     if (u.connection() != null) {
       u.connection().tell(new GatewayConnection.Send(GatewayConnection.errorFrame(u.nonce(), e)));
     }

@@ -122,4 +122,22 @@ public final class CloisterMetrics {
   public static final Counter EVENTS_PUBLISH_FAILURES = Kamon.counter(
       "cloister.events.publish.failures", "event stream batches that failed to publish")
       .withoutTags();
+
+  // ---- voice ----
+
+  /** voice_state_update joins by outcome: joined, or the refusal's code. */
+  public static final Metric.Counter VOICE_JOINS = Kamon.counter("cloister.voice.joins",
+      "voice channel joins over the gateway, by outcome (joined or the refusal's code)");
+
+  /** Endpoints (participants with media) on the node's own SFU. */
+  public static final Gauge SFU_ENDPOINTS = Kamon.gauge("cloister.sfu.endpoints",
+      "endpoints on the node's own SFU").withoutTags();
+
+  /** Calls (conferences) on the node's own SFU. */
+  public static final Gauge SFU_CONFERENCES = Kamon.gauge("cloister.sfu.conferences",
+      "conferences (calls) on the node's own SFU").withoutTags();
+
+  /** The node's own SFU's datagrams, by what happened to them (forwarded, dropped_*). */
+  public static final Metric.Counter SFU_DATAGRAMS = Kamon.counter("cloister.sfu.datagrams",
+      "datagrams of the node's own SFU: in, forwarded, or dropped and why");
 }

@@ -5,6 +5,7 @@ import dev.cloister.guild.GuildFeed;
 import dev.cloister.guild.voice.EmbeddedSfu;
 import dev.cloister.guild.voice.SfuPlacement;
 import dev.cloister.guild.voice.VoiceChannel;
+import dev.cloister.node.metrics.SfuSampler;
 import dev.cloister.sfu.SelectiveForwardingUnit;
 import dev.cloister.sfu.SfuConfig;
 import java.net.URI;
@@ -28,9 +29,11 @@ public final class VoiceService implements AutoCloseable {
   private final SelectiveForwardingUnit embedded;
   private final SfuPlacement placement;
   private final Settings settings;
+  private final SfuSampler sampler;
 
   private VoiceService(SelectiveForwardingUnit embedded, SfuPlacement placement,
-      Settings settings) {
+      Settings settings, SfuSampler sampler) {
+    this.sampler = sampler;
     this.embedded = embedded;
     this.placement = placement;
     this.settings = settings;
@@ -62,7 +65,8 @@ public final class VoiceService implements AutoCloseable {
       }
       media = new EmbeddedSfu(embedded.conferences());
       log.info("Voice: the node's own SFU takes media on UDP {} (clients are sent to {})",
-          embedded.udpAddress(), embedded.advertisedAddress());
+          embedded.udpAddress(), embedded.advertisedAddress().getHostString() + ":"
+              + embedded.advertisedAddress().getPort());
     } else {
       placement = new SfuPlacement(sfus, voice.getString("sfu-secret"),
           voice.getDuration("sfu-timeout"), voice.getDuration("sfu-health-interval"));
@@ -70,7 +74,9 @@ public final class VoiceService implements AutoCloseable {
       log.info("Voice: calls are placed on the standalone SFUs {}", sfus);
     }
     VoiceChannel.init(system, media, feed, channel, askTimeout);
-    return new VoiceService(embedded, placement, settings);
+    SfuSampler sampler = embedded == null ? null : SfuSampler.start(embedded,
+        root.getDuration("cloister.metrics.sample-interval"));
+    return new VoiceService(embedded, placement, settings, sampler);
   }
 
   public Settings settings() {
@@ -84,6 +90,9 @@ public final class VoiceService implements AutoCloseable {
 
   @Override
   public void close() {
+    if (sampler != null) {
+      sampler.close();
+    }
     if (placement != null) {
       placement.close();
     }

@@ -174,6 +174,15 @@ public final class ConferenceRegistry {
         return new ArrayList<>(conferences.keySet());
     }
 
+    /** Endpoints over every conference (bound or not). */
+    public int endpointCount() {
+        int n = 0;
+        for (Conference c : conferences.values()) {
+            n += c.endpoints().length;
+        }
+        return n;
+    }
+
     public int conferenceCount() {
         return conferences.size();
     }
