@@ -103,6 +103,8 @@ final class Session implements AutoCloseable {
   private Chat workChat; // on the work thread only
   private GatewayClient gateway;
   private long localIds;
+  /** {@link #call} as the gateway's delivery thread reads it. */
+  private volatile VoiceCall activeCall;
 
   Session(CloisterClient client) {
     this.client = client;
@@ -112,6 +114,7 @@ final class Session implements AutoCloseable {
     names.put(me, client.account().username());
     askedNames.add(me);
     client.notices().forEach(notices::add);
+    call.addListener((o, a, b) -> activeCall = b);
   }
 
   /** Connects to the gateway; state and events arrive on the FX thread from here on. */
@@ -410,7 +413,7 @@ final class Session implements AutoCloseable {
 
   @Override
   public void close() {
-    VoiceCall c = call.get();
+    VoiceCall c = activeCall;
     if (c != null) {
       try {
         c.close();
@@ -458,7 +461,7 @@ final class Session implements AutoCloseable {
       if (chat == null) {
         chat = client.chat();
       }
-      VoiceCall c = call.get();
+      VoiceCall c = activeCall;
       if (c != null) {
         c.onDispatch(d); // the call keeps its own group in step
       }
@@ -569,7 +572,7 @@ final class Session implements AutoCloseable {
           Platform.runLater(() -> presence.put(userId, status));
         }
         default -> {
-          VoiceCall inCall = call.get();
+          VoiceCall inCall = activeCall;
           if (GROUP_EVENTS.contains(d.type()) && data.path("groupId").isTextual()
               && (inCall == null || !inCall.groupId().equals(data.get("groupId").asText()))) {
             // a listening member commits pending joiners and follows the log

@@ -207,6 +207,7 @@ public final class ScreenshotTour {
     shot("desktop-joined-late.png");
     bobOnline.close();
     carolOnline.close();
+    TestServer.delete(profiles);
   }
 
   /** A client-core user's gateway listener that keeps the user's call (if any) in step. */
