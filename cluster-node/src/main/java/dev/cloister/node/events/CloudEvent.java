@@ -18,7 +18,8 @@ import java.util.Map;
  *
  * <p>{@code data} holds the event's fields: ids, names, times, counts. Every byte array
  * (ciphertexts, MLS messages, group infos, key packages) is replaced by its size in a field
- * named {@code <field>Bytes}, so no ciphertext or key material ever leaves the node this way.
+ * named {@code <field>Bytes}, so no ciphertext or key material ever leaves the node this way;
+ * credentials (an SFU endpoint's ICE password) are left out altogether.
  */
 public record CloudEvent(String id, String source, String type, String subject, Instant time,
     String guildId, String channelId, long sequence, ObjectNode data) {
@@ -27,10 +28,13 @@ public record CloudEvent(String id, String source, String type, String subject, 
   public static final String CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8";
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** Fields never put on the stream, whatever record they are in. */
+  private static final java.util.Set<String> CREDENTIALS = java.util.Set.of("icePwd");
 
   /** The entity families on the stream: each has its own topic and type prefix. */
   public enum Family {
-    GUILD("guild", "guilds"), CHANNEL("channel", "channels"), GROUP("group", "groups");
+    GUILD("guild", "guilds"), CHANNEL("channel", "channels"), GROUP("group", "groups"),
+    VOICE("voice", "voice-channels");
 
     public final String name;
     final String path;
@@ -80,6 +84,9 @@ public record CloudEvent(String id, String source, String type, String subject, 
     if (value instanceof Record r) {
       ObjectNode o = JSON.createObjectNode();
       for (RecordComponent c : r.getClass().getRecordComponents()) {
+        if (CREDENTIALS.contains(c.getName())) {
+          continue;
+        }
         Object v;
         try {
           v = c.getAccessor().invoke(r);

@@ -154,7 +154,8 @@ public final class EventStream implements AutoCloseable {
         log.info("Event stream: publishing to {} on {}", Map.of(
             "guild", settings.topic(CloudEvent.Family.GUILD),
             "channel", settings.topic(CloudEvent.Family.CHANNEL),
-            "group", settings.topic(CloudEvent.Family.GROUP)), bootstrap);
+            "group", settings.topic(CloudEvent.Family.GROUP),
+            "voice", settings.topic(CloudEvent.Family.VOICE)), bootstrap);
         return;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();

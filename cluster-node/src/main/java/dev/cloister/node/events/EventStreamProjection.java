@@ -5,6 +5,7 @@ import dev.cloister.guild.GuildDirectory;
 import dev.cloister.guild.channel.DataSourceSession;
 import dev.cloister.guild.channel.TextChannel;
 import dev.cloister.guild.group.EncryptionGroup;
+import dev.cloister.guild.voice.VoiceChannel;
 import dev.cloister.node.metrics.CloisterMetrics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -36,7 +37,7 @@ import org.apache.pekko.projection.jdbc.javadsl.JdbcProjection;
 
 /**
  * Publishes the journal's guild, channel and encryption-group events to Kafka, one projection
- * per tag ({@code guild-N}, {@code channel-N}, {@code group-N}) with its offsets in PostgreSQL
+ * per tag ({@code guild-N}, {@code channel-N}, {@code group-N}, {@code voice-N}) with its offsets in PostgreSQL
  * beside the other projections'. Each record is keyed by guild id, so one guild's events keep
  * their order within a partition, and carries a {@link CloudEvent}.
  *
@@ -77,6 +78,9 @@ public final class EventStreamProjection extends Handler<List<EventEnvelope<Obje
     }
     for (int i = 0; i < EncryptionGroup.TAG_COUNT; i++) {
       tags.add("group-" + i);
+    }
+    for (int i = 0; i < VoiceChannel.TAG_COUNT; i++) {
+      tags.add("voice-" + i);
     }
     GuildDirectory directory = new GuildDirectory(dataSource);
     ShardedDaemonProcess.get(system).init(
@@ -157,6 +161,7 @@ public final class EventStreamProjection extends Handler<List<EventEnvelope<Obje
       case "Guild" -> CloudEvent.Family.GUILD;
       case "TextChannel" -> CloudEvent.Family.CHANNEL;
       case "EncryptionGroup" -> CloudEvent.Family.GROUP;
+      case "VoiceChannel" -> CloudEvent.Family.VOICE;
       default -> null;
     };
   }
@@ -181,6 +186,13 @@ public final class EventStreamProjection extends Handler<List<EventEnvelope<Obje
         guildId = event instanceof TextChannel.ChannelCreated c ? remember(entityId, c.guildId())
             : guildOfChannel(entityId);
       }
+      case VOICE -> {
+        channelId = entityId;
+        guildId = event instanceof VoiceChannel.ParticipantJoined j
+            ? remember(entityId, j.guildId())
+            : event instanceof VoiceChannel.UserLimitSet u ? remember(entityId, u.guildId())
+            : guildOfChannel(entityId);
+      }
       default -> {
         if (event instanceof EncryptionGroup.RosterSet r) {
           guildId = r.guildId();
@@ -188,13 +200,19 @@ public final class EventStreamProjection extends Handler<List<EventEnvelope<Obje
         } else if (entityId.startsWith("g")) {
           guildId = entityId.substring(1);
         } else {
-          channelId = entityId.substring(1);
+          channelId = channelOfGroup(entityId);
           guildId = guildOfChannel(channelId);
         }
       }
     }
     return CloudEvent.of(family, e.persistenceId(), entityId, e.sequenceNr(), e.timestamp(),
         guildId, channelId, event);
+  }
+
+  /** {@code c<channelId>}, or a call's {@code v<channelId>.<call>}. */
+  static String channelOfGroup(String groupId) {
+    int dot = groupId.indexOf('.');
+    return groupId.substring(1, dot > 0 ? dot : groupId.length());
   }
 
   private String remember(String channelId, String guildId) {

@@ -46,4 +46,22 @@ class CloudEventTest {
         .id()).isEqualTo(CloudEvent.of(CloudEvent.Family.GUILD, "Guild|81", "81", 3, 99, "81",
         null, renamed).id());
   }
+
+  @Test
+  void aVoiceJoinGoesOutWithoutTheEndpointsIcePassword() throws Exception {
+    var joined = new dev.cloister.guild.voice.VoiceChannel.ParticipantJoined("81", "u1", "d1",
+        "s1", false, false, false, 1, "v7.1", new dev.cloister.guild.voice.VoiceChannel.Endpoint(
+            "u1.x", 42, "ufrag", "the-ice-password", "127.0.0.1", 50000, 1), 5);
+    CloudEvent e = CloudEvent.of(CloudEvent.Family.VOICE, "VoiceChannel|7", "7", 1, 0, "81", "7",
+        joined);
+    String json = e.toJson();
+    assertThat(json).doesNotContain("the-ice-password").doesNotContain("icePwd");
+    JsonNode d = new ObjectMapper().readTree(json).get("data");
+    assertThat(d.get("endpoint").get("ssrc").asLong()).isEqualTo(42);
+    assertThat(new ObjectMapper().readTree(json).get("type").asText())
+        .isEqualTo("dev.cloister.voice.ParticipantJoined");
+    assertThat(EventStreamProjection.family("VoiceChannel|7")).isEqualTo(CloudEvent.Family.VOICE);
+    assertThat(EventStreamProjection.channelOfGroup("v7.3")).isEqualTo("7");
+    assertThat(EventStreamProjection.channelOfGroup("c7")).isEqualTo("7");
+  }
 }
