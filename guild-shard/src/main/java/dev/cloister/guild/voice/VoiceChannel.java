@@ -154,6 +154,9 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
   /** Time to ask the SFU who speaks. */
   enum PollSpeakers implements Command { INSTANCE }
 
+  /** Persist the joins whose endpoints came back meanwhile, as one journal write. */
+  enum FlushJoins implements Command { INSTANCE }
+
   /** The SFU's answer: the speaking endpoints of {@code conferenceId} (null: no answer). */
   record SpeakersSeen(String conferenceId, List<String> endpointIds) implements Command {}
 
@@ -204,6 +207,12 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
   private final TimerScheduler<Command> timers;
   /** Users whose endpoint is being allocated (not persisted: a restart drops the attempt). */
   private final Map<String, String> allocating = new HashMap<>();
+  /**
+   * Joins whose endpoints the SFU handed out, waiting for {@link FlushJoins}: a storm of joins
+   * costs one journal write per batch instead of one per member (each write waits for the
+   * database's fsync, and the entity takes no command meanwhile).
+   */
+  private final List<Allocated> joining = new java.util.ArrayList<>();
   /** The speakers last published (user ids, loudest first). */
   private List<String> speaking = List.of();
   private boolean polling;
@@ -246,6 +255,7 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
           sendRoster(s);
           return Effect().noReply();
         })
+        .onCommand(FlushJoins.class, (s, c) -> flushJoins(s))
         .onCommand(PollSpeakers.class, (s, c) -> {
           pollSpeakers(s);
           return Effect().noReply();
@@ -293,15 +303,55 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
       return Effect().reply(c.replyTo(), StatusReply.error(Rejection.conflict(
           "the voice server is not answering; try again shortly").reason()));
     }
-    // Decided again: the channel may have changed while the SFU answered.
-    Decision<Event> d = s.join(c.guildId(), c.userId(), c.deviceId(), c.sessionId(),
-        c.selfMute(), c.selfDeaf(), c.permissions(), a.conferenceId(), a.endpoint(),
-        System.currentTimeMillis());
-    if (d instanceof Decision.Reject<Event>) {
-      media.free(a.conferenceId(), a.endpoint().endpointId());
+    joining.add(a);
+    if (joining.size() == 1) {
+      // Behind whatever is already in the mailbox (or stashed during a write): those joins too.
+      context.getSelf().tell(FlushJoins.INSTANCE);
     }
-    return Replies.decide(Effect(), d, c.replyTo(), after -> joined(after, c.userId()),
-        this::published);
+    return Effect().noReply();
+  }
+
+  /**
+   * Decides every waiting join in order, each against the channel as the ones before it left it
+   * (the channel may also have changed while the SFU answered), and persists them together.
+   */
+  private ReplyEffect<Event, VoiceRoom> flushJoins(VoiceRoom s) {
+    List<Allocated> batch = List.copyOf(joining);
+    joining.clear();
+    List<Event> events = new java.util.ArrayList<>();
+    List<Join> accepted = new java.util.ArrayList<>();
+    VoiceRoom state = s;
+    long now = System.currentTimeMillis();
+    for (Allocated a : batch) {
+      Join c = a.join();
+      Decision<Event> d = state.join(c.guildId(), c.userId(), c.deviceId(), c.sessionId(),
+          c.selfMute(), c.selfDeaf(), c.permissions(), a.conferenceId(), a.endpoint(), now);
+      if (d instanceof Decision.Reject<Event> r) {
+        media.free(a.conferenceId(), a.endpoint().endpointId());
+        c.replyTo().tell(StatusReply.error(r.rejection().reason()));
+        continue;
+      }
+      for (Event e : ((Decision.Accept<Event>) d).events()) {
+        events.add(e);
+        state = state.apply(e);
+      }
+      accepted.add(c);
+    }
+    if (events.isEmpty()) {
+      return Effect().noReply();
+    }
+    return Effect().persist(events).thenRun(after -> {
+      published(events, after);
+      for (Join c : accepted) {
+        VoiceRoom.Participant p = after.participant(c.userId());
+        if (p != null && p.sessionId().equals(c.sessionId())) {
+          c.replyTo().tell(StatusReply.success(joined(after, c.userId())));
+        } else {
+          c.replyTo().tell(StatusReply.error(Rejection.conflict(
+              "joined again from another session meanwhile").reason()));
+        }
+      }
+    }).thenNoReply();
   }
 
   private Joined joined(VoiceRoom s, String userId) {
