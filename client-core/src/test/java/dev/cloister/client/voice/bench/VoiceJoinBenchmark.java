@@ -110,7 +110,12 @@ public final class VoiceJoinBenchmark {
 
     VoiceCall join(Channel ch, double hz, boolean muted) throws Exception {
       VoiceCall c = VoiceCall.join(client, gateway, ch.guildId(), ch.id(), muted, CONFIG,
-          new ToneSource(hz, -12, -1), new CapturingSink(2), new VoiceCall.Listener() {}, WAIT);
+          new ToneSource(hz, -12, -1), new CapturingSink(2), new VoiceCall.Listener() {
+            @Override
+            public void notice(String text) {
+              System.out.println("  (" + client.account().userId() + ": " + text + ")");
+            }
+          }, WAIT);
       call.set(c);
       return c;
     }
@@ -169,8 +174,16 @@ public final class VoiceJoinBenchmark {
       String groupId = live.get(0).call.get().groupId();
       long fill = System.nanoTime();
       int initialDormant = storm > 0 ? Math.max(0, dormant.size() - storm) : dormant.size();
-      joinDormant(lounge, dormant.subList(0, initialDormant));
-      awaitMembers(groups, groupId, owner, Math.min(3, live.size() - 1) + initialDormant);
+      int wave = Integer.getInteger("bench.wave", 100);
+      int speakers = Math.min(3, live.size() - 1);
+      for (int from = 0; from < initialDormant; from += wave) {
+        int to = Math.min(initialDormant, from + wave);
+        long w = System.nanoTime();
+        joinDormant(lounge, dormant.subList(from, to));
+        awaitMembers(groups, groupId, owner, speakers + to);
+        System.out.printf("  wave: %d more in %.1f s (group of %d)%n", to - from,
+            (System.nanoTime() - w) / 1e9, speakers + to);
+      }
       System.out.printf("fill: %d dormant members in the call's group in %.1f s%n",
           initialDormant, (System.nanoTime() - fill) / 1e9);
 
@@ -191,13 +204,17 @@ public final class VoiceJoinBenchmark {
     }
   }
 
+  /** Joins in waves of {@code bench.wave} (100), each answered before the next is sent. */
   private static void joinDormant(Channel lounge, List<Person> who) throws Exception {
-    List<java.util.concurrent.CompletableFuture<?>> joined = new ArrayList<>();
-    for (Person p : who) {
-      joined.add(p.gateway.joinVoice(lounge.guildId(), lounge.id(), true, true));
-    }
-    for (var f : joined) {
-      f.get(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+    int wave = Integer.getInteger("bench.wave", 100);
+    for (int from = 0; from < who.size(); from += wave) {
+      List<java.util.concurrent.CompletableFuture<?>> joined = new ArrayList<>();
+      for (Person p : who.subList(from, Math.min(who.size(), from + wave))) {
+        joined.add(p.gateway.joinVoice(lounge.guildId(), lounge.id(), true, true));
+      }
+      for (var f : joined) {
+        f.get(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+      }
     }
   }
 
@@ -205,7 +222,16 @@ public final class VoiceJoinBenchmark {
       int members) throws Exception {
     long deadline = System.nanoTime() + WAIT.toNanos();
     while (true) {
-      var s = groups.status(groupId, owner.account().deviceId());
+      GroupApi.GroupStatus s;
+      try {
+        s = groups.status(groupId, owner.account().deviceId());
+      } catch (dev.cloister.client.http.ApiException busy) {
+        if (busy.status() != 503 || System.nanoTime() > deadline) {
+          throw busy;
+        }
+        System.out.println("  (the group's entity is busy: " + busy.getMessage() + ")");
+        continue;
+      }
       if (s.members().size() >= members && s.pendingProposals().isEmpty()) {
         return s.members().size();
       }
