@@ -71,7 +71,26 @@ class DashboardMetricsTest {
     Node node = Node.start(config);
     try {
       // Loading the guild replays its events: entity recovery.
-      assertThat(api.get("/api/v1/guilds/" + guildId, alice.token()).status()).isEqualTo(200);
+      var loaded = api.get("/api/v1/guilds/" + guildId, alice.token());
+      assertThat(loaded.status()).isEqualTo(200);
+      // A voice join (the guild's default voice channel), and media from a bound endpoint, for
+      // the voice dashboard.
+      String voice = null;
+      for (var c : loaded.body().get("channels")) {
+        if (c.get("type").asText().equals("voice")) {
+          voice = c.get("id").asText();
+        }
+      }
+      GatewayClient speaker = GatewayClient.identify(port, alice.token());
+      speaker.ready();
+      speaker.send("{\"op\":\"voice_state_update\",\"d\":{\"guildId\":\"" + guildId
+          + "\",\"channelId\":\"" + voice + "\"}}");
+      var server = speaker.dispatch("VOICE_SERVER_UPDATE", Duration.ofSeconds(20)).get("d");
+      try (var media = MediaClient.bind(server)) {
+        for (int i = 0; i < 50; i++) {
+          media.sendRtp(i);
+          Thread.sleep(20);
+        }
       Node live = node;
       try {
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofSeconds(1))
@@ -80,6 +99,8 @@ class DashboardMetricsTest {
         assertThat(missing(live))
             .as("dashboard panels querying metrics the node does not export").isEmpty();
       }
+      }
+      speaker.close();
     } finally {
       node.stop();
     }

@@ -140,4 +140,14 @@ public final class CloisterMetrics {
   /** The node's own SFU's datagrams, by what happened to them (forwarded, dropped_*). */
   public static final Metric.Counter SFU_DATAGRAMS = Kamon.counter("cloister.sfu.datagrams",
       "datagrams of the node's own SFU: in, forwarded, or dropped and why");
+
+  /** Interarrival jitter of each bound endpoint's RTP as the SFU measures it (RFC 3550 A.8). */
+  public static final kamon.metric.Histogram SFU_ENDPOINT_JITTER = Kamon.histogram(
+      "cloister.sfu.endpoint.jitter", "jitter of each endpoint's inbound RTP, sampled",
+      MeasurementUnit.time().milliseconds()).withoutTags();
+
+  /** Share of each bound endpoint's RTP lost on its way to the SFU, in percent. */
+  public static final kamon.metric.Histogram SFU_ENDPOINT_LOSS = Kamon.histogram(
+      "cloister.sfu.endpoint.loss.percent", "inbound RTP lost per endpoint, sampled")
+      .withoutTags();
 }

@@ -9,9 +9,9 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The node's own SFU as metrics: its calls and endpoints, and its datagram counters turned into
- * Kamon counters (the SFU keeps totals per I/O worker without Kamon on its hot path; this reads
- * them every {@code interval} and adds what changed).
+ * The node's own SFU as metrics: its calls and endpoints, each bound endpoint's inbound jitter and
+ * loss, and its datagram counters turned into Kamon counters (the SFU keeps totals per I/O worker
+ * without Kamon on its hot path; this reads them every {@code interval} and adds what changed).
  */
 public final class SfuSampler implements AutoCloseable {
 
@@ -33,6 +33,9 @@ public final class SfuSampler implements AutoCloseable {
 
   private SfuSampler(SelectiveForwardingUnit sfu, Duration interval) {
     this.sfu = sfu;
+    // Exported from the start (at 0), so that a dashboard has a series before the first call.
+    COUNTERS.values().forEach(what -> CloisterMetrics.SFU_DATAGRAMS.withTag("what", what));
+    CloisterMetrics.VOICE_JOINS.withTag("outcome", "joined");
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "cloister-sfu-metrics");
       t.setDaemon(true);
@@ -49,6 +52,14 @@ public final class SfuSampler implements AutoCloseable {
     try {
       CloisterMetrics.SFU_CONFERENCES.update(sfu.conferences().conferenceCount());
       CloisterMetrics.SFU_ENDPOINTS.update(sfu.conferences().endpointCount());
+      for (String conference : sfu.conferences().conferenceIds()) {
+        sfu.conferences().describe(conference).ifPresent(view -> view.endpoints().forEach(e -> {
+          if (e.bound() && e.inbound().expected() > 0) {
+            CloisterMetrics.SFU_ENDPOINT_JITTER.record(Math.round(e.inbound().jitterMs()));
+            CloisterMetrics.SFU_ENDPOINT_LOSS.record(Math.round(e.inbound().lossRatio() * 100));
+          }
+        }));
+      }
       Map<String, Object> stats = sfu.stats();
       COUNTERS.forEach((name, what) -> {
         if (stats.get(name) instanceof Number n) {
