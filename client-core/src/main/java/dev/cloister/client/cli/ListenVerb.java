@@ -146,8 +146,9 @@ final class ListenVerb {
    * commits as they happen, decrypting each epoch's messages before it leaves the epoch.
    */
   static void followGroup(Dispatch d, Chat chat, Invocation in) {
-    if (!GROUP_EVENTS.contains(d.type()) || !d.data().path("groupId").isTextual()) {
-      return;
+    if (!GROUP_EVENTS.contains(d.type()) || !d.data().path("groupId").isTextual()
+        || d.data().get("groupId").asText().startsWith("v")) {
+      return; // a call's group is kept by the process in the call (VoiceCall), not by chat
     }
     try {
       chat.sync(d.data().get("groupId").asText());
