@@ -109,6 +109,13 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
 
   private record VoiceGraceOver() implements Command {}
 
+  /** The guild of the update at the head of the queue may have arrived meanwhile: look again. */
+  private record VoiceRetry(VoiceUpdate update) implements Command {}
+
+  /** A guild joined a moment ago reaches the session shortly after: wait this long for it. */
+  private static final Duration NEW_GUILD_WAIT = Duration.ofSeconds(5);
+  private static final Duration NEW_GUILD_POLL = Duration.ofMillis(100);
+
   /** At most this many voice state updates wait behind the one under way. */
   private static final int MAX_PENDING_VOICE_UPDATES = 4;
 
@@ -136,6 +143,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   private String voiceGuildId;
   private String voiceChannelId;
   private final ArrayDeque<VoiceUpdate> voiceUpdates = new ArrayDeque<>();
+  private final Map<VoiceUpdate, Integer> voiceWaits = new java.util.IdentityHashMap<>();
   private String username;
   private String status = "online";
   private ActorRef<GatewayConnection.Command> connection;
@@ -214,6 +222,12 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
         .onMessage(VoiceUpdate.class, this::onVoiceUpdate)
         .onMessage(VoiceAccessFor.class, this::onVoiceAccess)
         .onMessage(VoiceDone.class, this::onVoiceDone)
+        .onMessage(VoiceRetry.class, m -> {
+          if (voiceUpdates.peekFirst() == m.update()) {
+            startVoiceUpdate();
+          }
+          return this;
+        })
         .onMessage(VoiceGone.class, m -> {
           if (m.sessionId() != null && m.sessionId().equals(sessionId)
               && m.channelId().equals(voiceChannelId)) {
@@ -445,6 +459,14 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     }
     ActorRef<GuildReplica.Command> replica = guilds.get(u.guildId());
     if (replica == null) {
+      // A guild joined just now is on its way to this session (GUILD_CREATE, through the
+      // memberships topic): wait for it a moment before calling it unknown. (Asking for the
+      // guild here would let a client wake a guild copy for any id it names.)
+      long waited = voiceWaits.merge(u, 1, Integer::sum) * NEW_GUILD_POLL.toMillis();
+      if (waited < NEW_GUILD_WAIT.toMillis()) {
+        timers.startSingleTimer("voice-retry", new VoiceRetry(u), NEW_GUILD_POLL);
+        return;
+      }
       voiceError(u, new ApiError(404, "not_found", "unknown guild '" + u.guildId() + "'"));
       finishVoiceUpdate();
       return;
@@ -455,7 +477,10 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   }
 
   private void finishVoiceUpdate() {
-    voiceUpdates.pollFirst();
+    VoiceUpdate done = voiceUpdates.pollFirst();
+    if (done != null) {
+      voiceWaits.remove(done);
+    }
     startVoiceUpdate();
   }
 
