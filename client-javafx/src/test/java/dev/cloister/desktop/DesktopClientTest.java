@@ -216,6 +216,15 @@ class DesktopClientTest {
     awaitText("#guild-title", "Bob's place");
     await("the earlier message marked", () -> items(bobsGeneral).stream().anyMatch(m ->
         m.problem() != null && m.problem().startsWith("Sent before you joined")));
+    // Bob posts once his view of the channel's group has alice's device (her Add proposed and
+    // committed): a post before that is, rightly, unreadable to her.
+    String aliceId = fx(() -> app.session().me);
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (bob.chat().group(bobsGeneral).members().stream()
+        .noneMatch(m -> m.startsWith(aliceId + "/"))) {
+      assertThat(System.nanoTime()).as("alice in the group of Bob's channel").isLessThan(deadline);
+      Thread.sleep(100);
+    }
     bob.chat().send(bobsGeneral, "after alice joined");
     awaitMessage(bobsGeneral, "after alice joined");
   }
