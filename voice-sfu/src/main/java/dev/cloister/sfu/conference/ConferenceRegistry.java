@@ -149,6 +149,11 @@ public final class ConferenceRegistry {
         return Optional.of(new ConferenceView(conferenceId, selector.topN(), speakers, views));
     }
 
+    /** Whether the conference exists here (it lives from its first endpoint to its last). */
+    public boolean holds(String conferenceId) {
+        return conferences.containsKey(conferenceId);
+    }
+
     /**
      * The endpoints forwarded in the conference now, loudest first; empty for an unknown one.
      * Cheaper than {@link #describe} for callers that poll it several times a second.

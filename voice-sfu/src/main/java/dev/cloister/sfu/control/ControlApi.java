@@ -158,6 +158,10 @@ public final class ControlApi implements AutoCloseable {
         }
         if (parts.length == 4 && parts[3].equals("speakers")) {
             requireMethod(method, "GET");
+            // 404 tells a node that this SFU lost the call (it restarted): the node moves it.
+            if (!registry.holds(conferenceId)) {
+                throw new BadRequest(404, "no such conference");
+            }
             return new Response(200, Map.of("speakers", registry.speakers(conferenceId)));
         }
         if (!parts[3].equals("endpoints") || parts.length > 5) {

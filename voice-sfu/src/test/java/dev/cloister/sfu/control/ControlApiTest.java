@@ -121,15 +121,17 @@ class ControlApiTest {
     }
 
     @Test
-    void speakersAreListedLoudestFirstAndEmptyForAnUnknownConference() throws Exception {
+    void speakersAreListedLoudestFirstAndAnUnknownConferenceIs404() throws Exception {
         control.allocate("quiet", "a");
         Reply r = control.call("GET", "/v1/conferences/quiet/speakers", null);
         assertThat(r.status()).isEqualTo(200);
         assertThat(r.body().get("speakers").isArray()).isTrue();
         assertThat(r.body().get("speakers")).isEmpty(); // nobody has sent a level yet
-        assertThat(control.call("GET", "/v1/conferences/nowhere/speakers", null).body().get("speakers"))
-                .isEmpty();
+        // A node polling a call this SFU does not hold (it restarted) must learn so, to move it.
+        Reply unknown = control.call("GET", "/v1/conferences/nowhere/speakers", null);
+        assertThat(unknown.status()).isEqualTo(404);
         control.delete("quiet", "a");
+        assertThat(control.call("GET", "/v1/conferences/quiet/speakers", null).status()).isEqualTo(404);
     }
 
     @Test
