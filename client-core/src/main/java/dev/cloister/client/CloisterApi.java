@@ -138,4 +138,41 @@ public final class CloisterApi {
     return rest.get("/api/v1/channels/" + segment(channelId) + "/messages" + query.toQueryString(),
         MESSAGES);
   }
+
+  /** Creates a role (MANAGE_ROLES), placed just above @everyone. */
+  public Role createRole(String guildId, String name, List<String> permissions) {
+    return rest.post("/api/v1/guilds/" + segment(guildId) + "/roles",
+        Map.of("name", name, "permissions", permissions), Role.class);
+  }
+
+  /** Gives ({@code true}) or takes a role from a member (MANAGE_ROLES, a role below yours). */
+  public void assignRole(String guildId, String userId, String roleId, boolean assigned) {
+    String path = "/api/v1/guilds/" + segment(guildId) + "/members/" + segment(userId) + "/roles/"
+        + segment(roleId);
+    if (assigned) {
+      rest.put(path, null);
+    } else {
+      rest.delete(path);
+    }
+  }
+
+  /**
+   * Server-mutes or deafens a participant of a voice channel ({@code null} leaves that one as it
+   * is): MUTE_MEMBERS for mute, DEAFEN_MEMBERS for deaf.
+   */
+  public void moderateVoice(String channelId, String userId, Boolean mute, Boolean deaf) {
+    Map<String, Object> body = new LinkedHashMap<>();
+    if (mute != null) {
+      body.put("mute", mute);
+    }
+    if (deaf != null) {
+      body.put("deaf", deaf);
+    }
+    rest.patch("/api/v1/channels/" + segment(channelId) + "/voice/members/" + segment(userId), body);
+  }
+
+  /** Disconnects a participant from a voice channel's call (MOVE_MEMBERS). */
+  public void disconnectVoice(String channelId, String userId) {
+    rest.delete("/api/v1/channels/" + segment(channelId) + "/voice/members/" + segment(userId));
+  }
 }

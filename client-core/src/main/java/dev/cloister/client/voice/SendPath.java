@@ -35,6 +35,8 @@ final class SendPath {
   volatile long framesSent;
   volatile long framesNotSent;
   volatile String problem;
+  /** The RFC 6464 level of the last captured frame, muted or not (0 loud .. 127 silent). */
+  volatile int inputLevel = 127;
 
   SendPath(VoiceConfig config, int ssrc, int levelExtId, SecureRandom random) {
     this.config = config;
@@ -84,11 +86,13 @@ final class SendPath {
     framesCaptured++;
     long frameTimestamp = timestamp;
     timestamp = (timestamp + Pcm.FRAME_SAMPLES) & 0xFFFF_FFFFL;
+    // measured before the mute check: a level meter (and push-to-talk) shows the input while muted
+    int level = Pcm.audioLevel(captured, Pcm.FRAME_SAMPLES);
+    inputLevel = level;
     if (muted) {
       framesNotSent++;
       return 0;
     }
-    int level = Pcm.audioLevel(captured, Pcm.FRAME_SAMPLES);
     int opusLength;
     try {
       opusLength = encoder.encode(captured, 0, Pcm.FRAME_SAMPLES, opus, 0, opus.length);

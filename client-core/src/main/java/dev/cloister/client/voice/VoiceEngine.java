@@ -182,6 +182,14 @@ public final class VoiceEngine implements AutoCloseable {
     this.deafened = deafened;
   }
 
+  /**
+   * The level of the last frame captured from the source, measured whether muted or not: the
+   * RFC 6464 scale the packets carry, 0 (loudest, 0 dBov) to 127 (silence), for a level meter.
+   */
+  public int inputLevel() {
+    return sender.inputLevel;
+  }
+
   public InetSocketAddress localAddress() throws IOException {
     return (InetSocketAddress) channel.getLocalAddress();
   }

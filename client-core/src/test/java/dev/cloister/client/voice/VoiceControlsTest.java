@@ -78,6 +78,9 @@ class VoiceControlsTest {
     assertThat(alice.engine.stats().framesSent()).as("muted: nothing sent").isEqualTo(sent);
     assertThat(from(bob, aliceLeaf)).isEqualTo(heard);
     assertThat(alice.engine.stats().bound()).as("consent is kept while muted").isTrue();
+    // the input level is measured while muted (a level meter and push-to-talk show it): the tone
+    // is loud, far above the silence (127) of an empty input
+    assertThat(alice.engine.inputLevel()).as("input level of the tone while muted").isLessThan(40);
     alice.engine.setMuted(false);
     await("alice back", () -> from(bob, aliceLeaf) > heard + 10);
 
