@@ -84,7 +84,7 @@ public final class CloisterApp extends Application {
     prefs.put("server", client.account().server().toString());
     prefs.put("username", client.account().username());
     session = new Session(client);
-    main = new MainView(session, theme, this::applyTheme, this::signOut);
+    main = new MainView(session, prefs, theme, this::applyTheme, this::signOut);
     scene.setRoot(main.root());
     session.connect();
   }

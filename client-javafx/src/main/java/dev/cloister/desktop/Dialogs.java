@@ -144,8 +144,19 @@ final class Dialogs {
     Button verify = new Button("Mark as verified");
     verify.setId("safety-verify");
     verify.setDisable(true);
-    overlay.show("safety-dialog", "Safety number with " + session.name(userId), number, devices,
-        status, how, verify);
+    javafx.scene.image.ImageView qr = new javafx.scene.image.ImageView();
+    qr.setId("safety-qr");
+    qr.setSmooth(false);
+    Label scan = new Label("Or scan this code with the other person's phone: it holds the same "
+        + "digits.");
+    scan.setWrapText(true);
+    scan.getStyleClass().add("muted");
+    scan.setVisible(false);
+    scan.setManaged(false);
+    HBox numberRow = new HBox(18, number, qr);
+    numberRow.setAlignment(Pos.CENTER_LEFT);
+    overlay.show("safety-dialog", "Safety number with " + session.name(userId), numberRow,
+        scan, devices, status, how, verify).setMaxWidth(560);
     session.call(() -> {
       List<Device> mine = session.client.devices().devices(session.me);
       List<Device> theirs = session.client.devices().devices(userId);
@@ -160,6 +171,11 @@ final class Dialogs {
       if (r[0] == null) {
         return;
       }
+      qr.setImage(SafetyQr.image(r[0], 4));
+      javafx.scene.control.Tooltip.install(qr, new javafx.scene.control.Tooltip(
+          "QR code of the safety number: " + SafetyQr.content(r[0])));
+      scan.setVisible(true);
+      scan.setManaged(true);
       showTrust(userId, r[0], status, verify);
       verify.setOnAction(e -> {
         try {

@@ -46,6 +46,25 @@ final class GuildModel {
         || permissions.contains(permission);
   }
 
+  /**
+   * The roles {@code me} may give or take (README "Roles, permissions, moderation"): below their
+   * highest role, or every role for the owner; never @everyone (it has the guild's id).
+   */
+  List<Role> assignableRoles(String me) {
+    int highest;
+    if (me.equals(ownerId)) {
+      highest = Integer.MAX_VALUE;
+    } else {
+      List<String> mine = members.stream().filter(m -> m.userId().equals(me)).findFirst()
+          .map(Member::roles).orElse(List.of());
+      highest = roles.stream().filter(r -> mine != null && mine.contains(r.id()))
+          .mapToInt(Role::position).max().orElse(0);
+    }
+    int top = highest;
+    return roles.stream().filter(r -> !r.id().equals(id) && r.position() < top)
+        .sorted(Comparator.comparingInt(Role::position).reversed()).toList();
+  }
+
   void putChannel(Channel c) {
     List<Channel> all = new java.util.ArrayList<>(channels);
     all.removeIf(x -> x.id().equals(c.id()));

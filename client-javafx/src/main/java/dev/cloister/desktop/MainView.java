@@ -11,6 +11,8 @@ import javafx.geometry.Pos;
 import javafx.scene.Node;
 import javafx.scene.Parent;
 import javafx.scene.control.Button;
+import javafx.scene.control.CheckMenuItem;
+import javafx.scene.control.Menu;
 import javafx.scene.control.ContextMenu;
 import javafx.scene.control.Label;
 import javafx.scene.control.ListCell;
@@ -50,10 +52,11 @@ final class MainView {
   private final Dialogs dialogs;
   private GuildModel guild;
 
-  MainView(Session session, String theme, Consumer<String> setTheme, Runnable signOut) {
+  MainView(Session session, Preferences prefs, String theme, Consumer<String> setTheme,
+      Runnable signOut) {
     this.session = session;
     this.messages = new MessagePane(session);
-    this.voice = new VoicePane(session);
+    this.voice = new VoicePane(session, prefs);
     this.dialogs = new Dialogs(session, overlay);
 
     rail.setId("guild-rail");
@@ -123,6 +126,7 @@ final class MainView {
     members.setId("members");
     members.getStyleClass().add("members");
     members.setCellFactory(v -> new MemberCell());
+    members.setOnKeyPressed(this::memberKeys);
     members.setPrefWidth(220);
     Label membersTitle = new Label("MEMBERS");
     membersTitle.getStyleClass().add("field-label");
@@ -135,6 +139,11 @@ final class MainView {
     layout.setRight(memberBox);
     root.getChildren().addAll(layout, overlay.layer());
     root.getStyleClass().add("main");
+    root.sceneProperty().addListener((o, a, scene) -> {
+      if (scene != null && a == null) {
+        voice.watch(scene); // call keys work on every channel of the window
+      }
+    });
 
     session.connection.addListener((o, a, s) -> connectionChanged(s));
     session.unread.addListener((SetChangeListener<String>) c -> channels.refresh());
@@ -430,7 +439,41 @@ final class MainView {
         ban.setOnAction(e -> moderate(() -> session.client.api().ban(guild.id, m.userId())));
         menu.getItems().add(ban);
       }
+      if (guild.may("MANAGE_ROLES", session.me)) {
+        java.util.List<dev.cloister.client.Role> assignable = guild.assignableRoles(session.me);
+        if (!assignable.isEmpty()) {
+          Menu roles = new Menu("Roles");
+          roles.setId("member-roles");
+          for (dev.cloister.client.Role r : assignable) {
+            CheckMenuItem item = new CheckMenuItem(r.name());
+            item.setId("role-" + r.id());
+            item.setSelected(m.roles() != null && m.roles().contains(r.id()));
+            item.setOnAction(e -> moderate(() -> session.client.api().assignRole(guild.id,
+                m.userId(), r.id(), item.isSelected())));
+            roles.getItems().add(item);
+          }
+          menu.getItems().add(roles);
+        }
+      }
       return menu.getItems().isEmpty() ? null : menu;
+    }
+  }
+
+  /** The keyboard's way to a member's menu: Enter, the menu key or Shift+F10 on the list. */
+  private void memberKeys(javafx.scene.input.KeyEvent e) {
+    boolean open = e.getCode() == javafx.scene.input.KeyCode.ENTER
+        || e.getCode() == javafx.scene.input.KeyCode.CONTEXT_MENU
+        || (e.getCode() == javafx.scene.input.KeyCode.F10 && e.isShiftDown());
+    Member m = members.getSelectionModel().getSelectedItem();
+    if (!open || m == null) {
+      return;
+    }
+    e.consume();
+    for (Node n : members.lookupAll(".list-cell")) {
+      if (n instanceof MemberCell cell && cell.getItem() == m && cell.getContextMenu() != null) {
+        cell.getContextMenu().show(cell, javafx.geometry.Side.BOTTOM, 24, 0);
+        return;
+      }
     }
   }
 

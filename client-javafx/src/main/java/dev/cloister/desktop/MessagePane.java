@@ -9,7 +9,10 @@ import javafx.collections.ListChangeListener;
 import javafx.collections.ObservableList;
 import javafx.geometry.Orientation;
 import javafx.scene.Node;
+import javafx.geometry.Pos;
+import javafx.scene.control.Button;
 import javafx.scene.control.ContextMenu;
+import javafx.scene.control.Tooltip;
 import javafx.scene.control.Label;
 import javafx.scene.control.ListCell;
 import javafx.scene.control.ListView;
@@ -88,8 +91,18 @@ final class MessagePane {
         typing.setText(session.typing.getOrDefault(channel.id(), ""));
       }
     });
-    VBox composerBox = new VBox(composer);
+    Button send = new Button("_Send");
+    send.setId("send");
+    send.getStyleClass().add("primary");
+    send.setTooltip(new Tooltip("Send (Enter, or Alt+S); Shift+Enter starts a new line"));
+    send.setOnAction(e -> submit());
+    HBox.setHgrow(composer, Priority.ALWAYS);
+    HBox composerRow = new HBox(8, composer, send);
+    composerRow.setAlignment(Pos.CENTER);
+    composerRow.getStyleClass().add("composer-row");
+    VBox composerBox = new VBox(composerRow);
     composerBox.getStyleClass().add("composer-box");
+    list.setOnKeyPressed(this::listKeys);
     root.getChildren().addAll(list, typing, problem, editing, composerBox);
     root.getStyleClass().add("message-pane");
     list.skinProperty().addListener((o, a, b) -> Platform.runLater(this::watchScroll));
@@ -136,7 +149,32 @@ final class MessagePane {
     }
   }
 
+  /** Enter, the menu key or Shift+F10 on a message opens its menu (edit, pin, delete, copy). */
+  private void listKeys(KeyEvent e) {
+    boolean open = e.getCode() == KeyCode.ENTER || e.getCode() == KeyCode.CONTEXT_MENU
+        || (e.getCode() == KeyCode.F10 && e.isShiftDown());
+    MessageItem m = list.getSelectionModel().getSelectedItem();
+    if (!open || m == null) {
+      return;
+    }
+    e.consume();
+    for (Node n : list.lookupAll(".list-cell")) {
+      if (n instanceof MessageCell cell && cell.getItem() == m && cell.getContextMenu() != null) {
+        cell.getContextMenu().show(cell, javafx.geometry.Side.BOTTOM, 40, 0);
+        return;
+      }
+    }
+  }
+
   private void key(KeyEvent e) {
+    if (e.getCode() == KeyCode.TAB && !e.isControlDown()) {
+      // a TextArea takes Tab as a character; in a chat composer Tab moves on, as everywhere else
+      // (Ctrl+Tab is what the TextArea traverses with, so the event is passed on as that)
+      e.consume();
+      composer.fireEvent(new KeyEvent(KeyEvent.KEY_PRESSED, "", "", KeyCode.TAB, e.isShiftDown(),
+          true, false, false));
+      return;
+    }
     if (e.getCode() == KeyCode.ENTER && !e.isShiftDown()) {
       e.consume();
       submit();

@@ -16,6 +16,7 @@ import dev.cloister.client.gateway.Ready;
 import dev.cloister.client.http.RestClient;
 import dev.cloister.client.voice.VoiceCall;
 import dev.cloister.client.voice.VoiceConfig;
+import dev.cloister.client.voice.VoiceStats;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -55,12 +56,13 @@ final class Session implements AutoCloseable {
 
   /** One member's voice state, as the gateway reports it. */
   record VoiceMember(String guildId, String channelId, String userId, boolean selfMute,
-      boolean selfDeaf, boolean mute, boolean deaf) {
+      boolean selfDeaf, boolean mute, boolean deaf, String fromChannelId, String reason) {
 
     static VoiceMember of(JsonNode d) {
       return new VoiceMember(d.path("guildId").asText(), d.path("channelId").asText(null),
           d.path("userId").asText(), d.path("selfMute").asBoolean(), d.path("selfDeaf").asBoolean(),
-          d.path("mute").asBoolean(), d.path("deaf").asBoolean());
+          d.path("mute").asBoolean(), d.path("deaf").asBoolean(),
+          d.path("fromChannelId").asText(null), d.path("reason").asText(null));
     }
   }
 
@@ -82,6 +84,8 @@ final class Session implements AutoCloseable {
   final ObservableMap<String, VoiceMember> voice = FXCollections.observableHashMap();
   /** Who the SFU hears in the call this device is in. */
   final ObservableSet<String> speaking = FXCollections.observableSet();
+  /** Whose SSRC is whose in the call this device is in (from SPEAKING), for per-person quality. */
+  private final Map<Long, String> ssrcs = new HashMap<>();
   /** The call this device is in, if any. */
   final ObjectProperty<VoiceCall> call = new SimpleObjectProperty<>();
   /** The safety numbers verified on this device. */
@@ -274,6 +278,7 @@ final class Session implements AutoCloseable {
     VoiceCall c = call.get();
     call.set(null);
     speaking.clear();
+    ssrcs.clear();
     if (c != null) {
       voiceWork.run(() -> {
         c.close();
@@ -281,6 +286,36 @@ final class Session implements AutoCloseable {
       }, x -> { }, e -> notices.add("Leaving the call: " + Problems.describe(e,
           Problems.Doing.OTHER)));
     }
+  }
+
+  /**
+   * How this device receives {@code userId} in its call: the stream of theirs it has heard
+   * (matched by the SSRC the SPEAKING events name), empty if not heard yet.
+   */
+  Optional<VoiceStats.Stream> quality(String userId) {
+    VoiceCall c = call.get();
+    if (c == null) {
+      return Optional.empty();
+    }
+    return c.engine().stats().streams().stream()
+        .filter(st -> userId.equals(ssrcs.get(st.ssrc()))).findFirst();
+  }
+
+  /** The server took this device out of its call (a moderator, another device, a lost link). */
+  private void voiceEndedByServer(VoiceMember v) {
+    VoiceCall c = call.get();
+    if (c == null || !me.equals(v.userId()) || v.channelId() != null
+        || !c.channelId().equals(v.fromChannelId())) {
+      return;
+    }
+    leaveVoice();
+    notices.add(switch (v.reason() == null ? "" : v.reason()) {
+      case "disconnected" -> "A moderator disconnected you from the call.";
+      case "replaced" -> "You joined this call from another device.";
+      case "kicked", "banned" -> "You were removed from the guild, and from its call.";
+      case "lost_connect" -> "You were out of the call: the connection was lost for too long.";
+      default -> "You are no longer in the call.";
+    });
   }
 
   /** The voice channel members, in the order they are listed. */
@@ -523,6 +558,7 @@ final class Session implements AutoCloseable {
             String key = v.guildId() + "/" + v.userId();
             if (v.channelId() == null) {
               voice.remove(key);
+              voiceEndedByServer(v);
             } else {
               voice.put(key, v);
             }
@@ -530,8 +566,15 @@ final class Session implements AutoCloseable {
         }
         case "SPEAKING" -> {
           List<String> now = new ArrayList<>();
-          data.path("speakers").forEach(sp -> now.add(sp.path("userId").asText()));
+          Map<Long, String> heard = new HashMap<>();
+          data.path("speakers").forEach(sp -> {
+            now.add(sp.path("userId").asText());
+            if (sp.path("ssrc").canConvertToLong()) {
+              heard.put(sp.path("ssrc").asLong(), sp.path("userId").asText());
+            }
+          });
           Platform.runLater(() -> {
+            ssrcs.putAll(heard);
             speaking.retainAll(now);
             speaking.addAll(now);
           });
