@@ -61,6 +61,16 @@ public final class ClientCall implements ActionBuilder {
     return new ClientCall(name, work, recorder, pool, true);
   }
 
+  /**
+   * A step whose answer comes later and which is not itself the measurement (the work records
+   * its own timing, e.g. from a moment the step does not see); a failure is recorded as
+   * {@code name}.
+   */
+  public static ClientCall untimedAsync(String name, Recorder recorder, ExecutorService pool,
+      AsyncWork work) {
+    return new ClientCall(name, work, recorder, pool, false);
+  }
+
   /** A blocking step that is not a measurement (it records only a failure, as {@code name}). */
   public static ClientCall untimed(String name, Recorder recorder, ExecutorService pool,
       Work work) {

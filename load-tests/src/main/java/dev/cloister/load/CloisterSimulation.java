@@ -1,5 +1,6 @@
 package dev.cloister.load;
 
+import static io.gatling.javaapi.core.CoreDsl.doIf;
 import static io.gatling.javaapi.core.CoreDsl.exec;
 import static io.gatling.javaapi.core.CoreDsl.pause;
 
@@ -38,9 +39,16 @@ public abstract class CloisterSimulation extends Simulation {
   protected final Recorder recorder;
   protected final Population population;
   private final Queue<Member> members = new ConcurrentLinkedQueue<>();
+  private CallWatch calls;
   private final AtomicInteger logins = new AtomicInteger();
 
   protected CloisterSimulation(String name, int memberCount, int newcomerCount, boolean group) {
+    this(name, memberCount, newcomerCount, group, false);
+  }
+
+  /** {@code voice}: the guild gets a voice channel ({@link Population#voiceChannelId()}). */
+  protected CloisterSimulation(String name, int memberCount, int newcomerCount, boolean group,
+      boolean voice) {
     this.settings = LoadSettings.fromSystemProperties();
     this.recorder = new Recorder(name);
     this.pool = Executors.newFixedThreadPool(settings.threads(), r -> {
@@ -49,7 +57,8 @@ public abstract class CloisterSimulation extends Simulation {
       return t;
     });
     try {
-      this.population = Population.prepare(settings, name, memberCount, newcomerCount, group);
+      this.population = Population.prepare(settings, name, memberCount, newcomerCount, group,
+          voice);
     } catch (Exception e) {
       pool.shutdownNow();
       throw new IllegalStateException("could not prepare the accounts on " + settings.url()
@@ -113,6 +122,57 @@ public abstract class CloisterSimulation extends Simulation {
     }));
   }
 
+  /** The watch over this run's voice participants (started on first use). */
+  protected synchronized CallWatch calls() {
+    if (calls == null) {
+      calls = new CallWatch(recorder);
+    }
+    return calls;
+  }
+
+  /**
+   * Joins the population's voice channel; the step ends when the member hears its first frame
+   * (a listener: recorded as "join-to-first-audio" from the moment it asked) or sends its first
+   * (a speaker). {@code toneHz}: the tone this member sends, 0 to listen muted. A failure is
+   * recorded as {@code failureName}.
+   */
+  protected ChainBuilder joinCall(String failureName,
+      java.util.function.ToDoubleFunction<Session> toneHz) {
+    CallWatch watch = calls();
+    return exec(ClientCall.untimedAsync(failureName, recorder, pool, s -> {
+      Participant p = Participant.join(member(s), population.guildId(),
+          population.voiceChannelId(), toneHz.applyAsDouble(s), watch);
+      return p.ready().thenApply(t -> s);
+    }));
+  }
+
+  /**
+   * For a member in a call: "frames checked", KO when it could not decrypt a frame after it
+   * settled, heard audio for long without settling, or was to speak and sent nothing.
+   */
+  protected ChainBuilder checkCall() {
+    return doIf(s -> s.contains(MEMBER) && member(s).call() != null).then(
+        exec(ClientCall.timed("frames checked", recorder, pool, s -> {
+          Participant.Tally t = calls().finish(member(s).call());
+          if (t.problem() != null) {
+            throw new IllegalStateException(t.problem());
+          }
+          return s;
+        })));
+  }
+
+  /** Leaves the call this member is in, if any (a leave is a commit for those who stay). */
+  protected ChainBuilder leaveCall() {
+    return doIf(s -> s.contains(MEMBER) && member(s).call() != null).then(
+        exec(ClientCall.untimed("leave call", recorder, pool, s -> {
+          Participant p = member(s).call();
+          if (p != null) {
+            p.leave();
+          }
+          return s;
+        })));
+  }
+
   protected ChainBuilder close() {
     return exec(s -> {
       if (s.contains(MEMBER)) {
@@ -147,6 +207,14 @@ public abstract class CloisterSimulation extends Simulation {
 
   @Override
   public void after() {
+    CallWatch watch;
+    synchronized (this) {
+      watch = calls;
+    }
+    if (watch != null) {
+      Population.say("%s", watch.summary());
+      watch.close();
+    }
     int disconnects = 0;
     for (Member m : members) {
       disconnects += m.disconnects();

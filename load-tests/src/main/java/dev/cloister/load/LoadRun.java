@@ -23,7 +23,8 @@ public final class LoadRun {
   public static final Map<String, Class<? extends CloisterSimulation>> SIMULATIONS = Map.of(
       "connect-storm", ConnectStormSimulation.class,
       "chat-fanout", ChatFanoutSimulation.class,
-      "mixed", MixedSimulation.class);
+      "mixed", MixedSimulation.class,
+      "voice-join", VoiceJoinSimulation.class);
 
   /** Options and the system property each one sets. */
   private static final Map<String, String> OPTIONS = new LinkedHashMap<>();
@@ -38,6 +39,8 @@ public final class LoadRun {
     OPTIONS.put("--decrypting", "load.decrypting");
     OPTIONS.put("--joins", "load.joins");
     OPTIONS.put("--think", "load.think");
+    OPTIONS.put("--speakers", "load.speakers");
+    OPTIONS.put("--voice", "load.voice");
     OPTIONS.put("--work-dir", "load.work-dir");
     OPTIONS.put("--threads", "load.threads");
     OPTIONS.put("--results", "load.results");
@@ -80,6 +83,7 @@ public final class LoadRun {
     return "usage: ./cloister load <" + String.join("|", new java.util.TreeSet<>(SIMULATIONS.keySet()))
         + "> [--url URL] [--users N] [--duration 60s] [--ramp 30s]\n"
         + "       [--posters K] [--rate MSGS_PER_S] [--decrypting N] [--joins N] [--think 5s]\n"
+        + "       [--speakers K] [--voice N]\n"
         + "       [--work-dir DIR] [--threads N] [--results DIR] [--latency-limits on|off]";
   }
 
@@ -90,9 +94,7 @@ public final class LoadRun {
     }
     Class<? extends CloisterSimulation> simulation = SIMULATIONS.get(args[0]);
     if (simulation == null) {
-      throw new IllegalArgumentException("unknown simulation '" + args[0] + "'"
-          + (args[0].equals("voice-join") ? " (voice-join needs the server's voice channels, "
-              + "which do not exist yet)" : ""));
+      throw new IllegalArgumentException("unknown simulation '" + args[0] + "'");
     }
     STARTING.forEach((key, value) -> {
       if (value == null) {
@@ -113,7 +115,11 @@ public final class LoadRun {
       System.setProperty(key, args[++i]);
       keys.add(key);
     }
-    LoadSettings.fromSystemProperties(); // every value checked before Gatling starts
+    LoadSettings settings = LoadSettings.fromSystemProperties(); // checked before Gatling starts
+    if (simulation == VoiceJoinSimulation.class && settings.users() < 2) {
+      throw new IllegalArgumentException("voice-join needs at least 2 users: a speaker and "
+          + "someone to hear it");
+    }
     Path results = Path.of(System.getProperty("load.results", "load-tests/target/gatling"))
         .toAbsolutePath();
     try {

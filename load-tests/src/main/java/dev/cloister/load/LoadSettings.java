@@ -21,6 +21,10 @@ import java.util.Locale;
  *     records delivery, these also record send-to-decrypted
  * @param joins mixed: newcomers who join the guild during the run ({@code load.joins})
  * @param think mixed: a member's mean pause between two actions ({@code load.think})
+ * @param speakers voice-join: participants who send a tone, the first to join; the rest join
+ *     muted and listen ({@code load.speakers}, default 3, at most users - 1)
+ * @param voice mixed: members who use the voice channel: one stays in the call speaking, the
+ *     others come and go ({@code load.voice}, default min(users, 3); 0: no voice)
  * @param workDir where accounts' CSV and device homes are kept ({@code load.work-dir})
  * @param threads worker threads for the SDK's blocking calls ({@code load.threads})
  * @param latencyLimits whether the simulations assert their p99 limits
@@ -28,8 +32,8 @@ import java.util.Locale;
  *     turns them off and keeps the assertions that need no clock: nothing failed, nothing lost)
  */
 public record LoadSettings(URI url, int users, Duration duration, Duration ramp, int posters,
-    double rate, int decrypting, int joins, Duration think, Path workDir, int threads,
-    boolean latencyLimits) {
+    double rate, int decrypting, int joins, Duration think, int speakers, int voice, Path workDir,
+    int threads, boolean latencyLimits) {
 
   public static LoadSettings fromSystemProperties() {
     String url = System.getProperty("cloister.url", "");
@@ -59,6 +63,9 @@ public record LoadSettings(URI url, int users, Duration duration, Duration ramp,
     if (think.isZero()) {
       throw new IllegalArgumentException("load.think must be more than 0s");
     }
+    int speakers = intProperty("load.speakers", Math.max(1, Math.min(3, users - 1)), 1,
+        Math.max(1, users - 1));
+    int voice = intProperty("load.voice", Math.min(users, 3), 0, users);
     String dir = System.getProperty("load.work-dir", "");
     Path workDir = dir.isBlank() ? defaultWorkDir() : Path.of(dir);
     int threads = intProperty("load.threads", 32, 1, 1024);
@@ -68,7 +75,7 @@ public record LoadSettings(URI url, int users, Duration duration, Duration ramp,
           + "'");
     }
     return new LoadSettings(uri, users, duration, ramp, posters, rate, decrypting, joins, think,
-        workDir, threads, limits.equals("on"));
+        speakers, voice, workDir, threads, limits.equals("on"));
   }
 
   /** tmpfs when there is one: the SDK fsyncs its homes, which would make the disk the bottleneck. */

@@ -48,6 +48,8 @@ public final class Member implements GatewayListener {
   private volatile Chat receiving;
   private final java.util.concurrent.ThreadPoolExecutor decryptor;
   private volatile GatewayClient gateway;
+  /** The voice call this member is in, if any: it gets the gateway's dispatches (its group's). */
+  private volatile Participant call;
   private volatile boolean wasReady;
   private volatile String lastProblem = "";
   /** Messages sent before this moment are not this member's to receive (0: from the start). */
@@ -140,8 +142,21 @@ public final class Member implements GatewayListener {
     throw last;
   }
 
+  /** This member is in {@code p}'s call from now (null: in none). */
+  void inCall(Participant p) {
+    call = p;
+  }
+
+  public Participant call() {
+    return call;
+  }
+
   @Override
   public void onDispatch(Dispatch d) {
+    Participant p = call;
+    if (p != null) {
+      p.onDispatch(d);
+    }
     switch (d.type()) {
       case Dispatch.MESSAGE_CREATE -> delivered(d.message());
       case "TYPING_START" -> typingSeen.incrementAndGet();
@@ -277,6 +292,10 @@ public final class Member implements GatewayListener {
    * send-to-decrypted (the run ended before this client could read them).
    */
   public void close() {
+    Participant p = call;
+    if (p != null) {
+      p.leave();
+    }
     GatewayClient g = gateway;
     if (g != null) {
       g.close();

@@ -29,14 +29,18 @@ import java.util.concurrent.TimeUnit;
  * device key, key packages) in its own device home, listed with its password in a CSV file that
  * the simulation's Gatling feeder reads. Members are in one guild (owner: the first); with
  * {@code group}, every member's device is also in the guild's MLS group at one epoch. Newcomers
- * are accounts outside the guild, with its invite, for the runs that measure joining.
+ * are accounts outside the guild, with its invite, for the runs that measure joining. With
+ * {@code voice}, the guild also gets a voice channel ("Lounge"); its calls' MLS groups are made by
+ * the participants as they join, so nothing of them is prepared.
  *
  * @param dir this run's directory (CSV files and homes)
  * @param members the members' CSV ({@code username,password,home,userId})
  * @param newcomers the newcomers' CSV, same columns
+ * @param voiceChannelId the guild's voice channel, or null when none was asked for
  */
 public record Population(Path dir, Path members, Path newcomers, String guildId,
-    String channelId, String inviteCode, int memberCount, int newcomerCount) {
+    String channelId, String voiceChannelId, String inviteCode, int memberCount,
+    int newcomerCount) {
 
   public static final String CSV_HEADER = "username,password,home,userId";
 
@@ -56,7 +60,7 @@ public record Population(Path dir, Path members, Path newcomers, String guildId,
    * it, against the node at {@code settings.url()}; prints what it does to stderr.
    */
   public static Population prepare(LoadSettings settings, String simulation, int memberCount,
-      int newcomerCount, boolean group) throws Exception {
+      int newcomerCount, boolean group, boolean voice) throws Exception {
     String run = simulation + "-" + Long.toString(System.currentTimeMillis(), 36)
         + HexFormat.of().formatHex(bytes(2));
     Path dir = settings.workDir().resolve(run);
@@ -77,6 +81,8 @@ public record Population(Path dir, Path members, Path newcomers, String guildId,
       String channelId = guild.channels().stream().filter(Channel::isText).findFirst()
           .orElseThrow(() -> new IllegalStateException("a new guild has no text channel"))
           .id();
+      String voiceChannelId = voice
+          ? api.createChannel(guild.id(), "Lounge", "voice", null).id() : null;
       String invite = api.createInvite(guild.id(), 0, 0).code();
       // Members arrive in batches and, with a group, the owner commits each batch's Adds before
       // the next arrives: one commit adding hundreds of devices makes a commit + Welcome +
@@ -108,8 +114,8 @@ public record Population(Path dir, Path members, Path newcomers, String guildId,
       }
       Path membersCsv = writeCsv(dir.resolve("members.csv"), members);
       Path newcomersCsv = writeCsv(dir.resolve("newcomers.csv"), newcomers);
-      return new Population(dir, membersCsv, newcomersCsv, guild.id(), channelId, invite,
-          memberCount, newcomerCount);
+      return new Population(dir, membersCsv, newcomersCsv, guild.id(), channelId, voiceChannelId,
+          invite, memberCount, newcomerCount);
     } finally {
       pool.shutdownNow();
     }

@@ -87,11 +87,27 @@ class LoadSmokeTest {
   }
 
   @Test
+  void voiceJoin() throws Exception {
+    LoadRun.Outcome o = run("voice-join", "--users", "3", "--speakers", "2", "--ramp", "1s",
+        "--duration", "4s");
+    assertThat(o.status()).isZero();
+    assertThat(Files.readString(o.report().get())).contains("join-to-first-audio")
+        .contains("audio lost (ms/s)")
+        .contains("Global: count of failed events is 0.0")
+        .contains("frames checked: count of successful events is 3.0");
+  }
+
+  @Test
   void badInputIsRefusedBeforeAnythingRuns() {
     assertThatThrownBy(() -> LoadRun.run()).hasMessageContaining("name a simulation");
-    assertThatThrownBy(() -> LoadRun.run("voice-join", "--url", "http://127.0.0.1:1"))
-        .hasMessageContaining("unknown simulation 'voice-join'")
-        .hasMessageContaining("voice channels");
+    assertThatThrownBy(() -> LoadRun.run("voice-call", "--url", "http://127.0.0.1:1"))
+        .hasMessageContaining("unknown simulation 'voice-call'");
+    assertThatThrownBy(() -> run("voice-join", "--users", "1"))
+        .hasMessageContaining("voice-join needs at least 2 users");
+    assertThatThrownBy(() -> run("voice-join", "--users", "3", "--speakers", "3"))
+        .hasMessageContaining("load.speakers must be between 1 and 2, not 3");
+    assertThatThrownBy(() -> run("mixed", "--users", "3", "--voice", "4"))
+        .hasMessageContaining("load.voice must be between 0 and 3, not 4");
     assertThatThrownBy(() -> run("chat-fanout", "--users", "many"))
         .hasMessageContaining("load.users must be a whole number, not 'many'");
     assertThatThrownBy(() -> run("chat-fanout", "--users", "0"))
