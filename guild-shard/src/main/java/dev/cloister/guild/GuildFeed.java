@@ -127,6 +127,14 @@ public final class GuildFeed {
       boolean serverDeaf, String left, long seqNr) implements Item {}
 
   /**
+   * A call moved to another SFU: where {@code userId}'s session {@code sessionId} sends now. Holds
+   * the ICE password, so the gateway hands it to that session only.
+   */
+  public record VoiceServerMoved(String guildId, String channelId, String userId,
+      String sessionId, String conferenceId, String groupId,
+      dev.cloister.guild.voice.VoiceChannel.Endpoint endpoint) implements Item {}
+
+  /**
    * Ephemeral: who the SFU forwards in a voice channel now (its top speakers, loudest first), sent
    * when that changes, at most once per poll of the SFU. {@code ssrcs} match {@code userIds}.
    */

@@ -3,7 +3,9 @@ package dev.cloister.node.gateway;
 import dev.cloister.node.metrics.CloisterMetrics;
 import org.apache.pekko.actor.typed.PostStop;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cloister.guild.CborSerializable;
+import dev.cloister.guild.GuildFeed;
 import dev.cloister.guild.user.User;
 import dev.cloister.guild.voice.VoiceChannel;
 import dev.cloister.node.http.ApiError;
@@ -80,6 +82,9 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
 
   /** From a replica: the member left {@code channelId} ({@code sessionId}: the session that was in). */
   record VoiceGone(String guildId, String channelId, String sessionId) implements Command {}
+
+  /** The call this member is in moved to another SFU (for the session in the call). */
+  record VoiceMoved(GuildFeed.VoiceServerMoved moved) implements Command {}
 
   // from this node's gateway and replicas
 
@@ -225,6 +230,14 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
         .onMessage(VoiceRetry.class, m -> {
           if (voiceUpdates.peekFirst() == m.update()) {
             startVoiceUpdate();
+          }
+          return this;
+        })
+        .onMessage(VoiceMoved.class, m -> {
+          GuildFeed.VoiceServerMoved v = m.moved();
+          if (sessionId.equals(v.sessionId()) && v.channelId().equals(voiceChannelId)) {
+            dispatchVoiceServer(v.guildId(), v.channelId(), null, v.groupId(), v.conferenceId(),
+                v.endpoint(), true);
           }
           return this;
         })
@@ -519,18 +532,30 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
       CloisterMetrics.VOICE_JOINS.withTag("outcome", "joined").increment();
       voiceGuildId = u.guildId();
       voiceChannelId = u.channelId();
-      VoiceChannel.Endpoint e = j.endpoint();
-      dispatch("VOICE_SERVER_UPDATE", Gateway.json(Gateway.JSON.createObjectNode()
-          .put("guildId", j.guildId()).put("channelId", j.channelId()).put("nonce", u.nonce())
-          .put("sessionId", sessionId).put("groupId", j.groupId())
-          .put("conferenceId", j.conferenceId()).put("endpointId", e.endpointId())
-          .put("udpHost", e.udpHost()).put("udpPort", e.udpPort()).put("ssrc", e.ssrc())
-          .put("iceUfrag", e.iceUfrag()).put("icePwd", e.icePwd())
-          .put("audioLevelExtId", e.audioLevelExtId())
-          .put("rekeyIntervalMs", voiceSettings.rekeyInterval().toMillis())));
+      dispatchVoiceServer(j.guildId(), j.channelId(), u.nonce(), j.groupId(), j.conferenceId(),
+          j.endpoint(), false);
     }
     finishVoiceUpdate();
     return this;
+  }
+
+  /**
+   * Where to send media: after a join (with the request's nonce), or when the call moved to
+   * another SFU ({@code moved}: same call and group, new address, SSRC and ICE credentials).
+   */
+  private void dispatchVoiceServer(String guildId, String channelId, String nonce, String groupId,
+      String conferenceId, VoiceChannel.Endpoint e, boolean moved) {
+    ObjectNode d = Gateway.JSON.createObjectNode().put("guildId", guildId)
+        .put("channelId", channelId);
+    if (nonce != null) {
+      d.put("nonce", nonce);
+    }
+    d.put("sessionId", sessionId).put("groupId", groupId).put("conferenceId", conferenceId)
+        .put("endpointId", e.endpointId()).put("udpHost", e.udpHost())
+        .put("udpPort", e.udpPort()).put("ssrc", e.ssrc()).put("iceUfrag", e.iceUfrag())
+        .put("icePwd", e.icePwd()).put("audioLevelExtId", e.audioLevelExtId())
+        .put("rekeyIntervalMs", voiceSettings.rekeyInterval().toMillis()).put("moved", moved);
+    dispatch("VOICE_SERVER_UPDATE", Gateway.json(d));
   }
 
   private void voiceError(VoiceUpdate u, ApiError e) {

@@ -365,6 +365,14 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       }
     } else if (item instanceof GuildFeed.VoiceStateChanged v) {
       onVoiceState(v);
+    } else if (item instanceof GuildFeed.VoiceServerMoved m) {
+      // Holds the call's ICE password: to the sessions of that member only; the one in the call
+      // takes it.
+      sessions.forEach((s, user) -> {
+        if (user.equals(m.userId())) {
+          s.tell(new GatewaySession.VoiceMoved(m));
+        }
+      });
     } else if (item instanceof GuildFeed.SpeakingChanged sp) {
       VoiceTrack t = voice.get(sp.channelId());
       if (t != null && !t.byUser.isEmpty()) {

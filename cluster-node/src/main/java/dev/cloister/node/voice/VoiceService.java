@@ -46,7 +46,7 @@ public final class VoiceService implements AutoCloseable {
     Settings settings = new Settings(voice.getDuration("rekey-interval"),
         voice.getDuration("leave-grace"));
     VoiceChannel.Settings channel = new VoiceChannel.Settings(voice.getDuration("roster-window"),
-        voice.getDuration("speaking-interval"));
+        voice.getDuration("speaking-interval"), voice.getDuration("sfu-failover-after"));
     List<URI> sfus = SfuPlacement.parse(voice.getString("sfus"));
     VoiceChannel.MediaServers media;
     SelectiveForwardingUnit embedded = null;

@@ -47,6 +47,12 @@ public final class EmbeddedSfu implements VoiceChannel.MediaServers {
 
   @Override
   public CompletionStage<List<String>> speakers(String conferenceId) {
+    if (!registry.holds(conferenceId)) {
+      // This node's SFU never had the call, or lost it: it was placed while the channel lived on
+      // another node (that node died, or the shard moved), or this node restarted.
+      return CompletableFuture.failedFuture(new VoiceChannel.ConferenceGone(
+          "this node's SFU does not hold " + conferenceId));
+    }
     return CompletableFuture.completedFuture(registry.speakers(conferenceId));
   }
 }

@@ -156,25 +156,43 @@ public final class SfuPlacement implements VoiceChannel.MediaServers, AutoClosea
   public CompletionStage<Done> free(String conferenceId, String endpointId) {
     return at(conferenceId, sfu -> call(sfu, "DELETE",
         "/v1/conferences/" + conferenceId + "/endpoints/" + endpointId, null, 204)
-        .exceptionally(e -> null) // already gone (404) or the SFU is down: nothing left to free
-        .thenCompose(x -> call(sfu, "GET", "/v1/conferences/" + conferenceId, null, 200))
-        .handle((view, e) -> {
-          Throwable cause = e instanceof java.util.concurrent.CompletionException ? e.getCause() : e;
-          if (cause instanceof Status s && s.status == 404) {
-            placed.remove(conferenceId); // the conference ended with its last endpoint
-          }
-          return Done.getInstance();
-        }));
+        // already gone (404) or the SFU is down: nothing left to free
+        .handle((x, e) -> Done.getInstance()));
   }
 
   @Override
   public CompletionStage<List<String>> speakers(String conferenceId) {
     return at(conferenceId, sfu -> call(sfu, "GET", "/v1/conferences/" + conferenceId
-        + "/speakers", null, 200)).thenApply(b -> {
+        + "/speakers", null, 200)
+        .exceptionally(e -> {
+          Throwable cause = e instanceof java.util.concurrent.CompletionException
+              ? e.getCause() : e;
+          if (cause instanceof Status st && st.status == 404) {
+            throw new VoiceChannel.ConferenceGone("SFU " + sfu + " does not hold " + conferenceId);
+          }
+          throw cause instanceof RuntimeException r ? r
+              : new java.util.concurrent.CompletionException(cause);
+        }))
+        .thenApply(b -> {
           List<String> out = new ArrayList<>();
           b.get("speakers").forEach(n -> out.add(n.asText()));
           return out;
         });
+  }
+
+  /** Forgets where the call was: its next allocation chooses among the SFUs answering then. */
+  @Override
+  public void replace(String conferenceId) {
+    URI was = placed.remove(conferenceId);
+    if (was != null) {
+      log.warn("Call {} leaves SFU {}{}", conferenceId, was,
+          down.contains(was) ? " (not answering)" : "");
+    }
+  }
+
+  @Override
+  public void callEnded(String conferenceId) {
+    placed.remove(conferenceId);
   }
 
   private <T> CompletionStage<T> at(String conferenceId,

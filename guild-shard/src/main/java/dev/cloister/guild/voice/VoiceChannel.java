@@ -65,8 +65,25 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
 
     CompletionStage<Done> free(String conferenceId, String endpointId);
 
-    /** The endpoints the SFU forwards in the conference now, loudest first (empty if none). */
+    /**
+     * The endpoints the SFU forwards in the conference now, loudest first (empty if none). Fails
+     * with {@link ConferenceGone} when the SFU does not hold the conference (it restarted, or the
+     * call was placed on an SFU that this node cannot reach), and otherwise when it does not answer.
+     */
     CompletionStage<List<String>> speakers(String conferenceId);
+
+    /** The call's SFU failed it: the next allocations in the conference go to a healthy SFU. */
+    default void replace(String conferenceId) {}
+
+    /** The call ended (its last participant left): nothing more is asked of its conference. */
+    default void callEnded(String conferenceId) {}
+  }
+
+  /** The SFU asked does not hold the conference. */
+  public static final class ConferenceGone extends RuntimeException {
+    public ConferenceGone(String message) {
+      super(message, null, false, false);
+    }
   }
 
   /** Where the call's group roster goes (the group's entity, in production). */
@@ -78,9 +95,16 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
   /**
    * {@code rosterWindow}: how long joins and leaves gather before the group hears of them;
    * {@code speakingInterval}: how often the SFU is asked who speaks, so how often at most a
-   * {@code SPEAKING} change goes out per channel.
+   * {@code SPEAKING} change goes out per channel; {@code failoverAfter}: how long the SFU may fail
+   * those asks before the call moves to another (at once when it answers that the call is gone).
    */
-  public record Settings(Duration rosterWindow, Duration speakingInterval) {}
+  public record Settings(Duration rosterWindow, Duration speakingInterval,
+      Duration failoverAfter) {
+
+    public Settings(Duration rosterWindow, Duration speakingInterval) {
+      this(rosterWindow, speakingInterval, Duration.ofSeconds(1));
+    }
+  }
 
   public static void init(ActorSystem<?> system, MediaServers media, GuildFeed feed,
       Settings settings, Duration askTimeout) {
@@ -157,8 +181,22 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
   /** Persist the joins whose endpoints came back meanwhile, as one journal write. */
   enum FlushJoins implements Command { INSTANCE }
 
-  /** The SFU's answer: the speaking endpoints of {@code conferenceId} (null: no answer). */
-  record SpeakersSeen(String conferenceId, List<String> endpointIds) implements Command {}
+  /**
+   * The SFU's answer: the speaking endpoints of {@code conferenceId}; or null with why not
+   * ({@code gone}: the SFU does not hold the conference).
+   */
+  record SpeakersSeen(String conferenceId, List<String> endpointIds, boolean gone,
+      String failure) implements Command {}
+
+  /**
+   * New endpoints for the call's participants on another SFU ({@code failure}: not all could be
+   * had; those that were are in {@code moved}, to be freed).
+   */
+  record Relocated(String conferenceId, List<Moved> moved, String failure) implements Command {}
+
+  /** A participant's endpoint on the SFU the call moved to, and the one it replaces. */
+  public record Moved(String userId, String sessionId, String oldEndpointId, Endpoint endpoint)
+      implements CborSerializable {}
 
   /** What an SFU handed out for one participant. */
   public record Endpoint(String endpointId, long ssrc, String iceUfrag, String icePwd,
@@ -196,6 +234,13 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
 
   public record UserLimitSet(String guildId, int limit) implements Event {}
 
+  /**
+   * The call's SFU failed, and its participants were given endpoints on another: same call, same
+   * MLS group and keys; each participant's client is told where to send now.
+   */
+  public record CallMoved(String conferenceId, List<Moved> moved, String reason)
+      implements Event {}
+
   // ---- the persistent shell ----
 
   private final String channelId;
@@ -216,6 +261,12 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
   /** The speakers last published (user ids, loudest first). */
   private List<String> speaking = List.of();
   private boolean polling;
+  /** When the SFU began failing the speaker polls ({@code System.nanoTime}; 0: it answers). */
+  private long failingSince;
+  /** A move to another SFU is under way. */
+  private boolean relocating;
+  /** After a move that could not be made, no new attempt before this ({@code nanoTime}). */
+  private long relocateNotBefore;
 
   private VoiceChannel(PersistenceId id, MediaServers media, Rosters rosters, GuildFeed feed,
       Settings settings, ActorContext<Command> context, TimerScheduler<Command> timers) {
@@ -262,9 +313,15 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
         })
         .onCommand(SpeakersSeen.class, (s, c) -> {
           polling = false;
-          publishSpeakers(s, c);
+          if (c.endpointIds() != null) {
+            failingSince = 0;
+            publishSpeakers(s, c);
+          } else {
+            sfuFailed(s, c);
+          }
           return Effect().noReply();
         })
+        .onCommand(Relocated.class, this::onRelocated)
         .build();
   }
 
@@ -286,7 +343,7 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
           "a join of this member is already under way; try again shortly").reason()));
     }
     String conference = s.nextConferenceId(c.userId());
-    String endpointId = c.userId() + "." + Long.toString(System.nanoTime(), 36);
+    String endpointId = newEndpointId(c.userId());
     allocating.put(c.userId(), conference);
     context.pipeToSelf(media.allocate(conference, endpointId), (endpoint, failure) ->
         new Allocated(c, conference, endpoint,
@@ -354,6 +411,10 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
     }).thenNoReply();
   }
 
+  private static String newEndpointId(String userId) {
+    return userId + "." + Long.toString(System.nanoTime(), 36);
+  }
+
   private Joined joined(VoiceRoom s, String userId) {
     VoiceRoom.Participant p = s.participant(userId);
     return new Joined(s.guildId(), channelId, p.conferenceId(), s.groupId(), p.endpoint(),
@@ -370,6 +431,25 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
     for (Event e : events) {
       if (e instanceof ParticipantLeft l) {
         media.free(l.conferenceId(), l.endpointId());
+        if (after.participantsByUser().isEmpty()) {
+          media.callEnded(l.conferenceId());
+        }
+      } else if (e instanceof CallMoved m) {
+        // The old endpoints are on the SFU that failed: nothing there to free.
+        for (Moved moved : m.moved()) {
+          VoiceRoom.Participant p = after.participant(moved.userId());
+          if (p == null) {
+            continue;
+          }
+          if (p.serverMute() || p.serverDeaf() || p.selfDeaf()) {
+            media.update(m.conferenceId(), moved.endpoint().endpointId(), p.serverMute(),
+                p.serverDeaf() || p.selfDeaf());
+          }
+          if (after.guildId() != null) {
+            feed.publish(new GuildFeed.VoiceServerMoved(after.guildId(), channelId, p.userId(),
+                p.sessionId(), m.conferenceId(), after.groupId(), moved.endpoint()));
+          }
+        }
       } else if (e instanceof ParticipantJoined j && (j.serverMute() || j.selfDeaf())) {
         media.update(j.conferenceId(), j.endpoint().endpointId(), j.serverMute(), j.selfDeaf());
       } else if (e instanceof ServerStateChanged || e instanceof SelfStateChanged) {
@@ -420,8 +500,95 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
     }
     polling = true;
     String conference = any.conferenceId();
-    context.pipeToSelf(media.speakers(conference), (ids, failure) ->
-        new SpeakersSeen(conference, failure == null ? ids : null));
+    context.pipeToSelf(media.speakers(conference), (ids, failure) -> {
+      Throwable cause = failure instanceof java.util.concurrent.CompletionException
+          ? failure.getCause() : failure;
+      return failure == null ? new SpeakersSeen(conference, ids, false, null)
+          : new SpeakersSeen(conference, null, cause instanceof ConferenceGone,
+              cause instanceof ConferenceGone ? cause.getMessage() : cause.toString());
+    });
+  }
+
+  // ---- SFU failover ----
+
+  /**
+   * The call's SFU did not answer a speaker poll, or answered that it does not hold the call.
+   * The call moves to another SFU when the SFU says so, or once it has failed for
+   * {@code failoverAfter}; a participant's media path is dead meanwhile either way.
+   */
+  private void sfuFailed(VoiceRoom s, SpeakersSeen seen) {
+    VoiceRoom.Participant any = s.participantsByUser().values().stream().findFirst().orElse(null);
+    if (any == null || !any.conferenceId().equals(seen.conferenceId())) {
+      return; // the call ended, or another began, while the SFU was asked
+    }
+    long now = System.nanoTime();
+    if (failingSince == 0) {
+      failingSince = now;
+      context.getLog().warn("Voice channel {}: its SFU failed call {}: {}", channelId,
+          seen.conferenceId(), seen.failure());
+    }
+    if (seen.gone() || now - failingSince >= settings.failoverAfter().toNanos()) {
+      relocate(s, seen.gone() ? "sfu_lost_call" : "sfu_unreachable");
+    }
+  }
+
+  /** Asks for a new endpoint for every participant, on the SFU the conference is placed on now. */
+  private void relocate(VoiceRoom s, String reason) {
+    if (relocating || (relocateNotBefore != 0 && System.nanoTime() - relocateNotBefore < 0)) {
+      return;
+    }
+    List<VoiceRoom.Participant> present = List.copyOf(s.participantsByUser().values());
+    String conference = present.get(0).conferenceId();
+    relocating = true;
+    media.replace(conference);
+    context.getLog().warn("Voice channel {}: moving call {} ({} participants) to another SFU ({})",
+        channelId, conference, present.size(), reason);
+    List<java.util.concurrent.CompletableFuture<Moved>> asks = new java.util.ArrayList<>();
+    for (VoiceRoom.Participant p : present) {
+      asks.add(media.allocate(conference, newEndpointId(p.userId())).toCompletableFuture()
+          .handle((endpoint, failure) -> failure != null ? null
+              : new Moved(p.userId(), p.sessionId(), p.endpoint().endpointId(), endpoint)));
+    }
+    context.pipeToSelf(java.util.concurrent.CompletableFuture
+        .allOf(asks.toArray(java.util.concurrent.CompletableFuture[]::new))
+        .thenApply(x -> asks.stream().map(java.util.concurrent.CompletableFuture::join).toList()),
+        (moved, failure) -> {
+          List<Moved> got = moved.stream().filter(java.util.Objects::nonNull).toList();
+          return new Relocated(conference, got, got.size() == moved.size() ? null
+              : "no SFU gave an endpoint for " + (moved.size() - got.size()) + " of "
+                  + moved.size() + " participants");
+        });
+  }
+
+  private ReplyEffect<Event, VoiceRoom> onRelocated(VoiceRoom s, Relocated r) {
+    relocating = false;
+    List<Moved> keep = new java.util.ArrayList<>();
+    for (Moved m : r.moved()) {
+      VoiceRoom.Participant p = s.participant(m.userId());
+      boolean stillHere = r.failure() == null && p != null
+          && p.sessionId().equals(m.sessionId()) && p.conferenceId().equals(r.conferenceId())
+          && p.endpoint().endpointId().equals(m.oldEndpointId());
+      if (stillHere) {
+        keep.add(m);
+      } else {
+        media.free(r.conferenceId(), m.endpoint().endpointId());
+      }
+    }
+    if (r.failure() != null) {
+      context.getLog().warn("Voice channel {}: call {} could not move: {}; trying again shortly",
+          channelId, r.conferenceId(), r.failure());
+      relocateNotBefore = System.nanoTime() + Math.max(settings.failoverAfter().toNanos(),
+          2_000_000_000L);
+      return Effect().noReply();
+    }
+    if (keep.isEmpty()) {
+      return Effect().noReply();
+    }
+    failingSince = 0;
+    relocateNotBefore = 0;
+    CallMoved moved = new CallMoved(r.conferenceId(), keep, "sfu_failover");
+    return Effect().persist(moved).thenRun(after -> published(List.of(moved), after))
+        .thenNoReply();
   }
 
   private void publishSpeakers(VoiceRoom s, SpeakersSeen seen) {

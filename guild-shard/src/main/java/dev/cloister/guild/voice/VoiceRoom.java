@@ -234,6 +234,17 @@ public record VoiceRoom(String channelId, String guildId, int userLimit, long ca
           p.joinedAtMillis()));
       return new VoiceRoom(channelId, guildId, userLimit, call, Map.copyOf(next), v);
     }
+    if (event instanceof VoiceChannel.CallMoved m) {
+      for (VoiceChannel.Moved moved : m.moved()) {
+        Participant p = next.get(moved.userId());
+        if (p != null) {
+          next.put(p.userId(), new Participant(p.userId(), p.deviceId(), p.sessionId(),
+              p.selfMute(), p.selfDeaf(), p.serverMute(), p.serverDeaf(), m.conferenceId(),
+              moved.endpoint(), p.joinedAtMillis()));
+        }
+      }
+      return new VoiceRoom(channelId, guildId, userLimit, call, Map.copyOf(next), v);
+    }
     if (event instanceof UserLimitSet u) {
       return new VoiceRoom(channelId, u.guildId(), u.limit(), call, participantsByUser, v);
     }

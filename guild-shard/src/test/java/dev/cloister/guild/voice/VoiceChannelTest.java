@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.pubsub.Topic;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
 import org.junit.jupiter.api.AfterAll;
@@ -100,6 +101,50 @@ class VoiceChannelTest {
 
     // The same session asking again gets the same endpoint.
     assertThat(join("1", "d1", "s1", MEMBER).getValue().endpoint()).isEqualTo(alice.endpoint());
+  }
+
+  @Test
+  void aCallItsSfuLostMovesWithItsParticipantsWhoAreToldWhereToSendNow() {
+    GuildFeed feed = GuildFeed.of(testKit.system());
+    TestProbe<GuildFeed.Item> items = testKit.createTestProbe();
+    feed.topic(GUILD).tell(Topic.subscribe(items.ref()));
+    VoiceChannel.Rosters none = (groupId, guildId, ch, devices, version) ->
+        CompletableFuture.completedFuture(Done.getInstance());
+    channel = EventSourcedBehaviorTestKit.create(testKit.system(), VoiceChannel.create(channelId,
+        new EmbeddedSfu(sfu.conferences()), none, feed,
+        new VoiceChannel.Settings(Duration.ofMillis(200), Duration.ofMillis(100))));
+    VoiceChannel.Joined alice = join("1", "d1", "s1", MEMBER).getValue();
+    VoiceChannel.Joined bob = join("2", "d1", "s2", MEMBER).getValue();
+    channel.<StatusReply<VoiceChannel.Participants>>runCommand(r -> new VoiceChannel.Moderate(
+        "1", MEMBER | Permission.MUTE_MEMBERS.bit, "2", true, null, r));
+    String call = alice.conferenceId();
+
+    // The SFU loses the call (as when it restarts): every endpoint of it is gone.
+    sfu.conferences().remove(call, alice.endpoint().endpointId());
+    sfu.conferences().remove(call, bob.endpoint().endpointId());
+    assertThat(sfu.conferences().holds(call)).isFalse();
+
+    java.util.Map<String, GuildFeed.VoiceServerMoved> moved = new java.util.HashMap<>();
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (moved.size() < 2 && System.nanoTime() < deadline) {
+      GuildFeed.Item item = items.receiveMessage(Duration.ofSeconds(10));
+      if (item instanceof GuildFeed.VoiceServerMoved m) {
+        moved.put(m.userId(), m);
+      }
+    }
+    assertThat(moved).containsOnlyKeys("1", "2");
+    GuildFeed.VoiceServerMoved a = moved.get("1");
+    assertThat(a.sessionId()).isEqualTo("s1");
+    assertThat(a.conferenceId()).isEqualTo(call);
+    assertThat(a.groupId()).as("same call, same group and keys").isEqualTo(alice.groupId());
+    assertThat(a.endpoint().endpointId()).isNotEqualTo(alice.endpoint().endpointId());
+    assertThat(onSfu(call, a.endpoint().endpointId())).isNotNull();
+    EndpointView b = onSfu(call, moved.get("2").endpoint().endpointId());
+    assertThat(b.serverMuted()).as("a server mute follows the member to the new SFU").isTrue();
+    // The same session asking again (a client that missed the dispatch) gets where it is now.
+    assertThat(join("1", "d1", "s1", MEMBER).getValue().endpoint()).isEqualTo(a.endpoint());
+    assertThat(channel.getState().participant("2").endpoint())
+        .isEqualTo(moved.get("2").endpoint());
   }
 
   @Test
