@@ -155,6 +155,14 @@ public final class GroupSession {
     return joined() ? locked(member::members) : Map.of();
   }
 
+  /** This device's leaf index in the group (it must have joined). */
+  public int leafIndex() throws MlsGroupException {
+    if (!joined()) {
+      throw new MlsGroupException("this device is not a member of group " + groupId);
+    }
+    return member.leafIndex();
+  }
+
   /**
    * Decrypts a PrivateMessage of this group with the epochs held (the current one, the one before;
    * the last one once removed). The ratchet moves on: {@link #save()} after the plaintext is kept.

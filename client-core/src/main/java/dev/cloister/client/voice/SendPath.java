@@ -21,8 +21,8 @@ final class SendPath {
   static final int METADATA_LENGTH = 8;
 
   private final VoiceConfig config;
-  private final int ssrc;
-  private final int levelExtId;
+  private int ssrc; // media thread only, as is levelExtId
+  private int levelExtId;
   private final OpusEncoder encoder;
   private final short[] captured = new short[Pcm.FRAME_SAMPLES];
   private final byte[] opus = new byte[JitterBuffer.MAX_OPUS];
@@ -37,6 +37,15 @@ final class SendPath {
   volatile String problem;
   /** The RFC 6464 level of the last captured frame, muted or not (0 loud .. 127 silent). */
   volatile int inputLevel = 127;
+
+  /**
+   * The SSRC and level extension id of the SFU the call moved to; the stream goes on (codec,
+   * sequence) under them.
+   */
+  void moved(int ssrc, int levelExtId) {
+    this.ssrc = ssrc;
+    this.levelExtId = levelExtId;
+  }
 
   SendPath(VoiceConfig config, int ssrc, int levelExtId, SecureRandom random) {
     this.config = config;

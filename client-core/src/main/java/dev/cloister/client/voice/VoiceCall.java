@@ -39,6 +39,9 @@ public final class VoiceCall implements AutoCloseable {
 
     /** Something the person should know (a failed sync, a refused commit). */
     default void notice(String text) {}
+
+    /** The call moved to another voice server (its SFU failed); media resumes there. */
+    default void moved(VoiceServer server) {}
   }
 
   private static final Set<String> GROUP_EVENTS =
@@ -47,6 +50,12 @@ public final class VoiceCall implements AutoCloseable {
   /** A safety net under the dispatches (a lost one, a reconnect): sync this often regardless. */
   private static final Duration RESYNC = Duration.ofSeconds(5);
   private static final Duration SOON = Duration.ofMillis(200);
+  /**
+   * How long media may stay without a binding before this device asks the gateway again where
+   * to send (a missed "moved" dispatch, or a gateway session that is new after a node died).
+   */
+  private static final Duration REJOIN_AFTER = Duration.ofSeconds(6);
+  private static final Duration WATCH = Duration.ofSeconds(2);
 
   private final CloisterClient client;
   private final GatewayClient gateway;
@@ -54,6 +63,7 @@ public final class VoiceCall implements AutoCloseable {
   private final String channelId;
   private final String groupId;
   private final Duration rekeyInterval;
+  private final boolean selfMute;
   private final VoiceEngine engine;
   private final GroupSync sync;
   private final Listener listener;
@@ -63,11 +73,15 @@ public final class VoiceCall implements AutoCloseable {
   private String lastWait;
   private long installedEpoch = -1;
   private long epochSinceNanos;
+  private long unboundSince;
+  private boolean wasBound;
+  private boolean rejoining;
   private volatile boolean closed;
 
   private VoiceCall(CloisterClient client, GatewayClient gateway, String guildId, String channelId,
-      JsonNode server, VoiceEngine engine, Listener listener) {
+      JsonNode server, boolean selfMute, VoiceEngine engine, Listener listener) {
     this.client = client;
+    this.selfMute = selfMute;
     this.gateway = gateway;
     this.guildId = guildId;
     this.channelId = channelId;
@@ -107,8 +121,11 @@ public final class VoiceCall implements AutoCloseable {
     }
     VoiceEngine engine = VoiceEngine.start(config, VoiceServer.fromJson(server), source, sink);
     engine.setMuted(selfMute);
-    VoiceCall call = new VoiceCall(client, gateway, guildId, channelId, server, engine, listener);
+    VoiceCall call = new VoiceCall(client, gateway, guildId, channelId, server, selfMute, engine,
+        listener);
     call.worker.scheduleWithFixedDelay(call::requestSync, 0, RESYNC.toMillis(),
+        TimeUnit.MILLISECONDS);
+    call.worker.scheduleWithFixedDelay(call::watchMedia, WATCH.toMillis(), WATCH.toMillis(),
         TimeUnit.MILLISECONDS);
     return call;
   }
@@ -125,11 +142,71 @@ public final class VoiceCall implements AutoCloseable {
     return engine;
   }
 
-  /** Feed every gateway dispatch here; the call's group events make it sync. */
+  /**
+   * Feed every gateway dispatch here: the call's group events make it sync, and a
+   * {@code VOICE_SERVER_UPDATE} for this call naming another endpoint moves the media there.
+   */
   public void onDispatch(Dispatch d) {
     if (GROUP_EVENTS.contains(d.type()) && groupId.equals(d.data().path("groupId").asText())) {
       later(this::requestSync, 0);
+    } else if (d.type().equals("VOICE_SERVER_UPDATE")
+        && channelId.equals(d.data().path("channelId").asText())
+        && groupId.equals(d.data().path("groupId").asText())) {
+      serverNamed(d.data());
     }
+  }
+
+  /** Where the server says to send media now; nothing changes if it is where media goes. */
+  private void serverNamed(JsonNode data) {
+    try {
+      VoiceServer next = VoiceServer.fromJson(data);
+      if (!next.equals(engine.server())) {
+        engine.moveTo(next);
+        listener.moved(next);
+      }
+    } catch (IOException | IllegalArgumentException e) {
+      listener.notice("the voice server named is unusable: " + e.getMessage());
+    }
+  }
+
+  /**
+   * Worker thread: when media has had no binding for {@link #REJOIN_AFTER}, asks the gateway for
+   * this call again. The same session gets the call's current endpoint (so a "moved" dispatch lost
+   * on the way is made good); a new session (the gateway reconnected to another node) takes the
+   * call over, with this same device in the same group.
+   */
+  private void watchMedia() {
+    if (closed || rejoining) {
+      return;
+    }
+    long now = System.nanoTime();
+    if (engine.stats().bound()) {
+      wasBound = true;
+      unboundSince = 0;
+      return;
+    }
+    if (!wasBound) {
+      return; // still binding for the first time
+    }
+    if (unboundSince == 0) {
+      unboundSince = now;
+      return;
+    }
+    if (now - unboundSince < REJOIN_AFTER.toNanos()) {
+      return;
+    }
+    rejoining = true;
+    unboundSince = now; // the next ask no sooner than REJOIN_AFTER from now
+    listener.notice("no media from the voice server; asking the server where the call is");
+    gateway.joinVoice(guildId, channelId, selfMute, false).orTimeout(15, TimeUnit.SECONDS)
+        .whenComplete((server, failure) -> {
+      if (failure == null) {
+        serverNamed(server);
+      } else {
+        listener.notice("could not rejoin the call: " + failure.getMessage());
+      }
+      later(() -> rejoining = false, 0);
+    });
   }
 
   public void setMuted(boolean muted) {
@@ -209,7 +286,7 @@ public final class VoiceCall implements AutoCloseable {
     if (System.nanoTime() - epochSinceNanos < rekeyInterval.toNanos()) {
       return false;
     }
-    int me = s.voiceEpoch().senderIndex();
+    int me = s.leafIndex();
     return s.members().keySet().stream().allMatch(leaf -> leaf >= me);
   }
 

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The client's voice engine for one voice channel (DESIGN.md, "Voice transport"): every 20 ms it
@@ -53,8 +54,11 @@ public final class VoiceEngine implements AutoCloseable {
   private static final int METADATA_LENGTH = SendPath.METADATA_LENGTH;
 
   private final VoiceConfig config;
-  private final VoiceServer server;
-  private final InetSocketAddress serverAddress;
+  /** Where media goes; replaced (on the media thread) when the call moves to another SFU. */
+  private volatile VoiceServer server;
+  private InetSocketAddress serverAddress;
+  private final AtomicReference<VoiceServer> nextServer = new AtomicReference<>();
+  private volatile int moves;
   private final AudioSource source;
   private final AudioSink sink;
   private final DatagramChannel channel;
@@ -66,7 +70,7 @@ public final class VoiceEngine implements AutoCloseable {
 
   // Media thread state.
   private final VoiceKeys keys;
-  private final StunBinding stun;
+  private volatile StunBinding stun;
   private final SendPath sender;
   private final RtpPacket rtp = new RtpPacket();
   private final Mixer mixer = new Mixer();
@@ -78,7 +82,7 @@ public final class VoiceEngine implements AutoCloseable {
   private final byte[] plain = new byte[MAX_DATAGRAM];
   private final byte[] meta = new byte[METADATA_LENGTH];
   private final HeldFrames held = new HeldFrames(HOLD_CAPACITY, MAX_DATAGRAM + 1);
-  private final int ssrc;
+  private int ssrc;
   private long nextReport;
 
   private volatile boolean running = true;
@@ -170,6 +174,26 @@ public final class VoiceEngine implements AutoCloseable {
     lastRequested = epoch;
     pendingEpochs.add(epoch);
     selector.wakeup();
+  }
+
+  /**
+   * The call moved to another SFU (thread-safe): from the next frame on, media goes to
+   * {@code next}'s address under its SSRC, after a new STUN binding there. Keys, codec and the
+   * jitter buffers go on; others' streams reappear under their new SSRCs.
+   *
+   * @throws IOException its host does not resolve
+   */
+  public void moveTo(VoiceServer next) throws IOException {
+    if (next.address().isUnresolved()) {
+      throw new IOException("voice server host " + next.udpHost() + " does not resolve");
+    }
+    nextServer.set(next);
+    selector.wakeup();
+  }
+
+  /** How many times the call moved to another SFU under this engine. */
+  public int moves() {
+    return moves;
   }
 
   /** Muted: nothing is sent (the binding's consent is still refreshed). */
@@ -407,6 +431,15 @@ public final class VoiceEngine implements AutoCloseable {
   }
 
   private void tick(long now) throws IOException {
+    VoiceServer next = nextServer.getAndSet(null);
+    if (next != null && !next.equals(server)) {
+      server = next;
+      serverAddress = next.address();
+      ssrc = next.ssrcInt();
+      stun = new StunBinding(next, config, random);
+      sender.moved(ssrc, next.audioLevelExtId());
+      moves++;
+    }
     boolean newEpoch = false;
     for (VoiceEpoch e; (e = pendingEpochs.poll()) != null; ) {
       if (keys.install(e, now) == VoiceKeys.Installed.NEW) {

@@ -3,7 +3,9 @@ package dev.cloister.client.voice;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.cloister.client.voice.audio.Pcm;
 import dev.cloister.client.voice.audio.ToneSource;
+import dev.cloister.sfu.stun.StunMessage;
 import dev.cloister.mls.group.GroupMember;
 import dev.cloister.mls.group.MlsGroupException;
 import java.time.Duration;
@@ -112,6 +114,84 @@ class VoiceCallTest {
     var conference = sfu.conference("three");
     assertThat(conference.get("endpoints")).hasSize(3);
     conference.get("endpoints").forEach(e -> assertThat(e.get("bound").asBoolean()).isTrue());
+  }
+
+  /**
+   * What the SFU forwards is SFrame ciphertext: an eavesdropper bound into the conference (as an
+   * SFU operator or anyone holding an endpoint's credentials could be) receives every forwarded
+   * packet, and no tone is in them however it decodes them, while the members hear each other.
+   */
+  @Test
+  void whatTheSfuForwardsIsCiphertextThatNoToneCanBeHeardIn() throws Exception {
+    VoiceGroup group = new VoiceGroup("wire", "alice");
+    group.add("bob");
+    Party alice = join("wire", "alice", 440, -1, TONES, false);
+    Party bob = join("wire", "bob", 700, -1, TONES, false);
+    install(group, alice, bob);
+    alice.awaitBound();
+    bob.awaitBound();
+
+    Map<Integer, List<byte[]>> payloads = new HashMap<>();
+    VoiceServer eve = sfu.allocate("wire", "eve");
+    StunBinding binding = new StunBinding(eve, TONES, new java.security.SecureRandom());
+    dev.cloister.sfu.rtp.RtpPacket rtp = new dev.cloister.sfu.rtp.RtpPacket();
+    dev.cloister.mls.sframe.SFrameHeader header = new dev.cloister.mls.sframe.SFrameHeader();
+    int notSFrame = 0;
+    try (java.nio.channels.DatagramChannel socket = java.nio.channels.DatagramChannel.open()) {
+      socket.bind(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0));
+      socket.configureBlocking(false);
+      byte[] buf = new byte[1600];
+      java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(buf);
+      long end = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+      while (System.nanoTime() < end) {
+        long now = System.nanoTime();
+        int n = binding.poll(now, buf);
+        if (n > 0) {
+          socket.send(java.nio.ByteBuffer.wrap(buf, 0, n), eve.address());
+        }
+        in.clear();
+        if (socket.receive(in) == null) {
+          Thread.sleep(2);
+          continue;
+        }
+        int len = in.position();
+        if (StunMessage.looksLikeStun(buf, 0, len)) {
+          binding.onMessage(buf, 0, len, now);
+        } else if (rtp.wrap(buf, 0, len) && rtp.payloadType() == VoiceEngine.OPUS_PAYLOAD_TYPE) {
+          if (header.decode(buf, rtp.payloadOffset(), rtp.payloadLength()) < 0) {
+            notSFrame++;
+          }
+          payloads.computeIfAbsent(rtp.ssrc(), k -> new ArrayList<>()).add(java.util.Arrays
+              .copyOfRange(buf, rtp.payloadOffset(), rtp.payloadOffset() + rtp.payloadLength()));
+        }
+      }
+    }
+    assertThat(payloads.keySet()).as("forwarded to the eavesdropper: both speakers")
+        .containsExactlyInAnyOrder(alice.engine.server().ssrcInt(), bob.engine.server().ssrcInt());
+    assertThat(notSFrame).as("every payload starts with an SFrame header").isZero();
+    for (Map.Entry<Integer, List<byte[]>> e : payloads.entrySet()) {
+      assertThat(e.getValue()).hasSizeGreaterThan(50);
+      // Taken as Opus, as an SFU that read media would: undecodable, or noise with no tone in it.
+      io.github.jaredmdobson.concentus.OpusDecoder opus =
+          new io.github.jaredmdobson.concentus.OpusDecoder(Pcm.SAMPLE_RATE, 1);
+      short[] pcm = new short[e.getValue().size() * Pcm.FRAME_SAMPLES];
+      int at = 0;
+      for (byte[] payload : e.getValue()) {
+        try {
+          opus.decode(payload, 0, payload.length, pcm, at, Pcm.FRAME_SAMPLES, false);
+        } catch (io.github.jaredmdobson.concentus.OpusException | RuntimeException notOpus) {
+          // left silent
+        }
+        at += Pcm.FRAME_SAMPLES;
+      }
+      for (Party p : List.of(alice, bob)) {
+        assertThat(Tones.share(pcm, p.hz)).as("%s Hz in what the SFU forwarded", p.hz)
+            .isLessThan(ABSENT);
+      }
+    }
+    // The same packets, to members with the keys, are the tones.
+    assertThat(Tones.share(alice.lastHeard(1000), bob.hz)).isGreaterThan(PRESENT);
+    assertThat(Tones.share(bob.lastHeard(1000), alice.hz)).isGreaterThan(PRESENT);
   }
 
   @Test

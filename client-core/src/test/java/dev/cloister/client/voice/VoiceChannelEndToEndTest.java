@@ -2,204 +2,94 @@ package dev.cloister.client.voice;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static dev.cloister.client.voice.CallMember.assertHears;
+import static dev.cloister.client.voice.CallMember.await;
+import static dev.cloister.client.voice.CallMember.awaitSameEpoch;
+import static dev.cloister.client.voice.CallMember.voiceChannel;
 
 import dev.cloister.client.Channel;
-import dev.cloister.client.CloisterClient;
-import dev.cloister.client.Guild;
 import dev.cloister.client.TestServer;
-import dev.cloister.client.gateway.Dispatch;
-import dev.cloister.client.gateway.GatewayClient;
-import dev.cloister.client.gateway.GatewayListener;
 import dev.cloister.client.http.ApiException;
-import dev.cloister.client.voice.audio.CapturingSink;
-import dev.cloister.client.voice.audio.ToneSource;
+import dev.cloister.sfu.SelectiveForwardingUnit;
+import dev.cloister.sfu.SfuConfig;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BooleanSupplier;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Voice channels end to end: a real node with its own SFU, real clients (registered users with
- * enrolled devices), the gateway's {@code voice_state_update}, the call's MLS group kept by each
- * client, real UDP on loopback. Checks are on decoded audio (the share of each tone in what a
- * member heard) and on every frame a member could not decrypt.
+ * Voice channels end to end: a real node placing calls on two standalone SFUs (their own UDP
+ * sockets and control APIs, with a secret), real clients (registered users with enrolled devices),
+ * the gateway's {@code voice_state_update}, the call's MLS group kept by each client, real UDP on
+ * loopback. Checks are on decoded audio (the share of each tone in what a member heard) and on
+ * every frame a member could not decrypt. ({@code VoiceCliTest} and {@code VoiceGatewayTest} run
+ * the node's embedded SFU.)
+ *
+ * <p>One test stops the SFU holding its call, which moves to the other: a call outlives its SFU.
  */
 class VoiceChannelEndToEndTest {
 
+  private static final String SECRET = "a-secret-the-node-and-sfus-share";
+  private static SelectiveForwardingUnit first;
+  private static SelectiveForwardingUnit second;
   private static TestServer server;
-  private final List<Member> members = new ArrayList<>();
+  private final List<CallMember> members = new ArrayList<>();
 
   @BeforeAll
   static void start() throws Exception {
-    // Keys rotate every 4 s here (30 s by default), so that every test also crosses rekeys.
-    server = TestServer.start(java.util.Map.of("cloister.voice.rekey-interval", "4s"));
+    SfuConfig config = SfuConfig.loopbackEphemeral().withIoThreads(1).withControlSecret(SECRET);
+    first = new SelectiveForwardingUnit(config).start();
+    second = new SelectiveForwardingUnit(config).start();
+    server = TestServer.start(Map.of(
+        // Keys rotate every 4 s here (30 s by default), so that every test also crosses rekeys.
+        "cloister.voice.rekey-interval", "4s",
+        "cloister.voice.sfus", "127.0.0.1:" + first.controlPort() + ",127.0.0.1:"
+            + second.controlPort(),
+        "cloister.voice.sfu-secret", SECRET,
+        "cloister.voice.sfu-timeout", "1s",
+        "cloister.voice.sfu-health-interval", "500ms"));
   }
 
   @AfterAll
   static void stop() throws Exception {
     server.close();
+    first.close();
+    second.close();
   }
 
   @AfterEach
   void leave() {
-    for (Member m : members) {
+    for (CallMember m : members) {
       m.close();
     }
   }
 
-  /** One person in the test: a device, its gateway, and its call once joined. */
-  final class Member implements AutoCloseable {
-    final CloisterClient client;
-    final GatewayClient gateway;
-    final AtomicReference<VoiceCall> call = new AtomicReference<>();
-    final List<Dispatch> dispatches = new CopyOnWriteArrayList<>();
-    final CapturingSink heard = new CapturingSink(10);
-    double hz;
-
-    Member(String name) throws Exception {
-      client = server.newDevice(name);
-      gateway = client.gateway(new GatewayListener() {
-        @Override
-        public void onDispatch(Dispatch d) {
-          dispatches.add(d);
-          VoiceCall c = call.get();
-          if (c != null) {
-            c.onDispatch(d);
-          }
-        }
-      });
-      gateway.awaitReady(Duration.ofSeconds(30));
-      members.add(this);
-    }
-
-    String userId() {
-      return client.account().userId();
-    }
-
-    void join(Channel channel, double hz) throws Exception {
-      join(channel, hz, false);
-    }
-
-    void join(Channel channel, double hz, boolean muted) throws Exception {
-      this.hz = hz;
-      call.set(VoiceCall.join(client, gateway, channel.guildId(), channel.id(), muted,
-          VoiceCallTest.TONES, new ToneSource(hz, -12, -1), heard, new VoiceCall.Listener() {
-            @Override
-            public void notice(String text) {
-              System.err.println("[" + userId() + "] " + text);
-            }
-          },
-          Duration.ofSeconds(20)));
-    }
-
-    VoiceStats stats() {
-      return call.get().engine().stats();
-    }
-
-    /** Frames that reached this member and could not be played for want of a key. */
-    long dropped() {
-      VoiceStats s = stats();
-      return s.undecryptable() + s.unknownKey() + s.heldExpired();
-    }
-
-    void hangUp() throws Exception {
-      call.getAndSet(null).close();
-    }
-
-    @Override
-    public void close() {
-      try {
-        VoiceCall c = call.getAndSet(null);
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception e) {
-        // closing anyway
-      }
-      gateway.close();
-    }
-  }
-
-  private static void await(String what, Duration within, BooleanSupplier done)
-      throws InterruptedException {
-    long deadline = System.nanoTime() + within.toNanos();
-    while (!done.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for " + what);
-      }
-      Thread.sleep(50);
-    }
-  }
-
-  /** Every member is at the same epoch of the call's group, and it has exactly them. */
-  private static void awaitSameEpoch(List<Member> in) throws InterruptedException {
-    try {
-      await("the call's group to settle on " + in.size() + " members", Duration.ofSeconds(30),
-          () -> {
-            long epoch = in.get(0).stats().epoch();
-            return epoch >= 0 && in.stream().allMatch(m -> m.stats().epoch() == epoch
-                && m.stats().bound());
-          });
-    } catch (AssertionError e) {
-      throw new AssertionError(e.getMessage() + "; epochs: " + in.stream().map(m -> m.userId()
-          + "@" + m.stats().epoch() + (m.stats().bound() ? "" : " unbound")).toList());
-    }
-  }
-
-  /**
-   * Within a few seconds, a second of what {@code m} heard contains each other's tone and not its
-   * own (polled: on a starved 2-core machine a jitter buffer may shed a burst first).
-   */
-  private static void assertHears(Member m, List<Member> others) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (true) {
-      short[] last = m.heard.last(48_000);
-      boolean all = others.stream().allMatch(o -> Tones.share(last, o.hz) > VoiceCallTest.PRESENT);
-      if (all || System.nanoTime() > deadline) {
-        for (Member o : others) {
-          assertThat(Tones.share(last, o.hz)).as("%s hears %s Hz (%s)", m.userId(), o.hz,
-              m.stats()).isGreaterThan(VoiceCallTest.PRESENT);
-        }
-        assertThat(Tones.share(last, m.hz)).as("%s hears itself", m.userId())
-            .isLessThan(VoiceCallTest.ABSENT);
-        return;
-      }
-      Thread.sleep(250);
-    }
-  }
-
-  private Channel voiceChannel(Member owner, Member... invited) {
-    Guild g = owner.client.api().createGuild("Voice " + System.nanoTime());
-    Channel channel = owner.client.api().createChannel(g.id(), "Lounge", "voice", null);
-    String code = owner.client.api().createInvite(g.id()).code();
-    for (Member m : invited) {
-      m.client.api().useInvite(code);
-    }
-    return channel;
+  private CallMember member(String name) throws Exception {
+    CallMember m = new CallMember(server, name);
+    members.add(m);
+    return m;
   }
 
   @Test
   void threePeopleHearEachOtherAndAFourthJoinsAndLeavesWithoutAnyoneLosingAFrame()
       throws Exception {
-    Member alice = new Member("alice");
-    Member bob = new Member("bob");
-    Member carol = new Member("carol");
-    Member dave = new Member("dave");
+    CallMember alice = member("alice");
+    CallMember bob = member("bob");
+    CallMember carol = member("carol");
+    CallMember dave = member("dave");
     Channel lounge = voiceChannel(alice, bob, carol, dave);
 
     alice.join(lounge, 440);
     bob.join(lounge, 700);
     carol.join(lounge, 1100);
-    List<Member> three = List.of(alice, bob, carol);
+    List<CallMember> three = List.of(alice, bob, carol);
     awaitSameEpoch(three);
     Thread.sleep(1500); // a second of audio at the settled epoch, past the jitter buffers
-    for (Member m : three) {
+    for (CallMember m : three) {
       assertHears(m, three.stream().filter(o -> o != m).toList());
     }
     // Everyone saw the others' voice states, and the joiners got where to send.
@@ -208,15 +98,15 @@ class VoiceChannelEndToEndTest {
             && d.data().path("channelId").asText().equals(lounge.id()))
         .map(d -> d.data().path("userId").asText()).distinct().count() == 3);
 
-    long[] before = three.stream().mapToLong(Member::dropped).toArray();
+    long[] before = three.stream().mapToLong(CallMember::dropped).toArray();
     long epochBefore = alice.stats().epoch();
     // Dave listens (muted): the SFU forwards the three loudest, and three tones already speak.
     dave.join(lounge, 1700, true);
-    List<Member> four = List.of(alice, bob, carol, dave);
+    List<CallMember> four = List.of(alice, bob, carol, dave);
     awaitSameEpoch(four);
     assertThat(alice.stats().epoch()).isGreaterThan(epochBefore);
     Thread.sleep(1500);
-    for (Member m : three) {
+    for (CallMember m : three) {
       assertHears(m, three.stream().filter(o -> o != m).toList());
     }
     assertHears(dave, three);
@@ -227,7 +117,7 @@ class VoiceChannelEndToEndTest {
     awaitSameEpoch(three);
     Thread.sleep(1000);
     for (int i = 0; i < three.size(); i++) {
-      Member m = three.get(i);
+      CallMember m = three.get(i);
       assertThat(m.dropped() - before[i]).as("frames %s could not play across dave's join and "
           + "leave: %s", m.userId(), m.stats()).isZero();
       assertHears(m, three.stream().filter(o -> o != m).toList());
@@ -236,22 +126,22 @@ class VoiceChannelEndToEndTest {
 
   @Test
   void keysRotateOnTheTimerWithoutAFrameLost() throws Exception {
-    Member alice = new Member("alice");
-    Member bob = new Member("bob");
+    CallMember alice = member("alice");
+    CallMember bob = member("bob");
     Channel lounge = voiceChannel(alice, bob);
     alice.join(lounge, 440);
     bob.join(lounge, 700);
-    List<Member> two = List.of(alice, bob);
+    List<CallMember> two = List.of(alice, bob);
     awaitSameEpoch(two);
     assertHears(alice, List.of(bob));
-    long[] before = two.stream().mapToLong(Member::dropped).toArray();
+    long[] before = two.stream().mapToLong(CallMember::dropped).toArray();
     long epoch = alice.stats().epoch();
     // Nobody comes or goes: only the timer (4 s here) moves the epoch, twice.
     await("two rekeys", Duration.ofSeconds(30), () -> two.stream()
         .allMatch(m -> m.stats().epoch() >= epoch + 2));
     awaitSameEpoch(two);
     for (int i = 0; i < two.size(); i++) {
-      Member m = two.get(i);
+      CallMember m = two.get(i);
       assertThat(m.dropped() - before[i]).as("frames %s could not play across rekeys: %s",
           m.userId(), m.stats()).isZero();
     }
@@ -261,9 +151,9 @@ class VoiceChannelEndToEndTest {
 
   @Test
   void aKickedMemberIsTakenOutOfTheCallAndCannotDecryptTheNextEpoch() throws Exception {
-    Member alice = new Member("alice");
-    Member bob = new Member("bob");
-    Member mallory = new Member("mallory");
+    CallMember alice = member("alice");
+    CallMember bob = member("bob");
+    CallMember mallory = member("mallory");
     Channel lounge = voiceChannel(alice, bob, mallory);
     alice.join(lounge, 440);
     bob.join(lounge, 700);
@@ -290,5 +180,50 @@ class VoiceChannelEndToEndTest {
     // And she cannot come back in.
     assertThatThrownBy(() -> mallory.gateway.joinVoice(lounge.guildId(), lounge.id(), false,
         false).get()).hasCauseInstanceOf(ApiException.class);
+  }
+
+  @Test
+  void whenTheCallsSfuStopsTheCallMovesAndEveryoneHearsEachOtherAgain() throws Exception {
+    // The call's keys may rotate on the 4 s timer meanwhile; the move itself needs none.
+    CallMember alice = member("alice");
+    CallMember bob = member("bob");
+    CallMember carol = member("carol");
+    Channel lounge = voiceChannel(alice, bob, carol);
+    alice.join(lounge, 440);
+    bob.join(lounge, 700);
+    carol.join(lounge, 1100);
+    List<CallMember> three = List.of(alice, bob, carol);
+    awaitSameEpoch(three);
+    for (CallMember m : three) {
+      assertHears(m, three.stream().filter(o -> o != m).toList());
+    }
+    String call = alice.call.get().groupId(); // the call's conference has its group's id
+    SelectiveForwardingUnit holding = first.conferences().holds(call) ? first : second;
+    SelectiveForwardingUnit other = holding == first ? second : first;
+    assertThat(holding.conferences().holds(call)).isTrue();
+    assertThat(other.conferences().holds(call)).isFalse();
+    long[] dropped = three.stream().mapToLong(CallMember::dropped).toArray();
+
+    holding.close();
+
+    await("every member to be moved to the other SFU and bound there", Duration.ofSeconds(20),
+        () -> three.stream().allMatch(m -> m.call.get().engine().moves() == 1
+            && m.stats().bound()));
+    assertThat(other.conferences().holds(call)).isTrue();
+    assertThat(other.conferences().describe(call).orElseThrow().endpoints()).hasSize(3);
+    for (CallMember m : three) {
+      assertThat(m.call.get().engine().server().udpPort()).isEqualTo(other.udpPort());
+      assertThat(m.dispatches).anyMatch(d -> d.type().equals("VOICE_SERVER_UPDATE")
+          && d.data().path("moved").asBoolean());
+    }
+    Thread.sleep(1500); // a second of audio through the new SFU, past the jitter buffers
+    for (CallMember m : three) {
+      assertHears(m, three.stream().filter(o -> o != m).toList());
+    }
+    for (int i = 0; i < three.size(); i++) {
+      CallMember m = three.get(i);
+      assertThat(m.dropped() - dropped[i]).as("frames %s could not decrypt across the move: %s",
+          m.userId(), m.stats()).isZero();
+    }
   }
 }
