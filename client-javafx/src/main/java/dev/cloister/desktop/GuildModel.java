@@ -22,6 +22,9 @@ final class GuildModel {
   List<Role> roles = List.of();
   final ObservableList<Channel> channels = FXCollections.observableArrayList();
   final ObservableList<Member> members = FXCollections.observableArrayList();
+  /** Bumped on each update (roles and your permissions may have changed: menus redraw). */
+  final javafx.beans.property.IntegerProperty version =
+      new javafx.beans.property.SimpleIntegerProperty();
 
   GuildModel(Guild g) {
     this.id = g.id();
@@ -38,6 +41,7 @@ final class GuildModel {
     if (g.members() != null) {
       members.setAll(g.members());
     }
+    version.set(version.get() + 1);
   }
 
   /** Whether you hold a permission guild-wide (the owner and ADMINISTRATOR hold all). */

@@ -212,8 +212,24 @@ final class MainView {
     rail.getSelectionModel().select(g);
   }
 
+  private final javafx.beans.value.ChangeListener<Number> guildChanged = this::guildUpdated;
+
+  /** The shown guild's roles or your permissions may have changed: redraw what depends on them. */
+  private void guildUpdated(Object o, Number a, Number b) {
+    members.refresh();
+    if (guild != null) {
+      invite.setVisible(guild.may("CREATE_INVITE", session.me));
+    }
+  }
+
   private void showGuild(GuildModel g) {
+    if (guild != null) {
+      guild.version.removeListener(guildChanged);
+    }
     guild = g;
+    if (g != null) {
+      g.version.addListener(guildChanged);
+    }
     if (g == null) {
       guildName.textProperty().unbind();
       guildName.setText("");

@@ -1,8 +1,12 @@
 package dev.cloister.desktop;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.cloister.client.Channel;
+import dev.cloister.client.CloisterApi;
+import dev.cloister.client.Member;
+import dev.cloister.client.http.ApiException;
 import dev.cloister.client.CloisterClient;
 import dev.cloister.client.Guild;
 import dev.cloister.client.TestServer;
@@ -20,6 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import javafx.scene.control.Label;
+import javafx.scene.control.ListCell;
 import javafx.scene.control.ListView;
 import javafx.scene.control.TextField;
 import javafx.scene.control.TextInputControl;
@@ -27,7 +32,10 @@ import javafx.scene.input.KeyCode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import org.testfx.api.FxRobot;
 import org.testfx.api.FxToolkit;
@@ -40,12 +48,17 @@ import org.testfx.util.WaitForAsyncUtils;
  * join a voice channel and see the other's speaking indicator, join a guild by invite and see
  * what was sent before as "sent before you joined".
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DesktopClientTest {
 
   private static final Duration WAIT = Duration.ofSeconds(40);
 
   static TestServer server;
   static CloisterApp app;
+  /** The second person (client-core), and what the first test leaves for the second. */
+  static CloisterClient bob;
+  static String aliceName;
+  static GuildModel book;
   @TempDir
   static Path profiles;
   private final FxRobot robot = new FxRobot();
@@ -74,8 +87,9 @@ class DesktopClientTest {
   }
 
   @Test
+  @Order(1)
   void signUpCreateAGuildInviteSomeoneAndChatBothWays() throws Exception {
-    CloisterClient bob = server.newDevice("bob");
+    bob = server.newDevice("bob");
     String bobName = bob.account().username();
     app = (CloisterApp) FxToolkit.setupApplication(
         () -> new CloisterApp(new LaunchOptions(server.url(), profiles, "dark")));
@@ -93,6 +107,7 @@ class DesktopClientTest {
 
     // Sign up.
     String alice = "alice" + System.nanoTime() % 100_000;
+    aliceName = alice;
     fill("#server", server.url().toString());
     fill("#username", alice);
     fill("#password", "a long passphrase");
@@ -105,7 +120,7 @@ class DesktopClientTest {
     robot.clickOn("#create-guild");
     awaitText("#channel-title", "general");
     awaitText("#e2ee", "End-to-end encrypted");
-    GuildModel book = fx(() -> app.session().guilds.get(0));
+    book = fx(() -> app.session().guilds.get(0));
     String general = fx(() -> book.channels.stream().filter(Channel::isText).findFirst()
         .orElseThrow().id());
 
@@ -227,6 +242,286 @@ class DesktopClientTest {
     }
     bob.chat().send(bobsGeneral, "after alice joined");
     awaitMessage(bobsGeneral, "after alice joined");
+  }
+
+  /**
+   * After the first test (alice signed in, owner of Book Club with bob in it): keyboard reach,
+   * unread markers, pins, role assignment, what a member without rights is not offered, kick,
+   * ban, removing a device, the safety number's QR code, and the voice controls (level meter,
+   * push-to-talk, tile quality on hover, moderator mute, deafen and disconnect).
+   */
+  @Test
+  @Order(2)
+  void keyboardUnreadPinsRolesModerationDevicesQrAndVoiceControls() throws Exception {
+    Assumptions.assumeTrue(book != null && fx(() -> app.session()) != null,
+        "runs after the sign-up test, in its window");
+    Session session = fx(app::session);
+    String me = session.me;
+    CloisterApi aliceApi = session.client.api();
+    robot.interact(() -> robot.lookup("#guild-rail").<GuildModel>queryListView()
+        .getSelectionModel().select(book));
+    awaitText("#guild-title", "Book Club");
+    awaitText("#channel-title", "general");
+
+    // Keyboard: Tab from the composer reaches every part of the window (and leaves the composer).
+    robot.clickOn("#composer");
+    java.util.Set<String> reached = new java.util.HashSet<>();
+    for (int i = 0; i < 40; i++) {
+      robot.push(KeyCode.TAB);
+      String id = fx(() -> {
+        javafx.scene.Node n = robot.lookup("#composer").query().getScene().getFocusOwner();
+        while (n != null && n.getId() == null) {
+          n = n.getParent();
+        }
+        return n == null ? "?" : n.getId();
+      });
+      reached.add(id);
+    }
+    assertThat(reached).contains("send", "guild-rail", "add-guild", "invite", "channels",
+        "messages", "composer", "members", "theme", "devices", "sign-out");
+
+    // Two more people join; a second text channel where bob writes while alice reads #general.
+    CloisterClient carol = server.newDevice("carol");
+    CloisterClient dave = server.newDevice("dave");
+    String code = aliceApi.createInvite(book.id).code();
+    carol.api().useInvite(code);
+    dave.api().useInvite(code);
+    await("carol and dave in the member list", () -> book.members.stream().filter(m ->
+        m.userId().equals(carol.account().userId()) || m.userId().equals(dave.account().userId()))
+        .count() == 2);
+    Channel random = aliceApi.createChannel(book.id, "random", "text", null);
+    await("#random listed", () -> book.channel(random.id()).isPresent());
+    String bobsPost = bob.chat().send(random.id(), "anyone here?").id();
+    await("#random marked unread", () -> robot.lookup("#channels").lookup(".unread")
+        .queryAll().stream().anyMatch(n -> n instanceof ListCell<?> c && c.getItem() == book
+            .channel(random.id()).orElseThrow()));
+    clickCell("#channels", c -> c instanceof Channel ch && ch.id().equals(random.id()), false);
+    awaitText("#channel-title", "random");
+    awaitMessage(random.id(), "anyone here?");
+    assertThat(fx(() -> session.unread.contains(random.id()))).isFalse();
+    assertThat(fx(() -> robot.lookup("#channels").lookup(".unread").queryAll())).isEmpty();
+
+    // Pins: alice pins bob's message from its menu (bob sees it pinned), then unpins it.
+    clickCell("#messages", m -> m instanceof MessageItem i && i.id().equals(bobsPost), true);
+    robot.clickOn("Pin");
+    await("the pin", () -> items(random.id()).stream().anyMatch(m -> m.id().equals(bobsPost)
+        && m.pinned()));
+    assertThat(bob.api().pins(random.id())).extracting(dev.cloister.client.Message::id)
+        .containsExactly(bobsPost);
+    assertThat(fx(() -> robot.lookup("#messages").lookup(".pin-badge").queryAll())).hasSize(1);
+    clickCell("#messages", m -> m instanceof MessageItem i && i.id().equals(bobsPost), true);
+    robot.clickOn("Unpin");
+    await("the unpin", () -> items(random.id()).stream().anyMatch(m -> m.id().equals(bobsPost)
+        && !m.pinned()));
+
+    // Roles: the owner gives bob a role from his menu in the member list.
+    dev.cloister.client.Role mods = aliceApi.createRole(book.id, "Moderator",
+        List.of("MUTE_MEMBERS"));
+    await("the role known", () -> book.roles.stream().anyMatch(r -> r.id().equals(mods.id())));
+    String bobId = bob.account().userId();
+    assertThat(memberMenu(bobId)).contains("Kick " + bob.account().username(),
+        "Ban " + bob.account().username(), "Roles");
+    clickCell("#members", m -> m instanceof Member x && x.userId().equals(bobId), true);
+    robot.clickOn("Roles");
+    robot.clickOn("Moderator");
+    await("bob a moderator", () -> book.members.stream().anyMatch(m -> m.userId().equals(bobId)
+        && m.roles() != null && m.roles().contains(mods.id())));
+    assertThat(bob.api().members(book.id)).filteredOn(m -> m.userId().equals(bobId))
+        .allMatch(m -> m.roles().contains(mods.id()));
+    await("the role under his name", () -> robot.lookup("#members").lookup(".muted").queryAll()
+        .stream().anyMatch(n -> n instanceof Label l && l.getText().contains("Moderator")));
+
+    // Kick carol, ban dave, each from their menu; the server agrees.
+    kickOrBan(carol, "Kick ");
+    assertThatThrownBy(() -> carol.api().guild(book.id)).isInstanceOf(ApiException.class);
+    kickOrBan(dave, "Ban ");
+    assertThatThrownBy(() -> dave.api().useInvite(code)).isInstanceOf(ApiException.class)
+        .satisfies(e -> assertThat(((ApiException) e).status()).isEqualTo(403));
+
+    // A second device of alice's shows under Devices and is removed from there.
+    CloisterClient second = CloisterClient.login(server.url(), profiles.resolve("second-device"),
+        aliceName, "a long passphrase");
+    String secondId = second.account().deviceId();
+    robot.clickOn("#devices");
+    await("both devices listed", () -> robot.lookup("#device-list").queryAs(
+        javafx.scene.layout.VBox.class).getChildren().size() == 2);
+    robot.clickOn(robot.lookup("#device-list").lookup(".button").queryButton());
+    await("one device left", () -> robot.lookup("#device-list").queryAs(
+        javafx.scene.layout.VBox.class).getChildren().size() == 1);
+    assertThat(session.client.devices().devices(me)).extracting(
+        dev.cloister.client.device.Device::deviceId).doesNotContain(secondId).hasSize(1);
+    robot.clickOn("#devices-dialog-close");
+
+    // The safety number with bob, and its QR code read back from the screen.
+    clickCell("#members", m -> m instanceof Member x && x.userId().equals(bobId), true);
+    robot.clickOn("Safety number…");
+    await("the QR code", () -> robot.lookup("#safety-qr").queryAs(
+        javafx.scene.image.ImageView.class).getImage() != null);
+    String digits = fx(() -> robot.lookup("#safety-number").queryAs(Label.class).getText())
+        .replaceAll("\\s", "");
+    javafx.scene.image.Image shot = fx(() -> robot.lookup("#safety-qr").query()
+        .snapshot(null, null));
+    assertThat(digits).hasSize(60);
+    assertThat(QrRead.decode(shot)).isEqualTo(digits);
+    robot.clickOn("#safety-dialog-close");
+
+    // In Bob's place alice holds no rights: no kick, ban or roles in bob's menu.
+    GuildModel bobsPlace = fx(() -> session.guilds.stream().filter(g -> g.ownerId.equals(bobId))
+        .findFirst().orElseThrow());
+    robot.interact(() -> robot.lookup("#guild-rail").<GuildModel>queryListView()
+        .getSelectionModel().select(bobsPlace));
+    awaitText("#guild-title", "Bob's place");
+    await("bob listed", () -> memberMenu(bobId) != null);
+    assertThat(memberMenu(bobId)).containsExactly("Safety number…");
+    robot.interact(() -> robot.lookup("#guild-rail").<GuildModel>queryListView()
+        .getSelectionModel().select(book));
+    awaitText("#guild-title", "Book Club");
+
+    voiceControls(session);
+  }
+
+  /** The voice controls, with bob in Book Club's voice channel sending a tone. */
+  private void voiceControls(Session session) throws Exception {
+    String me = session.me;
+    String bobId = bob.account().userId();
+    Channel voiceChannel = fx(() -> book.channels.stream().filter(c -> "voice".equals(c.type()))
+        .findFirst().orElseThrow());
+    AtomicReference<VoiceCall> bobCall = new AtomicReference<>();
+    GatewayClient bobGateway = bob.gateway(d -> {
+      VoiceCall c = bobCall.get();
+      if (c != null) {
+        c.onDispatch(d);
+      }
+    });
+    try (bobGateway) {
+      bobGateway.awaitReady(WAIT);
+      bobCall.set(VoiceCall.join(bob, bobGateway, book.id, voiceChannel.id(), false,
+          VoiceConfig.defaults(), ToneSource.of(440), new CapturingSink(1),
+          new VoiceCall.Listener() {}, WAIT));
+      robot.interact(() -> robot.lookup("#channels").<Channel>queryListView().getSelectionModel()
+          .select(voiceChannel));
+      String bobTile = "#voice-tile-" + bobId;
+      await("bob's tile", () -> robot.lookup(bobTile).tryQuery().isPresent());
+      robot.interact(() -> {
+        robot.lookup("#voice-input").<String>queryComboBox().setValue(VoiceDevices.TEST_TONE);
+        robot.lookup("#voice-output").<String>queryComboBox().setValue(VoiceDevices.NO_OUTPUT);
+      });
+      // push-to-talk on before joining: alice joins silent
+      robot.clickOn("#voice-ptt");
+      awaitText("#voice-ptt-state", "Hold F8 to talk");
+      robot.clickOn("#voice-join");
+      await("alice in the call", () -> robot.lookup("#voice-leave").query().isVisible()
+          && robot.lookup("#voice-tile-" + me).tryQuery().isPresent());
+      VoiceCall mine = fx(() -> session.call.get());
+
+      // The meter shows the test tone (-12 dBFS) although nothing is sent.
+      await("the level meter", () -> robot.lookup("#voice-level")
+          .queryAs(javafx.scene.control.ProgressBar.class).getProgress() > 0.5);
+      long before = mine.engine().stats().framesSent();
+      Thread.sleep(600);
+      assertThat(mine.engine().stats().framesSent()).as("push-to-talk, key up: nothing sent")
+          .isEqualTo(before);
+      robot.press(KeyCode.F8);
+      awaitText("#voice-ptt-state", "Talking");
+      await("frames sent while F8 is held",
+          () -> mine.engine().stats().framesSent() > before + 5);
+      robot.release(KeyCode.F8);
+      awaitText("#voice-ptt-state", "Hold F8");
+      Thread.sleep(100);
+      long after = mine.engine().stats().framesSent();
+      Thread.sleep(600);
+      assertThat(mine.engine().stats().framesSent()).as("key up again").isEqualTo(after);
+      // another key: the button takes the next key pressed
+      robot.clickOn("#voice-ptt-key");
+      robot.push(KeyCode.F7);
+      awaitText("#voice-ptt-key", "F7");
+      awaitText("#voice-ptt-state", "Hold F7 to talk");
+      robot.clickOn("#voice-ptt"); // off again
+      // Ctrl+Shift+M mutes and unmutes
+      robot.push(KeyCode.CONTROL, KeyCode.SHIFT, KeyCode.M);
+      await("muted by the keys", () -> robot.lookup("#voice-mute")
+          .queryAs(javafx.scene.control.ToggleButton.class).isSelected());
+      robot.push(KeyCode.CONTROL, KeyCode.SHIFT, KeyCode.M);
+      await("unmuted by the keys", () -> !robot.lookup("#voice-mute")
+          .queryAs(javafx.scene.control.ToggleButton.class).isSelected());
+
+      // Hovering bob's tile tells how his stream reaches this device.
+      await("bob speaking", () -> robot.lookup(bobTile).query().getStyleClass()
+          .contains("speaking"));
+      robot.moveTo(bobTile);
+      await("the quality tooltip", () -> javafx.stage.Window.getWindows().stream()
+          .anyMatch(w -> w instanceof javafx.scene.control.Tooltip t && t.isShowing()
+              && t.getText().contains("loss") && t.getText().contains("jitter")
+              && t.getText().contains(bob.account().username())));
+      robot.moveTo("#voice-status");
+
+      // The owner's moderator controls on bob's tile (never on her own).
+      assertThat(fx(() -> robot.lookup("#voice-mod-mute-" + me).query().isVisible())).isFalse();
+      robot.clickOn("#voice-mod-mute-" + bobId);
+      await("bob server muted", () -> voiceState(session, bobId).mute());
+      awaitText("#voice-mod-mute-" + bobId, "Unmute");
+      await("his tile says so", () -> robot.lookup(bobTile).lookup(".fine-print").queryAll()
+          .stream().anyMatch(n -> n instanceof Label l && l.getText().contains("server muted")));
+      robot.clickOn("#voice-mod-mute-" + bobId);
+      await("bob unmuted", () -> !voiceState(session, bobId).mute());
+      robot.clickOn("#voice-mod-deafen-" + bobId);
+      await("bob server deafened", () -> voiceState(session, bobId).deaf());
+      robot.clickOn("#voice-mod-deafen-" + bobId);
+      await("bob undeafened", () -> !voiceState(session, bobId).deaf());
+      robot.clickOn("#voice-mod-disconnect-" + bobId);
+      await("bob out of the call", () -> robot.lookup(bobTile).tryQuery().isEmpty());
+      robot.clickOn("#voice-leave");
+      await("alice out of the call", () -> robot.lookup("#voice-tile-" + me).tryQuery().isEmpty());
+      bobCall.get().close();
+    }
+  }
+
+  private static Session.VoiceMember voiceState(Session session, String userId) {
+    Session.VoiceMember v = session.voice.get(book.id + "/" + userId);
+    return v != null ? v : new Session.VoiceMember(book.id, null, userId, false, false, false,
+        false, null, null);
+  }
+
+  private void kickOrBan(CloisterClient who, String action) throws Exception {
+    String id = who.account().userId();
+    await("'" + action + who.account().username() + "' offered",
+        () -> memberMenuNow(id) != null && memberMenuNow(id).contains(action
+            + who.account().username()));
+    clickCell("#members", m -> m instanceof Member x && x.userId().equals(id), true);
+    robot.clickOn(action + who.account().username());
+    await(who.account().username() + " gone from the member list", () -> book.members.stream()
+        .noneMatch(m -> m.userId().equals(id)));
+  }
+
+  /** The items of a member's menu (null when not listed). */
+  private List<String> memberMenu(String userId) throws Exception {
+    return fx(() -> memberMenuNow(userId));
+  }
+
+  /** {@link #memberMenu} on the FX thread. */
+  private List<String> memberMenuNow(String userId) {
+    return robot.lookup("#members").lookup(".list-cell").queryAll().stream()
+        .map(n -> (ListCell<?>) n).filter(c -> c.getItem() instanceof Member m
+            && m.userId().equals(userId)).findFirst()
+        .map(c -> c.getContextMenu() == null ? List.<String>of() : c.getContextMenu().getItems()
+            .stream().map(javafx.scene.control.MenuItem::getText).toList()).orElse(null);
+  }
+
+  /** Clicks the cell of a list showing the item that matches ({@code right}: and opens its menu). */
+  private void clickCell(String list, java.util.function.Predicate<Object> item, boolean right)
+      throws Exception {
+    await("a cell in " + list, () -> robot.lookup(list).lookup(".list-cell").queryAll().stream()
+        .anyMatch(n -> item.test(((ListCell<?>) n).getItem())));
+    javafx.scene.Node cell = fx(() -> robot.lookup(list).lookup(".list-cell").queryAll().stream()
+        .filter(n -> item.test(((ListCell<?>) n).getItem())).findFirst().orElseThrow());
+    robot.clickOn(cell);
+    if (right) {
+      // the keyboard's way to its menu (Monocle's headless glass makes no context-menu event of
+      // a right click)
+      robot.push(KeyCode.ENTER);
+      await("its menu", () -> javafx.stage.Window.getWindows().stream()
+          .anyMatch(w -> w instanceof javafx.scene.control.ContextMenu m && m.isShowing()));
+    }
   }
 
   private static List<MessageItem> items(String channelId) throws Exception {
