@@ -20,6 +20,8 @@ public final class SFrameContext {
     public static final int ERR_AUTH = -4;
     /** Output buffer too small. */
     public static final int ERR_OUTPUT = -5;
+    /** The counter is not above the last one this key sealed: sealing it would reuse a nonce. */
+    public static final int ERR_COUNTER_REUSED = -6;
 
     private final SFrameCipherSuite suite;
     private final KeyTable keys;
@@ -67,7 +69,9 @@ public final class SFrameContext {
     }
 
     /**
-     * Encrypts one frame as {@code header || ciphertext || tag} into {@code out[outOff..]}.
+     * Encrypts one frame as {@code header || ciphertext || tag} into {@code out[outOff..]}. Each key
+     * seals rising counters only: a counter at or below the last one sealed under this KID is
+     * refused with {@link #ERR_COUNTER_REUSED} and nothing is written.
      *
      * @return bytes written, or a negative error code
      */
@@ -86,10 +90,14 @@ public final class SFrameContext {
         if (out.length - outOff < hdrLen + ptLen + key.suite().nt) {
             return ERR_OUTPUT;
         }
+        if (!key.maySeal(ctr)) {
+            return ERR_COUNTER_REUSED;
+        }
         SFrameHeader.encode(key.kid(), ctr, out, outOff);
         key.formNonce(ctr);
         int n = key.aead.seal(key.nonce, out, outOff, hdrLen, metadata, metaOff, metaLen,
                 plaintext, ptOff, ptLen, out, outOff + hdrLen);
+        key.sealed(ctr);
         return hdrLen + n;
     }
 
@@ -158,6 +166,7 @@ public final class SFrameContext {
             case ERR_REPLAY: return "replayed or too old frame counter";
             case ERR_AUTH: return "frame failed authentication";
             case ERR_OUTPUT: return "output buffer too small";
+            case ERR_COUNTER_REUSED: return "frame counter already used under this KID (nonce reuse refused)";
             default: return code >= 0 ? "ok" : "error " + code;
         }
     }

@@ -26,6 +26,9 @@ public final class SFrameKey {
     private long highest;
     private long window;
 
+    private boolean sentAny;
+    private long lastSent;
+
     private SFrameKey(SFrameCipherSuite suite, long kid, byte[] key, byte[] salt) {
         this.suite = suite;
         this.kid = kid;
@@ -103,6 +106,20 @@ public final class SFrameKey {
     public byte[] nonceFor(long ctr) {
         formNonce(ctr);
         return nonce.clone();
+    }
+
+    /**
+     * Whether sealing under {@code ctr} keeps the nonce fresh: a key seals each counter at most once,
+     * in rising (unsigned) order, so a KID and counter pair never encrypts two frames (AES-GCM and
+     * AES-CTR lose confidentiality, and GCM its integrity, on a nonce reused).
+     */
+    boolean maySeal(long ctr) {
+        return !sentAny || Long.compareUnsigned(ctr, lastSent) > 0;
+    }
+
+    void sealed(long ctr) {
+        sentAny = true;
+        lastSent = ctr;
     }
 
     /** True if a frame with this counter was already accepted or is older than the window. */

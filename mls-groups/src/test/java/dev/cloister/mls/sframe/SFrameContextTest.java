@@ -26,9 +26,13 @@ class SFrameContextTest {
         tx.addKey(7, base);
         rx.addKey(7, base);
         byte[] meta = bytes(12);
+        byte[] early = null;
         for (int len : new int[] {0, 1, 15, 16, 17, 160, 1500, 5000}) {
             byte[] pt = bytes(len);
             byte[] frame = tx.encrypt(7, len, meta, pt);
+            if (len == 1) {
+                early = tx.encrypt(7, 2, meta, bytes(3)); // never shown to rx until it is far too old
+            }
             assertThat(frame.length).isEqualTo(tx.overhead(7, len) + len);
             assertThat(rx.decrypt(meta, frame)).isEqualTo(pt);
             assertThatThrownBy(() -> rx.decrypt(meta, frame)).hasMessageContaining("replayed");
@@ -44,11 +48,39 @@ class SFrameContextTest {
         }
         // A failed attempt must not burn the counter.
         assertThat(rx.decrypt(meta, frame)).hasSize(160);
-        assertThatThrownBy(() -> rx.decrypt(meta, tx.encrypt(7, 1, meta, bytes(3))))
+        byte[] tooOld = early;
+        assertThatThrownBy(() -> rx.decrypt(meta, tooOld))
                 .as("older than the replay window").hasMessageContaining("replayed");
         tx.addKey(8, base);
         assertThatThrownBy(() -> rx.decrypt(meta, tx.encrypt(8, 0, meta, bytes(3)))).hasMessageContaining("no key");
         assertThatThrownBy(() -> rx.decrypt(meta, new byte[] {(byte) 0x8f})).hasMessageContaining("malformed");
+    }
+
+    @ParameterizedTest
+    @EnumSource(SFrameCipherSuite.class)
+    void refusesToSealACounterTwiceUnderOneKid(SFrameCipherSuite suite) {
+        byte[] base = bytes(suite.nk);
+        SFrameContext tx = new SFrameContext(suite, 4);
+        tx.addKey(7, base);
+        tx.addKey(8, base);
+        byte[] meta = bytes(4);
+        byte[] pt = bytes(160);
+        byte[] out = new byte[256];
+        assertThat(tx.encrypt(7, 10, meta, 0, meta.length, pt, 0, pt.length, out, 0)).isPositive();
+        byte[] before = out.clone();
+        for (long ctr : new long[] {10, 9, 0}) {
+            assertThat(tx.encrypt(7, ctr, meta, 0, meta.length, pt, 0, pt.length, out, 0))
+                    .as("counter %d again or lower", ctr).isEqualTo(SFrameContext.ERR_COUNTER_REUSED);
+            assertThat(out).as("nothing written").isEqualTo(before);
+        }
+        assertThatThrownBy(() -> tx.encrypt(7, 10, meta, pt)).isInstanceOf(SFrameException.class)
+                .hasMessageContaining("counter already used");
+        // Another KID has counters of its own; the refused KID goes on above its last counter.
+        assertThat(tx.encrypt(8, 0, meta, 0, meta.length, pt, 0, pt.length, out, 0)).isPositive();
+        assertThat(tx.encrypt(7, 11, meta, 0, meta.length, pt, 0, pt.length, out, 0)).isPositive();
+        SFrameContext rx = new SFrameContext(suite, 4);
+        rx.addKey(7, base);
+        assertThat(rx.decrypt(meta, java.util.Arrays.copyOf(out, tx.overhead(7, 11) + 160))).isEqualTo(pt);
     }
 
     @Test
