@@ -55,7 +55,7 @@ final class CallWatch implements AutoCloseable {
       for (Participant p : waiting) {
         if (p.pollReady(now)) {
           waiting.remove(p);
-          if (!p.speaking() && !p.ready().isCompletedExceptionally()) {
+          if (p.measuresFirstAudio() && !p.ready().isCompletedExceptionally()) {
             recorder.ok(FIRST_AUDIO, p.askedAtMillis(), now);
           }
         }

@@ -132,16 +132,16 @@ public abstract class CloisterSimulation extends Simulation {
 
   /**
    * Joins the population's voice channel; the step ends when the member hears its first frame
-   * (a listener: recorded as "join-to-first-audio" from the moment it asked) or sends its first
-   * (a speaker). {@code toneHz}: the tone this member sends, 0 to listen muted. A failure is
-   * recorded as {@code failureName}.
+   * ({@code firstAudio}: recorded as "join-to-first-audio" from the moment it asked) or, for a
+   * speaker who may be the first in the call, sends its first. {@code toneHz}: the tone this
+   * member sends, 0 to listen muted. A failure is recorded as {@code failureName}.
    */
   protected ChainBuilder joinCall(String failureName,
-      java.util.function.ToDoubleFunction<Session> toneHz) {
+      java.util.function.ToDoubleFunction<Session> toneHz, boolean firstAudio) {
     CallWatch watch = calls();
     return exec(ClientCall.untimedAsync(failureName, recorder, pool, s -> {
       Participant p = Participant.join(member(s), population.guildId(),
-          population.voiceChannelId(), toneHz.applyAsDouble(s), watch);
+          population.voiceChannelId(), toneHz.applyAsDouble(s), firstAudio, watch);
       return p.ready().thenApply(t -> s);
     }));
   }
@@ -195,6 +195,11 @@ public abstract class CloisterSimulation extends Simulation {
       all.addAll(java.util.List.of(limits));
     }
     return all;
+  }
+
+  /** The user's arrival order from its login (from 0), or -1 when its login failed. */
+  static int index(Session s) {
+    return s.contains("index") ? s.getInt("index") : -1;
   }
 
   static Member member(Session s) {

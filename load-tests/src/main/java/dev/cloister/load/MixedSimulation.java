@@ -2,6 +2,7 @@ package dev.cloister.load;
 
 import static io.gatling.javaapi.core.CoreDsl.csv;
 import static io.gatling.javaapi.core.CoreDsl.details;
+import static io.gatling.javaapi.core.CoreDsl.doIfOrElse;
 import static io.gatling.javaapi.core.CoreDsl.during;
 import static io.gatling.javaapi.core.CoreDsl.exec;
 import static io.gatling.javaapi.core.CoreDsl.global;
@@ -13,8 +14,13 @@ import static io.gatling.javaapi.core.CoreDsl.randomSwitch;
 import static io.gatling.javaapi.core.CoreDsl.scenario;
 
 import dev.cloister.client.chat.Chat;
+import io.gatling.javaapi.core.Assertion;
+import io.gatling.javaapi.core.ChainBuilder;
 import io.gatling.javaapi.core.ScenarioBuilder;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -25,8 +31,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  * in, use the guild's invite and wait until their device is in the channel's group (the roster
  * driver proposes the Add, a member's next sync commits it or the newcomer joins by external
  * commit), then post. Every member online from the start records the delivery of every message
- * (newcomers' included) and the ones it lost. Voice is not in it: the server has no voice
- * channels to join yet.
+ * (newcomers' included) and the ones it lost.
+ *
+ * <p>Voice, beside the chat: of the members, {@code load.voice} use the guild's voice channel. The
+ * first (the host) joins once everyone is online and stays, sending a tone, until the others are
+ * done; each of the others, while it goes on chatting, joins the call every so often (after a
+ * pause of about {@code load.think}), speaks with a tone of its own for three of its chat actions,
+ * and leaves. Each such join is a "join-to-first-audio" (it hears the host at least); every
+ * participant records the audio it missed each second, and is checked as it leaves ("frames
+ * checked": no undecryptable frame once it had settled, though others came and went).
  */
 public class MixedSimulation extends CloisterSimulation {
 
@@ -37,46 +50,69 @@ public class MixedSimulation extends CloisterSimulation {
   static final int SEND_TO_DELIVERY_P99_MS = 3_000;
   static final int JOIN_P99_MS = 20_000;
   static final Duration JOIN_WAIT = Duration.ofSeconds(60);
+  /** A voice member's chat actions during one stay in the call. */
+  static final int ACTIONS_PER_CALL = 3;
+  static final double HOST_TONE_HZ = 220;
 
   private final AtomicInteger finished = new AtomicInteger();
+  private final AtomicInteger callersDone = new AtomicInteger();
+  private final AtomicBoolean hostTried = new AtomicBoolean();
 
   public MixedSimulation() {
     super("mixed", LoadSettings.fromSystemProperties().users(),
-        LoadSettings.fromSystemProperties().joins(), true);
+        LoadSettings.fromSystemProperties().joins(), true,
+        LoadSettings.fromSystemProperties().voice() > 0);
     int users = settings.users();
     int joins = settings.joins();
+    int voice = settings.voice();
     String channel = population.channelId();
     String invite = population.inviteCode();
     long thinkMs = settings.think().toMillis();
     Duration allOnline = settings.ramp().plus(READY_WAIT);
+    Duration voiceDone = settings.duration().plus(Participant.JOIN_WAIT)
+        .plus(settings.think().multipliedBy(2L * (ACTIONS_PER_CALL + 2)));
 
     ScenarioBuilder members = scenario("mixed: members")
         .feed(csv(population.members().toString()).queue())
         .exec(login(index -> index < settings.decrypting()))
         .exec(connect())
         .exec(waitUntil(() -> ledger.onlineCount() >= users, allOnline))
+        .doIf(s -> voice > 0 && index(s) == 0).then(
+            joinCall("voice join (host)", s -> HOST_TONE_HZ, false)
+            .exec(s -> {
+              hostTried.set(true);
+              return s;
+            }))
         .exec(during(settings.duration()).on(
-            pause(Duration.ofMillis(thinkMs / 2), Duration.ofMillis(thinkMs * 3 / 2)),
-            randomSwitch().on(
-                percent(20.0).then(exec(ClientCall.untimed("post", recorder, pool, s -> {
-                  member(s).post(channel);
-                  return s;
-                }))),
-                percent(50.0).then(exec(ClientCall.timed("typing (sent)", recorder, pool, s -> {
-                  member(s).gateway().typing(channel);
-                  return s;
-                }))),
-                percent(30.0).then(exec(ClientCall.timed("presence (sent)", recorder, pool, s -> {
-                  boolean idle = s.contains("idle") && s.getBoolean("idle");
-                  member(s).gateway().presence(idle ? "online" : "idle");
-                  return s.set("idle", !idle);
-                }))))))
+            doIfOrElse(s -> index(s) > 0 && index(s) < voice).then(
+                // a caller: a pause, then a stay in the call while it goes on chatting
+                pause(Duration.ofMillis(thinkMs / 2), Duration.ofMillis(thinkMs * 3 / 2))
+                .exec(waitUntil(hostTried::get, allOnline.plus(Participant.JOIN_WAIT)))
+                .exec(joinCall(CallWatch.FIRST_AUDIO, s -> VoiceJoinSimulation.FIRST_TONE_HZ
+                    + VoiceJoinSimulation.TONE_STEP_HZ * index(s), true))
+                .repeat(ACTIONS_PER_CALL).on(chatAction(channel, thinkMs))
+                .exec(checkCall())
+                .exec(leaveCall()))
+            .orElse(chatAction(channel, thinkMs))))
+        // the loop ends as soon as the duration is up (Gatling's exitASAP), maybe mid-stay
+        .doIf(s -> index(s) > 0 && index(s) < voice).then(
+            checkCall()
+            .exec(leaveCall())
+            .exec(s -> {
+              callersDone.incrementAndGet();
+              return s;
+            }))
+        // the host stays until the callers are done, so that each of their joins hears someone
+        .doIf(s -> voice > 0 && index(s) == 0).then(
+            waitUntil(() -> callersDone.get() >= voice - 1, voiceDone)
+            .exec(checkCall())
+            .exec(leaveCall()))
         .exec(s -> {
           finished.incrementAndGet();
           return s;
         })
         .exec(waitUntil(() -> finished.get() >= users + joins,
-            settings.duration().plus(JOIN_WAIT).plus(Duration.ofSeconds(30))))
+            voiceDone.plus(JOIN_WAIT).plus(Duration.ofSeconds(30))))
         .exec(pauseFor(GRACE))
         .exec(recordLost())
         .exec(close());
@@ -116,22 +152,53 @@ public class MixedSimulation extends CloisterSimulation {
           return s;
         })
         .exec(waitUntil(() -> finished.get() >= users + joins,
-            settings.duration().plus(JOIN_WAIT).plus(Duration.ofSeconds(30))))
+            voiceDone.plus(JOIN_WAIT).plus(Duration.ofSeconds(30))))
         .exec(pauseFor(GRACE))
         .exec(drainDecryptions())
         .exec(close());
 
     Duration joinWindow = settings.duration().dividedBy(2);
+    List<Assertion> limits = new ArrayList<>(List.of(
+        details("send-to-delivery").responseTime().percentile(99.0)
+            .lt(SEND_TO_DELIVERY_P99_MS),
+        details("join-to-member").responseTime().percentile(99.0).lt(JOIN_P99_MS)));
+    if (voice >= 2) { // with callers: their joins and what everyone in the call heard
+      limits.add(details(CallWatch.FIRST_AUDIO).responseTime().percentile(99.0)
+          .lt(VoiceJoinSimulation.FIRST_AUDIO_P99_MS));
+      limits.add(details(CallWatch.AUDIO_LOST).responseTime().percentile(99.0)
+          .lte(VoiceJoinSimulation.AUDIO_LOST_P99_MS));
+      limits.add(details(CallWatch.AUDIO_LOST).responseTime().mean()
+          .lte(VoiceJoinSimulation.AUDIO_LOST_MEAN_MS));
+    }
     setUp(
         members.injectOpen(rampUsers(users).during(settings.ramp())),
         newcomers.injectOpen(nothingFor(settings.ramp().plusSeconds(1)),
             rampUsers(joins).during(joinWindow.isZero() ? Duration.ofSeconds(1) : joinWindow)))
-        .assertions(withLatencyLimits(java.util.List.of(
+        .assertions(withLatencyLimits(List.of(
+            // every failure: a lost or unreadable message, a voice join that heard nothing, a
+            // frame a participant could not decrypt once in the call
             global().failedRequests().count().is(0L),
             details("send-to-delivery").failedRequests().count().is(0L),
             details("send-to-decrypted").failedRequests().count().is(0L)),
-            details("send-to-delivery").responseTime().percentile(99.0)
-                .lt(SEND_TO_DELIVERY_P99_MS),
-            details("join-to-member").responseTime().percentile(99.0).lt(JOIN_P99_MS)));
+            limits.toArray(new Assertion[0])));
+  }
+
+  /** A pause of about {@code think}, then a post (20 %), typing (50 %) or a presence change. */
+  private ChainBuilder chatAction(String channel, long thinkMs) {
+    return exec(pause(Duration.ofMillis(thinkMs / 2), Duration.ofMillis(thinkMs * 3 / 2)))
+        .exec(randomSwitch().on(
+            percent(20.0).then(exec(ClientCall.untimed("post", recorder, pool, s -> {
+              member(s).post(channel);
+              return s;
+            }))),
+            percent(50.0).then(exec(ClientCall.timed("typing (sent)", recorder, pool, s -> {
+              member(s).gateway().typing(channel);
+              return s;
+            }))),
+            percent(30.0).then(exec(ClientCall.timed("presence (sent)", recorder, pool, s -> {
+              boolean idle = s.contains("idle") && s.getBoolean("idle");
+              member(s).gateway().presence(idle ? "online" : "idle");
+              return s.set("idle", !idle);
+            })))));
   }
 }

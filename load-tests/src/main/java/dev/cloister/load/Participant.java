@@ -35,6 +35,7 @@ public final class Participant {
   private final Member member;
   private final VoiceCall call;
   private final boolean speaking;
+  private final boolean firstAudio;
   private final long askedAtMillis;
   private final long deadlineNanos;
   /** Completes when this participant hears (listener) or may send (speaker): keys and binding. */
@@ -53,23 +54,29 @@ public final class Participant {
   private long worstSecondMs;
   private boolean finished;
 
-  private Participant(Member member, VoiceCall call, boolean speaking, long askedAtMillis) {
+  private Participant(Member member, VoiceCall call, boolean speaking, boolean firstAudio,
+      long askedAtMillis) {
     this.member = member;
     this.call = call;
     this.speaking = speaking;
+    this.firstAudio = firstAudio;
     this.askedAtMillis = askedAtMillis;
     this.deadlineNanos = System.nanoTime() + JOIN_WAIT.toNanos();
   }
 
   /**
    * Asks to join {@code channelId} (blocks until the node answers with the SFU's address) and
-   * hands the participant to {@code watch}; {@link #ready()} completes when a listener hears its
-   * first frame or a speaker sends its first.
+   * hands the participant to {@code watch}; {@link #ready()} completes at its first decrypted
+   * frame ({@code firstAudio}: the join is measured to it) or, for a speaker who may be the first
+   * in the call, at its first frame sent.
    *
    * @param toneHz the tone a speaker sends; 0 for a muted listener
    */
   static Participant join(Member member, String guildId, String channelId, double toneHz,
-      CallWatch watch) throws Exception {
+      boolean firstAudio, CallWatch watch) throws Exception {
+    if (!firstAudio && toneHz <= 0) {
+      throw new IllegalArgumentException("a muted participant is ready when it hears audio");
+    }
     boolean speaking = toneHz > 0;
     AudioSource source = speaking ? ToneSource.of(toneHz) : new Silence();
     long asked = System.currentTimeMillis();
@@ -83,7 +90,7 @@ public final class Participant {
             }
           }
         }, JOIN_WAIT);
-    Participant p = new Participant(member, call, speaking, asked);
+    Participant p = new Participant(member, call, speaking, firstAudio, asked);
     self[0] = p;
     member.inCall(p);
     watch.add(p);
@@ -99,6 +106,11 @@ public final class Participant {
     return speaking;
   }
 
+  /** Whether its join is measured to its first decrypted frame ("join-to-first-audio"). */
+  public boolean measuresFirstAudio() {
+    return firstAudio;
+  }
+
   public long askedAtMillis() {
     return askedAtMillis;
   }
@@ -112,22 +124,22 @@ public final class Participant {
   }
 
   /**
-   * Watch thread, until ready: a listener is ready at its first decrypted frame, a speaker at its
-   * first frame sent (keys installed, bound). Returns true when ready or failed.
+   * Watch thread, until ready: at its first decrypted frame, or (a speaker whose join is not
+   * measured) at its first frame sent: keys installed, bound. Returns true when ready or failed.
    */
   boolean pollReady(long nowMillis) {
     if (ready.isDone()) {
       return true;
     }
     VoiceStats s = call.engine().stats();
-    if (!speaking && s.decrypted() > 0 || speaking && s.framesSent() > 0) {
+    if (firstAudio ? s.decrypted() > 0 : s.framesSent() > 0) {
       ready.complete(nowMillis);
     } else if (!call.engine().running()) {
       ready.completeExceptionally(new IllegalStateException(member.username()
           + "'s voice engine stopped: " + call.engine().problem()));
     } else if (System.nanoTime() - deadlineNanos > 0) {
-      ready.completeExceptionally(new IllegalStateException((speaking
-          ? "sent no frame " : "heard no frame ") + JOIN_WAIT + " after asking to join: epoch "
+      ready.completeExceptionally(new IllegalStateException((firstAudio
+          ? "heard no frame " : "sent no frame ") + JOIN_WAIT + " after asking to join: epoch "
           + s.epoch() + (s.bound() ? ", bound" : ", not bound to the SFU") + ", " + s.packetsIn()
           + " datagrams in, " + s.undecryptable() + " undecryptable; last notice: "
           + (lastNotice.isEmpty() ? "none" : lastNotice)));

@@ -57,8 +57,9 @@ public class VoiceJoinSimulation extends CloisterSimulation {
         .feed(csv(population.members().toString()).queue())
         .exec(login(index -> false))
         .exec(connect())
-        .doIfOrElse(s -> s.contains("index") && s.getInt("index") < speakers).then(
-            joinCall("voice join (speaker)", s -> FIRST_TONE_HZ + TONE_STEP_HZ * s.getInt("index"))
+        .doIfOrElse(s -> index(s) >= 0 && index(s) < speakers).then(
+            joinCall("voice join (speaker)", s -> FIRST_TONE_HZ + TONE_STEP_HZ * index(s),
+                false)
             .exec(s -> {
               speakersTried.incrementAndGet();
               return s;
@@ -66,7 +67,7 @@ public class VoiceJoinSimulation extends CloisterSimulation {
         .orElse(
             // Listeners join once the speakers send, so each one's first audio is its own join's.
             waitUntil(() -> speakersTried.get() >= speakers, joinWait)
-            .exec(joinCall(CallWatch.FIRST_AUDIO, s -> 0)))
+            .exec(joinCall(CallWatch.FIRST_AUDIO, s -> 0, true)))
         .exec(s -> {
           if (joinsTried.incrementAndGet() == users) {
             callEndsAtMillis = System.currentTimeMillis() + settings.duration().toMillis();

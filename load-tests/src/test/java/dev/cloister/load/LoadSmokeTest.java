@@ -78,10 +78,12 @@ class LoadSmokeTest {
   @Test
   void mixed() throws Exception {
     LoadRun.Outcome o = run("mixed", "--users", "4", "--joins", "2", "--ramp", "1s",
-        "--duration", "6s", "--think", "1s", "--decrypting", "2");
+        "--duration", "6s", "--think", "1s", "--decrypting", "2", "--voice", "3");
     assertThat(o.status()).isZero();
     assertThat(Files.readString(o.report().get())).contains("join-to-member")
         .contains("send-to-delivery")
+        // the voice channel beside the chat: a host stays, two callers come and go
+        .contains("join-to-first-audio").contains("audio lost (ms/s)").contains("frames checked")
         .contains("send-to-delivery: count of failed events is 0.0")
         .contains("send-to-decrypted: count of failed events is 0.0");
   }
