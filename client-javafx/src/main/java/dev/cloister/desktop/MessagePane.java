@@ -96,6 +96,7 @@ final class MessagePane {
     send.getStyleClass().add("primary");
     send.setTooltip(new Tooltip("Send (Enter, or Alt+S); Shift+Enter starts a new line"));
     send.setOnAction(e -> submit());
+    send.setMinWidth(Region.USE_PREF_SIZE);
     HBox.setHgrow(composer, Priority.ALWAYS);
     HBox composerRow = new HBox(8, composer, send);
     composerRow.setAlignment(Pos.CENTER);
@@ -140,6 +141,7 @@ final class MessagePane {
       list.scrollTo(items.size() - 1);
     }
     composer.requestFocus();
+    Platform.runLater(composer::requestFocus); // once the pane is in the scene
   }
 
   /** After the first read: show the newest. */

@@ -40,6 +40,7 @@ public final class ScreenshotTour {
   private final Path out;
   private Scene scene;
   private CloisterApp app;
+  private javafx.scene.control.ContextMenu shownMenu;
 
   private ScreenshotTour(Path out) {
     this.out = out;
@@ -122,6 +123,10 @@ public final class ScreenshotTour {
         .filter(m -> m.readable() && !m.sending()).count()) >= 5);
     bobOnline.typing(general);
     await(() -> text("#typing").contains("typing"));
+    fx(() -> {
+      scene.getRoot().lookup("#composer").requestFocus();
+      return null;
+    });
     Thread.sleep(800);
     shot("desktop-chat-dark.png");
 
@@ -149,6 +154,8 @@ public final class ScreenshotTour {
       return null;
     });
     await(() -> text("#safety-number").matches("(?s)[0-9 \\n]{60,}"));
+    await(() -> fx(() -> ((javafx.scene.image.ImageView) scene.getRoot().lookup("#safety-qr"))
+        .getImage() != null));
     shot("desktop-safety-number.png");
     press("#safety-verify");
     await(() -> text("#safety-status").startsWith("Verified"));
@@ -158,6 +165,46 @@ public final class ScreenshotTour {
         && !((javafx.scene.layout.VBox) find("#device-list")).getChildren().isEmpty());
     shot("desktop-devices.png");
     press("#devices-dialog-close");
+
+    // Roles: alice (the owner) made bob a moderator; his menu in the member list offers the
+    // roles she may give.
+    var mods = app.session().client.api().createRole(book.id, "Moderator",
+        java.util.List.of("MUTE_MEMBERS", "DEAFEN_MEMBERS", "MOVE_MEMBERS"));
+    app.session().client.api().assignRole(book.id, bob.account().userId(), mods.id(), true);
+    app.session().client.api().createRole(book.id, "Regulars", java.util.List.of());
+    await(() -> fx(() -> book.roles.size() >= 3 && book.members.stream().anyMatch(m ->
+        m.roles() != null && m.roles().contains(mods.id()))));
+    Thread.sleep(500);
+    fx(() -> {
+      for (Node n : scene.getRoot().lookup("#members").lookupAll(".list-cell")) {
+        if (n instanceof javafx.scene.control.ListCell<?> cell
+            && cell.getItem() instanceof dev.cloister.client.Member m
+            && m.userId().equals(bob.account().userId())) {
+          cell.getContextMenu().show(cell, javafx.geometry.Side.BOTTOM, -120, -10);
+          shownMenu = cell.getContextMenu();
+        }
+      }
+      return null;
+    });
+    Thread.sleep(500);
+    fx(() -> {
+      // the pointer over "Roles" opens its submenu, as a person's would (the display's robot)
+      for (Node n : shownMenu.getScene().getRoot().lookupAll(".menu")) {
+        var b = n.localToScreen(n.getBoundsInLocal());
+        new javafx.scene.robot.Robot().mouseMove(b.getCenterX(), b.getCenterY());
+      }
+      return null;
+    });
+    Thread.sleep(600);
+    shot("desktop-member-roles.png");
+    fx(() -> {
+      for (javafx.stage.Window w : java.util.List.copyOf(javafx.stage.Window.getWindows())) {
+        if (w instanceof javafx.stage.PopupWindow p) {
+          p.hide();
+        }
+      }
+      return null;
+    });
 
     // Voice: bob and carol talk (tones) in General; alice joins from the window.
     Channel voiceChannel = fx(() -> book.channels.stream().filter(c -> "voice".equals(c.type()))
@@ -187,6 +234,15 @@ public final class ScreenshotTour {
     await(() -> find(bobTile) != null && find(bobTile).getStyleClass().contains("speaking"));
     await(() -> text("#voice-quality").contains("connected"));
     Thread.sleep(1500);
+    // hovering bob's tile: how his stream reaches alice
+    fx(() -> {
+      Node tile = scene.getRoot().lookup(bobTile);
+      var tip = (javafx.scene.control.Tooltip) tile.getProperties().get("quality");
+      var at = tile.localToScreen(tile.getBoundsInLocal());
+      tip.show(tile, at.getMinX() + 40, at.getMaxY() - 6);
+      return null;
+    });
+    Thread.sleep(900);
     shot("desktop-voice.png");
     press("#voice-leave");
     bobCalls.call.close();
@@ -268,7 +324,7 @@ public final class ScreenshotTour {
 
   private void shot(String name) throws Exception {
     Thread.sleep(400); // let layout and CSS settle
-    var image = fx(() -> scene.snapshot(null));
+    var image = fx(() -> withPopups(scene.snapshot(null)));
     Path file = out.resolve(name);
     try {
       ImageIO.write(SwingFXUtils.fromFXImage(image, null), "png", file.toFile());
@@ -276,6 +332,42 @@ public final class ScreenshotTour {
       throw new IOException("cannot write " + file, e);
     }
     System.out.println("screenshot: " + file);
+  }
+
+  /**
+   * The window's snapshot with the menus and tooltips showing over it drawn in (a scene's
+   * snapshot leaves out its popups, which are windows of their own).
+   */
+  private javafx.scene.image.WritableImage withPopups(javafx.scene.image.WritableImage base) {
+    var w = scene.getWindow();
+    var pixels = base.getPixelWriter();
+    var under = base.getPixelReader();
+    for (javafx.stage.Window win : javafx.stage.Window.getWindows()) {
+      if (!(win instanceof javafx.stage.PopupWindow) || !win.isShowing()) {
+        continue;
+      }
+      var params = new javafx.scene.SnapshotParameters();
+      params.setFill(javafx.scene.paint.Color.TRANSPARENT);
+      var popup = win.getScene().getRoot().snapshot(params, null);
+      int ox = (int) Math.round(win.getX() + win.getScene().getX() - w.getX() - scene.getX());
+      int oy = (int) Math.round(win.getY() + win.getScene().getY() - w.getY() - scene.getY());
+      var over = popup.getPixelReader();
+      for (int y = 0; y < popup.getHeight(); y++) {
+        for (int x = 0; x < popup.getWidth(); x++) {
+          int tx = ox + x;
+          int ty = oy + y;
+          if (tx < 0 || ty < 0 || tx >= base.getWidth() || ty >= base.getHeight()) {
+            continue;
+          }
+          javafx.scene.paint.Color top = over.getColor(x, y);
+          if (top.getOpacity() > 0) {
+            pixels.setColor(tx, ty, under.getColor(tx, ty).interpolate(
+                top.deriveColor(0, 1, 1, 1 / Math.max(top.getOpacity(), 1e-6)), top.getOpacity()));
+          }
+        }
+      }
+    }
+    return base;
   }
 
   private static void await(Callable<Boolean> condition) throws Exception {
