@@ -121,6 +121,7 @@ public final class SelectiveForwardingUnit implements AutoCloseable {
             out.put("ioWorkers", t.workers());
             out.put("transport", t.usesEpoll() ? "epoll" : "nio");
             out.putAll(MediaCounters.sum(t.counters()));
+            out.put("forwardedByWorker", t.counters().stream().map(c -> c.get(MediaCounters.Kind.FORWARDED)).toList());
         }
         if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
             out.put("processCpuMillis", os.getProcessCpuTime() / 1_000_000L); // CPU used by this JVM, all threads

@@ -185,6 +185,39 @@ class SfuIntegrationTest {
     }
 
     @Test
+    void aLargeConferencesFanOutIsSplitOverTheWorkersAndReachesEveryListenerOnceInOrder() throws Exception {
+        // 70 endpoints: above the size (64) from which one packet's fan-out is cut into a slice per worker.
+        List<TestClient> members = new ArrayList<>();
+        for (int i = 0; i < 70; i++) {
+            members.add(joinAndBind("large", "m" + i));
+        }
+        TestClient speaker = members.get(0);
+        talk(levels(speaker, 10), 300); // becomes a speaker
+        JsonNode before = control.stats().get("forwardedByWorker");
+        int first = speaker.sentRtp.size();
+        talk(levels(speaker, 10), 200);
+        List<byte[]> sent = speaker.sentRtp.subList(first, speaker.sentRtp.size());
+        assertThat(sent).hasSizeGreaterThan(5);
+        Thread.sleep(150); // everything forwarded is queued in the listeners' sockets by now
+        for (TestClient listener : members.subList(1, members.size())) {
+            List<byte[]> got = listener.receiveFor(30);
+            // Exactly the speaker's packets (a few from before the window), the window's ones each once, in order.
+            assertThat(got).as("what %s heard", listener.allocation.endpointId())
+                    .usingElementComparator(Arrays::compare).isSubsetOf(speaker.sentRtp);
+            List<byte[]> window = got.stream().filter(g -> sent.stream().anyMatch(x -> Arrays.equals(x, g))).toList();
+            assertThat(window).as("what %s heard while measured", listener.allocation.endpointId())
+                    .usingElementComparator(Arrays::compare).containsExactlyElementsOf(sent);
+        }
+        assertThat(speaker.receiveFor(50)).as("no echo").isEmpty();
+        JsonNode after = control.stats().get("forwardedByWorker");
+        assertThat(after.size()).isEqualTo(2);
+        for (int w = 0; w < 2; w++) {
+            assertThat(after.get(w).asLong() - before.get(w).asLong())
+                    .as("copies sent by worker %d", w).isGreaterThanOrEqualTo(sent.size() * 30L);
+        }
+    }
+
+    @Test
     void hysteresisKeepsSpeakersUntilSomeoneIsClearlyLouder() throws Exception {
         TestClient a = joinAndBind("hyst", "a");
         TestClient b = joinAndBind("hyst", "b");

@@ -61,8 +61,10 @@ public final class UdpTransport implements AutoCloseable {
             InternetProtocolFamily family = address instanceof Inet4Address
                     ? InternetProtocolFamily.IPv4 : InternetProtocolFamily.IPv6;
             int boundPort = port;
+            MediaHandler[] handlers = new MediaHandler[workers];
             for (int i = 0; i < workers; i++) {
                 MediaCounters c = new MediaCounters();
+                handlers[i] = new MediaHandler(registry, i, c);
                 Bootstrap b = new Bootstrap()
                         .group(group)
                         .channelFactory(factory(epoll, family))
@@ -71,7 +73,7 @@ public final class UdpTransport implements AutoCloseable {
                         .option(ChannelOption.RCVBUF_ALLOCATOR,
                                 new FixedRecvByteBufAllocator(MediaHandler.MAX_DATAGRAM * DATAGRAMS_PER_READ))
                         .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
-                        .handler(new MediaHandler(registry, i, c));
+                        .handler(handlers[i]);
                 if (epoll) {
                     b.option(EpollChannelOption.SO_REUSEPORT, true)
                             .option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MediaHandler.MAX_DATAGRAM);
@@ -80,6 +82,9 @@ public final class UdpTransport implements AutoCloseable {
                 boundPort = ((InetSocketAddress) ch.localAddress()).getPort();
                 transport.channels.add(ch);
                 transport.counters.add(c);
+            }
+            for (MediaHandler h : handlers) {
+                h.workers(handlers);
             }
             log.info("SFU media on udp {}:{} ({} x {})", host, boundPort, workers, epoll ? "epoll" : "nio");
             return transport;
