@@ -126,7 +126,7 @@ final class MainView {
     members.setId("members");
     members.getStyleClass().add("members");
     members.setCellFactory(v -> new MemberCell());
-    members.setOnKeyPressed(this::memberKeys);
+    ListMenus.openOnKey(members, 24);
     members.setPrefWidth(220);
     Label membersTitle = new Label("MEMBERS");
     membersTitle.getStyleClass().add("field-label");
@@ -138,6 +138,7 @@ final class MainView {
     layout.setLeft(new HBox(railBox, channelBox));
     layout.setRight(memberBox);
     root.getChildren().addAll(layout, overlay.layer());
+    overlay.covers(layout);
     root.getStyleClass().add("main");
     root.sceneProperty().addListener((o, a, scene) -> {
       if (scene != null && a == null) {
@@ -472,24 +473,6 @@ final class MainView {
         }
       }
       return menu.getItems().isEmpty() ? null : menu;
-    }
-  }
-
-  /** The keyboard's way to a member's menu: Enter, the menu key or Shift+F10 on the list. */
-  private void memberKeys(javafx.scene.input.KeyEvent e) {
-    boolean open = e.getCode() == javafx.scene.input.KeyCode.ENTER
-        || e.getCode() == javafx.scene.input.KeyCode.CONTEXT_MENU
-        || (e.getCode() == javafx.scene.input.KeyCode.F10 && e.isShiftDown());
-    Member m = members.getSelectionModel().getSelectedItem();
-    if (!open || m == null) {
-      return;
-    }
-    e.consume();
-    for (Node n : members.lookupAll(".list-cell")) {
-      if (n instanceof MemberCell cell && cell.getItem() == m && cell.getContextMenu() != null) {
-        cell.getContextMenu().show(cell, javafx.geometry.Side.BOTTOM, 24, 0);
-        return;
-      }
     }
   }
 

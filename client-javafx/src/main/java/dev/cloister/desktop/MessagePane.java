@@ -103,7 +103,7 @@ final class MessagePane {
     composerRow.getStyleClass().add("composer-row");
     VBox composerBox = new VBox(composerRow);
     composerBox.getStyleClass().add("composer-box");
-    list.setOnKeyPressed(this::listKeys);
+    ListMenus.openOnKey(list, 40); // Enter on a message: edit, pin, delete, copy
     root.getChildren().addAll(list, typing, problem, editing, composerBox);
     root.getStyleClass().add("message-pane");
     list.skinProperty().addListener((o, a, b) -> Platform.runLater(this::watchScroll));
@@ -148,23 +148,6 @@ final class MessagePane {
   void scrollToEnd() {
     if (!list.getItems().isEmpty()) {
       list.scrollTo(list.getItems().size() - 1);
-    }
-  }
-
-  /** Enter, the menu key or Shift+F10 on a message opens its menu (edit, pin, delete, copy). */
-  private void listKeys(KeyEvent e) {
-    boolean open = e.getCode() == KeyCode.ENTER || e.getCode() == KeyCode.CONTEXT_MENU
-        || (e.getCode() == KeyCode.F10 && e.isShiftDown());
-    MessageItem m = list.getSelectionModel().getSelectedItem();
-    if (!open || m == null) {
-      return;
-    }
-    e.consume();
-    for (Node n : list.lookupAll(".list-cell")) {
-      if (n instanceof MessageCell cell && cell.getItem() == m && cell.getContextMenu() != null) {
-        cell.getContextMenu().show(cell, javafx.geometry.Side.BOTTOM, 40, 0);
-        return;
-      }
     }
   }
 

@@ -18,6 +18,8 @@ import javafx.scene.layout.VBox;
 final class Overlay {
 
   private final StackPane layer = new StackPane();
+  /** What the card covers: inert while it shows, so Tab stays inside the card. */
+  private Node behind;
 
   Overlay() {
     layer.getStyleClass().add("overlay");
@@ -36,6 +38,11 @@ final class Overlay {
 
   Node layer() {
     return layer;
+  }
+
+  /** The window's content under the card (disabled while a card shows). */
+  void covers(Node content) {
+    behind = content;
   }
 
   /** Shows a card with a title, its content and a Close button. */
@@ -58,11 +65,34 @@ final class Overlay {
     card.setMaxSize(460, Region.USE_PREF_SIZE);
     layer.getChildren().setAll(card);
     layer.setVisible(true);
+    if (behind != null) {
+      behind.setDisable(true);
+    }
+    // the keyboard starts in the card: its first control that takes focus
+    javafx.application.Platform.runLater(() -> card.lookupAll("*").stream()
+        .filter(n -> n.isFocusTraversable() && !n.isDisabled() && n.isVisible()).findFirst()
+        .ifPresent(n -> {
+          if (card.getScene() != null && !isInside(card.getScene().getFocusOwner(), card)) {
+            n.requestFocus();
+          }
+        }));
     return card;
   }
 
   void close() {
     layer.setVisible(false);
     layer.getChildren().clear();
+    if (behind != null) {
+      behind.setDisable(false);
+    }
+  }
+
+  private static boolean isInside(Node n, Node parent) {
+    for (Node at = n; at != null; at = at.getParent()) {
+      if (at == parent) {
+        return true;
+      }
+    }
+    return false;
   }
 }

@@ -86,6 +86,11 @@ final class Session implements AutoCloseable {
   final ObservableSet<String> speaking = FXCollections.observableSet();
   /** Whose SSRC is whose in the call this device is in (from SPEAKING), for per-person quality. */
   private final Map<Long, String> ssrcs = new HashMap<>();
+  /**
+   * While this device waits to be in its call's MLS group, the call's own word for it (shown in
+   * the voice pane rather than as a notice: it is a state, not news); empty once keys arrive.
+   */
+  final StringProperty voiceWaiting = new SimpleStringProperty("");
   /** The call this device is in, if any. */
   final ObjectProperty<VoiceCall> call = new SimpleObjectProperty<>();
   /** The safety numbers verified on this device. */
@@ -260,7 +265,19 @@ final class Session implements AutoCloseable {
             source, sink, new VoiceCall.Listener() {
               @Override
               public void notice(String text) {
-                Platform.runLater(() -> notices.add(text));
+                Platform.runLater(() -> {
+                  if (text.startsWith("not in the call's keys yet")) {
+                    voiceWaiting.set("Waiting for the call's keys: " + text.substring(
+                        text.indexOf(':') + 1).strip());
+                  } else {
+                    notices.add(text);
+                  }
+                });
+              }
+
+              @Override
+              public void epoch(long epoch, int members) {
+                Platform.runLater(() -> voiceWaiting.set(""));
               }
             }, java.time.Duration.ofSeconds(20));
       } catch (Exception | Error e) {
@@ -279,6 +296,7 @@ final class Session implements AutoCloseable {
     call.set(null);
     speaking.clear();
     ssrcs.clear();
+    voiceWaiting.set("");
     if (c != null) {
       voiceWork.run(() -> {
         c.close();

@@ -79,6 +79,13 @@ final class VoicePane {
     status.setId("voice-status");
     status.getStyleClass().add("muted");
     status.setWrapText(true);
+    Label waiting = new Label();
+    waiting.setId("voice-waiting");
+    waiting.getStyleClass().add("fine-print");
+    waiting.setWrapText(true);
+    waiting.textProperty().bind(session.voiceWaiting);
+    waiting.visibleProperty().bind(session.voiceWaiting.isNotEmpty());
+    waiting.managedProperty().bind(waiting.visibleProperty());
     quality.setId("voice-quality");
     quality.getStyleClass().add("fine-print");
     join.setId("voice-join");
@@ -149,7 +156,7 @@ final class VoicePane {
     HBox talk = new HBox(8, lvl, level, levelText, ptt, pttKeyButton, pttState);
     talk.setAlignment(Pos.CENTER_LEFT);
     VBox.setVgrow(tiles, Priority.ALWAYS);
-    root.getChildren().addAll(status, tiles, controls, talk, devices, quality);
+    root.getChildren().addAll(status, waiting, tiles, controls, talk, devices, quality);
     root.getStyleClass().add("voice-pane");
     root.setId("voice-pane");
     session.voice.addListener((MapChangeListener<String, Session.VoiceMember>) c -> refresh());

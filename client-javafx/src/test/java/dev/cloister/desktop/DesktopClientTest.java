@@ -188,27 +188,9 @@ class DesktopClientTest {
     // speak, then leaves.
     Channel voiceChannel = fx(() -> book.channels.stream().filter(c -> "voice".equals(c.type()))
         .findFirst().orElseThrow());
-    AtomicReference<VoiceCall> bobCall = new AtomicReference<>();
-    GatewayClient bobGateway = bob.gateway(d -> {
-      VoiceCall c = bobCall.get();
-      if (c != null) {
-        c.onDispatch(d);
-      }
-    });
-    try (bobGateway) {
-      bobGateway.awaitReady(WAIT);
-      bobCall.set(VoiceCall.join(bob, bobGateway, book.id, voiceChannel.id(), false,
-          VoiceConfig.defaults(), ToneSource.of(440), new CapturingSink(1),
-          new VoiceCall.Listener() {}, WAIT));
-      robot.interact(() -> robot.lookup("#channels").<Channel>queryListView().getSelectionModel()
-          .select(voiceChannel));
+    try (BobInCall bobCall = new BobInCall(voiceChannel)) {
       String bobTile = "#voice-tile-" + bob.account().userId();
       String aliceTile = "#voice-tile-" + fx(() -> app.session().me);
-      await("bob's tile", () -> robot.lookup(bobTile).tryQuery().isPresent());
-      robot.interact(() -> {
-        robot.lookup("#voice-input").<String>queryComboBox().setValue(VoiceDevices.TEST_TONE);
-        robot.lookup("#voice-output").<String>queryComboBox().setValue(VoiceDevices.NO_OUTPUT);
-      });
       robot.clickOn("#voice-join");
       await("alice in the call", () -> robot.lookup("#voice-leave").query().isVisible()
           && robot.lookup(aliceTile).tryQuery().isPresent());
@@ -216,7 +198,6 @@ class DesktopClientTest {
           .contains("speaking"));
       robot.clickOn("#voice-leave");
       await("alice out of the call", () -> robot.lookup(aliceTile).tryQuery().isEmpty());
-      bobCall.get().close();
     }
 
     // Bob's own guild: a message sent before alice joins reads as such; later ones read.
@@ -386,26 +367,8 @@ class DesktopClientTest {
     String bobId = bob.account().userId();
     Channel voiceChannel = fx(() -> book.channels.stream().filter(c -> "voice".equals(c.type()))
         .findFirst().orElseThrow());
-    AtomicReference<VoiceCall> bobCall = new AtomicReference<>();
-    GatewayClient bobGateway = bob.gateway(d -> {
-      VoiceCall c = bobCall.get();
-      if (c != null) {
-        c.onDispatch(d);
-      }
-    });
-    try (bobGateway) {
-      bobGateway.awaitReady(WAIT);
-      bobCall.set(VoiceCall.join(bob, bobGateway, book.id, voiceChannel.id(), false,
-          VoiceConfig.defaults(), ToneSource.of(440), new CapturingSink(1),
-          new VoiceCall.Listener() {}, WAIT));
-      robot.interact(() -> robot.lookup("#channels").<Channel>queryListView().getSelectionModel()
-          .select(voiceChannel));
+    try (BobInCall bobCall = new BobInCall(voiceChannel)) {
       String bobTile = "#voice-tile-" + bobId;
-      await("bob's tile", () -> robot.lookup(bobTile).tryQuery().isPresent());
-      robot.interact(() -> {
-        robot.lookup("#voice-input").<String>queryComboBox().setValue(VoiceDevices.TEST_TONE);
-        robot.lookup("#voice-output").<String>queryComboBox().setValue(VoiceDevices.NO_OUTPUT);
-      });
       // push-to-talk on before joining: alice joins silent
       robot.clickOn("#voice-ptt");
       awaitText("#voice-ptt-state", "Hold F8 to talk");
@@ -470,9 +433,56 @@ class DesktopClientTest {
       await("bob undeafened", () -> !voiceState(session, bobId).deaf());
       robot.clickOn("#voice-mod-disconnect-" + bobId);
       await("bob out of the call", () -> robot.lookup(bobTile).tryQuery().isEmpty());
-      robot.clickOn("#voice-leave");
-      await("alice out of the call", () -> robot.lookup("#voice-tile-" + me).tryQuery().isEmpty());
-      bobCall.get().close();
+
+      // Now bob, given MOVE_MEMBERS, disconnects alice: the window leaves the call and says why.
+      CloisterApi aliceApi = session.client.api();
+      var movers = aliceApi.createRole(book.id, "Movers", List.of("MOVE_MEMBERS"));
+      aliceApi.assignRole(book.id, bobId, movers.id(), true);
+      bob.api().disconnectVoice(voiceChannel.id(), me);
+      await("alice out of the call", () -> robot.lookup("#voice-tile-" + me).tryQuery().isEmpty()
+          && session.call.get() == null && robot.lookup("#voice-join").query().isVisible());
+      await("told why", () -> session.notices.stream()
+          .anyMatch(n -> n.contains("A moderator disconnected you")));
+    }
+  }
+
+  /**
+   * Bob (client-core) in a voice channel of Book Club with a 440 Hz tone, and the window showing
+   * that channel with his tile, its input the test tone and no output.
+   */
+  private final class BobInCall implements AutoCloseable {
+    private final AtomicReference<VoiceCall> call = new AtomicReference<>();
+    private final GatewayClient gateway;
+
+    BobInCall(Channel voiceChannel) throws Exception {
+      gateway = bob.gateway(d -> {
+        VoiceCall c = call.get();
+        if (c != null) {
+          c.onDispatch(d);
+        }
+      });
+      gateway.awaitReady(WAIT);
+      call.set(VoiceCall.join(bob, gateway, book.id, voiceChannel.id(), false,
+          VoiceConfig.defaults(), ToneSource.of(440), new CapturingSink(1),
+          new VoiceCall.Listener() {}, WAIT));
+      robot.interact(() -> robot.lookup("#channels").<Channel>queryListView().getSelectionModel()
+          .select(voiceChannel));
+      String bobTile = "#voice-tile-" + bob.account().userId();
+      await("bob's tile", () -> robot.lookup(bobTile).tryQuery().isPresent());
+      robot.interact(() -> {
+        robot.lookup("#voice-input").<String>queryComboBox().setValue(VoiceDevices.TEST_TONE);
+        robot.lookup("#voice-output").<String>queryComboBox().setValue(VoiceDevices.NO_OUTPUT);
+      });
+    }
+
+    @Override
+    public void close() throws Exception {
+      try (gateway) {
+        VoiceCall c = call.get();
+        if (c != null) {
+          c.close();
+        }
+      }
     }
   }
 
