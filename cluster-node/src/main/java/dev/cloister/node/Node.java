@@ -31,6 +31,7 @@ import dev.cloister.node.gateway.GatewaySession;
 import dev.cloister.node.gateway.GatewaySettings;
 import dev.cloister.node.http.ApiContext;
 import dev.cloister.node.http.ApiRoutes;
+import dev.cloister.node.http.ConnectionGuard;
 import dev.cloister.node.limits.TokenBuckets;
 import dev.cloister.node.metrics.DatabaseSampler;
 import dev.cloister.node.metrics.HttpMetrics;
@@ -290,9 +291,14 @@ public final class Node {
           TokenBuckets.of(cloister.getConfig("rate-limits.gateway-connects-per-ip")),
           new GatewayRoute(system, ClusterSharding.get(system), apiContext, tokens,
               gatewaySettings), system, dsKey.publicKey());
-      ServerBinding binding = Http.get(system)
-          .newServerAt(cloister.getString("http.host"), cloister.getInt("http.port"))
-          .bind(HttpMetrics.timed(api.route().seal().handler(system)))
+      ConnectionGuard guard = new ConnectionGuard(new ConnectionGuard.Settings(
+          config.getInt("pekko.http.server.max-connections"),
+          cloister.getInt("http.max-connections-per-client"),
+          cloister.getDuration("http.first-request-timeout")));
+      ServerBinding binding = guard.bind(Http.get(system)
+              .newServerAt(cloister.getString("http.host"), cloister.getInt("http.port")),
+          HttpMetrics.timed(api.route().seal().handler(system)),
+          org.apache.pekko.stream.Materializer.matFromSystem(system))
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
 
       CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
