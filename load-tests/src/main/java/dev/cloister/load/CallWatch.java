@@ -18,6 +18,8 @@ final class CallWatch implements AutoCloseable {
   /** Per participant and second: lost frames × 20 ms (0 when it missed nothing). */
   static final String AUDIO_LOST = "audio lost (ms/s)";
   static final String FIRST_AUDIO = "join-to-first-audio";
+  /** -Dload.voice-trace=true: every participant's engine counters, each second, to stderr. */
+  static final boolean TRACE = Boolean.getBoolean("load.voice-trace");
 
   private final Recorder recorder;
   private final Queue<Participant> waiting = new ConcurrentLinkedQueue<>();
@@ -64,6 +66,9 @@ final class CallWatch implements AutoCloseable {
         nextSecond = now + 1000;
         for (Participant p : inCall) {
           p.sampleSecond(recorder, now);
+          if (TRACE) {
+            Population.say("trace %s", p.trace());
+          }
         }
       }
     } catch (RuntimeException e) {

@@ -138,11 +138,12 @@ public final class Participant {
       ready.completeExceptionally(new IllegalStateException(member.username()
           + "'s voice engine stopped: " + call.engine().problem()));
     } else if (System.nanoTime() - deadlineNanos > 0) {
+      // The SDK's last notice first: Gatling keeps only the start of a long error message.
       ready.completeExceptionally(new IllegalStateException((firstAudio
-          ? "heard no frame " : "sent no frame ") + JOIN_WAIT + " after asking to join: epoch "
-          + s.epoch() + (s.bound() ? ", bound" : ", not bound to the SFU") + ", " + s.packetsIn()
-          + " datagrams in, " + s.undecryptable() + " undecryptable; last notice: "
-          + (lastNotice.isEmpty() ? "none" : lastNotice)));
+          ? "heard nothing in " : "sent nothing in ") + JOIN_WAIT.toSeconds() + " s: "
+          + (lastNotice.isEmpty() ? "" : lastNotice + "; ") + "epoch " + s.epoch()
+          + (s.bound() ? ", bound" : ", not bound to the SFU") + ", " + s.packetsIn()
+          + " datagrams in, " + s.undecryptable() + " undecryptable"));
     }
     return ready.isDone();
   }
@@ -236,6 +237,22 @@ public final class Participant {
         now.unknownKey() - from.unknownKey(), now.heldExpired() - from.heldExpired(),
         now.heldThenDecrypted() - from.heldThenDecrypted(), now.framesSent(),
         now.tickOverruns(), worstSecondMs, problem);
+  }
+
+  /** One line of its engine's counters (the voice trace). */
+  String trace() {
+    VoiceStats s = call.engine().stats();
+    StringBuilder sb = new StringBuilder(member.username()).append(speaking ? " speaker" : "")
+        .append(" epoch ").append(s.epoch()).append(s.bound() ? "" : " unbound")
+        .append(" sent ").append(s.framesSent()).append(" in ").append(s.packetsIn())
+        .append(" decrypted ").append(s.decrypted()).append(" unknownKey ").append(s.unknownKey())
+        .append(" heldExpired ").append(s.heldExpired()).append(" heldThenDecrypted ")
+        .append(s.heldThenDecrypted()).append(" overruns ").append(s.tickOverruns());
+    for (VoiceStats.Stream st : s.streams()) {
+      sb.append(" [leaf ").append(st.senderIndex()).append(' ').append(st.received()).append('/')
+          .append(st.expected()).append(']');
+    }
+    return sb.toString();
   }
 
   /** Leaves the call (the server frees the endpoint and removes the device from the group). */
