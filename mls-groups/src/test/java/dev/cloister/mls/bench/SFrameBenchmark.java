@@ -2,6 +2,7 @@ package dev.cloister.mls.bench;
 
 import dev.cloister.mls.sframe.SFrameCipherSuite;
 import dev.cloister.mls.sframe.SFrameContext;
+import java.io.IOException;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -25,6 +26,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.profile.GCProfiler;
+import org.openjdk.jmh.profile.LinuxPerfNormProfiler;
 import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
@@ -42,7 +44,8 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  *   <li>{@code decrypt}: {@link SFrameContext#decrypt} of frames sealed ahead (header, key lookup,
  *       replay window, open).</li>
  * </ul>
- * {@code main} runs all of them with JMH's gc profiler and prints a table with the ratios:
+ * {@code main} runs all of them with JMH's gc profiler (and perf's task-clock per op, where perf works) and
+ * prints a table with the ratios:
  * {@code mvn -B -q -pl mls-groups -am install -DskipTests && mvn -B -q -pl mls-groups -Pbench test-compile exec:exec
  * -Dbench.main=dev.cloister.mls.bench.SFrameBenchmark} (add {@code -Dbench.args=AES_128_GCM_SHA256_128} for one suite).
  * Plain JMH works too: {@code -Dbench.args="SFrameBenchmark -prof gc"}.
@@ -143,6 +146,16 @@ public class SFrameBenchmark {
         return m;
     }
 
+    private static boolean perfWorks() {
+        try {
+            Process p = new ProcessBuilder("perf", "stat", "-e", "task-clock", "true").redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor() == 0;
+        } catch (IOException | InterruptedException e) {
+            return false;
+        }
+    }
+
     public static void main(String[] args) throws RunnerException {
         List<String> suites = new ArrayList<>();
         for (String a : args) {
@@ -155,6 +168,12 @@ public class SFrameBenchmark {
         ChainedOptionsBuilder opts = new OptionsBuilder()
                 .include(SFrameBenchmark.class.getName() + "\\.")
                 .addProfiler(GCProfiler.class);
+        // CPU time per op (perf's task-clock over the forked JVM, divided by ops): on a machine shared with
+        // other builds, wall-clock ns/op mostly measure the run queue; CPU ns/op do not.
+        boolean perf = perfWorks();
+        if (perf) {
+            opts.addProfiler(LinuxPerfNormProfiler.class, "events=task-clock");
+        }
         if (!suites.isEmpty()) {
             opts.param("suite", suites.toArray(new String[0]));
         }
@@ -165,7 +184,9 @@ public class SFrameBenchmark {
             String suite = r.getParams().getParam("suite");
             String bench = r.getParams().getBenchmark();
             int col = bench.endsWith(".ceiling") ? 0 : bench.endsWith(".encrypt") ? 1 : 2;
-            double[] row = rows.computeIfAbsent(suite, k -> new double[9]);
+            double[] row = rows.computeIfAbsent(suite, k -> new double[12]);
+            Result cpu = r.getSecondaryResults().get("task-clock");
+            row[9 + col] = cpu == null ? Double.NaN : cpu.getScore() * 1e6; // perf reports msec
             row[col] = r.getPrimaryResult().getScore();
             row[6 + col] = r.getBenchmarkResults().stream()
                     .flatMap(b -> b.getIterationResults().stream())
@@ -176,13 +197,18 @@ public class SFrameBenchmark {
         System.out.println();
         System.out.println("SFrame, 160-byte frame, 12-byte metadata; ns/op and B/op (JMH gc profiler), one run, "
                 + Runtime.getRuntime().availableProcessors() + " cores");
-        System.out.println("mean of the measured iterations (best iteration in brackets: the machine is shared)");
-        System.out.printf("%-28s %17s %17s %17s %9s %9s %7s %7s %7s%n", "suite", "ceiling ns", "encrypt ns",
-                "decrypt ns", "enc/ceil", "dec/ceil", "B ceil", "B enc", "B dec");
+        System.out.println("wall: mean of the measured iterations [best iteration]; cpu: perf task-clock of the benchmark JVM per op"
+                + (perf ? "" : " (perf unavailable: no cpu columns)") + "; ratios on cpu ns when present, else on wall");
+        System.out.printf("%-28s %17s %17s %17s %8s %8s %8s %8s %8s %7s %7s %7s%n", "suite", "ceiling wall ns",
+                "encrypt wall ns", "decrypt wall ns", "ceil cpu", "enc cpu", "dec cpu", "enc/ceil", "dec/ceil",
+                "B ceil", "B enc", "B dec");
         for (Map.Entry<String, double[]> e : rows.entrySet()) {
             double[] v = e.getValue();
-            System.out.printf("%-28s %8.1f [%6.1f] %8.1f [%6.1f] %8.1f [%6.1f] %8.2fx %8.2fx %7.1f %7.1f %7.1f%n",
-                    e.getKey(), v[0], v[6], v[1], v[7], v[2], v[8], v[1] / v[0], v[2] / v[0], v[3], v[4], v[5]);
+            boolean cpu = !Double.isNaN(v[9]) && !Double.isNaN(v[10]) && !Double.isNaN(v[11]);
+            double c = cpu ? v[9] : v[0];
+            System.out.printf("%-28s %8.1f [%6.1f] %8.1f [%6.1f] %8.1f [%6.1f] %8.1f %8.1f %8.1f %7.2fx %7.2fx %7.1f %7.1f %7.1f%n",
+                    e.getKey(), v[0], v[6], v[1], v[7], v[2], v[8], v[9], v[10], v[11],
+                    (cpu ? v[10] : v[1]) / c, (cpu ? v[11] : v[2]) / c, v[3], v[4], v[5]);
         }
     }
 }
