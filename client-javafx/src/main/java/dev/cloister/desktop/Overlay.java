@@ -20,6 +20,8 @@ final class Overlay {
   private final StackPane layer = new StackPane();
   /** What the card covers: inert while it shows, so Tab stays inside the card. */
   private Node behind;
+  /** Where the focus was when the card opened: it goes back there when the card closes. */
+  private Node focusBefore;
 
   Overlay() {
     layer.getStyleClass().add("overlay");
@@ -63,6 +65,9 @@ final class Overlay {
     card.getStyleClass().add("dialog");
     card.setPadding(new Insets(22));
     card.setMaxSize(460, Region.USE_PREF_SIZE);
+    if (!layer.isVisible() && layer.getScene() != null) {
+      focusBefore = layer.getScene().getFocusOwner();
+    }
     layer.getChildren().setAll(card);
     layer.setVisible(true);
     if (behind != null) {
@@ -84,6 +89,11 @@ final class Overlay {
     layer.getChildren().clear();
     if (behind != null) {
       behind.setDisable(false);
+    }
+    Node back = focusBefore;
+    focusBefore = null;
+    if (back != null && back.getScene() != null && !back.isDisabled()) {
+      back.requestFocus();
     }
   }
 
