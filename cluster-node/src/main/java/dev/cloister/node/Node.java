@@ -182,6 +182,8 @@ public final class Node {
     if (!seeds.isEmpty()) {
       db.put("pekko.cluster.seed-nodes", Arrays.stream(seeds.split(",")).map(String::strip).toList());
     }
+    db.put("pekko.cluster.roles", NodeIdGuard.roles(base.getStringList("pekko.cluster.roles"),
+        cloister.getInt("node-id")));
     Config config = ConfigFactory.parseMap(db).withFallback(base).resolve();
 
     String discovery = cloister.getString("cluster.discovery");
@@ -228,6 +230,9 @@ public final class Node {
           : seeds.isEmpty() ? "Cluster: formed a one-node cluster as {}"
           : "Cluster: joined through the seed nodes as {}", cluster.selfMember().address());
       system.systemActorOf(ClusterMembershipLog.create(), "membership-log", Props.empty());
+      NodeIdGuard.checkUnique(cluster, cloister.getInt("node-id"));
+      system.systemActorOf(NodeIdGuard.create(cloister.getInt("node-id")), "node-id-guard",
+          Props.empty());
 
       JdbcProjection.createTablesIfNotExists(() -> new DataSourceSession(database.dataSource()), system)
           .toCompletableFuture().get(30, TimeUnit.SECONDS);

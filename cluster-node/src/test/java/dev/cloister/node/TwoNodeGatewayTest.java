@@ -5,6 +5,7 @@ import static dev.cloister.node.GatewayEndToEndTest.post;
 import static dev.cloister.node.GatewayEndToEndTest.user;
 import static dev.cloister.node.NodeEndToEndTest.b64;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
@@ -100,6 +101,20 @@ class TwoNodeGatewayTest {
           assertThat(live.get("s").asLong()).isEqualTo(expected++);
         } while (!live.at("/d/id").asText().equals(after));
       }
+
+      // A third node given B's node id is refused: it would make the same message ids as B.
+      Path dirC = Files.createTempDirectory("cloister-node-c");
+      String dbUrl = a.databaseUrl();
+      try {
+        assertThatThrownBy(() -> Node.start(node(dirC, TestNodes.freePort(),
+            TestNodes.freePort(), 2, tokenKey, Map.of("cloister.db.url", dbUrl,
+                "cloister.cluster.seed-nodes", "pekko://cloister@127.0.0.1:" + artA))))
+            .hasMessageContaining("cloister.node-id 2 (CLOISTER_NODE_ID) is already the id of "
+                + "cluster member pekko://cloister@127.0.0.1:");
+      } finally {
+        TestNodes.delete(dirC);
+      }
+      assertThat(post(apiA, general, "after the refused node", alice)).isNotEmpty();
     } finally {
       if (b != null) {
         b.stop();
