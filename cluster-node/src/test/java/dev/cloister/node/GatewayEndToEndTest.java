@@ -84,6 +84,57 @@ class GatewayEndToEndTest {
     return MlsTestDevice.b64(author.device().encrypt(channelId, text));
   }
 
+  /**
+   * Pub-sub may lose a guild event; the gateway's copy reloads on the next gap. A member kicked in
+   * an event the copy missed must lose the guild on that reload, not keep hearing it. (The missed
+   * event is made here by publishing a fake event into the guild's topic first, so that the
+   * copy takes the real kick's sequence number as already seen.)
+   */
+  @Test
+  void aMemberKickedInAnEventTheGatewayMissedLosesTheGuildOnItsNextReload() throws Exception {
+    User alice = user(api, "alice");
+    User bob = user(api, "bob");
+    JsonNode g = guild(api, alice, bob);
+    String guildId = g.get("id").asText();
+    var sharding = org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding.get(
+        node.system());
+    try (GatewayClient b = GatewayClient.identify(port, bob.token())) {
+      b.ready();
+      long seq = sharding.entityRefFor(dev.cloister.guild.Guild.ENTITY_KEY, guildId)
+          .<dev.cloister.guild.Guild.Replica>ask(dev.cloister.guild.Guild.GetReplica::new,
+              WAIT).toCompletableFuture().get().seqNr();
+      var topic = node.system().systemActorOf(org.apache.pekko.actor.typed.pubsub.Topic.create(
+          dev.cloister.guild.GuildFeed.Item.class, dev.cloister.guild.GuildFeed.topicName(guildId)),
+          "test-feed-" + guildId, org.apache.pekko.actor.typed.Props.empty());
+      // The copy takes a fake event as seq + 1 (retried until the topics have found each other).
+      JsonNode update = null;
+      for (int i = 0; i < 50 && update == null; i++) {
+        topic.tell(org.apache.pekko.actor.typed.pubsub.Topic.publish(
+            new dev.cloister.guild.GuildFeed.GuildChanged(guildId, seq + 1,
+                new dev.cloister.guild.Guild.NicknameChanged(alice.id(), "fake"))));
+        try {
+          update = b.until(f -> "GUILD_MEMBER_UPDATE".equals(f.path("t").asText()),
+              Duration.ofMillis(200));
+        } catch (AssertionError notYet) {
+          // published before the test's topic knew the node's
+        }
+      }
+      assertThat(update).as("the copy took the fake event").isNotNull();
+      // The real kick is seq + 1 too: the copy has "seen" it and passes it over.
+      assertThat(api.call("DELETE", "/api/v1/guilds/" + guildId + "/members/" + bob.id(), null,
+          alice.token()).status()).isEqualTo(204);
+      // A later event with a gap makes the copy reload; the real state no longer has bob.
+      topic.tell(org.apache.pekko.actor.typed.pubsub.Topic.publish(
+          new dev.cloister.guild.GuildFeed.GuildChanged(guildId, seq + 3,
+              new dev.cloister.guild.Guild.NicknameChanged(alice.id(), "fake 2"))));
+      JsonNode deleted = b.dispatch("GUILD_DELETE", WAIT);
+      assertThat(deleted.at("/d/id").asText()).isEqualTo(guildId);
+      // A real event (seq + 2) lets the copy catch up with the gap it was shown.
+      assertThat(api.call("PATCH", "/api/v1/guilds/" + guildId, "{\"name\":\"Renamed\"}",
+          alice.token()).status()).isEqualTo(200);
+    }
+  }
+
   @Test
   void twoUsersSeeEachOthersMessagesTypingAndPresence() throws Exception {
     User alice = user(api, "alice");

@@ -233,9 +233,13 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
   private Behavior<Command> onLoaded(Loaded m) {
     loading = false;
     Guild.Replica r = m.replica();
+    Guild.State before = state;
     if (r.seqNr() >= seqNr) {
       state = r.state();
       seqNr = r.seqNr();
+    }
+    if (before != null && state != before) {
+      reconcile(before, state);
     }
     for (VoiceChannel.Participants p : m.voice()) {
       VoiceTrack t = voice.computeIfAbsent(p.channelId(), c -> new VoiceTrack());
@@ -255,6 +259,26 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     pendingRegistrations.clear();
     waiting.forEach(this::onRegister);
     return this;
+  }
+
+  /**
+   * A reload (after a gap in the feed) may bring changes this copy never heard of: members who
+   * left or were removed lose the guild on their sessions here, and everyone's channel visibility
+   * is diffed, as if the missed events had come one by one.
+   */
+  private void reconcile(Guild.State before, Guild.State after) {
+    Set<String> gone = new LinkedHashSet<>();
+    sessions.values().forEach(user -> {
+      if (!after.members().containsKey(user)) {
+        gone.add(user);
+      }
+    });
+    for (String user : gone) {
+      removeMember(user);
+      toAll("GUILD_MEMBER_REMOVE", Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+          .put("userId", user)));
+    }
+    visibilityChanges(before, after, null);
   }
 
   private Behavior<Command> onRegister(Register r) {
