@@ -540,12 +540,18 @@ class DesktopClientTest {
 
   /** Waits for a decrypted message with this text, shown in the open channel's list. */
   private void awaitMessage(String channelId, String text) throws Exception {
-    await("message '" + text + "'", () -> {
-      @SuppressWarnings("unchecked")
-      ListView<MessageItem> list = robot.lookup("#messages").queryAs(ListView.class);
-      return list.getItems() == app.session().messages(channelId) && list.getItems().stream()
-          .anyMatch(m -> text.equals(m.text()) && !m.sending());
-    });
+    try {
+      await("message '" + text + "'", () -> {
+        @SuppressWarnings("unchecked")
+        ListView<MessageItem> list = robot.lookup("#messages").queryAs(ListView.class);
+        return list.getItems() == app.session().messages(channelId) && list.getItems().stream()
+            .anyMatch(m -> text.equals(m.text()) && !m.sending());
+      });
+    } catch (AssertionError e) {
+      // say what the window had instead, and what it was told
+      throw new AssertionError(e.getMessage() + "; the channel shows " + items(channelId)
+          + "; notices " + fx(() -> List.copyOf(app.session().notices)), e);
+    }
   }
 
   // ---- helpers ----
