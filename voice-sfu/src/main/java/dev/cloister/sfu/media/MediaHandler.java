@@ -189,6 +189,8 @@ final class MediaHandler extends ChannelInboundHandlerAdapter {
                         ByteBuf content, int length, long now) {
         Channel channel = ctx.channel();
         int sent = 0;
+        content.retain();
+        ForwardedDatagram.Shared shared = pool.share(content);
         for (int i = start; i < end; i++) {
             Endpoint to = members[i];
             if (to == from) {
@@ -202,11 +204,11 @@ final class MediaHandler extends ChannelInboundHandlerAdapter {
                 counters.increment(Kind.DROPPED_BACKPRESSURE);
                 continue;
             }
-            content.retain();
-            ctx.write(pool.acquire(content, target), ctx.voidPromise());
+            ctx.write(pool.acquire(shared, target), ctx.voidPromise());
             to.forwarded().add(worker, length);
             sent++;
         }
+        shared.release();
         counters.add(Kind.FORWARDED, sent);
     }
 
