@@ -119,7 +119,7 @@ final class JsonBody {
 
   byte[] hex(String field, int maxBytes) {
     String text = string(field);
-    if (text.isEmpty() || text.length() > maxBytes * 2 + 2) {
+    if (text.isEmpty() || text.length() > maxBytes * 2) {
       throw ApiError.badRequest("field '" + field + "' must be 1 to " + maxBytes + " bytes of hex");
     }
     String even = text.length() % 2 == 0 ? text : "0" + text;
