@@ -229,7 +229,8 @@ public final class Participant {
       problem = member.username() + " heard audio but never had a whole second without an "
           + "undecryptable frame (" + now.undecryptable() + " in all, unknown key "
           + now.unknownKey() + ", held too long " + now.heldExpired() + ")";
-    } else if (speaking && now.framesSent() == 0) {
+    } else if (speaking && now.framesSent() == 0 && !ready.isCompletedExceptionally()) {
+      // (a join that failed is a KO already)
       problem = member.username() + " was to speak but sent no frame";
     }
     return new Tally(now.decrypted() > 0, settledAt != null, speaking, expected, lost,
