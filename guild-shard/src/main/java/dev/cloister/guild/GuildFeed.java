@@ -3,7 +3,14 @@ package dev.cloister.guild;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import dev.cloister.guild.channel.TextChannel;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -32,8 +39,14 @@ public final class GuildFeed {
 
   private static final GuildFeed NONE = new GuildFeed(null);
 
+  /** A guild's topic actor here stops after this long unused and without a local subscriber. */
+  static final Duration IDLE = Duration.ofMinutes(10);
+
   private final ActorSystem<?> system;
   private final Map<String, ActorRef<Topic.Command<Item>>> topics = new ConcurrentHashMap<>();
+  /** When each guild's topic here was last asked for ({@code System.nanoTime}). */
+  private final Map<String, Long> lastUsed = new ConcurrentHashMap<>();
+  private final AtomicLong incarnations = new AtomicLong();
   private volatile ActorRef<Topic.Command<MemberAdded>> memberships;
 
   private GuildFeed(ActorSystem<?> system) {
@@ -45,8 +58,16 @@ public final class GuildFeed {
     return NONE;
   }
 
+  /**
+   * The node's feed. Every minute it stops the topic actors of guilds that nobody here published
+   * to or subscribed to for {@link #IDLE} and that have no subscriber here: without that, a node
+   * would keep one actor for every guild whose entities ever lived on it.
+   */
   public static GuildFeed of(ActorSystem<?> system) {
-    return new GuildFeed(system);
+    GuildFeed feed = new GuildFeed(system);
+    system.scheduler().scheduleWithFixedDelay(Duration.ofMinutes(1), Duration.ofMinutes(1),
+        () -> feed.sweep(IDLE), system.executionContext());
+    return feed;
   }
 
   public static String topicName(String guildId) {
@@ -165,13 +186,55 @@ public final class GuildFeed {
     }
   }
 
-  /** The node's topic actor of one guild, started on first use. */
+  /**
+   * The node's topic actor of one guild, started on first use (again after a sweep stopped it:
+   * a subscriber should watch it and subscribe again when it stops).
+   */
   public ActorRef<Topic.Command<Item>> topic(String guildId) {
     if (system == null) {
       throw new IllegalStateException("this feed publishes nothing");
     }
+    lastUsed.put(guildId, System.nanoTime());
     return topics.computeIfAbsent(guildId, g -> system.systemActorOf(
-        Topic.create(Item.class, topicName(g)), "guild-feed-" + g, Props.empty()));
+        Topic.create(Item.class, topicName(g)),
+        "guild-feed-" + g + "-" + incarnations.incrementAndGet(), Props.empty()));
+  }
+
+  /** Guild topic actors on this node now. */
+  public int topicCount() {
+    return topics.size();
+  }
+
+  /**
+   * Stops the topic actors of guilds unused here for {@code idle} that have no local subscriber;
+   * completes with how many it stopped. A publish racing the stop is lost, as pub-sub may lose
+   * any (a gateway copy reloads on the gap it leaves).
+   */
+  public CompletionStage<Integer> sweep(Duration idle) {
+    List<CompletableFuture<Boolean>> stopped = new ArrayList<>();
+    long now = System.nanoTime();
+    topics.forEach((guildId, ref) -> {
+      Long used = lastUsed.get(guildId);
+      if (used != null && now - used < idle.toNanos()) {
+        return;
+      }
+      stopped.add(AskPattern.<Topic.Command<Item>, Topic.TopicStats>ask(ref,
+              Topic::getTopicStats, Duration.ofSeconds(5), system.scheduler())
+          .toCompletableFuture()
+          .thenApply(stats -> {
+            Long again = lastUsed.get(guildId);
+            boolean idleStill = again == null || System.nanoTime() - again >= idle.toNanos();
+            if (stats.localSubscriberCount() > 0 || !idleStill || !topics.remove(guildId, ref)) {
+              return false;
+            }
+            lastUsed.remove(guildId, again);
+            Adapter.toClassic(system).stop(Adapter.toClassic(ref));
+            return true;
+          })
+          .exceptionally(e -> false));
+    });
+    return CompletableFuture.allOf(stopped.toArray(CompletableFuture[]::new))
+        .thenApply(x -> (int) stopped.stream().filter(CompletableFuture::join).count());
   }
 
   public ActorRef<Topic.Command<MemberAdded>> memberships() {

@@ -8,6 +8,11 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
 import org.apache.pekko.serialization.Serializers;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.pubsub.Topic;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
@@ -49,5 +54,51 @@ class GuildFeedTest {
     assertThat(roundTrip(presence)).isEqualTo(presence);
     var joined = new GuildFeed.MemberAdded("1", "u");
     assertThat(roundTrip(joined)).isEqualTo(joined);
+    var moved = new GuildFeed.VoiceServerMoved("1", "2", "u", "s", "v2.1", "v2.1",
+        new dev.cloister.guild.voice.VoiceChannel.Endpoint("u.x", 7, "ufrag", "pwd", "10.0.0.1",
+            50000, 1));
+    assertThat(roundTrip(moved)).isEqualTo(moved);
+  }
+
+  /**
+   * A node does not keep a topic actor for every guild that ever published on it: idle ones
+   * without a local subscriber stop, those with one stay, and a stopped one comes back on use.
+   */
+  @Test
+  void idleTopicsWithoutSubscribersStopAndComeBackOnUse() throws Exception {
+    GuildFeed feed = GuildFeed.of(KIT.system());
+    TestProbe<GuildFeed.Item> listener = KIT.createTestProbe();
+    feed.publish(new GuildFeed.TypingStarted("10", "c", "u", 1)); // nobody listens here
+    feed.topic("11").tell(Topic.subscribe(listener.ref()));
+    ActorRef<Topic.Command<GuildFeed.Item>> first = feed.topic("10");
+    assertThat(feed.topicCount()).isEqualTo(2);
+    // Subscribing is asynchronous: sweep until the one idle topic is gone (bounded).
+    int stopped = 0;
+    for (int i = 0; i < 50 && stopped == 0; i++) {
+      stopped = feed.sweep(Duration.ZERO).toCompletableFuture().get(5, TimeUnit.SECONDS);
+    }
+    assertThat(stopped).isEqualTo(1);
+    assertThat(feed.topicCount()).isEqualTo(1);
+    TestProbe<Object> watcher = KIT.createTestProbe();
+    watcher.expectTerminated(first, Duration.ofSeconds(5));
+    // Used again: a fresh actor that delivers.
+    TestProbe<GuildFeed.Item> late = KIT.createTestProbe();
+    ActorRef<Topic.Command<GuildFeed.Item>> again = feed.topic("10");
+    assertThat(again).isNotEqualTo(first);
+    again.tell(Topic.subscribe(late.ref()));
+    GuildFeed.Item item = new GuildFeed.TypingStarted("10", "c", "u", 2);
+    GuildFeed.Item got = null;
+    for (int i = 0; i < 50 && got == null; i++) {
+      feed.publish(item); // until the new subscription has registered
+      try {
+        got = late.receiveMessage(Duration.ofMillis(100));
+      } catch (AssertionError notYet) {
+        // published before the subscription took
+      }
+    }
+    assertThat(got).isEqualTo(item);
+    // A topic with a subscriber here stays however idle.
+    assertThat(feed.sweep(Duration.ZERO).toCompletableFuture().get(5, TimeUnit.SECONDS))
+        .isZero();
   }
 }

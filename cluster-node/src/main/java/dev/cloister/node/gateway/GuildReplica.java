@@ -81,6 +81,9 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
 
   private record Settled() implements Command {}
 
+  /** The guild's topic actor on this node stopped (the feed's sweep of idle topics). */
+  private record TopicStopped() implements Command {}
+
   private record SessionGone(ActorRef<GatewaySession.Command> session) implements Command {}
 
   private record CheckIdle() implements Command {}
@@ -129,7 +132,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     this.settings = settings;
     this.parent = parent;
     this.feedAdapter = ctx.messageAdapter(GuildFeed.Item.class, FromFeed::new);
-    feed.topic(guildId).tell(Topic.subscribe(feedAdapter));
+    subscribe();
     load();
     settled = !org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).state().getMembers()
         .iterator().hasNext() || countMembers(ctx) <= 1;
@@ -224,8 +227,27 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
           }
           return this;
         })
+        .onMessage(TopicStopped.class, m -> {
+          if (org.apache.pekko.actor.CoordinatedShutdown.get(getContext().getSystem())
+              .getShutdownReason().isPresent()) {
+            return this; // the node is stopping, its topics with it
+          }
+          // The node's feed stopped the topic as idle while this copy was subscribing: subscribe
+          // to its new one, and reload for whatever went by meanwhile.
+          subscribe();
+          if (!loading) {
+            load();
+          }
+          return this;
+        })
         .onMessage(Stop.class, m -> Behaviors.stopped())
         .build();
+  }
+
+  private void subscribe() {
+    ActorRef<Topic.Command<GuildFeed.Item>> topic = feed.topic(guildId);
+    topic.tell(Topic.subscribe(feedAdapter));
+    getContext().watchWith(topic, new TopicStopped());
   }
 
   // ---- state ----
