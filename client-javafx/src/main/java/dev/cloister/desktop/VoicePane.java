@@ -220,7 +220,7 @@ final class VoicePane {
       e.consume();
       deafen.setSelected(!deafen.isSelected());
       deafen.getOnAction().handle(null);
-    } else if (ptt.isSelected() && e.getCode() == pttKey) {
+    } else if (ptt.isSelected() && e.getCode() == pttKey && !typedInto(e)) {
       e.consume();
       if (!pttHeld) {
         pttHeld = true;
@@ -235,6 +235,17 @@ final class VoicePane {
       pttHeld = false;
       applyMute();
     }
+  }
+
+  /**
+   * Whether the key is text going into a text field: a letter, digit or space chosen as the
+   * push-to-talk key still types there (F8, the default, never does).
+   */
+  private static boolean typedInto(KeyEvent e) {
+    boolean text = e.getCode().isLetterKey() || e.getCode().isDigitKey()
+        || e.getCode().isWhitespaceKey();
+    return text && e.getSource() instanceof Scene scene
+        && scene.getFocusOwner() instanceof javafx.scene.control.TextInputControl;
   }
 
   private KeyCode keyFromPrefs() {

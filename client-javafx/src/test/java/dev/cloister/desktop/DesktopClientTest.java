@@ -420,19 +420,19 @@ class DesktopClientTest {
 
       // The owner's moderator controls on bob's tile (never on her own).
       assertThat(fx(() -> robot.lookup("#voice-mod-mute-" + me).query().isVisible())).isFalse();
-      robot.clickOn("#voice-mod-mute-" + bobId);
-      await("bob server muted", () -> voiceState(session, bobId).mute());
+      moderatorClick("#voice-mod-mute-" + bobId, "bob server muted",
+          () -> voiceState(session, bobId).mute());
       awaitText("#voice-mod-mute-" + bobId, "Unmute");
       await("his tile says so", () -> robot.lookup(bobTile).lookup(".fine-print").queryAll()
           .stream().anyMatch(n -> n instanceof Label l && l.getText().contains("server muted")));
-      robot.clickOn("#voice-mod-mute-" + bobId);
-      await("bob unmuted", () -> !voiceState(session, bobId).mute());
-      robot.clickOn("#voice-mod-deafen-" + bobId);
-      await("bob server deafened", () -> voiceState(session, bobId).deaf());
-      robot.clickOn("#voice-mod-deafen-" + bobId);
-      await("bob undeafened", () -> !voiceState(session, bobId).deaf());
-      robot.clickOn("#voice-mod-disconnect-" + bobId);
-      await("bob out of the call", () -> robot.lookup(bobTile).tryQuery().isEmpty());
+      moderatorClick("#voice-mod-mute-" + bobId, "bob unmuted",
+          () -> !voiceState(session, bobId).mute());
+      moderatorClick("#voice-mod-deafen-" + bobId, "bob server deafened",
+          () -> voiceState(session, bobId).deaf());
+      moderatorClick("#voice-mod-deafen-" + bobId, "bob undeafened",
+          () -> !voiceState(session, bobId).deaf());
+      moderatorClick("#voice-mod-disconnect-" + bobId, "bob out of the call",
+          () -> robot.lookup(bobTile).tryQuery().isEmpty());
 
       // Now bob, given MOVE_MEMBERS, disconnects alice: the window leaves the call and says why.
       CloisterApi aliceApi = session.client.api();
@@ -483,6 +483,19 @@ class DesktopClientTest {
           c.close();
         }
       }
+    }
+  }
+
+  /** Clicks a moderator's control on a tile and waits for its effect; says what it saw if not. */
+  private void moderatorClick(String button, String effect, Callable<Boolean> done)
+      throws Exception {
+    robot.clickOn(button);
+    try {
+      await(effect, done);
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + "; the voice pane says '" + fx(() ->
+          robot.lookup("#voice-status").queryAs(Label.class).getText()) + "', voice states "
+          + fx(() -> List.copyOf(app.session().voice.values())), e);
     }
   }
 
