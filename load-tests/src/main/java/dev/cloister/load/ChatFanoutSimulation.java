@@ -50,7 +50,7 @@ public class ChatFanoutSimulation extends CloisterSimulation {
         .doIfOrElse(s -> s.getInt("index") < posters).then(
             during(settings.duration()).on(pace(interval).exec(
                 ClientCall.untimed("post", recorder, pool, s -> {
-                  member(s).post(channel);
+                  loggedIn(s).post(channel);
                   return s;
                 })))
             .exec(s -> {

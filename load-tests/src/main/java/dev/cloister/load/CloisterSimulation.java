@@ -84,7 +84,7 @@ public abstract class CloisterSimulation extends Simulation {
   /** Connects the gateway and waits for ready (measured from the WebSocket upgrade). */
   protected ChainBuilder connect() {
     return exec(ClientCall.timed("connect-to-ready", recorder, pool, s -> {
-      member(s).connect(READY_WAIT);
+      loggedIn(s).connect(READY_WAIT);
       ledger.online();
       return s;
     }));
@@ -103,7 +103,8 @@ public abstract class CloisterSimulation extends Simulation {
    */
   protected static ChainBuilder drainDecryptions() {
     return exec(s -> s.set("waitUntil", System.nanoTime() + DECRYPT_DRAIN.toNanos()))
-        .asLongAs(s -> !member(s).decryptionsDone() && System.nanoTime() < s.getLong("waitUntil"))
+        .asLongAs(s -> s.contains(MEMBER) && !member(s).decryptionsDone()
+            && System.nanoTime() < s.getLong("waitUntil"))
         .on(pause(Duration.ofMillis(100)));
   }
 
@@ -114,7 +115,7 @@ public abstract class CloisterSimulation extends Simulation {
   protected ChainBuilder recordLost() {
     return drainDecryptions()
         .exec(ClientCall.timed("deliveries checked", recorder, pool, s -> {
-      int lost = member(s).recordLost(0, Long.MAX_VALUE);
+      int lost = loggedIn(s).recordLost(0, Long.MAX_VALUE);
       if (lost > 0) {
         throw new IllegalStateException(lost + " messages lost by " + member(s).username());
       }
@@ -140,7 +141,7 @@ public abstract class CloisterSimulation extends Simulation {
       java.util.function.ToDoubleFunction<Session> toneHz, boolean firstAudio) {
     CallWatch watch = calls();
     return exec(ClientCall.untimedAsync(failureName, recorder, pool, s -> {
-      Participant p = Participant.join(member(s), population.guildId(),
+      Participant p = Participant.join(loggedIn(s), population.guildId(),
           population.voiceChannelId(), toneHz.applyAsDouble(s), firstAudio, watch);
       return p.ready().thenApply(t -> s);
     }));
@@ -204,6 +205,15 @@ public abstract class CloisterSimulation extends Simulation {
 
   static Member member(Session s) {
     return (Member) s.get(MEMBER);
+  }
+
+  /** The user's member, for a step that needs a session: says so when its login failed. */
+  static Member loggedIn(Session s) {
+    Member m = member(s);
+    if (m == null) {
+      throw new IllegalStateException("not logged in (its login failed, see \"login\")");
+    }
+    return m;
   }
 
   protected static ChainBuilder pauseFor(Duration d) {

@@ -32,7 +32,7 @@ public class ConnectStormSimulation extends CloisterSimulation {
         .exec(connect())
         .exec(pauseFor(settings.duration()))
         .exec(ClientCall.timed("session held", recorder, pool, s -> {
-          Member m = member(s);
+          Member m = loggedIn(s);
           if (!m.connected() || m.disconnects() > 0) {
             throw new IllegalStateException(m.username() + "'s session dropped "
                 + m.disconnects() + " times; last: " + m.lastProblem());

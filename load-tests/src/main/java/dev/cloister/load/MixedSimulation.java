@@ -121,12 +121,14 @@ public class MixedSimulation extends CloisterSimulation {
         .feed(csv(population.newcomers().toString()).queue())
         .exec(login(index -> true))
         .exec(s -> {
-          member(s).notMemberYet(); // nothing before its join is its to read
+          if (s.contains(MEMBER)) {
+            member(s).notMemberYet(); // nothing before its join is its to read
+          }
           return s;
         })
         .exec(connect())
         .exec(ClientCall.timed("join-to-member", recorder, pool, s -> {
-          Member m = member(s);
+          Member m = loggedIn(s);
           m.client().api().useInvite(invite);
           Chat chat = m.client().chat();
           long deadline = System.nanoTime() + JOIN_WAIT.toNanos();
@@ -144,7 +146,7 @@ public class MixedSimulation extends CloisterSimulation {
           }
         }))
         .exec(ClientCall.untimed("post", recorder, pool, s -> {
-          member(s).post(channel);
+          loggedIn(s).post(channel);
           return s;
         }))
         .exec(s -> {
@@ -188,16 +190,16 @@ public class MixedSimulation extends CloisterSimulation {
     return exec(pause(Duration.ofMillis(thinkMs / 2), Duration.ofMillis(thinkMs * 3 / 2)))
         .exec(randomSwitch().on(
             percent(20.0).then(exec(ClientCall.untimed("post", recorder, pool, s -> {
-              member(s).post(channel);
+              loggedIn(s).post(channel);
               return s;
             }))),
             percent(50.0).then(exec(ClientCall.timed("typing (sent)", recorder, pool, s -> {
-              member(s).gateway().typing(channel);
+              loggedIn(s).gateway().typing(channel);
               return s;
             }))),
             percent(30.0).then(exec(ClientCall.timed("presence (sent)", recorder, pool, s -> {
               boolean idle = s.contains("idle") && s.getBoolean("idle");
-              member(s).gateway().presence(idle ? "online" : "idle");
+              loggedIn(s).gateway().presence(idle ? "online" : "idle");
               return s.set("idle", !idle);
             })))));
   }
