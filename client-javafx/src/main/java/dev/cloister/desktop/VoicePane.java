@@ -426,6 +426,9 @@ final class VoicePane {
       modDeafen.setId("voice-mod-deafen-" + userId);
       modDisconnect.setId("voice-mod-disconnect-" + userId);
       modDisconnect.getStyleClass().add("danger");
+      modMute.setTooltip(new Tooltip());
+      modDeafen.setTooltip(new Tooltip());
+      modDisconnect.setTooltip(new Tooltip());
       tip.setShowDelay(Duration.millis(250));
       tip.setShowDuration(Duration.INDEFINITE);
       tip.setId("voice-quality-" + userId);
@@ -472,12 +475,12 @@ final class VoicePane {
       show(modDisconnect, mayMove);
       show(mod, mayMute || mayDeafen || mayMove);
       modMute.setText(v.mute() ? "Unmute" : "Mute");
-      modMute.setTooltip(new Tooltip((v.mute() ? "Let " : "Stop ") + who
-          + (v.mute() ? " speak in this call again" : " speaking in this call (server mute)")));
+      modMute.getTooltip().setText((v.mute() ? "Let " : "Stop ") + who
+          + (v.mute() ? " speak in this call again" : " speaking in this call (server mute)"));
       modDeafen.setText(v.deaf() ? "Undeafen" : "Deafen");
-      modDeafen.setTooltip(new Tooltip(v.deaf() ? "Let " + who + " hear the call again"
-          : "Stop " + who + " hearing this call (server deafen)"));
-      modDisconnect.setTooltip(new Tooltip("Take " + who + " out of this call"));
+      modDeafen.getTooltip().setText(v.deaf() ? "Let " + who + " hear the call again"
+          : "Stop " + who + " hearing this call (server deafen)");
+      modDisconnect.getTooltip().setText("Take " + who + " out of this call");
     }
 
     private void moderate(Runnable change) {
