@@ -55,13 +55,13 @@ public final class Participant {
   private boolean finished;
 
   private Participant(Member member, VoiceCall call, boolean speaking, boolean firstAudio,
-      long askedAtMillis) {
+      long askedAtMillis, long askedAtNanos) {
     this.member = member;
     this.call = call;
     this.speaking = speaking;
     this.firstAudio = firstAudio;
     this.askedAtMillis = askedAtMillis;
-    this.deadlineNanos = System.nanoTime() + JOIN_WAIT.toNanos();
+    this.deadlineNanos = askedAtNanos + JOIN_WAIT.toNanos();
   }
 
   /**
@@ -80,6 +80,7 @@ public final class Participant {
     boolean speaking = toneHz > 0;
     AudioSource source = speaking ? ToneSource.of(toneHz) : new Silence();
     long asked = System.currentTimeMillis();
+    long askedNanos = System.nanoTime();
     Participant[] self = new Participant[1];
     VoiceCall call = VoiceCall.join(member.client(), member.gateway(), guildId, channelId,
         !speaking, CONFIG, source, new Discard(), new VoiceCall.Listener() {
@@ -90,7 +91,8 @@ public final class Participant {
             }
           }
         }, JOIN_WAIT);
-    Participant p = new Participant(member, call, speaking, firstAudio, asked);
+    Participant p = new Participant(member, call, speaking, firstAudio, asked,
+        askedNanos);
     self[0] = p;
     member.inCall(p);
     watch.add(p);
