@@ -238,7 +238,7 @@ public final class VoiceCall implements AutoCloseable {
       return;
     }
     try (HomeLock lock = client.profile().lock()) {
-      GroupSync.Result r = sync.sync(groupId, NO_MESSAGES);
+      GroupSync.Result r = sync.sync(groupId, epochs);
       if (r.member()) {
         install(r.session());
         if (rekeyDue(r.session()) && sync.commitNow(r.session())) {
@@ -290,15 +290,28 @@ public final class VoiceCall implements AutoCloseable {
     return s.members().keySet().stream().allMatch(leaf -> leaf >= me);
   }
 
-  private static final GroupSync.Messages NO_MESSAGES = new GroupSync.Messages() {
+  /**
+   * A call's group carries no chat messages; what the sync tells it is each epoch it passes
+   * through ({@code openHeld} comes before each commit is applied). Every one is installed, not
+   * only the last: in a burst of commits a slower member may still send under one in the middle,
+   * and its key must be here for the grace period.
+   */
+  private final GroupSync.Messages epochs = new GroupSync.Messages() {
     @Override
     public void beforeCommits(GroupSession session) {
-      // a call's group carries no chat messages
+      // no messages to fetch
     }
 
     @Override
     public void openHeld(GroupSession session) {
-      // nothing held
+      if (session.joined()) {
+        try {
+          install(session);
+        } catch (MlsGroupException e) {
+          listener.notice("could not take the call's keys of epoch " + session.epoch() + ": "
+              + e.getMessage());
+        }
+      }
     }
   };
 

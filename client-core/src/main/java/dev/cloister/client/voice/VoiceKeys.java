@@ -8,9 +8,10 @@ import dev.cloister.mls.sframe.SFrameHeader;
 /**
  * The SFrame keys of one voice group on this device, per MLS epoch ({@link MlsSFrameKeys}: the
  * RFC 9605 section 5.2 KID layout, E = 8 epoch bits, S = 16 sender bits). Frames are sent under
- * the newest epoch; the one before keeps decrypting for a grace period so frames in flight across
- * a commit still open, and then it is forgotten, so a member removed at that commit can neither
- * read nor be heard beyond it. Installing an epoch again is a no-op: it must not restart the
+ * the newest epoch; each one before keeps decrypting for a grace period from when it was replaced,
+ * so frames in flight across a commit still open (also across a burst of commits, where a slower
+ * member may still send under an epoch in the middle of it), and then it is forgotten, so a member
+ * removed at a commit can neither read nor be heard beyond the grace. Installing an epoch again is a no-op: it must not restart the
  * sender's counter (AES-GCM would then reuse nonces).
  *
  * <p>Used by the engine's media thread only: not thread-safe.
@@ -21,12 +22,16 @@ final class VoiceKeys {
   /** A frame up to this many epochs ahead of ours is held for its key rather than refused. */
   private static final int LOOKAHEAD_EPOCHS = 4;
 
-  private final MlsSFrameKeys keys = new MlsSFrameKeys(MlsSuite.SFRAME, EPOCH_BITS, 16, 2, 1024);
+  /** Replaced epochs kept through their grace at most (a burst of commits faster than that). */
+  private static final int MAX_PREVIOUS = 8;
+
+  private final MlsSFrameKeys keys =
+      new MlsSFrameKeys(MlsSuite.SFRAME, EPOCH_BITS, 16, MAX_PREVIOUS + 1, 1024);
   private final SFrameHeader header = new SFrameHeader();
   private final long graceNanos;
   private VoiceEpoch current;
-  private long previousEpoch = -1;
-  private long previousDropsAt;
+  /** Replaced epochs in their grace, oldest first: {epoch, when its grace ends}. */
+  private final java.util.ArrayDeque<long[]> previous = new java.util.ArrayDeque<>();
 
   VoiceKeys(long graceNanos) {
     this.graceNanos = graceNanos;
@@ -36,7 +41,7 @@ final class VoiceKeys {
   enum Installed { NEW, SAME }
 
   /**
-   * Makes {@code e} the sending epoch and keeps the one before for the grace period.
+   * Makes {@code e} the sending epoch and keeps the one it replaces for the grace period.
    *
    * @throws IllegalArgumentException the epoch is older than the current one, or the same epoch
    *     comes with another key (two views of one epoch: a forked group state)
@@ -53,11 +58,12 @@ final class VoiceKeys {
         throw new IllegalArgumentException("epoch " + e.epoch() + " is older than the current epoch " + current.epoch());
       }
     }
-    if (previousEpoch >= 0) {
-      keys.dropEpoch(previousEpoch); // a second rekey inside the grace window ends the older grace at once
+    if (current != null) {
+      previous.addLast(new long[] {current.epoch(), nowNanos + graceNanos});
+      while (previous.size() > MAX_PREVIOUS) {
+        keys.dropEpoch(previous.removeFirst()[0]);
+      }
     }
-    previousEpoch = current == null ? -1 : current.epoch();
-    previousDropsAt = nowNanos + graceNanos;
     keys.installEpoch(e.epoch(), e.baseKey());
     current = e;
     if (graceNanos == 0) {
@@ -66,11 +72,10 @@ final class VoiceKeys {
     return Installed.NEW;
   }
 
-  /** Ends the previous epoch's grace once it is over. */
+  /** Forgets the replaced epochs whose grace is over. */
   void expire(long nowNanos) {
-    if (previousEpoch >= 0 && nowNanos - previousDropsAt >= 0) {
-      keys.dropEpoch(previousEpoch);
-      previousEpoch = -1;
+    while (!previous.isEmpty() && nowNanos - previous.peekFirst()[1] >= 0) {
+      keys.dropEpoch(previous.removeFirst()[0]);
     }
   }
 
@@ -78,9 +83,9 @@ final class VoiceKeys {
     return current;
   }
 
-  /** The previous epoch while its grace lasts, else -1. */
+  /** The epoch last replaced while its grace lasts, else -1. */
   long previousEpoch() {
-    return previousEpoch;
+    return previous.isEmpty() ? -1 : previous.peekLast()[0];
   }
 
   /**

@@ -49,6 +49,30 @@ class VoiceKeysTest {
     assertThat(bob.mayBeAhead(frame, 0, late)).as("epoch 5 is behind bob, not ahead").isFalse();
   }
 
+  /**
+   * A burst of commits (joins arriving one after another): bob passes through epochs 6, 7 and 8
+   * at once while alice, slower, still sends under 6. Every epoch bob passed keeps its grace from
+   * when it was replaced, not only the last one.
+   */
+  @Test
+  void everyEpochOfABurstOpensThroughItsGrace() {
+    VoiceKeys alice = new VoiceKeys(300 * MS);
+    VoiceKeys bob = new VoiceKeys(300 * MS);
+    alice.install(epoch(5, 0), 0);
+    bob.install(epoch(5, 1), 0);
+    alice.install(epoch(6, 0), 1000 * MS);
+    bob.install(epoch(6, 1), 1000 * MS);
+    bob.install(epoch(7, 1), 1001 * MS);
+    bob.install(epoch(8, 1), 1002 * MS);
+    int atSix = seal(alice);
+    bob.expire(1250 * MS);
+    assertThat(open(bob, atSix)).as("epoch 6, two commits behind bob").isEqualTo(opus.length);
+    int late = seal(alice);
+    bob.expire(1400 * MS);
+    assertThat(bob.previousEpoch()).isEqualTo(-1);
+    assertThat(open(bob, late)).as("after the grace").isEqualTo(SFrameContext.ERR_UNKNOWN_KID);
+  }
+
   @Test
   void aFrameOfAnEpochNotReachedYetIsWorthHolding() {
     VoiceKeys alice = new VoiceKeys(300 * MS);
