@@ -199,8 +199,9 @@ public final class Node {
     try {
       system = ActorSystem.create(Behaviors.empty(), "cloister",
           ActorSystemSetup.create(BootstrapSetup.create(config))
-              .withSetup(new DatabaseReadinessCheck.Setup(database.health()))
-              .withSetup(new ServingReadinessCheck.Setup(ready::get)));
+              .withSetup(new ReadinessFlag.Setup(Map.of(
+                  DatabaseReadinessCheck.FLAG, database.health()::isUp,
+                  ServingReadinessCheck.FLAG, ready::get))));
     } catch (RuntimeException | Error e) {
       sampler.close();
       if (metrics != null) {
