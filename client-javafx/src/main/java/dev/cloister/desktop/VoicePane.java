@@ -109,13 +109,17 @@ final class VoicePane {
       session.leaveVoice();
       refresh();
     });
-    mute.setOnAction(e -> applyMute());
+    mute.setOnAction(e -> {
+      applyMute();
+      announce();
+    });
     deafen.setOnAction(e -> {
       VoiceCall c = session.call.get();
       if (c != null) {
         c.setDeafened(deafen.isSelected());
       }
       applyMute();
+      announce();
     });
 
     level.setId("voice-level");
@@ -215,7 +219,7 @@ final class VoicePane {
     if (MUTE_KEYS.match(e)) {
       e.consume();
       mute.setSelected(!mute.isSelected());
-      applyMute();
+      mute.getOnAction().handle(null);
     } else if (DEAFEN_KEYS.match(e)) {
       e.consume();
       deafen.setSelected(!deafen.isSelected());
@@ -277,6 +281,14 @@ final class VoicePane {
       c.setMuted(!sending());
     }
     showPttState();
+  }
+
+  /** Others see the mute and deafen buttons' state (not push-to-talk's presses). */
+  private void announce() {
+    VoiceCall c = session.call.get();
+    if (c != null) {
+      c.announce(mute.isSelected(), deafen.isSelected());
+    }
   }
 
   private boolean inThisCall() {

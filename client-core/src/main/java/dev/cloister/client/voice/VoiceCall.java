@@ -63,7 +63,9 @@ public final class VoiceCall implements AutoCloseable {
   private final String channelId;
   private final String groupId;
   private final Duration rekeyInterval;
-  private final boolean selfMute;
+  /** The self mute and deafen others are told of (what a rejoin asks for again). */
+  private volatile boolean selfMute;
+  private volatile boolean selfDeaf;
   private final VoiceEngine engine;
   private final GroupSync sync;
   private final Listener listener;
@@ -198,7 +200,7 @@ public final class VoiceCall implements AutoCloseable {
     rejoining = true;
     unboundSince = now; // the next ask no sooner than REJOIN_AFTER from now
     listener.notice("no media from the voice server; asking the server where the call is");
-    gateway.joinVoice(guildId, channelId, selfMute, false).orTimeout(15, TimeUnit.SECONDS)
+    gateway.joinVoice(guildId, channelId, selfMute, selfDeaf).orTimeout(15, TimeUnit.SECONDS)
         .whenComplete((server, failure) -> {
       if (failure == null) {
         serverNamed(server);
@@ -215,6 +217,22 @@ public final class VoiceCall implements AutoCloseable {
 
   public void setDeafened(boolean deafened) {
     engine.setDeafened(deafened);
+  }
+
+  /**
+   * Tells the others this device's self mute and deafen (their VOICE_STATE_UPDATE), apart from
+   * what it sends or plays: push-to-talk mutes the engine between presses without announcing it.
+   */
+  public void announce(boolean selfMute, boolean selfDeaf) {
+    this.selfMute = selfMute;
+    this.selfDeaf = selfDeaf;
+    gateway.joinVoice(guildId, channelId, selfMute, selfDeaf).orTimeout(15, TimeUnit.SECONDS)
+        .whenComplete((server, failure) -> {
+          if (failure != null) {
+            listener.notice("could not tell the call your mute and deafen: "
+                + failure.getMessage());
+          }
+        });
   }
 
   /** The epoch whose keys this device sends with (-1 before it joined the group). */

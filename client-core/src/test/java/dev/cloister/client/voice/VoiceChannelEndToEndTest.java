@@ -147,6 +147,13 @@ class VoiceChannelEndToEndTest {
     }
     assertHears(alice, List.of(bob));
     assertHears(bob, List.of(alice));
+
+    // Bob's mute button (not push-to-talk's presses) is announced: alice sees him self-muted.
+    bob.call.get().announce(true, false);
+    await("alice to see bob self-muted", Duration.ofSeconds(10), () -> alice.dispatches.stream()
+        .anyMatch(d -> d.type().equals("VOICE_STATE_UPDATE")
+            && d.data().path("userId").asText().equals(bob.userId())
+            && d.data().path("selfMute").asBoolean()));
   }
 
   @Test
