@@ -303,6 +303,9 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     visibilityChanges(before, after, null);
   }
 
+  /** Sessions whose registration waits for one reload before it is refused. */
+  private final Set<ActorRef<GatewaySession.Command>> rechecked = new java.util.HashSet<>();
+
   private Behavior<Command> onRegister(Register r) {
     if (state == null || !settled || loading) {
       pendingRegistrations.add(r);
@@ -311,9 +314,20 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     registrationsReceived++;
     Outcome<Guild.GuildView> view = state.view(r.userId());
     if (!(view instanceof Outcome.Ok<Guild.GuildView> ok)) {
+      if (!state.members().containsKey(r.userId()) && rechecked.add(r.session())) {
+        // A member who joined a moment ago can reach this copy (through the memberships topic)
+        // before the join does (through the guild's topic): reload once before refusing.
+        pendingRegistrations.add(r);
+        if (!loading) {
+          load();
+        }
+        return this;
+      }
+      rechecked.remove(r.session());
       r.session().tell(new GatewaySession.GuildRefused(guildId));
       return this;
     }
+    rechecked.remove(r.session());
     if (!sessions.containsKey(r.session())) {
       sessions.put(r.session(), r.userId());
       getContext().watchWith(r.session(), new SessionGone(r.session()));
