@@ -11,13 +11,7 @@ import dev.cloister.mls.sframe.SFrameHeader;
  * the newest epoch; each one before keeps decrypting for a grace period from when it was replaced,
  * so frames in flight across a commit still open (also across a burst of commits, where a slower
  * member may still send under an epoch in the middle of it), and then it is forgotten, so a member
- * removed at a commit can neither read nor be heard beyond the grace.
- *
- * <p>The sender, for its part, goes on sending under the epoch it replaced for a short switch
- * delay (a third of the grace, at most 300 ms) after installing a new one: the others, who
- * process the same commit a little later, then already hold the key of every frame they get
- * (DAVE's prepare/execute transition, without its extra signalling: the grace is the "prepare").
- * Frames of an epoch a receiver has not reached yet are still held for a while by the engine. Installing an epoch again is a no-op: it must not restart the
+ * removed at a commit can neither read nor be heard beyond the grace. Installing an epoch again is a no-op: it must not restart the
  * sender's counter (AES-GCM would then reuse nonces).
  *
  * <p>Used by the engine's media thread only: not thread-safe.
@@ -29,29 +23,18 @@ final class VoiceKeys {
   private static final int LOOKAHEAD_EPOCHS = 4;
 
   /** Replaced epochs kept through their grace at most (a burst of commits faster than that). */
-  private static final int MAX_PREVIOUS = 4;
+  private static final int MAX_PREVIOUS = 8;
 
   private final MlsSFrameKeys keys =
       new MlsSFrameKeys(MlsSuite.SFRAME, EPOCH_BITS, 16, MAX_PREVIOUS + 1, 1024);
-  /**
-   * The sending side: only the epoch sent under, installed when sending moves to it (the
-   * receiving side above already holds it). Each epoch is installed here once, so its counter
-   * never restarts.
-   */
-  private final MlsSFrameKeys sendKeys = new MlsSFrameKeys(MlsSuite.SFRAME, EPOCH_BITS, 16, 1, 1);
   private final SFrameHeader header = new SFrameHeader();
   private final long graceNanos;
-  private final long switchNanos;
   private VoiceEpoch current;
-  /** What frames are sealed under: {@code current} once the switch delay after it is over. */
-  private VoiceEpoch sending;
-  private long currentSince;
   /** Replaced epochs in their grace, oldest first: {epoch, when its grace ends}. */
   private final java.util.ArrayDeque<long[]> previous = new java.util.ArrayDeque<>();
 
   VoiceKeys(long graceNanos) {
     this.graceNanos = graceNanos;
-    this.switchNanos = Math.min(graceNanos / 3, 300_000_000L);
   }
 
   /** What an install did. */
@@ -82,22 +65,15 @@ final class VoiceKeys {
       }
     }
     keys.installEpoch(e.epoch(), e.baseKey());
-    if (sending == null || switchNanos == 0) {
-      startSending(e); // nothing sent before, or no grace to bridge with
-    }
     current = e;
-    currentSince = nowNanos;
     if (graceNanos == 0) {
       expire(nowNanos);
     }
     return Installed.NEW;
   }
 
-  /** Moves sending to the newest epoch once its switch delay is over; forgets expired epochs. */
+  /** Forgets the replaced epochs whose grace is over. */
   void expire(long nowNanos) {
-    if (sending != current && nowNanos - currentSince >= switchNanos) {
-      startSending(current);
-    }
     while (!previous.isEmpty() && nowNanos - previous.peekFirst()[1] >= 0) {
       keys.dropEpoch(previous.removeFirst()[0]);
     }
@@ -112,26 +88,16 @@ final class VoiceKeys {
     return previous.isEmpty() ? -1 : previous.peekLast()[0];
   }
 
-  private void startSending(VoiceEpoch e) {
-    sendKeys.installEpoch(e.epoch(), e.baseKey());
-    sending = e;
-  }
-
-  /** The epoch frames are sealed under now (the one before {@link #current} during a switch). */
-  VoiceEpoch sending() {
-    return sending;
-  }
-
   /**
-   * Seals one Opus frame under the sending epoch with {@code metadata} authenticated.
+   * Seals one Opus frame under the current epoch with {@code metadata} authenticated.
    *
    * @return bytes written, or a negative {@link SFrameContext} code ({@code ERR_UNKNOWN_KID}: no epoch yet)
    */
   int protect(byte[] meta, int metaOff, int metaLen, byte[] opus, int opusOff, int opusLen, byte[] out, int outOff) {
-    if (sending == null) {
+    if (current == null) {
       return SFrameContext.ERR_UNKNOWN_KID;
     }
-    return sendKeys.protect(sending.senderIndex(), meta, metaOff, metaLen, opus, opusOff, opusLen, out, outOff);
+    return keys.protect(current.senderIndex(), meta, metaOff, metaLen, opus, opusOff, opusLen, out, outOff);
   }
 
   /** @return plaintext length, or a negative {@link SFrameContext} code */

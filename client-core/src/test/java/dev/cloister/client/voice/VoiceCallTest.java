@@ -230,10 +230,7 @@ class VoiceCallTest {
     assertThat(next.epoch()).isEqualTo(before + 1);
     alice.engine.installEpoch(group.epochOf("alice"));
     carol.engine.installEpoch(group.epochOf("carol"));
-    // Bob processes the commit 450 ms after the others: past their switch delay (300 ms, during
-    // which they still send under the old epoch), so he gets frames of the new epoch before he
-    // has its key and must hold them.
-    Thread.sleep(450);
+    Thread.sleep(150); // bob processes the commit 150 ms after the others started sending under it
     bob.engine.installEpoch(group.epochOf("bob"));
     alice.engine.installEpoch(group.epochOf("alice")); // the same epoch again: no effect, no counter reset
     assertThatThrownBy(() -> alice.engine.installEpoch(new VoiceEpoch(before, 0, new byte[16])))

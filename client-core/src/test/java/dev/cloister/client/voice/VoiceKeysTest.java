@@ -64,8 +64,6 @@ class VoiceKeysTest {
     bob.install(epoch(6, 1), 1000 * MS);
     bob.install(epoch(7, 1), 1001 * MS);
     bob.install(epoch(8, 1), 1002 * MS);
-    alice.expire(1100 * MS); // her switch delay (a third of the grace) is over: she sends under 6
-    assertThat(alice.sending().epoch()).isEqualTo(6);
     int atSix = seal(alice);
     bob.expire(1250 * MS);
     assertThat(open(bob, atSix)).as("epoch 6, two commits behind bob").isEqualTo(opus.length);
@@ -73,31 +71,6 @@ class VoiceKeysTest {
     bob.expire(1400 * MS);
     assertThat(bob.previousEpoch()).isEqualTo(-1);
     assertThat(open(bob, late)).as("after the grace").isEqualTo(SFrameContext.ERR_UNKNOWN_KID);
-  }
-
-  /**
-   * A sender keeps sealing under the epoch it replaced for the switch delay, so that a receiver
-   * that takes the same commit a little later can open every frame; then it moves on.
-   */
-  @Test
-  void aSenderSwitchesToANewEpochOnlyAfterTheSwitchDelay() {
-    VoiceKeys alice = new VoiceKeys(300 * MS);
-    VoiceKeys bob = new VoiceKeys(300 * MS);
-    alice.install(epoch(5, 0), 0);
-    bob.install(epoch(5, 1), 0);
-    alice.install(epoch(6, 0), 1000 * MS);
-    alice.expire(1050 * MS);
-    assertThat(alice.current().epoch()).isEqualTo(6);
-    assertThat(alice.sending().epoch()).as("inside the switch delay").isEqualTo(5);
-    int early = seal(alice);
-    assertThat(open(bob, early)).as("bob, still at 5, opens it").isEqualTo(opus.length);
-    alice.expire(1100 * MS);
-    assertThat(alice.sending().epoch()).isEqualTo(6);
-    int after = seal(alice);
-    assertThat(open(bob, after)).isEqualTo(SFrameContext.ERR_UNKNOWN_KID);
-    assertThat(bob.mayBeAhead(frame, 0, after)).as("held until bob takes the commit").isTrue();
-    bob.install(epoch(6, 1), 1150 * MS);
-    assertThat(open(bob, after)).isEqualTo(opus.length);
   }
 
   @Test
