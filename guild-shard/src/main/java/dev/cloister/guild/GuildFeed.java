@@ -148,12 +148,28 @@ public final class GuildFeed {
       boolean serverDeaf, String left, long seqNr) implements Item {}
 
   /**
-   * A call moved to another SFU: where {@code userId}'s session {@code sessionId} sends now. Holds
-   * the ICE password, so the gateway hands it to that session only.
+   * Where {@code userId}'s session {@code sessionId} sends its voice now, without having asked:
+   * the call moved to another SFU ({@code fromChannelId} null: same channel, call and group), or a
+   * moderator ({@code byUserId}) moved the member from {@code fromChannelId} into
+   * {@code channelId}'s call (another group). Holds the ICE password, so the gateway hands it to
+   * that session only.
    */
   public record VoiceServerMoved(String guildId, String channelId, String userId,
       String sessionId, String conferenceId, String groupId,
-      dev.cloister.guild.voice.VoiceChannel.Endpoint endpoint) implements Item {}
+      dev.cloister.guild.voice.VoiceChannel.Endpoint endpoint, String fromChannelId,
+      String byUserId) implements Item {
+
+    /** The call moved to another SFU. */
+    public VoiceServerMoved(String guildId, String channelId, String userId, String sessionId,
+        String conferenceId, String groupId, dev.cloister.guild.voice.VoiceChannel.Endpoint endpoint) {
+      this(guildId, channelId, userId, sessionId, conferenceId, groupId, endpoint, null, null);
+    }
+
+    /** A moderator moved the member here from another channel. */
+    public boolean channelChanged() {
+      return fromChannelId != null;
+    }
+  }
 
   /**
    * Ephemeral: who the SFU forwards in a voice channel now (its top speakers, loudest first), sent

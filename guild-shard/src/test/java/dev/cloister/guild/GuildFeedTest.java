@@ -58,6 +58,11 @@ class GuildFeedTest {
         new dev.cloister.guild.voice.VoiceChannel.Endpoint("u.x", 7, "ufrag", "pwd", "10.0.0.1",
             50000, 1));
     assertThat(roundTrip(moved)).isEqualTo(moved);
+    assertThat(moved.channelChanged()).isFalse();
+    var movedByModerator = new GuildFeed.VoiceServerMoved("1", "3", "u", "s", "v3.2", "v3.2",
+        moved.endpoint(), "2", "mod");
+    assertThat(roundTrip(movedByModerator)).isEqualTo(movedByModerator);
+    assertThat(movedByModerator.channelChanged()).isTrue();
   }
 
   /**

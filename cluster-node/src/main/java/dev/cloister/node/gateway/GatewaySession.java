@@ -83,7 +83,10 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   /** From a replica: the member left {@code channelId} ({@code sessionId}: the session that was in). */
   record VoiceGone(String guildId, String channelId, String sessionId) implements Command {}
 
-  /** The call this member is in moved to another SFU (for the session in the call). */
+  /**
+   * The call this member is in moved to another SFU, or a moderator moved the member into another
+   * channel's call (for the session in the call).
+   */
   record VoiceMoved(GuildFeed.VoiceServerMoved moved) implements Command {}
 
   // from this node's gateway and replicas
@@ -235,9 +238,19 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
         })
         .onMessage(VoiceMoved.class, m -> {
           GuildFeed.VoiceServerMoved v = m.moved();
-          if (sessionId.equals(v.sessionId()) && v.channelId().equals(voiceChannelId)) {
+          if (!sessionId.equals(v.sessionId())) {
+            return this;
+          }
+          if (v.channelChanged()) {
+            // The channel entity holds this session there now, whatever this session last knew
+            // (the leave from the old channel may have reached it first).
+            voiceGuildId = v.guildId();
+            voiceChannelId = v.channelId();
             dispatchVoiceServer(v.guildId(), v.channelId(), null, v.groupId(), v.conferenceId(),
-                v.endpoint(), true);
+                v.endpoint(), false, v.fromChannelId(), v.byUserId());
+          } else if (v.channelId().equals(voiceChannelId)) {
+            dispatchVoiceServer(v.guildId(), v.channelId(), null, v.groupId(), v.conferenceId(),
+                v.endpoint(), true, null, null);
           }
           return this;
         })
@@ -533,18 +546,21 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
       voiceGuildId = u.guildId();
       voiceChannelId = u.channelId();
       dispatchVoiceServer(j.guildId(), j.channelId(), u.nonce(), j.groupId(), j.conferenceId(),
-          j.endpoint(), false);
+          j.endpoint(), false, null, null);
     }
     finishVoiceUpdate();
     return this;
   }
 
   /**
-   * Where to send media: after a join (with the request's nonce), or when the call moved to
-   * another SFU ({@code moved}: same call and group, new address, SSRC and ICE credentials).
+   * Where to send media: after a join (with the request's nonce), when the call moved to another
+   * SFU ({@code moved}: same call and group, new address, SSRC and ICE credentials), or when a
+   * moderator ({@code movedBy}) moved the member from {@code movedFrom} into this channel's call
+   * (another group: the client leaves the old call's and joins this one's).
    */
   private void dispatchVoiceServer(String guildId, String channelId, String nonce, String groupId,
-      String conferenceId, VoiceChannel.Endpoint e, boolean moved) {
+      String conferenceId, VoiceChannel.Endpoint e, boolean moved, String movedFrom,
+      String movedBy) {
     ObjectNode d = Gateway.JSON.createObjectNode().put("guildId", guildId)
         .put("channelId", channelId);
     if (nonce != null) {
@@ -555,6 +571,9 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
         .put("udpPort", e.udpPort()).put("ssrc", e.ssrc()).put("iceUfrag", e.iceUfrag())
         .put("icePwd", e.icePwd()).put("audioLevelExtId", e.audioLevelExtId())
         .put("rekeyIntervalMs", voiceSettings.rekeyInterval().toMillis()).put("moved", moved);
+    if (movedFrom != null) {
+      d.put("movedFrom", movedFrom).put("movedBy", movedBy);
+    }
     dispatch("VOICE_SERVER_UPDATE", Gateway.json(d));
   }
 

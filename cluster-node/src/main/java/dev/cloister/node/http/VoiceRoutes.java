@@ -7,8 +7,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cloister.guild.ChannelType;
 import dev.cloister.guild.Guild;
 import dev.cloister.guild.Permission;
+import dev.cloister.guild.Snowflake;
 import dev.cloister.guild.voice.VoiceChannel;
 import dev.cloister.guild.voice.VoiceRoom;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -18,9 +20,9 @@ import org.apache.pekko.pattern.StatusReply;
 
 /**
  * A voice channel's participants and their moderation: who is in it, the user limit
- * (MANAGE_CHANNELS), server mute and deafen (MUTE_MEMBERS, DEAFEN_MEMBERS) and disconnecting a
- * member (MOVE_MEMBERS). Joining and leaving go over the gateway ({@code voice_state_update}):
- * they need the session that will carry the call's keys.
+ * (MANAGE_CHANNELS), server mute and deafen (MUTE_MEMBERS, DEAFEN_MEMBERS), and moving a member to
+ * another voice channel or disconnecting them (MOVE_MEMBERS). Joining and leaving go over the
+ * gateway ({@code voice_state_update}): they need the session that will carry the call's keys.
  */
 final class VoiceRoutes extends JsonRoutes {
 
@@ -50,6 +52,15 @@ final class VoiceRoutes extends JsonRoutes {
             patch(() -> body(b -> {
               Boolean mute = b.optionalBoolean("mute");
               Boolean deaf = b.optionalBoolean("deaf");
+              String target = b.optionalString("channelId");
+              if (target != null) {
+                if (mute != null || deaf != null) {
+                  throw ApiError.badRequest("a move (channelId) and mute or deaf are separate "
+                      + "requests");
+                }
+                return move(me, channelId, userId, target)
+                    .thenApply(p -> response(200, participants(p)));
+              }
               return voiceAccess(me, channelId, Permission.VIEW_CHANNEL)
                   .thenCompose(a -> ask(channelId, r -> new VoiceChannel.Moderate(me,
                       a.access().permissions(), userId, mute, deaf, r)))
@@ -62,6 +73,62 @@ final class VoiceRoutes extends JsonRoutes {
   }
 
   private record VoiceAccess(String guildId, Guild.ChannelAccess access) {}
+
+  /**
+   * A moderator moves a member who is in voice channel {@code fromId} into {@code toId} of the same
+   * guild. The moderator needs MOVE_MEMBERS in both and CONNECT to the target (as Discord asks);
+   * the member needs CONNECT there (a member who could not join it on their own is not put in,
+   * the roster check would only take them out again), and is let into a full channel. The member
+   * joins the target's call with the same session and device, and leaves the other only once in:
+   * a move that fails leaves them where they were. Answers the target's participants.
+   */
+  private CompletionStage<VoiceChannel.Participants> move(String me, String fromId, String userId,
+      String toId) {
+    if (Snowflake.parse(toId).isEmpty()) {
+      throw ApiError.badRequest("field 'channelId' is not a channel id");
+    }
+    if (toId.equals(fromId)) {
+      throw ApiError.badRequest("the member is in channel '" + toId + "' already");
+    }
+    return voiceAccess(me, fromId, Permission.MOVE_MEMBERS).thenCompose(from ->
+        voiceAccess(me, toId, Permission.CONNECT).thenCompose(to -> {
+          if (!to.guildId().equals(from.guildId())) {
+            throw ApiError.badRequest("channel '" + toId + "' is in another guild");
+          }
+          if (!Permission.MOVE_MEMBERS.in(to.access().permissions())) {
+            throw new ApiError(403, "forbidden", "missing permission MOVE_MEMBERS in channel '"
+                + toId + "'");
+          }
+          CompletionStage<Guild.ChannelAccess> member = ctx.<Guild.ChannelAccess>guild(
+              from.guildId(), r -> new Guild.CheckChannelAccess(userId, toId, Permission.CONNECT,
+                  r)).exceptionally(failure -> {
+                    ApiError e = ApiError.of(failure);
+                    if (e != null && e.status == 403) {
+                      throw new ApiError(403, "forbidden", "the member may not connect to channel '"
+                          + toId + "' (" + e.getMessage() + ")");
+                    }
+                    throw failure instanceof RuntimeException r ? r
+                        : new CompletionException(failure);
+                  });
+          return member.thenCompose(access -> ask(fromId, VoiceChannel.GetParticipants::new)
+              .thenCompose(present -> {
+                VoiceRoom.VoiceState state = present.states().stream()
+                    .filter(v -> v.userId().equals(userId)).findFirst()
+                    .orElseThrow(() -> new ApiError(404, "not_found",
+                        "the member is not in voice channel '" + fromId + "'"));
+                // The moderator's MOVE_MEMBERS here lets the member into a full channel.
+                long permissions = access.permissions() | Permission.MOVE_MEMBERS.bit;
+                return ctx.sharding().entityRefFor(VoiceChannel.ENTITY_KEY, toId)
+                    .<VoiceChannel.Joined>askWithStatus(r -> new VoiceChannel.MoveIn(
+                        new VoiceChannel.Join(from.guildId(), userId, state.deviceId(),
+                            state.sessionId(), state.selfMute(), state.selfDeaf(), permissions,
+                            r), fromId, me, state.serverMute(), state.serverDeaf()),
+                        ctx.askTimeout().plusSeconds(5))
+                    .thenCompose(joined -> ask(fromId, r -> new VoiceChannel.Disconnect(userId,
+                        "moved", r)).thenApply(left -> joined.participants()));
+              }));
+        }));
+  }
 
   /** The member's access to a voice channel, if they hold {@code permission} there. */
   private CompletionStage<VoiceAccess> voiceAccess(String me, String channelId,

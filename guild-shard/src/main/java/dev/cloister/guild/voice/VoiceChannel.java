@@ -8,10 +8,14 @@ import dev.cloister.guild.Rejection;
 import dev.cloister.guild.Replies;
 import dev.cloister.guild.group.EncryptionGroup;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -141,6 +145,18 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
       boolean selfMute, boolean selfDeaf, long permissions, ActorRef<StatusReply<Joined>> replyTo)
       implements Command {}
 
+  /**
+   * A moderator ({@code byUserId}) moves a member here from {@code fromChannelId} of the same
+   * guild: {@code join} is for the session, device and self state the member has there, with the
+   * member's permissions here (CONNECT is required of them, as of anyone who joins; the caller
+   * checked the moderator's MOVE_MEMBERS in both channels and adds that bit, which lets the member
+   * into a full channel as it would let the moderator). Server mute and deafen go along. The
+   * member's session learns where to send through a {@link GuildFeed.VoiceServerMoved}; the caller
+   * takes the member out of the other channel after this answered.
+   */
+  public record MoveIn(Join join, String fromChannelId, String byUserId, boolean serverMute,
+      boolean serverDeaf) implements Command {}
+
   /** Leaves, if {@code sessionId} is still the one in the channel (a stale session's is ignored). */
   public record Leave(String userId, String sessionId, ActorRef<StatusReply<Participants>> replyTo)
       implements Command {}
@@ -168,9 +184,12 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
 
   public record GetParticipants(ActorRef<StatusReply<Participants>> replyTo) implements Command {}
 
-  /** An endpoint came back from the SFU for a pending join (or the allocation failed). */
-  record Allocated(Join join, String conferenceId, Endpoint endpoint, String failure)
-      implements Command {}
+  /**
+   * An endpoint came back from the SFU for a pending join (or the allocation failed);
+   * {@code move}: the join is a moderator's move, else null.
+   */
+  record Allocated(Join join, MoveIn move, String conferenceId, Endpoint endpoint,
+      String failure) implements Command {}
 
   /** The roster window closed: send the call group its roster. */
   enum FlushRoster implements Command { INSTANCE }
@@ -257,7 +276,7 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
    * costs one journal write per batch instead of one per member (each write waits for the
    * database's fsync, and the entity takes no command meanwhile).
    */
-  private final List<Allocated> joining = new java.util.ArrayList<>();
+  private final List<Allocated> joining = new ArrayList<>();
   /** The speakers last published (user ids, loudest first). */
   private List<String> speaking = List.of();
   private boolean polling;
@@ -289,7 +308,8 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
   public CommandHandlerWithReply<Command, Event, VoiceRoom> commandHandler() {
     return newCommandHandlerWithReplyBuilder()
         .forAnyState()
-        .onCommand(Join.class, this::onJoin)
+        .onCommand(Join.class, (s, c) -> onJoin(s, c, null))
+        .onCommand(MoveIn.class, (s, c) -> onJoin(s, c.join(), c))
         .onCommand(Allocated.class, this::onAllocated)
         .onCommand(Leave.class, (s, c) -> decide(s.leave(c.userId(), c.sessionId()), c.replyTo()))
         .onCommand(UpdateSelf.class, (s, c) -> decide(
@@ -325,7 +345,7 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
         .build();
   }
 
-  private ReplyEffect<Event, VoiceRoom> onJoin(VoiceRoom s, Join c) {
+  private ReplyEffect<Event, VoiceRoom> onJoin(VoiceRoom s, Join c, MoveIn move) {
     Rejection refused = s.checkJoin(c.guildId(), c.userId(), c.permissions());
     if (refused != null) {
       return Effect().reply(c.replyTo(), StatusReply.error(refused.reason()));
@@ -346,7 +366,7 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
     String endpointId = newEndpointId(c.userId());
     allocating.put(c.userId(), conference);
     context.pipeToSelf(media.allocate(conference, endpointId), (endpoint, failure) ->
-        new Allocated(c, conference, endpoint,
+        new Allocated(c, move, conference, endpoint,
             failure == null ? null : String.valueOf(failure.getMessage())));
     return Effect().noReply();
   }
@@ -375,8 +395,8 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
   private ReplyEffect<Event, VoiceRoom> flushJoins(VoiceRoom s) {
     List<Allocated> batch = List.copyOf(joining);
     joining.clear();
-    List<Event> events = new java.util.ArrayList<>();
-    List<Join> accepted = new java.util.ArrayList<>();
+    List<Event> events = new ArrayList<>();
+    List<Allocated> accepted = new ArrayList<>();
     VoiceRoom state = s;
     long now = System.currentTimeMillis();
     for (Allocated a : batch) {
@@ -392,16 +412,32 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
         events.add(e);
         state = state.apply(e);
       }
-      accepted.add(c);
+      MoveIn move = a.move();
+      if (move != null && (move.serverMute() || move.serverDeaf())) {
+        // What moderators decided in the other channel goes along.
+        Event kept = new ServerStateChanged(c.userId(),
+            move.serverMute() || state.participant(c.userId()).serverMute(), move.serverDeaf(),
+            move.byUserId());
+        events.add(kept);
+        state = state.apply(kept);
+      }
+      accepted.add(a);
     }
     if (events.isEmpty()) {
       return Effect().noReply();
     }
     return Effect().persist(events).thenRun(after -> {
       published(events, after);
-      for (Join c : accepted) {
+      for (Allocated a : accepted) {
+        Join c = a.join();
         VoiceRoom.Participant p = after.participant(c.userId());
         if (p != null && p.sessionId().equals(c.sessionId())) {
+          MoveIn move = a.move();
+          if (move != null && after.guildId() != null) {
+            feed.publish(new GuildFeed.VoiceServerMoved(after.guildId(), channelId, p.userId(),
+                p.sessionId(), p.conferenceId(), after.groupId(), p.endpoint(),
+                move.fromChannelId(), move.byUserId()));
+          }
           c.replyTo().tell(StatusReply.success(joined(after, c.userId())));
         } else {
           c.replyTo().tell(StatusReply.error(Rejection.conflict(
@@ -501,7 +537,7 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
     polling = true;
     String conference = any.conferenceId();
     context.pipeToSelf(media.speakers(conference), (ids, failure) -> {
-      Throwable cause = failure instanceof java.util.concurrent.CompletionException
+      Throwable cause = failure instanceof CompletionException
           ? failure.getCause() : failure;
       return failure == null ? new SpeakersSeen(conference, ids, false, null)
           : new SpeakersSeen(conference, null, cause instanceof ConferenceGone,
@@ -543,17 +579,17 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
     media.replace(conference);
     context.getLog().warn("Voice channel {}: moving call {} ({} participants) to another SFU ({})",
         channelId, conference, present.size(), reason);
-    List<java.util.concurrent.CompletableFuture<Moved>> asks = new java.util.ArrayList<>();
+    List<CompletableFuture<Moved>> asks = new ArrayList<>();
     for (VoiceRoom.Participant p : present) {
       asks.add(media.allocate(conference, newEndpointId(p.userId())).toCompletableFuture()
           .handle((endpoint, failure) -> failure != null ? null
               : new Moved(p.userId(), p.sessionId(), p.endpoint().endpointId(), endpoint)));
     }
-    context.pipeToSelf(java.util.concurrent.CompletableFuture
-        .allOf(asks.toArray(java.util.concurrent.CompletableFuture[]::new))
-        .thenApply(x -> asks.stream().map(java.util.concurrent.CompletableFuture::join).toList()),
+    context.pipeToSelf(CompletableFuture
+        .allOf(asks.toArray(CompletableFuture[]::new))
+        .thenApply(x -> asks.stream().map(CompletableFuture::join).toList()),
         (moved, failure) -> {
-          List<Moved> got = moved.stream().filter(java.util.Objects::nonNull).toList();
+          List<Moved> got = moved.stream().filter(Objects::nonNull).toList();
           return new Relocated(conference, got, got.size() == moved.size() ? null
               : "no SFU gave an endpoint for " + (moved.size() - got.size()) + " of "
                   + moved.size() + " participants");
@@ -562,7 +598,7 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
 
   private ReplyEffect<Event, VoiceRoom> onRelocated(VoiceRoom s, Relocated r) {
     relocating = false;
-    List<Moved> keep = new java.util.ArrayList<>();
+    List<Moved> keep = new ArrayList<>();
     for (Moved m : r.moved()) {
       VoiceRoom.Participant p = s.participant(m.userId());
       boolean stillHere = r.failure() == null && p != null
@@ -601,8 +637,8 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
         byEndpoint.put(p.endpoint().endpointId(), p);
       }
     });
-    List<String> users = new java.util.ArrayList<>();
-    List<Long> ssrcs = new java.util.ArrayList<>();
+    List<String> users = new ArrayList<>();
+    List<Long> ssrcs = new ArrayList<>();
     for (String endpointId : seen.endpointIds()) {
       VoiceRoom.Participant p = byEndpoint.get(endpointId);
       if (p != null) {
