@@ -171,6 +171,16 @@ public final class CloisterApi {
     rest.patch("/api/v1/channels/" + segment(channelId) + "/voice/members/" + segment(userId), body);
   }
 
+  /**
+   * Moves a participant of voice channel {@code channelId} into voice channel {@code toChannelId}
+   * of the same guild (MOVE_MEMBERS in both, CONNECT to the target; the member needs CONNECT there
+   * and may be moved into a full channel). Their client switches calls on its own.
+   */
+  public void moveVoice(String channelId, String userId, String toChannelId) {
+    rest.patch("/api/v1/channels/" + segment(channelId) + "/voice/members/" + segment(userId),
+        Map.of("channelId", toChannelId));
+  }
+
   /** Disconnects a participant from a voice channel's call (MOVE_MEMBERS). */
   public void disconnectVoice(String channelId, String userId) {
     rest.delete("/api/v1/channels/" + segment(channelId) + "/voice/members/" + segment(userId));

@@ -213,6 +213,105 @@ class VoiceGatewayTest {
   }
 
   @Test
+  void moderatorsMoveAMemberIntoAnotherVoiceChannelAndTheSessionFollows() throws Exception {
+    User alice = user("alice");
+    User bob = user("bob");
+    User carol = user("carol");
+    String[] g = guild(alice, bob, carol);
+    String stage = api.post("/api/v1/guilds/" + g[0] + "/channels",
+        Map.of("name", "Stage", "type", "voice"), alice.token()).body().get("id").asText();
+    String closed = api.post("/api/v1/guilds/" + g[0] + "/channels",
+        Map.of("name", "Closed", "type", "voice"), alice.token()).body().get("id").asText();
+    assertThat(api.call("PUT", "/api/v1/channels/" + closed + "/overwrites/" + bob.id(),
+        "{\"type\":\"member\",\"deny\":[\"CONNECT\"]}", alice.token()).status())
+        .isEqualTo(204);
+    String other = guild(alice)[1];
+    try (GatewayClient a = GatewayClient.identify(port, alice.token());
+        GatewayClient b = GatewayClient.identify(port, bob.token());
+        GatewayClient c = GatewayClient.identify(port, carol.token())) {
+      a.ready();
+      b.ready();
+      c.ready();
+      b.send(update(g[0], g[1], "b"));
+      String bobGroup = b.dispatch("VOICE_SERVER_UPDATE", WAIT).at("/d/groupId").asText();
+      c.send(update(g[0], stage, "c"));
+      c.dispatch("VOICE_SERVER_UPDATE", WAIT);
+      assertThat(api.call("PATCH", "/api/v1/channels/" + stage + "/voice", "{\"userLimit\":1}",
+          alice.token()).status()).isEqualTo(200);
+      String bobInLounge = "/api/v1/channels/" + g[1] + "/voice/members/" + bob.id();
+      String move = "{\"channelId\":\"" + stage + "\"}";
+
+      var refused = api.call("PATCH", "/api/v1/channels/" + stage + "/voice/members/" + carol.id(),
+          "{\"channelId\":\"" + g[1] + "\"}", bob.token());
+      assertThat(refused.status()).isEqualTo(403);
+      assertThat(refused.body().get("message").asText()).contains("MOVE_MEMBERS");
+      assertThat(api.call("PATCH", bobInLounge, "{\"channelId\":\"" + g[2] + "\"}",
+          alice.token()).body().get("message").asText()).contains("not a voice channel");
+      assertThat(api.call("PATCH", bobInLounge, "{\"channelId\":\"" + g[1] + "\"}",
+          alice.token()).status()).isEqualTo(400);
+      assertThat(api.call("PATCH", bobInLounge, "{\"channelId\":\"nope\"}", alice.token())
+          .status()).isEqualTo(400);
+      assertThat(api.call("PATCH", bobInLounge, "{\"channelId\":\"" + other + "\"}",
+          alice.token()).body().get("message").asText()).contains("another guild");
+      assertThat(api.call("PATCH", bobInLounge, "{\"channelId\":\"" + stage
+          + "\",\"mute\":true}", alice.token()).status()).isEqualTo(400);
+      var notThere = api.call("PATCH", "/api/v1/channels/" + g[1] + "/voice/members/"
+          + carol.id(), "{\"channelId\":\"" + closed + "\"}", alice.token());
+      assertThat(notThere.status()).as("%s", notThere.body()).isEqualTo(404);
+      var noConnect = api.call("PATCH", bobInLounge, "{\"channelId\":\"" + closed + "\"}",
+          alice.token());
+      assertThat(noConnect.status()).isEqualTo(403);
+      assertThat(noConnect.body().get("message").asText()).contains("may not connect");
+      assertThat(api.get("/api/v1/channels/" + g[1] + "/voice", alice.token()).body()
+          .get("voiceStates")).hasSize(1); // every refused move left bob where he was
+
+      // Server-muted in the lounge, moved into the full stage: the mute goes along.
+      assertThat(api.call("PATCH", bobInLounge, "{\"mute\":true}", alice.token()).status())
+          .isEqualTo(200);
+      var moved = api.call("PATCH", bobInLounge, move, alice.token());
+      assertThat(moved.status()).as("%s", moved.body()).isEqualTo(200);
+      assertThat(moved.body().get("channelId").asText()).isEqualTo(stage);
+      assertThat(moved.body().get("voiceStates")).hasSize(2);
+
+      JsonNode server = b.until(f -> "VOICE_SERVER_UPDATE".equals(f.path("t").asText())
+          && stage.equals(f.at("/d/channelId").asText()), WAIT).get("d");
+      assertThat(server.get("movedFrom").asText()).isEqualTo(g[1]);
+      assertThat(server.get("movedBy").asText()).isEqualTo(alice.id());
+      assertThat(server.get("moved").asBoolean()).isFalse();
+      assertThat(server.get("groupId").asText()).isEqualTo("v" + stage + ".1")
+          .isNotEqualTo(bobGroup);
+      assertThat(server.get("icePwd").asText()).isNotEmpty();
+      assertThat(server.has("nonce")).isFalse();
+
+      // Others see bob leave the lounge and arrive on the stage, in either order.
+      JsonNode left = null;
+      JsonNode arrived = null;
+      while (left == null || arrived == null) {
+        JsonNode f = a.until(x -> "VOICE_STATE_UPDATE".equals(x.path("t").asText())
+            && bob.id().equals(x.at("/d/userId").asText()), WAIT).get("d");
+        if (g[1].equals(f.path("fromChannelId").asText())) {
+          left = f;
+        } else if (stage.equals(f.path("channelId").asText()) && f.path("mute").asBoolean()) {
+          arrived = f;
+        }
+      }
+      assertThat(left.get("reason").asText()).isEqualTo("moved");
+      assertThat(arrived.get("sessionId").asText()).isNotEmpty();
+      assertThat(api.get("/api/v1/channels/" + g[1] + "/voice", alice.token()).body()
+          .get("voiceStates")).isEmpty();
+
+      // The session knows where it is now: leaving takes bob out of the stage.
+      b.send(update(g[0], null, "leave"));
+      a.until(f -> "VOICE_STATE_UPDATE".equals(f.path("t").asText())
+          && bob.id().equals(f.at("/d/userId").asText())
+          && stage.equals(f.at("/d/fromChannelId").asText()), WAIT);
+      JsonNode stageNow = api.get("/api/v1/channels/" + stage + "/voice", alice.token()).body();
+      assertThat(stageNow.get("voiceStates")).hasSize(1);
+      assertThat(stageNow.at("/voiceStates/0/userId").asText()).isEqualTo(carol.id());
+    }
+  }
+
+  @Test
   void aMemberWhoseConnectionDropsLeavesAfterTheGraceUnlessTheyResume() throws Exception {
     User alice = user("alice");
     User bob = user("bob");

@@ -43,6 +43,12 @@ final class HeldFrames {
     return count;
   }
 
+  /** Forgets every frame held. */
+  void clear() {
+    head = 0;
+    count = 0;
+  }
+
   /** Moves the oldest frame into {@code out} and returns its length; {@link #takenSince()} says since when it was held. */
   int takeOldest(byte[] out) {
     int slot = head;

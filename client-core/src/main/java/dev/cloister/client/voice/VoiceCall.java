@@ -28,6 +28,10 @@ import java.util.concurrent.TimeoutException;
  * the engine. The member with the lowest leaf commits an empty commit when the epoch is older
  * than the server's rekey interval, so that the call's keys rotate even when nobody comes or goes.
  *
+ * <p>When a moderator moves the member into another voice channel, the same object becomes that
+ * channel's call: the engine switches to the new conference and the device joins the new group
+ * (it is taken out of the old one by the server).
+ *
  * <p>The application forwards the gateway's dispatches to {@link #onDispatch}.
  */
 public final class VoiceCall implements AutoCloseable {
@@ -42,6 +46,12 @@ public final class VoiceCall implements AutoCloseable {
 
     /** The call moved to another voice server (its SFU failed); media resumes there. */
     default void moved(VoiceServer server) {}
+
+    /**
+     * A moderator ({@code byUserId}) moved this member into voice channel {@code channelId}: the
+     * call is that channel's now, with its own group; media resumes once its keys are here.
+     */
+    default void channelChanged(String channelId, String byUserId) {}
   }
 
   private static final Set<String> GROUP_EVENTS =
@@ -60,8 +70,9 @@ public final class VoiceCall implements AutoCloseable {
   private final CloisterClient client;
   private final GatewayClient gateway;
   private final String guildId;
-  private final String channelId;
-  private final String groupId;
+  /** The channel and group of the call: another channel's after a moderator's move. */
+  private volatile String channelId;
+  private volatile String groupId;
   private final Duration rekeyInterval;
   /** The self mute and deafen others are told of (what a rejoin asks for again). */
   private volatile boolean selfMute;
@@ -155,7 +166,41 @@ public final class VoiceCall implements AutoCloseable {
         && channelId.equals(d.data().path("channelId").asText())
         && groupId.equals(d.data().path("groupId").asText())) {
       serverNamed(d.data());
+    } else if (d.type().equals("VOICE_SERVER_UPDATE")
+        && guildId.equals(d.data().path("guildId").asText())
+        && channelId.equals(d.data().path("movedFrom").asText())) {
+      JsonNode data = d.data();
+      later(() -> switchCall(data), 0);
     }
+  }
+
+  /**
+   * Worker thread: a moderator moved this member into another channel. The engine switches to
+   * that call's endpoint and drops the old call's keys; the group sync joins the new call's group,
+   * whose epochs the engine then takes from the first.
+   */
+  private void switchCall(JsonNode data) {
+    String next = data.path("channelId").asText();
+    String nextGroup = data.path("groupId").asText();
+    if (closed || next.isEmpty() || nextGroup.isEmpty() || next.equals(channelId)) {
+      return;
+    }
+    try {
+      engine.switchCall(VoiceServer.fromJson(data));
+    } catch (IOException | IllegalArgumentException e) {
+      listener.notice("moved to another channel, but its voice server is unusable: "
+          + e.getMessage());
+      return;
+    }
+    channelId = next;
+    groupId = nextGroup;
+    installedEpoch = -1;
+    epochSinceNanos = 0;
+    lastWait = null;
+    wasBound = false;
+    unboundSince = 0;
+    listener.channelChanged(next, data.path("movedBy").asText(null));
+    requestSync();
   }
 
   /** Where the server says to send media now; nothing changes if it is where media goes. */

@@ -58,6 +58,10 @@ public final class VoiceEngine implements AutoCloseable {
   private volatile VoiceServer server;
   private InetSocketAddress serverAddress;
   private final AtomicReference<VoiceServer> nextServer = new AtomicReference<>();
+  /** Another call to switch to (a moderator moved this member), for the media thread. */
+  private final AtomicReference<CallSwitch> nextCall = new AtomicReference<>();
+  /** Counts the calls this engine has served: epochs belong to the call they were given for. */
+  private long generation;
   private volatile int moves;
   private final AudioSource source;
   private final AudioSink sink;
@@ -65,11 +69,17 @@ public final class VoiceEngine implements AutoCloseable {
   private final Selector selector;
   private final Thread thread;
   private final SecureRandom random = new SecureRandom();
-  private final ConcurrentLinkedQueue<VoiceEpoch> pendingEpochs = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<PendingEpoch> pendingEpochs = new ConcurrentLinkedQueue<>();
   private final Map<Integer, ReceiveStream> streams = new ConcurrentHashMap<>();
 
+  private record PendingEpoch(long generation, VoiceEpoch epoch) {}
+
+  private record CallSwitch(long generation, VoiceServer server) {}
+
   // Media thread state.
-  private final VoiceKeys keys;
+  /** The keys of the call's group; new ones when the engine switches to another call. */
+  private VoiceKeys keys;
+  private long activeGeneration;
   private volatile StunBinding stun;
   private final SendPath sender;
   private final RtpPacket rtp = new RtpPacket();
@@ -172,7 +182,27 @@ public final class VoiceEngine implements AutoCloseable {
       }
     }
     lastRequested = epoch;
-    pendingEpochs.add(epoch);
+    pendingEpochs.add(new PendingEpoch(generation, epoch));
+    selector.wakeup();
+  }
+
+  /**
+   * Switches to another call (thread-safe): a moderator moved this member into another voice
+   * channel, whose call has its own conference and group. From the next frame on, media goes to
+   * {@code next} after a new STUN binding there, with none of the old call's keys, held frames or
+   * streams: nothing is sent until the first epoch of the new call's group is installed (epochs
+   * given before this call are dropped, and numbering starts again). Codec, source and sink go on.
+   *
+   * @throws IOException its host does not resolve
+   */
+  public synchronized void switchCall(VoiceServer next) throws IOException {
+    if (next.address().isUnresolved()) {
+      throw new IOException("voice server host " + next.udpHost() + " does not resolve");
+    }
+    generation++;
+    lastRequested = null;
+    nextServer.set(null);
+    nextCall.set(new CallSwitch(generation, next));
     selector.wakeup();
   }
 
@@ -191,7 +221,7 @@ public final class VoiceEngine implements AutoCloseable {
     selector.wakeup();
   }
 
-  /** How many times the call moved to another SFU under this engine. */
+  /** How many times media moved to another SFU (the call's, or another call's) under this engine. */
   public int moves() {
     return moves;
   }
@@ -431,20 +461,29 @@ public final class VoiceEngine implements AutoCloseable {
   }
 
   private void tick(long now) throws IOException {
+    CallSwitch call = nextCall.getAndSet(null);
+    if (call != null) {
+      activeGeneration = call.generation();
+      keys = new VoiceKeys(config.epochGrace().toNanos());
+      lastInstalled = null;
+      held.clear();
+      streams.clear();
+      useServer(call.server());
+    }
     VoiceServer next = nextServer.getAndSet(null);
     if (next != null && !next.equals(server)) {
-      server = next;
-      serverAddress = next.address();
-      ssrc = next.ssrcInt();
-      stun = new StunBinding(next, config, random);
-      sender.moved(ssrc, next.audioLevelExtId());
-      moves++;
+      useServer(next);
     }
     boolean newEpoch = false;
-    for (VoiceEpoch e; (e = pendingEpochs.poll()) != null; ) {
-      if (keys.install(e, now) == VoiceKeys.Installed.NEW) {
+    for (PendingEpoch p; (p = pendingEpochs.peek()) != null; ) {
+      if (p.generation() > activeGeneration) {
+        break; // for a call this thread switches to at the next tick
+      }
+      pendingEpochs.poll();
+      if (p.generation() == activeGeneration
+          && keys.install(p.epoch(), now) == VoiceKeys.Installed.NEW) {
         newEpoch = true;
-        lastInstalled = e;
+        lastInstalled = p.epoch();
       }
     }
     keys.expire(now);
@@ -461,6 +500,16 @@ public final class VoiceEngine implements AutoCloseable {
       nextReport = now + config.rtcpInterval().toNanos();
       report(now);
     }
+  }
+
+  /** Sends to {@code next} from now on, under its SSRC, after a new binding there. */
+  private void useServer(VoiceServer next) {
+    server = next;
+    serverAddress = next.address();
+    ssrc = next.ssrcInt();
+    stun = new StunBinding(next, config, random);
+    sender.moved(ssrc, next.audioLevelExtId());
+    moves++;
   }
 
   private void send(long now) throws IOException {

@@ -190,6 +190,66 @@ class VoiceChannelEndToEndTest {
   }
 
   @Test
+  void aModeratorMovesAMemberIntoAnotherChannelsCallAndNobodyLosesAFrame() throws Exception {
+    CallMember alice = member("alice");
+    CallMember bob = member("bob");
+    CallMember carol = member("carol");
+    CallMember dave = member("dave");
+    Channel lounge = voiceChannel(alice, bob, carol, dave);
+    Channel stage = alice.client.api().createChannel(lounge.guildId(), "Stage", "voice", null);
+    alice.join(lounge, 440);
+    bob.join(lounge, 700);
+    carol.join(lounge, 1100);
+    dave.join(stage, 1700);
+    List<CallMember> lounging = List.of(alice, bob, carol);
+    awaitSameEpoch(lounging);
+    awaitSameEpoch(List.of(dave));
+    for (CallMember m : lounging) {
+      assertHears(m, lounging.stream().filter(o -> o != m).toList());
+    }
+    VoiceCall bobsCall = bob.call.get();
+    String loungeGroup = bobsCall.groupId();
+    long loungeEpoch = alice.stats().epoch();
+    long[] before = {alice.dropped(), carol.dropped(), dave.dropped()};
+
+    alice.client.api().moveVoice(lounge.id(), bob.userId(), stage.id());
+
+    await("bob's call to become the stage's", Duration.ofSeconds(20),
+        () -> stage.id().equals(bobsCall.channelId()));
+    assertThat(bob.call.get()).isSameAs(bobsCall); // the same call object, audio going on
+    assertThat(bobsCall.groupId()).isNotEqualTo(loungeGroup);
+    List<CallMember> onStage = List.of(bob, dave);
+    List<CallMember> left = List.of(alice, carol);
+    awaitSameEpoch(onStage);
+    await("the lounge to rekey without bob", Duration.ofSeconds(30),
+        () -> left.stream().allMatch(m -> m.stats().epoch() > loungeEpoch));
+    awaitSameEpoch(left);
+    Thread.sleep(1500); // a second of audio in both calls, past the jitter buffers
+    assertHears(bob, List.of(dave));
+    assertHears(dave, List.of(bob));
+    assertHears(alice, List.of(carol));
+    assertHears(carol, List.of(alice));
+    for (CallMember m : left) {
+      assertThat(Tones.share(m.heard.last(48_000), bob.hz)).as("%s still hears bob", m.userId())
+          .isLessThan(VoiceCallTest.ABSENT);
+    }
+    assertThat(Tones.share(bob.heard.last(48_000), alice.hz)).as("bob still hears alice")
+        .isLessThan(VoiceCallTest.ABSENT);
+    long[] after = {alice.dropped(), carol.dropped(), dave.dropped()};
+    List<CallMember> staying = List.of(alice, carol, dave);
+    for (int i = 0; i < staying.size(); i++) {
+      assertThat(after[i] - before[i]).as("frames %s could not play across bob's move: %s",
+          staying.get(i).userId(), staying.get(i).stats()).isZero();
+    }
+    assertThat(alice.client.rest().get("/api/v1/channels/" + stage.id() + "/voice")
+        .path("voiceStates").findValuesAsText("userId"))
+        .containsExactlyInAnyOrder(bob.userId(), dave.userId());
+    assertThat(alice.client.rest().get("/api/v1/channels/" + lounge.id() + "/voice")
+        .path("voiceStates").findValuesAsText("userId"))
+        .containsExactlyInAnyOrder(alice.userId(), carol.userId());
+  }
+
+  @Test
   void whenTheCallsSfuStopsTheCallMovesAndEveryoneHearsEachOtherAgain() throws Exception {
     // The call's keys may rotate on the 4 s timer meanwhile; the move itself needs none.
     CallMember alice = member("alice");
