@@ -14,7 +14,9 @@ enum CloseCode {
   RATE_LIMITED(4008),
   SESSION_TIMED_OUT(4009),
   FRAME_TOO_LARGE(4010),
-  SESSION_REPLACED(4011);
+  SESSION_REPLACED(4011),
+  /** The client did not read its frames fast enough (outbound-buffer, outbound-max-bytes). */
+  TOO_SLOW(4012);
 
   final int code;
 

@@ -34,6 +34,15 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     }
   }
 
+  /** The JSON of {@code node} in UTF-8: a dispatch's payload, encoded once for all its sessions. */
+  static byte[] encoded(JsonNode node) {
+    try {
+      return JSON.writeValueAsBytes(node);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   public sealed interface Command {}
 
   /** A session wants the guild's snapshot now and its events from now on. */

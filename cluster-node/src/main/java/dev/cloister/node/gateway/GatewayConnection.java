@@ -16,6 +16,7 @@ import dev.cloister.node.http.ApiError;
 import dev.cloister.node.http.Views;
 import dev.cloister.node.limits.TokenBuckets;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.Base64;
 import java.util.Optional;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -28,6 +29,7 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.apache.pekko.http.impl.engine.ws.FrameEvent;
+import org.apache.pekko.util.ByteString;
 
 /**
  * One WebSocket connection, on the node the client connected to: the protocol's state machine
@@ -39,8 +41,43 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
 
   public sealed interface Command extends CborSerializable {}
 
-  /** A text frame for the client, from the session. */
-  record Send(String frame) implements Command {}
+  /**
+   * A text frame for the client, from the session: {@code head}, then {@code body} (UTF-8 JSON,
+   * possibly the very array other sessions' frames carry: never modified), then {@code tail}.
+   */
+  record Send(String head, byte[] body, String tail) implements Command {
+    private static final byte[] NONE = new byte[0];
+
+    static Send of(String text) {
+      return new Send(text, NONE, "");
+    }
+
+    /** About the bytes it takes on the wire (heads and tails are ASCII JSON, or nearly). */
+    long size() {
+      return head.length() + body.length + tail.length();
+    }
+
+    ByteString utf8() {
+      ByteString b = ByteString.fromString(head);
+      if (body.length > 0) {
+        b = b.concat(ByteString.fromArrayUnsafe(body));
+      }
+      return tail.isEmpty() ? b : b.concat(ByteString.fromString(tail));
+    }
+
+    /** The whole frame as text (a copy: for tests and logs, not for the way out). */
+    String text() {
+      return utf8().utf8String();
+    }
+  }
+
+  /** The stream that writes to the client, once the route has made it. */
+  record Attached(ActorRef<FrameEvent> out) implements Command {}
+
+  /** The outbound stream took the frame handed to it: the next may go. */
+  record Written() implements Command {}
+
+  static final Written WRITTEN = new Written();
 
   /** The session that now owns this connection. */
   record Bound(ActorRef<GatewaySession.Command> session) implements Command {}
@@ -77,6 +114,19 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
   /** Marks the end of the outbound stream; never sent to the client. */
   static final FrameEvent COMPLETE = WebSocketFrames.close(1000, "complete");
 
+  /** Fails the outbound stream, which cuts the connection; never sent to the client. */
+  static final FrameEvent ABORT = WebSocketFrames.close(1011, "abort");
+
+  /** Why the outbound stream was failed: frames could not be written in time. */
+  static final class NotWritten extends RuntimeException {
+    NotWritten() {
+      super("the client did not take its frames in time; connection cut", null, false, false);
+    }
+  }
+
+  /** How long frames already queued (a close frame among them) may take to leave at the end. */
+  private static final Duration FINISH_GRACE = Duration.ofMillis(500);
+
   private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
       .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(32).build())
       .build());
@@ -87,16 +137,24 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
   record Context(ClusterSharding sharding, ApiContext api, SessionTokens tokens,
       GatewaySettings settings) {}
 
-  static Behavior<Command> create(Context node, ActorRef<FrameEvent> out) {
+  /** A connection whose outbound stream arrives in {@link Attached}; until then frames wait. */
+  static Behavior<Command> create(Context node) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new GatewayConnection(ctx, timers, node, out)));
+        new GatewayConnection(ctx, timers, node)));
   }
+
+  private record Queued(FrameEvent frame, long size) {}
 
   private enum State { AWAITING_IDENTIFY, IDENTIFYING, LIVE, CLOSING }
 
   private final TimerScheduler<Command> timers;
   private final Context node;
-  private final ActorRef<FrameEvent> out;
+  private ActorRef<FrameEvent> out;
+  // Frames for the client not yet taken by the outbound stream (the one handed to it included):
+  // at most outbound-buffer frames and outbound-max-bytes bytes, else the client is too slow.
+  private final ArrayDeque<Queued> queue = new ArrayDeque<>();
+  private long queuedBytes;
+  private Queued writing;
   private final TokenBuckets.Single limit;
   private State state = State.AWAITING_IDENTIFY;
   private String userId;
@@ -105,12 +163,11 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
   private long lastHeartbeatNanos = System.nanoTime();
   private long connectedNanos = System.nanoTime();
 
-  private GatewayConnection(ActorContext<Command> ctx, TimerScheduler<Command> timers, Context node,
-      ActorRef<FrameEvent> out) {
+  private GatewayConnection(ActorContext<Command> ctx, TimerScheduler<Command> timers,
+      Context node) {
     super(ctx);
     this.timers = timers;
     this.node = node;
-    this.out = out;
     CloisterMetrics.GATEWAY_CONNECTIONS.increment();
     GatewaySettings s = node.settings();
     this.limit = new TokenBuckets.Single(s.sessionBurst(), s.sessionPerSecond(), System.nanoTime());
@@ -136,8 +193,22 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
         .onMessage(StreamFailed.class, m -> gone())
         .onMessage(Send.class, m -> {
           if (state != State.CLOSING) {
-            send(m.frame());
+            ByteString data = m.utf8();
+            enqueue(WebSocketFrames.text(data), data.size(), true);
           }
+          return this;
+        })
+        .onMessage(Attached.class, m -> {
+          out = m.out();
+          pump();
+          return this;
+        })
+        .onMessage(Written.class, m -> {
+          if (writing != null) {
+            release(writing.size());
+            writing = null;
+          }
+          pump();
           return this;
         })
         .onMessage(Bound.class, m -> {
@@ -187,6 +258,7 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
         .onMessage(Finish.class, m -> finish())
         .onSignal(PostStop.class, signal -> {
           CloisterMetrics.GATEWAY_CONNECTIONS.decrement();
+          CloisterMetrics.GATEWAY_OUTBOUND_BYTES.decrement(queuedBytes);
           return this;
         })
         .build();
@@ -202,12 +274,10 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
       return close(r.code(), r.reason());
     }
     if (in instanceof WebSocketFrames.PeerClosed) {
-      out.tell(WebSocketFrames.close(1000, "bye"));
-      detach();
-      return finish();
+      return close(1000, "bye");
     }
     if (in instanceof WebSocketFrames.Ping p) {
-      out.tell(WebSocketFrames.pong(p.data()));
+      enqueue(WebSocketFrames.pong(p.data()), p.data().size(), true);
       return this;
     }
     if (!limit.take(System.nanoTime())) {
@@ -486,18 +556,68 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
   // ---- ending ----
 
   private void send(String frame) {
-    out.tell(WebSocketFrames.text(frame));
+    ByteString data = ByteString.fromString(frame);
+    enqueue(WebSocketFrames.text(data), data.size(), true);
+  }
+
+  /**
+   * Queues a frame for the client. A budgeted frame that would take the queue past
+   * {@code outbound-buffer} frames or {@code outbound-max-bytes} closes the connection instead
+   * (4012): the client reads too slowly, and its session keeps what its replay buffer holds. A
+   * frame into an empty queue always goes, however large.
+   */
+  private void enqueue(FrameEvent frame, long size, boolean budgeted) {
+    GatewaySettings s = node.settings();
+    if (budgeted && !queue.isEmpty()
+        && (queuedBytes + size > s.outboundMaxBytes() || queue.size() >= s.outboundBuffer())) {
+      tooSlow();
+      return;
+    }
+    queue.addLast(new Queued(frame, size));
+    queuedBytes += size;
+    CloisterMetrics.GATEWAY_OUTBOUND_BYTES.increment(size);
+    pump();
+  }
+
+  /** Hands the next frame to the outbound stream once it took the previous one. */
+  private void pump() {
+    if (out == null || writing != null || queue.isEmpty()) {
+      return;
+    }
+    writing = queue.peekFirst();
+    queue.removeFirst();
+    out.tell(writing.frame());
+  }
+
+  private void release(long size) {
+    queuedBytes -= size;
+    CloisterMetrics.GATEWAY_OUTBOUND_BYTES.decrement(size);
+  }
+
+  /** Drops what waits (the session can replay it) and says why, should the client still read. */
+  private void tooSlow() {
+    CloisterMetrics.GATEWAY_SLOW_CLOSES.increment();
+    long waiting = queuedBytes;
+    int frames = queue.size() + (writing == null ? 0 : 1);
+    while (!queue.isEmpty()) {
+      release(queue.removeFirst().size());
+    }
+    getContext().getLog().debug("Gateway client too slow: {} frames, {} bytes waiting", frames,
+        waiting);
+    close(CloseCode.TOO_SLOW.code, "reading too slowly: " + frames + " frames, " + waiting
+        + " bytes waiting; resume");
   }
 
   private Behavior<Command> close(int code, String reason) {
     if (state == State.CLOSING) {
       return this;
     }
-    out.tell(WebSocketFrames.close(code, reason));
+    FrameEvent closeFrame = WebSocketFrames.close(code, reason);
+    enqueue(closeFrame, 2 + Math.min(reason.length(), 100), false);
     detach();
     state = State.CLOSING;
     // Give the close frame a moment to leave before the stream completes.
-    timers.startSingleTimer(new Finish(), Duration.ofMillis(500));
+    timers.startSingleTimer(new Finish(), FINISH_GRACE);
     return this;
   }
 
@@ -516,8 +636,14 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
     return finish();
   }
 
+  /**
+   * Ends the outbound stream: completes it if every frame has been taken, else cuts the
+   * connection (a client that does not read would otherwise hold it and its frames).
+   */
   private Behavior<Command> finish() {
-    out.tell(COMPLETE);
+    if (out != null) {
+      out.tell(queue.isEmpty() && writing == null ? COMPLETE : ABORT);
+    }
     return Behaviors.stopped();
   }
 }

@@ -15,7 +15,7 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.ws.WebSocketUpgrade;
 import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.Materializer;
-import org.apache.pekko.stream.OverflowStrategy;
+import org.apache.pekko.stream.CompletionStrategy;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
@@ -40,13 +40,20 @@ public final class GatewayRoute {
 
   /** Answers the upgrade; {@code ApiRoutes} has already applied the per-IP connection limit. */
   public HttpResponse accept(WebSocketUpgrade upgrade) {
-    Pair<ActorRef<FrameEvent>, Source<FrameEvent, NotUsed>> out =
-        ActorSource.<FrameEvent>actorRef(f -> f == GatewayConnection.COMPLETE,
-                f -> Optional.empty(), node.settings().outboundBuffer(), OverflowStrategy.fail())
-            .preMaterialize(materializer);
     ActorRef<GatewayConnection.Command> connection = system.systemActorOf(
-        GatewayConnection.create(node, out.first()),
+        GatewayConnection.create(node),
         "gateway-connection-" + connections.incrementAndGet(), Props.empty());
+    // One frame at a time, each acknowledged once the stream took it: the frames still waiting
+    // stay in the connection, which counts them in bytes (outbound-max-bytes).
+    Pair<ActorRef<FrameEvent>, Source<FrameEvent, NotUsed>> out =
+        ActorSource.<FrameEvent, GatewayConnection.Written>actorRefWithBackpressure(
+                connection.narrow(), GatewayConnection.WRITTEN,
+                f -> f == GatewayConnection.COMPLETE
+                    ? Optional.of(CompletionStrategy.draining()) : Optional.empty(),
+                f -> f == GatewayConnection.ABORT
+                    ? Optional.of(new GatewayConnection.NotWritten()) : Optional.empty())
+            .preMaterialize(materializer);
+    connection.tell(new GatewayConnection.Attached(out.first()));
     Sink<FrameEvent, NotUsed> in = WebSocketFrames.decoder(node.settings().maxFrameBytes())
         .to(ActorSink.<WebSocketFrames.Inbound, GatewayConnection.Command, GatewayConnection.Ack>
             actorRefWithBackpressure(connection,

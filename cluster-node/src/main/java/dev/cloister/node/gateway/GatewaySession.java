@@ -10,6 +10,7 @@ import dev.cloister.guild.user.User;
 import dev.cloister.guild.voice.VoiceChannel;
 import dev.cloister.node.http.ApiError;
 import dev.cloister.node.voice.VoiceService;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -100,8 +101,11 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
 
   record GuildAdded(String guildId) implements Command {}
 
-  /** One dispatch, already allowed for this session; {@code payload} is JSON. */
-  record Deliver(String guildId, String t, String payload) implements Command {}
+  /**
+   * One dispatch, already allowed for this session; {@code payload} is its JSON in UTF-8, encoded
+   * once by the replica and shared, never copied, by every session's frame that carries it.
+   */
+  record Deliver(String guildId, String t, byte[] payload) implements Command {}
 
   private record ProfileLoaded(User.Profile profile) implements Command {}
 
@@ -127,7 +131,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   /** At most this many voice state updates wait behind the one under way. */
   private static final int MAX_PENDING_VOICE_UPDATES = 4;
 
-  private record Buffered(long seq, long atMillis, String frame) {}
+  private record Buffered(long seq, long atMillis, GatewayConnection.Send frame) {}
 
   static Behavior<Command> create(String sessionId, ActorRef<Gateway.Command> gateway,
       ClusterSharding sharding, GatewaySettings settings, VoiceService.Settings voice) {
@@ -157,6 +161,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   private ActorRef<GatewayConnection.Command> connection;
   private long seq;
   private final ArrayDeque<Buffered> buffer = new ArrayDeque<>();
+  private long bufferedBytes;
   private final Map<String, ActorRef<GuildReplica.Command>> guilds = new LinkedHashMap<>();
   // while assembling ready
   private final Map<String, String> readyGuilds = new HashMap<>();
@@ -270,6 +275,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
         })
         .onSignal(PostStop.class, signal -> {
           CloisterMetrics.GATEWAY_SESSIONS.decrement();
+          CloisterMetrics.GATEWAY_REPLAY_BYTES.decrement(bufferedBytes);
           leaveVoice("its gateway session ended");
           return this;
         })
@@ -317,7 +323,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
       guildAnswered();
     } else {
       // Joined while connected: the whole guild, as in ready.
-      dispatch("GUILD_CREATE", m.json());
+      dispatch("GUILD_CREATE", m.json().getBytes(StandardCharsets.UTF_8));
       m.replica().tell(new GuildReplica.PublishPresence(userId,
           connection == null ? "offline" : status, getContext().getSelf()));
     }
@@ -344,12 +350,13 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     String user = Gateway.json(Gateway.JSON.createObjectNode().put("id", userId)
         .put("username", username));
     seq++;
-    String frame = "{\"op\":\"ready\",\"s\":" + seq + ",\"d\":{\"sessionId\":\"" + sessionId
-        + "\",\"user\":" + user + ",\"guilds\":" + guildsJson + "}}";
+    GatewayConnection.Send frame = GatewayConnection.Send.of("{\"op\":\"ready\",\"s\":" + seq
+        + ",\"d\":{\"sessionId\":\"" + sessionId + "\",\"user\":" + user + ",\"guilds\":"
+        + guildsJson + "}}");
     buffer(frame);
     if (connection != null) {
       connection.tell(new GatewayConnection.Bound(getContext().getSelf()));
-      connection.tell(new GatewayConnection.Send(frame));
+      connection.tell(frame);
     }
     publishPresence(status);
     List<Deliver> held = new ArrayList<>(heldBack);
@@ -368,22 +375,38 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     return this;
   }
 
-  private void dispatch(String t, String payload) {
+  /** Numbers a dispatch; its frame shares {@code payload} with every other session's. */
+  private void dispatch(String t, byte[] payload) {
     seq++;
-    String frame = "{\"op\":\"dispatch\",\"t\":\"" + t + "\",\"s\":" + seq + ",\"d\":" + payload + "}";
+    GatewayConnection.Send frame = new GatewayConnection.Send(
+        "{\"op\":\"dispatch\",\"t\":\"" + t + "\",\"s\":" + seq + ",\"d\":", payload, "}");
     buffer(frame);
     if (connection != null) {
-      connection.tell(new GatewayConnection.Send(frame));
+      connection.tell(frame);
     }
   }
 
-  private void buffer(String frame) {
+  /**
+   * Keeps a frame for resume within {@code resume.max-events}, {@code resume.max-bytes} and
+   * {@code resume.max-age}, dropping the oldest first (possibly this one, if it alone is over
+   * the byte budget): a resume from a dropped seq gets invalid_session.
+   */
+  private void buffer(GatewayConnection.Send frame) {
     long now = System.currentTimeMillis();
     buffer.addLast(new Buffered(seq, now, frame));
+    bufferedBytes += frame.size();
+    CloisterMetrics.GATEWAY_REPLAY_BYTES.increment(frame.size());
     long oldest = now - settings.resumeMaxAge().toMillis();
-    while (buffer.size() > settings.resumeMaxEvents() || buffer.peekFirst().atMillis() < oldest) {
-      buffer.removeFirst();
+    while (!buffer.isEmpty() && (buffer.size() > settings.resumeMaxEvents()
+        || bufferedBytes > settings.resumeMaxBytes() || buffer.peekFirst().atMillis() < oldest)) {
+      dropOldest();
     }
+  }
+
+  private void dropOldest() {
+    long size = buffer.removeFirst().frame().size();
+    bufferedBytes -= size;
+    CloisterMetrics.GATEWAY_REPLAY_BYTES.decrement(size);
   }
 
   // ---- connections come and go ----
@@ -406,7 +429,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     long now = System.currentTimeMillis();
     long oldest = now - settings.resumeMaxAge().toMillis();
     while (!buffer.isEmpty() && buffer.peekFirst().atMillis() < oldest) {
-      buffer.removeFirst();
+      dropOldest();
     }
     long firstKept = buffer.isEmpty() ? seq + 1 : buffer.peekFirst().seq();
     if (r.seq() + 1 < firstKept) {
@@ -424,10 +447,10 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     connection.tell(new GatewayConnection.Bound(getContext().getSelf()));
     for (Buffered b : buffer) {
       if (b.seq() > r.seq()) {
-        connection.tell(new GatewayConnection.Send(b.frame()));
+        connection.tell(b.frame());
       }
     }
-    connection.tell(new GatewayConnection.Send("{\"op\":\"resumed\"}"));
+    connection.tell(GatewayConnection.Send.of("{\"op\":\"resumed\"}"));
     timers.cancel("expire");
     timers.cancel("voice-grace");
     if (wasDetached) {
@@ -574,7 +597,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     if (movedFrom != null) {
       d.put("movedFrom", movedFrom).put("movedBy", movedBy);
     }
-    dispatch("VOICE_SERVER_UPDATE", Gateway.json(d));
+    dispatch("VOICE_SERVER_UPDATE", Gateway.encoded(d));
   }
 
   private void voiceError(VoiceUpdate u, ApiError e) {
@@ -582,7 +605,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
       CloisterMetrics.VOICE_JOINS.withTag("outcome", e.code).increment();
     }
     if (u.connection() != null) {
-      u.connection().tell(new GatewayConnection.Send(GatewayConnection.errorFrame(u.nonce(), e)));
+      u.connection().tell(GatewayConnection.Send.of(GatewayConnection.errorFrame(u.nonce(), e)));
     }
   }
 

@@ -6,7 +6,8 @@ import java.time.Duration;
 /** The gateway's tunables, from {@code cloister.gateway} (see reference.conf). */
 public record GatewaySettings(
     Duration heartbeatInterval, Duration heartbeatTimeout, Duration identifyTimeout,
-    int maxFrameBytes, int outboundBuffer, int resumeMaxEvents, Duration resumeMaxAge,
+    int maxFrameBytes, int outboundBuffer, long outboundMaxBytes, int resumeMaxEvents,
+    long resumeMaxBytes, Duration resumeMaxAge,
     double sessionBurst, double sessionPerSecond, Duration replicaSettle,
     Duration replicaLinger) {
 
@@ -17,7 +18,9 @@ public record GatewaySettings(
         gateway.getDuration("identify-timeout"),
         (int) Math.min(Integer.MAX_VALUE, gateway.getBytes("max-frame-size")),
         gateway.getInt("outbound-buffer"),
+        gateway.getBytes("outbound-max-bytes"),
         gateway.getInt("resume.max-events"),
+        gateway.getBytes("resume.max-bytes"),
         gateway.getDuration("resume.max-age"),
         gateway.getDouble("rate-limit.burst"),
         gateway.getDouble("rate-limit.per-second"),

@@ -297,7 +297,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     });
     for (String user : gone) {
       removeMember(user);
-      toAll("GUILD_MEMBER_REMOVE", Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+      toAll("GUILD_MEMBER_REMOVE", Gateway.encoded(JsonRoutes.obj().put("guildId", guildId)
           .put("userId", user)));
     }
     visibilityChanges(before, after, null);
@@ -404,7 +404,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     } else if (item instanceof GuildFeed.GroupChanged g) {
       dispatchGroupEvent(g);
     } else if (item instanceof GuildFeed.KeyPackagesLow k) {
-      String payload = Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+      byte[] payload = Gateway.encoded(JsonRoutes.obj().put("guildId", guildId)
           .put("deviceId", k.deviceId()).put("available", k.available()));
       sessions.forEach((s, user) -> {
         if (user.equals(k.userId())) {
@@ -414,7 +414,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     } else if (item instanceof GuildFeed.TypingStarted t) {
       Guild.Channel channel = state.channel(t.channelId());
       if (channel != null) {
-        String payload = Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+        byte[] payload = Gateway.encoded(JsonRoutes.obj().put("guildId", guildId)
             .put("channelId", t.channelId()).put("userId", t.userId())
             .put("timestamp", Instant.ofEpochMilli(t.atMillis()).toString()));
         sessions.forEach((s, user) -> {
@@ -441,7 +441,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
         for (int i = 0; i < sp.userIds().size(); i++) {
           speakers.addObject().put("userId", sp.userIds().get(i)).put("ssrc", sp.ssrcs().get(i));
         }
-        String payload = Gateway.json(d);
+        byte[] payload = Gateway.encoded(d);
         sessions.forEach((s, user) -> {
           if (t.byUser.containsKey(user)) {
             s.tell(new GatewaySession.Deliver(guildId, "SPEAKING", payload));
@@ -450,7 +450,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       }
     } else if (item instanceof GuildFeed.PresenceChanged p) {
       announced.put(p.userId(), p.status());
-      String payload = Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+      byte[] payload = Gateway.encoded(JsonRoutes.obj().put("guildId", guildId)
           .put("userId", p.userId()).put("status", p.status()));
       toAll("PRESENCE_UPDATE", payload);
     }
@@ -477,7 +477,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     if (channel == null) {
       return;
     }
-    String payload = Gateway.json(voiceStateJson(v));
+    byte[] payload = Gateway.encoded(voiceStateJson(v));
     sessions.forEach((s, user) -> {
       if (canView(user, channel)) {
         s.tell(new GatewaySession.Deliver(guildId, "VOICE_STATE_UPDATE", payload));
@@ -541,7 +541,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     return Permission.VIEW_CHANNEL.in(EffectivePermissions.inChannel(state, userId, c));
   }
 
-  private void toAll(String t, String payload) {
+  private void toAll(String t, byte[] payload) {
     sessions.keySet().forEach(s -> s.tell(new GatewaySession.Deliver(guildId, t, payload)));
   }
 
@@ -626,9 +626,9 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
         return;
       }
     }
-    String payload = Gateway.json(d);
-    String welcome = g.kind().equals("commit") && !g.devices().isEmpty()
-        ? Gateway.json(JsonRoutes.obj().put("guildId", guildId).put("groupId", g.groupId())
+    byte[] payload = Gateway.encoded(d);
+    byte[] welcome = g.kind().equals("commit") && !g.devices().isEmpty()
+        ? Gateway.encoded(JsonRoutes.obj().put("guildId", guildId).put("groupId", g.groupId())
             .put("seq", g.seqNr()).put("epoch", g.epoch() + 1).set("devices",
                 Gateway.JSON.valueToTree(g.devices())))
         : null;
@@ -674,7 +674,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       return; // ChannelCreated: the guild's ChannelAdded announces the channel
     }
     d.put("guildId", guildId);
-    String payload = Gateway.json(d);
+    byte[] payload = Gateway.encoded(d);
     // One permission computation per user, however many sessions they have here.
     Map<String, Boolean> allowed = new java.util.HashMap<>();
     int[] recipients = {0};
@@ -693,13 +693,13 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
 
   private void dispatchGuildEvent(Guild.State before, Guild.State after, Guild.Event e) {
     if (e instanceof Guild.GuildRenamed || e instanceof Guild.OwnershipTransferred) {
-      toAll("GUILD_UPDATE", Gateway.json(JsonRoutes.obj().put("id", guildId)
+      toAll("GUILD_UPDATE", Gateway.encoded(JsonRoutes.obj().put("id", guildId)
           .put("name", after.name()).put("ownerId", after.ownerId())));
     } else if (e instanceof Guild.ChannelAdded || e instanceof Guild.ChannelUpdated) {
       Guild.Channel c = after.channel(e instanceof Guild.ChannelAdded a
           ? a.channel().id() : ((Guild.ChannelUpdated) e).channelId());
       String type = e instanceof Guild.ChannelAdded ? "CHANNEL_CREATE" : "CHANNEL_UPDATE";
-      String payload = Gateway.json(Views.channel(guildId, c, after.channels().indexOf(c)));
+      byte[] payload = Gateway.encoded(Views.channel(guildId, c, after.channels().indexOf(c)));
       sessions.forEach((s, user) -> {
         if (canViewIn(after, user, c)) {
           s.tell(new GatewaySession.Deliver(guildId, type, payload));
@@ -707,7 +707,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       });
     } else if (e instanceof Guild.ChannelDeleted d) {
       Guild.Channel c = before.channel(d.channelId());
-      String payload = Gateway.json(JsonRoutes.obj().put("id", d.channelId()).put("guildId", guildId));
+      byte[] payload = Gateway.encoded(JsonRoutes.obj().put("id", d.channelId()).put("guildId", guildId));
       sessions.forEach((s, user) -> {
         if (c != null && canViewIn(before, user, c)) {
           s.tell(new GatewaySession.Deliver(guildId, "CHANNEL_DELETE", payload));
@@ -723,11 +723,11 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
           : e instanceof Guild.RoleUpdated u ? u.roleId() : ((Guild.RoleMoved) e).roleId();
       Guild.Role role = after.role(roleId);
       toAll(e instanceof Guild.RoleCreated ? "GUILD_ROLE_CREATE" : "GUILD_ROLE_UPDATE",
-          Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+          Gateway.encoded(JsonRoutes.obj().put("guildId", guildId)
               .set("role", Views.role(role, after.roles().indexOf(role)))));
       visibilityChanges(before, after, null);
     } else if (e instanceof Guild.RoleDeleted d) {
-      toAll("GUILD_ROLE_DELETE", Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+      toAll("GUILD_ROLE_DELETE", Gateway.encoded(JsonRoutes.obj().put("guildId", guildId)
           .put("roleId", d.roleId())));
       visibilityChanges(before, after, null);
     } else if (e instanceof Guild.MemberRoleAdded || e instanceof Guild.MemberRoleRemoved
@@ -737,25 +737,25 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
           : ((Guild.NicknameChanged) e).userId();
       Guild.Member m = after.members().get(userId);
       if (m != null) {
-        toAll("GUILD_MEMBER_UPDATE", Gateway.json(Views.member(m).put("guildId", guildId)));
+        toAll("GUILD_MEMBER_UPDATE", Gateway.encoded(Views.member(m).put("guildId", guildId)));
       }
       visibilityChanges(before, after, null);
     } else if (e instanceof Guild.MemberJoined j) {
       Guild.Member m = after.members().get(j.userId());
-      toAll("GUILD_MEMBER_ADD", Gateway.json(Views.member(m).put("guildId", guildId)));
+      toAll("GUILD_MEMBER_ADD", Gateway.encoded(Views.member(m).put("guildId", guildId)));
     } else if (e instanceof Guild.MemberLeft || e instanceof Guild.MemberKicked
         || e instanceof Guild.MemberBanned) {
       String userId = e instanceof Guild.MemberLeft l ? l.userId()
           : e instanceof Guild.MemberKicked k ? k.userId() : ((Guild.MemberBanned) e).userId();
       removeMember(userId);
-      toAll("GUILD_MEMBER_REMOVE", Gateway.json(JsonRoutes.obj().put("guildId", guildId)
+      toAll("GUILD_MEMBER_REMOVE", Gateway.encoded(JsonRoutes.obj().put("guildId", guildId)
           .put("userId", userId)));
       if (e instanceof Guild.MemberBanned) {
-        toHolders(Permission.BAN_MEMBERS, "GUILD_BAN_ADD", Gateway.json(JsonRoutes.obj()
+        toHolders(Permission.BAN_MEMBERS, "GUILD_BAN_ADD", Gateway.encoded(JsonRoutes.obj()
             .put("guildId", guildId).put("userId", userId)));
       }
     } else if (e instanceof Guild.MemberUnbanned u) {
-      toHolders(Permission.BAN_MEMBERS, "GUILD_BAN_REMOVE", Gateway.json(JsonRoutes.obj()
+      toHolders(Permission.BAN_MEMBERS, "GUILD_BAN_REMOVE", Gateway.encoded(JsonRoutes.obj()
           .put("guildId", guildId).put("userId", u.userId())));
     }
     // Invites and guild creation are not dispatched.
@@ -765,7 +765,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     return Permission.VIEW_CHANNEL.in(EffectivePermissions.inChannel(s, userId, c));
   }
 
-  private void toHolders(Permission p, String t, String payload) {
+  private void toHolders(Permission p, String t, byte[] payload) {
     sessions.forEach((s, user) -> {
       if (p.in(EffectivePermissions.inGuild(state, user))) {
         s.tell(new GatewaySession.Deliver(guildId, t, payload));
@@ -775,7 +775,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
 
   /** A removed member's sessions here learn that the guild is gone for them, and stop hearing it. */
   private void removeMember(String userId) {
-    String payload = Gateway.json(JsonRoutes.obj().put("id", guildId));
+    byte[] payload = Gateway.encoded(JsonRoutes.obj().put("id", guildId));
     List<ActorRef<GatewaySession.Command>> gone = new ArrayList<>();
     sessions.forEach((s, user) -> {
       if (user.equals(userId)) {
@@ -797,29 +797,31 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
    * (an overwrite change) gets CHANNEL_UPDATE for those who see it before and after.
    */
   private void visibilityChanges(Guild.State before, Guild.State after, String changedChannelId) {
-    Map<String, List<String[]>> perUser = new java.util.HashMap<>();
+    Map<String, List<GatewaySession.Deliver>> perUser = new java.util.HashMap<>();
     sessions.forEach((s, user) -> {
-      List<String[]> changes = perUser.computeIfAbsent(user, u -> {
-        List<String[]> out = new ArrayList<>();
+      List<GatewaySession.Deliver> changes = perUser.computeIfAbsent(user, u -> {
+        List<GatewaySession.Deliver> out = new ArrayList<>();
         Set<String> was = visible(before, u);
         Set<String> now = visible(after, u);
         for (int i = 0; i < after.channels().size(); i++) {
           Guild.Channel c = after.channels().get(i);
           if (now.contains(c.id()) && !was.contains(c.id())) {
-            out.add(new String[] {"CHANNEL_CREATE", Gateway.json(Views.channel(guildId, c, i))});
+            out.add(new GatewaySession.Deliver(guildId, "CHANNEL_CREATE",
+                Gateway.encoded(Views.channel(guildId, c, i))));
           } else if (now.contains(c.id()) && c.id().equals(changedChannelId)) {
-            out.add(new String[] {"CHANNEL_UPDATE", Gateway.json(Views.channel(guildId, c, i))});
+            out.add(new GatewaySession.Deliver(guildId, "CHANNEL_UPDATE",
+                Gateway.encoded(Views.channel(guildId, c, i))));
           }
         }
         for (String id : was) {
           if (!now.contains(id)) {
-            out.add(new String[] {"CHANNEL_DELETE",
-                Gateway.json(JsonRoutes.obj().put("id", id).put("guildId", guildId))});
+            out.add(new GatewaySession.Deliver(guildId, "CHANNEL_DELETE",
+                Gateway.encoded(JsonRoutes.obj().put("id", id).put("guildId", guildId))));
           }
         }
         return out;
       });
-      changes.forEach(c -> s.tell(new GatewaySession.Deliver(guildId, c[0], c[1])));
+      changes.forEach(s::tell);
     });
   }
 

@@ -198,8 +198,12 @@ final class WebSocketFrames {
   private static final Protocol.Opcode PONG_OPCODE = Protocol.Opcode$.MODULE$.forCode(PONG);
 
   static FrameEvent text(String text) {
-    return FrameEvent.fullFrame(TEXT_OPCODE, Option.empty(),
-        ByteString.fromString(text, StandardCharsets.UTF_8), true, false, false, false);
+    return text(ByteString.fromString(text, StandardCharsets.UTF_8));
+  }
+
+  /** A text frame of these UTF-8 bytes (a rope of shared pieces is written as it is, uncopied). */
+  static FrameEvent text(ByteString utf8) {
+    return FrameEvent.fullFrame(TEXT_OPCODE, Option.empty(), utf8, true, false, false, false);
   }
 
   static FrameEvent pong(ByteString data) {

@@ -31,6 +31,20 @@ public final class CloisterMetrics {
   public static final Gauge GATEWAY_SESSIONS = Kamon.gauge("cloister.gateway.sessions",
       "gateway sessions hosted on this node").withoutTags();
 
+  /** Bytes the sessions on this node keep for resume (a payload shared by N sessions counts N times). */
+  public static final Gauge GATEWAY_REPLAY_BYTES = Kamon.gauge("cloister.gateway.replay",
+      "bytes of dispatches kept for resume by this node's sessions",
+      MeasurementUnit.information().bytes()).withoutTags();
+
+  /** Bytes queued for clients on this node's connections, not yet taken by the socket. */
+  public static final Gauge GATEWAY_OUTBOUND_BYTES = Kamon.gauge("cloister.gateway.outbound",
+      "bytes of frames waiting to be written to this node's gateway connections",
+      MeasurementUnit.information().bytes()).withoutTags();
+
+  /** Connections closed (4012) because their client read too slowly. */
+  public static final Counter GATEWAY_SLOW_CLOSES = Kamon.counter("cloister.gateway.slow.closes",
+      "gateway connections closed because the client read too slowly (4012)").withoutTags();
+
   /** From a message's acceptance (its createdAt) to its hand-off to the local sessions. */
   public static final Timer DISPATCH_DELAY = Kamon.timer("cloister.gateway.dispatch.delay",
       "post accepted to MESSAGE_CREATE handed to this node's sessions").withoutTags();

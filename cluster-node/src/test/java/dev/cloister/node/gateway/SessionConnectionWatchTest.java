@@ -60,7 +60,8 @@ class SessionConnectionWatchTest {
     TestProbe<GatewayConnection.Command> connection = KIT.createTestProbe();
     Duration resumeWindow = Duration.ofMillis(300);
     GatewaySettings settings = new GatewaySettings(Duration.ofSeconds(40), Duration.ofSeconds(60),
-        Duration.ofSeconds(10), 16_384, 256, 1_000, resumeWindow, 10, 5, Duration.ofMillis(50),
+        Duration.ofSeconds(10), 16_384, 256, 1 << 20, 1_000, 1 << 20, resumeWindow, 10, 5,
+        Duration.ofMillis(50),
         Duration.ofSeconds(5));
     ActorRef<GatewaySession.Command> session =
         KIT.spawn(GatewaySession.create("s-1", gateway.ref(), sharding, settings,
@@ -71,7 +72,7 @@ class SessionConnectionWatchTest {
     connection.expectMessageClass(GatewayConnection.Bound.class, Duration.ofSeconds(10));
     GatewayConnection.Send ready =
         connection.expectMessageClass(GatewayConnection.Send.class, Duration.ofSeconds(10));
-    assertThat(ready.frame()).contains("ready");
+    assertThat(ready.text()).contains("ready");
 
     // The connection's actor is gone (as when its node is killed): no Detach is ever sent.
     connection.stop();
