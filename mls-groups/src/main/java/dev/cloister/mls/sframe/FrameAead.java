@@ -31,22 +31,48 @@ abstract class FrameAead {
     /** Keystream of the last {@link #keystream} call. */
     final byte[] keystream = new byte[CHUNK_BLOCKS * 16];
 
-    FrameAead(SFrameCipherSuite suite, byte[] aesKey) {
+    FrameAead(SFrameCipherSuite suite, byte[] key) {
         this.suite = suite;
         try {
             // AES-ECB over counter blocks is AES-CTR without a per-call IV object, and keeps the JDK's AES intrinsics.
             this.aesEcb = Cipher.getInstance("AES/ECB/NoPadding");
-            this.aesEcb.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(aesKey, "AES"));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("AES unavailable", e);
+        }
+        initAes(key);
+    }
+
+    /** Keys the AES with the first Nka bytes of {@code key}. */
+    final void initAes(byte[] key) {
+        try {
+            aesEcb.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, 0, suite.nka, "AES"));
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("AES unavailable", e);
         }
     }
 
     static FrameAead create(SFrameCipherSuite suite, byte[] key) {
+        return create(suite, key, true);
+    }
+
+    /** With {@code wide} false, an AES-GCM key's 64 KiB GHASH table waits for {@link #widen}. */
+    static FrameAead create(SFrameCipherSuite suite, byte[] key, boolean wide) {
         if (key.length != suite.nk) {
             throw new IllegalArgumentException("key must be " + suite.nk + " bytes");
         }
-        return suite.isGcm() ? new Gcm(suite, key) : new CtrHmac(suite, key);
+        return suite.isGcm() ? new Gcm(suite, key, wide) : new CtrHmac(suite, key);
+    }
+
+    /** Changes the key in place (a receiver's trial key moving to the next unknown KID); not widened. */
+    abstract void rekey(byte[] key);
+
+    /** Builds the per-key tables that make a long-lived key fast (AES-GCM's 64 KiB GHASH table). */
+    void widen() {
+    }
+
+    /** Whether {@link #widen} has nothing left to build. */
+    boolean isWide() {
+        return true;
     }
 
     /** Encrypts {@code in} to {@code out} and appends the tag; returns {@code len + Nt}. */
@@ -130,7 +156,13 @@ abstract class FrameAead {
         private final byte[] mac = new byte[32];
 
         CtrHmac(SFrameCipherSuite suite, byte[] key) {
-            super(suite, java.util.Arrays.copyOfRange(key, 0, suite.nka));
+            super(suite, key);
+            hmac.init(new KeyParameter(key, suite.nka, key.length - suite.nka));
+        }
+
+        @Override
+        void rekey(byte[] key) {
+            initAes(key);
             hmac.init(new KeyParameter(key, suite.nka, key.length - suite.nka));
         }
 
@@ -193,12 +225,30 @@ abstract class FrameAead {
         private final byte[] partial = new byte[16];
         private int partialLen;
         private final byte[] ekj0 = new byte[16];
+        private final byte[] h = new byte[16];
 
-        Gcm(SFrameCipherSuite suite, byte[] key) {
+        Gcm(SFrameCipherSuite suite, byte[] key, boolean wide) {
             super(suite, key);
-            byte[] h = new byte[16];
             encryptBlock(new byte[16], h);
-            ghash = new Ghash(h);
+            ghash = new Ghash(h, wide);
+        }
+
+        @Override
+        void rekey(byte[] key) {
+            initAes(key);
+            java.util.Arrays.fill(h, (byte) 0);
+            encryptBlock(h, h);
+            ghash.rekey(h);
+        }
+
+        @Override
+        void widen() {
+            ghash.widen();
+        }
+
+        @Override
+        boolean isWide() {
+            return ghash.wide();
         }
 
         /**

@@ -11,6 +11,13 @@ package dev.cloister.mls.sframe;
  * low {@code E} bits arrives, as the RFC requires. Per-sender keys are derived on the first frame
  * that authenticates under them, so each sender holds at most one key per retained epoch and
  * context. Not thread-safe.
+ *
+ * <p>Any participant can send frames under KIDs nobody holds a key for, each new one making every
+ * receiver derive its key before the frame can be refused. So a KID is refused before anything is
+ * derived when it cannot exist (no retained epoch has its low bits, its sender index is not below
+ * the epoch's sender count, or its context is beyond what {@link #protect} seals), the {@code HKDF}
+ * extract is done once per epoch, and a KID not seen before is tried with one reusable trial key
+ * per epoch that gets its 64 KiB GHASH table only once it has authenticated a frame.
  */
 public final class MlsSFrameKeys {
     private final SFrameCipherSuite suite;
@@ -24,16 +31,23 @@ public final class MlsSFrameKeys {
     private static final class Epoch {
         final long epoch;
         final byte[] baseKey;
+        final KeySchedule schedule;
         final KeyTable keys;
+        /** Leaf indices below this may send; a KID naming another is refused before any derivation. */
+        long senders;
+        /** Re-derived in place for each KID not seen before; becomes that KID's key if a frame authenticates. */
+        SFrameKey trial;
         SFrameKey sendKey;
         long sendCtr;
         /** Next counters of the KIDs this sender used before its current one (rarely any). */
         java.util.Map<Long, Long> laterCounters;
 
-        Epoch(long epoch, byte[] baseKey, int maxKeys) {
+        Epoch(SFrameCipherSuite suite, long epoch, byte[] baseKey, int maxKeys, long senders) {
             this.epoch = epoch;
             this.baseKey = baseKey.clone();
+            this.schedule = new KeySchedule(suite, baseKey);
             this.keys = new KeyTable(maxKeys);
+            this.senders = senders;
         }
     }
 
@@ -114,11 +128,24 @@ public final class MlsSFrameKeys {
 
     /**
      * Installs the base key of {@code epoch} and makes it the sending epoch. Evicts an epoch with
-     * the same low E bits, then the oldest epoch if all slots are taken.
+     * the same low E bits, then the oldest epoch if all slots are taken. Any sender index the KID
+     * layout holds may send; {@link #installEpoch(long, byte[], long)} bounds them.
      */
     public void installEpoch(long epoch, byte[] baseKey) {
+        installEpoch(epoch, baseKey, 1L << senderBits);
+    }
+
+    /**
+     * Installs {@code epoch} as {@link #installEpoch(long, byte[])} does, with the number of leaves
+     * of the group's tree in that epoch: frames whose KID names a sender index at or above it are
+     * refused ({@code ERR_UNKNOWN_KID}) before any key is derived.
+     */
+    public void installEpoch(long epoch, byte[] baseKey, long senders) {
         if (baseKey.length != suite.nk) {
             throw new IllegalArgumentException("base key must be Nk = " + suite.nk + " bytes");
+        }
+        if (senders < 1) {
+            throw new IllegalArgumentException("an epoch has at least one sender");
         }
         for (Epoch x : epochs) {
             if (x != null && x.epoch == epoch) {
@@ -126,6 +153,7 @@ public final class MlsSFrameKeys {
                 if (!java.security.MessageDigest.isEqual(x.baseKey, baseKey)) {
                     throw new IllegalArgumentException("epoch " + epoch + " is already installed with another base key");
                 }
+                x.senders = senders;
                 if (current == null || epoch >= current.epoch) {
                     current = x;
                 }
@@ -151,7 +179,7 @@ public final class MlsSFrameKeys {
             }
             free = oldest;
         }
-        Epoch e = new Epoch(epoch, baseKey, maxKeysPerEpoch);
+        Epoch e = new Epoch(suite, epoch, baseKey, maxKeysPerEpoch, senders);
         epochs[free] = e;
         if (current == null || !contains(current) || epoch >= current.epoch) {
             current = e;
@@ -216,7 +244,7 @@ public final class MlsSFrameKeys {
                 }
                 e.laterCounters.put(key.kid(), e.sendCtr);
             }
-            key = SFrameKey.derive(suite, kid, e.baseKey);
+            key = SFrameKey.derive(e.schedule, kid);
             e.sendKey = key;
             Long resumed = e.laterCounters == null ? null : e.laterCounters.remove(kid);
             e.sendCtr = resumed == null ? 0 : resumed;
@@ -248,16 +276,37 @@ public final class MlsSFrameKeys {
             return SFrameContext.ERR_UNKNOWN_KID;
         }
         SFrameKey key = e.keys.get(kid);
-        boolean fresh = key == null;
-        if (fresh) {
-            // Derived before authentication but kept only if the frame verifies, so forged KIDs cannot fill the table.
-            key = SFrameKey.derive(suite, kid, e.baseKey);
+        if (key != null) {
+            return SFrameContext.decrypt(key, header.ctr(), hdrLen, metadata, metaOff, metaLen, frame, off, len, out, outOff);
         }
-        int n = SFrameContext.decrypt(key, header.ctr(), hdrLen, metadata, metaOff, metaLen, frame, off, len, out, outOff);
-        if (n >= 0 && fresh) {
-            e.keys.put(key);
+        if (!mayExist(e, kid)) {
+            return SFrameContext.ERR_UNKNOWN_KID;
+        }
+        // Tried under the epoch's trial key, kept only if the frame verifies, so forged KIDs cannot fill the
+        // table and cost no allocation and no 64 KiB GHASH table.
+        SFrameKey trial = e.trial;
+        if (trial == null) {
+            trial = SFrameKey.trial(e.schedule, kid);
+            e.trial = trial;
+        } else {
+            trial.retry(e.schedule, kid);
+        }
+        int n = SFrameContext.decrypt(trial, header.ctr(), hdrLen, metadata, metaOff, metaLen, frame, off, len, out, outOff);
+        if (n >= 0) {
+            trial.verified();
+            e.keys.put(trial);
+            e.trial = null;
         }
         return n;
+    }
+
+    /**
+     * Whether a KID of epoch {@code e} may be a real sender's: a context {@link #protect} seals under
+     * (below 2^(63 - S - E), i.e. a KID that is non-negative as a long) and a sender index below the
+     * epoch's sender count.
+     */
+    private boolean mayExist(Epoch e, long kid) {
+        return kid >= 0 && senderIndexOf(kid) < e.senders;
     }
 
     public byte[] protect(int senderIndex, byte[] metadata, byte[] plaintext) {

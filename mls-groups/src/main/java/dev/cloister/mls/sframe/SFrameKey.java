@@ -1,22 +1,24 @@
 package dev.cloister.mls.sframe;
 
 import java.nio.charset.StandardCharsets;
-import org.bouncycastle.crypto.Digest;
-import org.bouncycastle.crypto.digests.SHA256Digest;
-import org.bouncycastle.crypto.digests.SHA512Digest;
 import org.bouncycastle.crypto.generators.HKDFBytesGenerator;
 import org.bouncycastle.crypto.params.HKDFParameters;
 
 /**
  * The key and salt for one KID (RFC 9605 section 4.4.2) with its AEAD and the receive-side replay
  * window. Derivation is a cold path; seal/open through {@link SFrameContext} allocate nothing.
+ *
+ * <p>A receiver meeting a KID it holds no key for derives a <em>trial</em> key to check the frame
+ * ({@link #trial}, {@link #retry}): with AES-GCM its GHASH runs from a small table until the key
+ * has authenticated a frame ({@link #verified}), and only then is the 64 KiB table built, so a
+ * forged KID costs a key derivation and a slower GHASH, not a table.
  */
 public final class SFrameKey {
     /** Frames this far behind the highest counter seen are still accepted once each. */
     public static final int REPLAY_WINDOW = 64;
 
     private final SFrameCipherSuite suite;
-    private final long kid;
+    private long kid;
     private final byte[] key;
     private final byte[] salt;
     final FrameAead aead;
@@ -29,31 +31,63 @@ public final class SFrameKey {
     private boolean sentAny;
     private long lastSent;
 
-    private SFrameKey(SFrameCipherSuite suite, long kid, byte[] key, byte[] salt) {
+    private SFrameKey(SFrameCipherSuite suite, long kid, byte[] key, byte[] salt, boolean wide) {
         this.suite = suite;
         this.kid = kid;
         this.key = key;
         this.salt = salt;
-        this.aead = FrameAead.create(suite, key);
+        this.aead = FrameAead.create(suite, key, wide);
         this.nonce = new byte[suite.nn];
     }
 
     /** Derives {@code sframe_key} and {@code sframe_salt} for {@code kid} from {@code baseKey}. */
     public static SFrameKey derive(SFrameCipherSuite suite, long kid, byte[] baseKey) {
-        byte[] secret = extract(suite, baseKey);
-        return new SFrameKey(suite, kid,
-                expand(suite, secret, label("SFrame 1.0 Secret key ", kid, suite), suite.nk),
-                expand(suite, secret, label("SFrame 1.0 Secret salt ", kid, suite), suite.nn));
+        return derive(new KeySchedule(suite, baseKey), kid);
+    }
+
+    /** A key for sending or one known to be genuine: with AES-GCM, its 64 KiB GHASH table is built now. */
+    static SFrameKey derive(KeySchedule schedule, long kid) {
+        return create(schedule, kid, true);
+    }
+
+    /** A key for a KID not seen before, to check a frame with: no 64 KiB table until {@link #verified}. */
+    static SFrameKey trial(KeySchedule schedule, long kid) {
+        return create(schedule, kid, false);
+    }
+
+    private static SFrameKey create(KeySchedule schedule, long kid, boolean wide) {
+        SFrameCipherSuite suite = schedule.suite();
+        byte[] key = new byte[suite.nk];
+        byte[] salt = new byte[suite.nn];
+        schedule.derive(kid, key, salt);
+        return new SFrameKey(suite, kid, key, salt, wide);
+    }
+
+    /** Makes this trial key the key of another KID in place, with a fresh replay window. */
+    void retry(KeySchedule schedule, long newKid) {
+        schedule.derive(newKid, key, salt);
+        aead.rekey(key);
+        kid = newKid;
+        seenAny = false;
+        highest = 0;
+        window = 0;
+        sentAny = false;
+        lastSent = 0;
+    }
+
+    /** The key authenticated a frame and will be kept: build what makes its frames fast. */
+    void verified() {
+        aead.widen();
     }
 
     /** {@code HKDF-Extract("", base_key)}. */
     public static byte[] extract(SFrameCipherSuite suite, byte[] baseKey) {
-        HKDFBytesGenerator hkdf = new HKDFBytesGenerator(digest(suite));
+        HKDFBytesGenerator hkdf = new HKDFBytesGenerator(KeySchedule.digest(suite));
         return hkdf.extractPRK(new byte[0], baseKey);
     }
 
     public static byte[] expand(SFrameCipherSuite suite, byte[] prk, byte[] info, int length) {
-        HKDFBytesGenerator hkdf = new HKDFBytesGenerator(digest(suite));
+        HKDFBytesGenerator hkdf = new HKDFBytesGenerator(KeySchedule.digest(suite));
         hkdf.init(HKDFParameters.skipExtractParameters(prk, info));
         byte[] out = new byte[length];
         hkdf.generateBytes(out, 0, length);
@@ -71,10 +105,6 @@ public final class SFrameKey {
         out[p.length + 8] = (byte) (suite.id >>> 8);
         out[p.length + 9] = (byte) suite.id;
         return out;
-    }
-
-    private static Digest digest(SFrameCipherSuite suite) {
-        return suite.nh == 64 ? new SHA512Digest() : new SHA256Digest();
     }
 
     public SFrameCipherSuite suite() {

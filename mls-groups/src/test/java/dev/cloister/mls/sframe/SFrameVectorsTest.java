@@ -147,6 +147,27 @@ class SFrameVectorsTest {
         SFrameContext receiver = new SFrameContext(suite, 4);
         receiver.addKey(kid, baseKey);
         assertThat(receiver.decrypt(metadata, hex(v, "ct"))).isEqualTo(hex(v, "pt"));
+
+        // A receiver's trial key (re-derived in place from another KID's, GHASH from the small table) opens it
+        // too, and so does the same key once widened.
+        KeySchedule schedule = new KeySchedule(suite, baseKey);
+        SFrameKey trial = SFrameKey.trial(schedule, kid ^ 1);
+        trial.retry(schedule, kid);
+        assertThat(trial.key()).isEqualTo(hex(v, "sframe_key"));
+        assertThat(trial.salt()).isEqualTo(hex(v, "sframe_salt"));
+        assertThat(trial.aead.isWide()).isEqualTo(!suite.isGcm());
+        byte[] ct = hex(v, "ct");
+        byte[] pt = hex(v, "pt");
+        byte[] out = new byte[ct.length];
+        int hdr = new SFrameHeader().decode(ct, 0, ct.length);
+        assertThat(SFrameContext.decrypt(trial, ctr, hdr, metadata, 0, metadata.length, ct, 0, ct.length, out, 0))
+                .isEqualTo(pt.length);
+        assertThat(Arrays.copyOf(out, pt.length)).isEqualTo(pt);
+        trial.verified();
+        assertThat(trial.aead.isWide()).isTrue();
+        int n = SFrameContext.encrypt(SFrameKey.trial(schedule, kid), ctr, metadata, 0, metadata.length,
+                pt, 0, pt.length, out, 0);
+        assertThat(Arrays.copyOf(out, n)).as("sealed with the small table").isEqualTo(ct);
     }
 
     private static byte[] hex(JsonNode v, String field) {
