@@ -93,6 +93,8 @@ final class Session implements AutoCloseable {
   final StringProperty voiceWaiting = new SimpleStringProperty("");
   /** The call this device is in, if any. */
   final ObjectProperty<VoiceCall> call = new SimpleObjectProperty<>();
+  /** The voice channel of the call: another one's after a moderator moved this member. */
+  final StringProperty callChannel = new SimpleStringProperty();
   /** The safety numbers verified on this device. */
   final TrustStore trust;
   /** Bumped when a verification changes, so lists showing trust redraw. */
@@ -279,6 +281,15 @@ final class Session implements AutoCloseable {
               public void epoch(long epoch, int members) {
                 Platform.runLater(() -> voiceWaiting.set(""));
               }
+
+              @Override
+              public void channelChanged(String channelId, String byUserId) {
+                Platform.runLater(() -> {
+                  callChannel.set(channelId);
+                  notices.add((byUserId == null ? "A moderator" : name(byUserId))
+                      + " moved you to another voice channel.");
+                });
+              }
             }, java.time.Duration.ofSeconds(20));
       } catch (Exception | Error e) {
         source.close();
@@ -287,6 +298,7 @@ final class Session implements AutoCloseable {
       }
     }, c -> {
       call.set(c);
+      callChannel.set(c.channelId());
       joined.accept(c);
     }, failed);
   }
@@ -294,6 +306,7 @@ final class Session implements AutoCloseable {
   void leaveVoice() {
     VoiceCall c = call.get();
     call.set(null);
+    callChannel.set(null);
     speaking.clear();
     ssrcs.clear();
     voiceWaiting.set("");
@@ -323,8 +336,8 @@ final class Session implements AutoCloseable {
   private void voiceEndedByServer(VoiceMember v) {
     VoiceCall c = call.get();
     if (c == null || !me.equals(v.userId()) || v.channelId() != null
-        || !c.channelId().equals(v.fromChannelId())) {
-      return;
+        || !c.channelId().equals(v.fromChannelId()) || "moved".equals(v.reason())) {
+      return; // a moderator's move: the call follows into the other channel on its own
     }
     leaveVoice();
     notices.add(switch (v.reason() == null ? "" : v.reason()) {
@@ -575,7 +588,13 @@ final class Session implements AutoCloseable {
           Platform.runLater(() -> {
             String key = v.guildId() + "/" + v.userId();
             if (v.channelId() == null) {
-              voice.remove(key);
+              // A member moved between channels: the leave of the old one may come after the
+              // join of the new one (two channels, two streams of events), and must not undo it.
+              VoiceMember was = voice.get(key);
+              if (was == null || v.fromChannelId() == null
+                  || v.fromChannelId().equals(was.channelId())) {
+                voice.remove(key);
+              }
               voiceEndedByServer(v);
             } else {
               voice.put(key, v);

@@ -19,6 +19,8 @@ import javafx.scene.control.Button;
 import javafx.scene.control.CheckBox;
 import javafx.scene.control.ComboBox;
 import javafx.scene.control.Label;
+import javafx.scene.control.MenuButton;
+import javafx.scene.control.MenuItem;
 import javafx.scene.control.ProgressBar;
 import javafx.scene.control.ToggleButton;
 import javafx.scene.control.Tooltip;
@@ -166,6 +168,7 @@ final class VoicePane {
     session.voice.addListener((MapChangeListener<String, Session.VoiceMember>) c -> refresh());
     session.speaking.addListener((SetChangeListener<String>) c -> refresh());
     session.call.addListener((o, a, b) -> refresh());
+    session.callChannel.addListener((o, a, b) -> refresh());
     showPttKey();
     stats.setCycleCount(Timeline.INDEFINITE);
     stats.play();
@@ -421,7 +424,9 @@ final class VoicePane {
     final Button modMute = new Button();
     final Button modDeafen = new Button();
     final Button modDisconnect = new Button("Disconnect");
-    final HBox mod = new HBox(4, modMute, modDeafen, modDisconnect);
+    /** Into another voice channel of the guild (MOVE_MEMBERS); its items are made on showing. */
+    final MenuButton modMove = new MenuButton("Move to");
+    final HBox mod = new HBox(4, modMute, modDeafen, modMove, modDisconnect);
     Session.VoiceMember last;
 
     Tile(String userId) {
@@ -437,6 +442,18 @@ final class VoicePane {
       modMute.setId("voice-mod-mute-" + userId);
       modDeafen.setId("voice-mod-deafen-" + userId);
       modDisconnect.setId("voice-mod-disconnect-" + userId);
+      modMove.setId("voice-mod-move-" + userId);
+      modMove.setTooltip(new Tooltip());
+      modMove.setOnShowing(e -> modMove.getItems().setAll(guild.channels.stream()
+          .filter(c -> "voice".equals(c.type()) && !c.id().equals(last.channelId()))
+          .map(c -> {
+            MenuItem item = new MenuItem(c.name());
+            item.setId("voice-mod-move-" + userId + "-" + c.id());
+            String from = last.channelId();
+            item.setOnAction(x -> moderate(() -> session.client.api().moveVoice(from, userId,
+                c.id())));
+            return item;
+          }).toList()));
       modDisconnect.getStyleClass().add("danger");
       modMute.setTooltip(new Tooltip());
       modDeafen.setTooltip(new Tooltip());
@@ -485,6 +502,8 @@ final class VoicePane {
       show(modMute, mayMute);
       show(modDeafen, mayDeafen);
       show(modDisconnect, mayMove);
+      show(modMove, mayMove && guild.channels.stream()
+          .anyMatch(c -> "voice".equals(c.type()) && !c.id().equals(v.channelId())));
       show(mod, mayMute || mayDeafen || mayMove);
       modMute.setText(v.mute() ? "Unmute" : "Mute");
       modMute.getTooltip().setText((v.mute() ? "Let " : "Stop ") + who
@@ -493,6 +512,7 @@ final class VoicePane {
       modDeafen.getTooltip().setText(v.deaf() ? "Let " + who + " hear the call again"
           : "Stop " + who + " hearing this call (server deafen)");
       modDisconnect.getTooltip().setText("Take " + who + " out of this call");
+      modMove.getTooltip().setText("Move " + who + " into another voice channel");
     }
 
     private void moderate(Runnable change) {

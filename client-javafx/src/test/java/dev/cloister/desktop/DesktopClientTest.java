@@ -438,6 +438,30 @@ class DesktopClientTest {
       CloisterApi aliceApi = session.client.api();
       var movers = aliceApi.createRole(book.id, "Movers", List.of("MOVE_MEMBERS"));
       aliceApi.assignRole(book.id, bobId, movers.id(), true);
+
+      // Bob moves alice into another voice channel: her call follows there (the same call, now
+      // the stage's), the pane of the channel she left offers to join it again, and she is told.
+      Channel stage = aliceApi.createChannel(book.id, "Stage", "voice", null);
+      bob.api().moveVoice(voiceChannel.id(), me, stage.id());
+      await("alice's call on the stage", () -> stage.id().equals(session.callChannel.get())
+          && session.call.get() == mine && mine.channelId().equals(stage.id()));
+      await("the lounge's pane shows her out", () -> robot.lookup("#voice-join").query()
+          .isVisible() && robot.lookup("#voice-tile-" + me).tryQuery().isEmpty());
+      await("told who moved her", () -> session.notices.stream()
+          .anyMatch(n -> n.contains("moved you to another voice channel")));
+      assertThat(fx(() -> List.copyOf(session.notices)))
+          .noneMatch(n -> n.contains("no longer in the call"));
+      bob.api().moveVoice(stage.id(), me, voiceChannel.id());
+      await("alice's call back in the lounge", () -> voiceChannel.id().equals(
+          session.callChannel.get()));
+      try {
+        await("the lounge's pane shows her in", () -> robot.lookup("#voice-leave").query()
+            .isVisible() && robot.lookup("#voice-tile-" + me).tryQuery().isPresent());
+      } catch (AssertionError e) {
+        throw new AssertionError(e.getMessage() + "; voice states " + fx(() -> List.copyOf(
+            session.voice.values())) + ", notices " + fx(() -> List.copyOf(session.notices)), e);
+      }
+
       bob.api().disconnectVoice(voiceChannel.id(), me);
       await("alice out of the call", () -> robot.lookup("#voice-tile-" + me).tryQuery().isEmpty()
           && session.call.get() == null && robot.lookup("#voice-join").query().isVisible());

@@ -99,6 +99,11 @@ final class VoiceVerb {
             public void notice(String text) {
               in.err().println("cloister: note: " + text);
             }
+
+            @Override
+            public void channelChanged(String channelId, String byUserId) {
+              print(in, line("moved").put("channelId", channelId).put("byUserId", byUserId));
+            }
           }, JOIN_WITHIN);
       call.set(joined);
       try (joined) {

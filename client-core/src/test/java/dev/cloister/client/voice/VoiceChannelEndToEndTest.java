@@ -247,6 +247,17 @@ class VoiceChannelEndToEndTest {
     assertThat(alice.client.rest().get("/api/v1/channels/" + lounge.id() + "/voice")
         .path("voiceStates").findValuesAsText("userId"))
         .containsExactlyInAnyOrder(alice.userId(), carol.userId());
+
+    // And back: bob's device joins the lounge's group again (it was removed from it meanwhile).
+    alice.client.api().moveVoice(stage.id(), bob.userId(), lounge.id());
+    await("bob's call to be the lounge's again", Duration.ofSeconds(20),
+        () -> lounge.id().equals(bobsCall.channelId()));
+    assertThat(bobsCall.groupId()).isEqualTo(loungeGroup);
+    awaitSameEpoch(lounging);
+    Thread.sleep(1500);
+    for (CallMember m : lounging) {
+      assertHears(m, lounging.stream().filter(o -> o != m).toList());
+    }
   }
 
   @Test
