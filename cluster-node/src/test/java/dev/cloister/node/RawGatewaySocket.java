@@ -108,6 +108,19 @@ final class RawGatewaySocket implements AutoCloseable {
     return h.toByteArray();
   }
 
+  /** Reads what is there (up to {@code buf.length}): the count, 0 after 100 ms of nothing, -1 at the end. */
+  int read(byte[] buf) throws IOException {
+    socket.setSoTimeout(100);
+    try {
+      int n = in.read(buf);
+      return n < 0 ? -1 : n;
+    } catch (SocketTimeoutException e) {
+      return 0;
+    } catch (IOException reset) {
+      return -1;
+    }
+  }
+
   /**
    * Reads (and drops) whatever arrives until the server ends the connection; returns the close
    * code of the last close frame seen, -1 for none (the connection was cut), or throws if the

@@ -5,6 +5,7 @@ import org.apache.pekko.actor.typed.PostStop;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -127,9 +128,10 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
   /** How long frames already queued (a close frame among them) may take to leave at the end. */
   private static final Duration FINISH_GRACE = Duration.ofMillis(500);
 
+  // One JSON value per frame: anything after it ("{...} trailing") is not JSON either (4002).
   private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
       .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(32).build())
-      .build());
+      .build()).enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   private static final int MAX_ID_LENGTH = 64;
 
@@ -276,14 +278,15 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
     if (in instanceof WebSocketFrames.PeerClosed) {
       return close(1000, "bye");
     }
-    if (in instanceof WebSocketFrames.Ping p) {
-      enqueue(WebSocketFrames.pong(p.data()), p.data().size(), true);
-      return this;
-    }
+    // Pings are frames too: a ping flood is rate limited like any other.
     if (!limit.take(System.nanoTime())) {
       CloisterMetrics.RATE_LIMIT_REFUSALS.withTag("limit", "gateway_frames").increment();
       return close(CloseCode.RATE_LIMITED.code, "too many frames; at most "
           + (long) node.settings().sessionBurst() + " in a burst");
+    }
+    if (in instanceof WebSocketFrames.Ping p) {
+      enqueue(WebSocketFrames.pong(p.data()), p.data().size(), true);
+      return this;
     }
     JsonNode frame;
     try {
