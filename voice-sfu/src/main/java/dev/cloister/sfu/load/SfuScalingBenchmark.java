@@ -36,7 +36,8 @@ import javax.imageio.ImageIO;
  * mvn -B -q -pl voice-sfu -am package -DskipTests
  * java -cp "voice-sfu/target/classes:voice-sfu/target/lib/*" dev.cloister.sfu.load.SfuScalingBenchmark \
  *     [--sizes=100,500,1000,1500] [--duration=10] [--ceiling-seconds=5] [--io-threads=2]
- *     [--warmup-size=500] [--ceiling-source=../shared/bench/udp_ceiling.c] [--png=sfu-scaling.png] [--jfr=/tmp/sfu.jfr]
+ *     [--warmup-size=500] [--warmup-seconds=20] [--ceiling-source=../shared/bench/udp_ceiling.c] [--png=sfu-scaling.png]
+ *     [--jfr=/tmp/sfu.jfr]
  * </pre>
  */
 public final class SfuScalingBenchmark {
@@ -78,6 +79,9 @@ public final class SfuScalingBenchmark {
         String png = null;
         String jfr = null;
         int warmupSize = 500;
+        // perf of the SFU at 500 endpoints after an 8 s warm-up, load average 9: its C2 compiler thread still had
+        // 15 % of the SFU's samples in the measured window, counted as forwarding cost.
+        int warmupSeconds = 20;
         for (String a : args) {
             String[] kv = a.split("=", 2);
             String v = kv.length > 1 ? kv[1] : "";
@@ -96,13 +100,15 @@ public final class SfuScalingBenchmark {
                 case "--png" -> png = v;
                 case "--jfr" -> jfr = v;
                 case "--warmup-size" -> warmupSize = Integer.parseInt(v);
-                default -> throw new IllegalArgumentException("unknown option " + a
-                        + " (known: --sizes --duration --ceiling-seconds --io-threads --warmup-size --ceiling-source --png --jfr)");
+                case "--warmup-seconds" -> warmupSeconds = Math.max(4, Integer.parseInt(v));
+                default -> throw new IllegalArgumentException("unknown option " + a + " (known: --sizes --duration"
+                        + " --ceiling-seconds --io-threads --warmup-size --warmup-seconds --ceiling-source --png --jfr)");
             }
         }
         Path ceiling = compileCeiling(source);
+        String loadAtStart = loadAverage();
         System.out.printf(Locale.ROOT, "host: %d cores, loopback; load average at start %s%n",
-                Runtime.getRuntime().availableProcessors(), loadAverage());
+                Runtime.getRuntime().availableProcessors(), loadAtStart);
 
         Process sfu = startSfu(ioThreads, jfr);
         List<Row> rows = new ArrayList<>();
@@ -112,9 +118,10 @@ public final class SfuScalingBenchmark {
             if (warmupSize > 0) {
                 // Unmeasured: a fresh SFU spends ~20 % of its CPU in the C1/C2 compiler threads during its first
                 // runs (perf, 500 endpoints), which is start-up cost, not forwarding cost.
-                System.out.printf(Locale.ROOT, "warm-up: %d endpoints for 8 s (not measured)%n", warmupSize);
+                System.out.printf(Locale.ROOT, "warm-up: %d endpoints for %d s (not measured)%n", warmupSize, warmupSeconds);
                 try {
-                    new LoadGenerator(new LoadGenerator.Options(control, warmupSize, 3, 3, 5, 2, null)).run(warmupSize);
+                    new LoadGenerator(new LoadGenerator.Options(control, warmupSize, 3, 3, warmupSeconds - 3, 2, null))
+                            .run(warmupSize);
                 } catch (IllegalStateException e) {
                     System.out.println("warm-up failed (" + e.getMessage() + "); measuring anyway");
                 }
@@ -152,7 +159,7 @@ public final class SfuScalingBenchmark {
                     row.result().p99Micros() / 1000);
         }
         if (png != null) {
-            plot(rows, Paths.get(png));
+            plot(rows, Paths.get(png), loadAtStart);
             System.out.println("plot: " + png);
         }
     }
@@ -291,8 +298,12 @@ public final class SfuScalingBenchmark {
         }
     }
 
-    /** A line chart: packets per CPU-second (ceiling and SFU) and p99 against conference size. */
-    static void plot(List<Row> rows, Path file) throws IOException {
+    /**
+     * A line chart: packets per CPU-second (ceiling and SFU) and p99 against conference size; each
+     * SFU point is labelled with its ratio and, where packets were lost, the loss (a ratio measured
+     * while the generator fell behind is no capacity figure).
+     */
+    static void plot(List<Row> rows, Path file, String loadAtStart) throws IOException {
         System.setProperty("java.awt.headless", "true");
         int w = 900;
         int h = 560;
@@ -322,10 +333,10 @@ public final class SfuScalingBenchmark {
         g.setColor(Color.BLACK);
         g.drawString("SFU forwarded packets per CPU-second vs. loopback UDP ceiling (same run)", left, 26);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-        g.drawString(String.format(Locale.ROOT, "%d cores, loopback, %s UTC, load average at the end %s",
+        g.drawString(String.format(Locale.ROOT, "%d cores, loopback, %s UTC, load average at the start %s, at the end %s",
                 Runtime.getRuntime().availableProcessors(),
-                java.time.LocalDateTime.now(java.time.ZoneOffset.UTC).withNano(0), loadAverage().split(" ")[0]
-                        + " " + loadAverage().split(" ")[1] + " " + loadAverage().split(" ")[2]), left, 46);
+                java.time.LocalDateTime.now(java.time.ZoneOffset.UTC).withNano(0), firstThree(loadAtStart),
+                firstThree(loadAverage())), left, 46);
         g.setColor(new Color(220, 220, 220));
         for (int i = 0; i <= 5; i++) {
             int y = top + ph - i * ph / 5;
@@ -363,10 +374,18 @@ public final class SfuScalingBenchmark {
             }
             int x = left + (int) (pw * r.endpoints() / maxX);
             int y = top + ph - (int) (ph * nz(r.perCpuSecond()) / maxY);
-            g.drawString(String.format(Locale.ROOT, "%.2fx", r.ratio()), x + 6, y + 16);
+            double loss = 100 * r.result().loss();
+            String label = loss < 0.1 ? String.format(Locale.ROOT, "%.2fx", r.ratio())
+                    : String.format(Locale.ROOT, "%.2fx, loss %.0f %%", r.ratio(), loss);
+            g.drawString(label, Math.min(x + 6, left + pw - g.getFontMetrics().stringWidth(label) - 2), y + 16);
         }
         g.dispose();
         ImageIO.write(img, "png", file.toFile());
+    }
+
+    private static String firstThree(String loadavg) {
+        String[] f = loadavg.split(" ");
+        return f.length < 3 ? loadavg : f[0] + " " + f[1] + " " + f[2];
     }
 
     private interface Metric {
