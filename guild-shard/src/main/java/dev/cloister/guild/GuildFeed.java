@@ -172,6 +172,15 @@ public final class GuildFeed {
   }
 
   /**
+   * Ephemeral: a voice channel that came back (a restart of its node, a move to another node, a
+   * passivation) asks the gateway sessions it holds participants for to say they are still there
+   * ({@link dev.cloister.guild.voice.VoiceChannel.Present}); those that do not, within the
+   * channel's presence timeout, are taken out.
+   */
+  public record VoiceRollCall(String guildId, String channelId, List<String> sessionIds)
+      implements Item {}
+
+  /**
    * Ephemeral: who the SFU forwards in a voice channel now (its top speakers, loudest first), sent
    * when that changes, at most once per poll of the SFU. {@code ssrcs} match {@code userIds}.
    */

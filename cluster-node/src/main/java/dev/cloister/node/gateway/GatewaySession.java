@@ -90,6 +90,9 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
    */
   record VoiceMoved(GuildFeed.VoiceServerMoved moved) implements Command {}
 
+  /** A voice channel that came back asks whether this session still holds its place there. */
+  record VoiceRollCall(GuildFeed.VoiceRollCall call) implements Command {}
+
   // from this node's gateway and replicas
 
   record GuildSnapshot(String guildId, ActorRef<GuildReplica.Command> replica, String json)
@@ -256,6 +259,14 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
           } else if (v.channelId().equals(voiceChannelId)) {
             dispatchVoiceServer(v.guildId(), v.channelId(), null, v.groupId(), v.conferenceId(),
                 v.endpoint(), true, null, null);
+          }
+          return this;
+        })
+        .onMessage(VoiceRollCall.class, m -> {
+          GuildFeed.VoiceRollCall rc = m.call();
+          if (rc.sessionIds().contains(sessionId) && rc.channelId().equals(voiceChannelId)) {
+            sharding.entityRefFor(VoiceChannel.ENTITY_KEY, rc.channelId())
+                .tell(new VoiceChannel.Present(userId, sessionId));
           }
           return this;
         })

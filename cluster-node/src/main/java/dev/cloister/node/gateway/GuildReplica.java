@@ -433,6 +433,15 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
           s.tell(new GatewaySession.VoiceMoved(m));
         }
       });
+    } else if (item instanceof GuildFeed.VoiceRollCall rc) {
+      // A voice channel that came back asks whether its participants' sessions still live: the
+      // sessions of its participants here answer it themselves.
+      VoiceTrack t = voice.get(rc.channelId());
+      sessions.forEach((s, user) -> {
+        if (t == null || t.byUser.containsKey(user)) {
+          s.tell(new GatewaySession.VoiceRollCall(rc));
+        }
+      });
     } else if (item instanceof GuildFeed.SpeakingChanged sp) {
       VoiceTrack t = voice.get(sp.channelId());
       if (t != null && !t.byUser.isEmpty()) {

@@ -45,8 +45,11 @@ public final class VoiceService implements AutoCloseable {
     Config voice = root.getConfig("cloister.voice");
     Settings settings = new Settings(voice.getDuration("rekey-interval"),
         voice.getDuration("leave-grace"));
+    // A channel that came back waits for its participants' sessions as long as a session that
+    // lost its connection is waited for, and a little more for the roll call to go round.
     VoiceChannel.Settings channel = new VoiceChannel.Settings(voice.getDuration("roster-window"),
-        voice.getDuration("speaking-interval"), voice.getDuration("sfu-failover-after"));
+        voice.getDuration("speaking-interval"), voice.getDuration("sfu-failover-after"),
+        voice.getDuration("leave-grace").plusSeconds(5));
     List<URI> sfus = SfuPlacement.parse(voice.getString("sfus"));
     VoiceChannel.MediaServers media;
     SelectiveForwardingUnit embedded = null;

@@ -103,12 +103,20 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
    * those asks before the call moves to another (at once when it answers that the call is gone).
    */
   public record Settings(Duration rosterWindow, Duration speakingInterval,
-      Duration failoverAfter) {
+      Duration failoverAfter, Duration presenceTimeout) {
 
     public Settings(Duration rosterWindow, Duration speakingInterval) {
-      this(rosterWindow, speakingInterval, Duration.ofSeconds(1));
+      this(rosterWindow, speakingInterval, Duration.ofSeconds(1), Duration.ofSeconds(20));
     }
   }
+
+  /** How often a channel that came back repeats its roll call (the feed may lose one). */
+  private static final Duration ROLL_CALL_EVERY = Duration.ofSeconds(3);
+  /**
+   * How often a channel with a call tells itself through sharding that it is busy: its own timers
+   * do not count as activity, and a passivated channel would stop watching its SFU.
+   */
+  private static final Duration STAY_AWAKE_EVERY = Duration.ofMinutes(1);
 
   public static void init(ActorSystem<?> system, MediaServers media, GuildFeed feed,
       Settings settings, Duration askTimeout) {
@@ -118,15 +126,22 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
         .<EncryptionGroup.Status>askWithStatus(
             r -> new EncryptionGroup.SetRoster(guildId, channelId, devices, version, r),
             askTimeout);
-    sharding.init(Entity.of(ENTITY_KEY,
-        ctx -> create(ctx.getEntityId(), media, rosters, feed, settings)));
+    sharding.init(Entity.of(ENTITY_KEY, ctx -> create(ctx.getEntityId(), media, rosters, feed,
+        settings, () -> sharding.entityRefFor(ENTITY_KEY, ctx.getEntityId())
+            .tell(StayAwake.INSTANCE))));
   }
 
   public static Behavior<Command> create(String channelId, MediaServers media, Rosters rosters,
       GuildFeed feed, Settings settings) {
+    return create(channelId, media, rosters, feed, settings, () -> { });
+  }
+
+  /** {@code stayAwake}: sends {@link StayAwake} to this entity through sharding. */
+  static Behavior<Command> create(String channelId, MediaServers media, Rosters rosters,
+      GuildFeed feed, Settings settings, Runnable stayAwake) {
     return Behaviors.withTimers(timers -> Behaviors.setup(ctx -> new VoiceChannel(
         PersistenceId.of(ENTITY_KEY.name(), channelId), media, rosters, feed, settings, ctx,
-        timers)));
+        timers, stayAwake)));
   }
 
   public static String tagFor(String channelId) {
@@ -183,6 +198,24 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
       ActorRef<StatusReply<Participants>> replyTo) implements Command {}
 
   public record GetParticipants(ActorRef<StatusReply<Participants>> replyTo) implements Command {}
+
+  /**
+   * A gateway session answers a {@link GuildFeed.VoiceRollCall}: it is alive and holds
+   * {@code userId}'s place in this channel.
+   */
+  public record Present(String userId, String sessionId) implements Command {}
+
+  /** Through sharding: a call is going on here (so the entity is not passivated). */
+  public enum StayAwake implements Command { INSTANCE }
+
+  /** Time to ask the sessions that have not answered yet again. */
+  enum RollCall implements Command { INSTANCE }
+
+  /** The roll call is over: those who did not answer are taken out. */
+  enum RollCallOver implements Command { INSTANCE }
+
+  /** Time to send {@link StayAwake} through sharding while a call goes on. */
+  enum KeepAwake implements Command { INSTANCE }
 
   /**
    * An endpoint came back from the SFU for a pending join (or the allocation failed);
@@ -286,10 +319,18 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
   private boolean relocating;
   /** After a move that could not be made, no new attempt before this ({@code nanoTime}). */
   private long relocateNotBefore;
+  private final Runnable stayAwake;
+  /**
+   * After recovery: the sessions of participants that have not said they are still there (the
+   * node that held them may have died with them). Empty when no roll call is going on.
+   */
+  private final Set<String> unconfirmed = new java.util.HashSet<>();
 
   private VoiceChannel(PersistenceId id, MediaServers media, Rosters rosters, GuildFeed feed,
-      Settings settings, ActorContext<Command> context, TimerScheduler<Command> timers) {
+      Settings settings, ActorContext<Command> context, TimerScheduler<Command> timers,
+      Runnable stayAwake) {
     super(id);
+    this.stayAwake = stayAwake;
     this.channelId = id.entityId();
     this.media = media;
     this.rosters = rosters;
@@ -308,12 +349,32 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
   public CommandHandlerWithReply<Command, Event, VoiceRoom> commandHandler() {
     return newCommandHandlerWithReplyBuilder()
         .forAnyState()
-        .onCommand(Join.class, (s, c) -> onJoin(s, c, null))
+        .onCommand(Join.class, (s, c) -> {
+          unconfirmed.remove(c.sessionId());
+          return onJoin(s, c, null);
+        })
         .onCommand(MoveIn.class, (s, c) -> onJoin(s, c.join(), c))
         .onCommand(Allocated.class, this::onAllocated)
         .onCommand(Leave.class, (s, c) -> decide(s.leave(c.userId(), c.sessionId()), c.replyTo()))
-        .onCommand(UpdateSelf.class, (s, c) -> decide(
-            s.updateSelf(c.userId(), c.sessionId(), c.selfMute(), c.selfDeaf()), c.replyTo()))
+        .onCommand(UpdateSelf.class, (s, c) -> {
+          unconfirmed.remove(c.sessionId());
+          return decide(s.updateSelf(c.userId(), c.sessionId(), c.selfMute(), c.selfDeaf()),
+              c.replyTo());
+        })
+        .onCommand(Present.class, (s, c) -> {
+          unconfirmed.remove(c.sessionId());
+          return Effect().noReply();
+        })
+        .onCommand(RollCall.class, (s, c) -> {
+          rollCall(s);
+          return Effect().noReply();
+        })
+        .onCommand(RollCallOver.class, this::rollCallOver)
+        .onCommand(StayAwake.class, (s, c) -> Effect().noReply())
+        .onCommand(KeepAwake.class, (s, c) -> {
+          stayAwake.run();
+          return Effect().noReply();
+        })
         .onCommand(Moderate.class, (s, c) -> decide(s.moderate(c.moderatorId(),
             c.permissions(), c.userId(), c.mute(), c.deaf()), c.replyTo()))
         .onCommand(Disconnect.class, (s, c) -> decide(s.disconnect(c.userId(), c.reason()),
@@ -516,8 +577,10 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
     boolean anyone = !s.participantsByUser().isEmpty();
     if (anyone && !timers.isTimerActive(PollSpeakers.INSTANCE)) {
       timers.startTimerWithFixedDelay(PollSpeakers.INSTANCE, settings.speakingInterval());
+      timers.startTimerWithFixedDelay(KeepAwake.INSTANCE, STAY_AWAKE_EVERY);
     } else if (!anyone) {
       timers.cancel(PollSpeakers.INSTANCE);
+      timers.cancel(KeepAwake.INSTANCE);
       if (!speaking.isEmpty() && s.guildId() != null) {
         speaking = List.of();
         feed.publish(new GuildFeed.SpeakingChanged(s.guildId(), channelId, List.of(), List.of()));
@@ -627,6 +690,56 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
         .thenNoReply();
   }
 
+  // ---- roll call after recovery ----
+
+  /**
+   * The channel came back with participants: the sessions that held their places may have died
+   * with a node (a restart of a single node ends them all). Each is asked to say it is still
+   * there; those that do not within {@code presenceTimeout} leave with reason
+   * {@code session_ended}, as they would have after their session's grace.
+   */
+  private void startRollCall(VoiceRoom s) {
+    if (s.participantsByUser().isEmpty() || s.guildId() == null) {
+      return;
+    }
+    s.participantsByUser().values().forEach(p -> unconfirmed.add(p.sessionId()));
+    context.getLog().debug("Voice channel {} came back with {} participants: asking their sessions "
+        + "whether they are still there", channelId, unconfirmed.size());
+    rollCall(s);
+    timers.startTimerWithFixedDelay(RollCall.INSTANCE, ROLL_CALL_EVERY);
+    timers.startSingleTimer(RollCallOver.INSTANCE, settings.presenceTimeout());
+  }
+
+  private void rollCall(VoiceRoom s) {
+    unconfirmed.retainAll(s.participantsByUser().values().stream()
+        .map(VoiceRoom.Participant::sessionId).toList());
+    if (unconfirmed.isEmpty()) {
+      timers.cancel(RollCall.INSTANCE);
+      timers.cancel(RollCallOver.INSTANCE);
+      return;
+    }
+    feed.publish(new GuildFeed.VoiceRollCall(s.guildId(), channelId, List.copyOf(unconfirmed)));
+    stayAwake.run(); // not passivated before the roll call is over (its timers would go)
+  }
+
+  private ReplyEffect<Event, VoiceRoom> rollCallOver(VoiceRoom s, RollCallOver c) {
+    timers.cancel(RollCall.INSTANCE);
+    List<Event> gone = new ArrayList<>();
+    for (VoiceRoom.Participant p : s.participantsByUser().values()) {
+      if (unconfirmed.contains(p.sessionId())) {
+        gone.add(new ParticipantLeft(p.userId(), "session_ended", p.conferenceId(),
+            p.endpoint().endpointId()));
+      }
+    }
+    unconfirmed.clear();
+    if (gone.isEmpty()) {
+      return Effect().noReply();
+    }
+    context.getLog().info("Voice channel {}: {} participants whose sessions did not answer when "
+        + "the channel came back are taken out", channelId, gone.size());
+    return Effect().persist(gone).thenRun(after -> published(gone, after)).thenNoReply();
+  }
+
   private void publishSpeakers(VoiceRoom s, SpeakersSeen seen) {
     if (seen.endpointIds() == null || s.guildId() == null) {
       return;
@@ -714,6 +827,7 @@ public final class VoiceChannel extends EventSourcedBehaviorWithEnforcedReplies<
         .onSignal(RecoveryCompleted.instance(), s -> {
           sendRoster(s);
           watchSpeakers(s);
+          startRollCall(s);
         })
         .build();
   }

@@ -39,6 +39,16 @@ class VoiceChannelTest {
   private EventSourcedBehaviorTestKit<VoiceChannel.Command, VoiceChannel.Event, VoiceRoom> channel;
   private String channelId;
 
+  private static GuildFeed feed;
+
+  /** One feed per actor system (its topic actors have fixed names). */
+  private static synchronized GuildFeed feed() {
+    if (feed == null) {
+      feed = GuildFeed.of(testKit.system());
+    }
+    return feed;
+  }
+
   @BeforeAll
   static void startSfu() throws Exception {
     sfu = new SelectiveForwardingUnit(SfuConfig.loopbackEphemeral()).start();
@@ -103,9 +113,63 @@ class VoiceChannelTest {
     assertThat(join("1", "d1", "s1", MEMBER).getValue().endpoint()).isEqualTo(alice.endpoint());
   }
 
+  /**
+   * A channel that comes back (its node restarted) asks its participants' sessions whether they
+   * are still there: the one that answers stays, the one whose session died with the node is
+   * taken out after the presence timeout, and its endpoint freed.
+   */
+  @Test
+  void afterARestartParticipantsWhoseSessionsDoNotAnswerTheRollCallAreTakenOut() throws Exception {
+    GuildFeed feed = feed();
+    TestProbe<GuildFeed.Item> items = testKit.createTestProbe();
+    feed.topic(GUILD).tell(Topic.subscribe(items.ref()));
+    VoiceChannel.Rosters none = (groupId, guildId, ch, devices, version) ->
+        CompletableFuture.completedFuture(Done.getInstance());
+    channel = EventSourcedBehaviorTestKit.create(testKit.system(), VoiceChannel.create(channelId,
+        new EmbeddedSfu(sfu.conferences()), none, feed, new VoiceChannel.Settings(
+            Duration.ofMillis(200), Duration.ofMillis(250), Duration.ofSeconds(1),
+            Duration.ofMillis(1500))));
+    VoiceChannel.Joined alice = join("1", "d1", "s1", MEMBER).getValue();
+    VoiceChannel.Joined bob = join("2", "d1", "s2", MEMBER).getValue();
+    Thread.sleep(300); // past the first feed items of the joins
+
+    channel.restart();
+    GuildFeed.VoiceRollCall call = null;
+    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (call == null && System.nanoTime() < deadline) {
+      if (items.receiveMessage(Duration.ofSeconds(5)) instanceof GuildFeed.VoiceRollCall rc) {
+        call = rc;
+      }
+    }
+    assertThat(call).as("a roll call after the restart").isNotNull();
+    assertThat(call.channelId()).isEqualTo(channelId);
+    assertThat(call.sessionIds()).containsExactlyInAnyOrder("s1", "s2");
+    channel.runCommand(new VoiceChannel.Present("1", "s1"));
+
+    GuildFeed.VoiceStateChanged left = null;
+    deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (left == null && System.nanoTime() < deadline) {
+      GuildFeed.Item item = items.receiveMessage(Duration.ofSeconds(5));
+      if (item instanceof GuildFeed.VoiceRollCall again) {
+        assertThat(again.sessionIds()).as("only the silent one is asked again")
+            .containsExactly("s2");
+      } else if (item instanceof GuildFeed.VoiceStateChanged v && v.left() != null) {
+        left = v;
+      }
+    }
+    assertThat(left).as("bob taken out").isNotNull();
+    assertThat(left.userId()).isEqualTo("2");
+    assertThat(left.left()).isEqualTo("session_ended");
+    VoiceChannel.Participants now = channel.<StatusReply<VoiceChannel.Participants>>runCommand(
+        VoiceChannel.GetParticipants::new).reply().getValue();
+    assertThat(now.states()).extracting(VoiceRoom.VoiceState::userId).containsExactly("1");
+    assertThat(onSfu(bob.conferenceId(), bob.endpoint().endpointId())).isNull();
+    assertThat(onSfu(alice.conferenceId(), alice.endpoint().endpointId())).isNotNull();
+  }
+
   @Test
   void aCallItsSfuLostMovesWithItsParticipantsWhoAreToldWhereToSendNow() {
-    GuildFeed feed = GuildFeed.of(testKit.system());
+    GuildFeed feed = feed();
     TestProbe<GuildFeed.Item> items = testKit.createTestProbe();
     feed.topic(GUILD).tell(Topic.subscribe(items.ref()));
     VoiceChannel.Rosters none = (groupId, guildId, ch, devices, version) ->
