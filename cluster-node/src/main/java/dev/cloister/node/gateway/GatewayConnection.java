@@ -3,11 +3,6 @@ package dev.cloister.node.gateway;
 import dev.cloister.node.metrics.CloisterMetrics;
 import org.apache.pekko.actor.typed.PostStop;
 
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.StreamReadConstraints;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cloister.guild.CborSerializable;
 import dev.cloister.guild.channel.TextChannel;
@@ -18,7 +13,6 @@ import dev.cloister.node.http.Views;
 import dev.cloister.node.limits.TokenBuckets;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.Base64;
 import java.util.Optional;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -128,12 +122,6 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
   /** How long frames already queued (a close frame among them) may take to leave at the end. */
   private static final Duration FINISH_GRACE = Duration.ofMillis(500);
 
-  // One JSON value per frame: anything after it ("{...} trailing") is not JSON either (4002).
-  private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
-      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(32).build())
-      .build()).enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-
-  private static final int MAX_ID_LENGTH = 64;
 
   /** What a connection needs from its node. */
   record Context(ClusterSharding sharding, ApiContext api, SessionTokens tokens,
@@ -288,97 +276,56 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
       enqueue(WebSocketFrames.pong(p.data()), p.data().size(), true);
       return this;
     }
-    JsonNode frame;
+    ClientOp op;
     try {
-      frame = JSON.readTree(((WebSocketFrames.Text) in).text());
-    } catch (Exception e) {
-      return close(CloseCode.DECODE_ERROR.code, "the frame is not JSON");
-    }
-    if (frame == null || !frame.isObject() || !frame.path("op").isTextual()) {
-      return close(CloseCode.DECODE_ERROR.code, "a frame is a JSON object with a string 'op'");
-    }
-    JsonNode d = frame.get("d");
-    try {
-      switch (frame.get("op").asText()) {
-        case "heartbeat":
-          if (d != null && !d.isNull() && !d.isIntegralNumber()) {
-            throw new Malformed("heartbeat 'd' must be the last seq received, or null");
-          }
-          lastHeartbeatNanos = System.nanoTime();
-          send("{\"op\":\"heartbeat_ack\"}");
-          return this;
-        case "identify":
-          return identify(d);
-        case "resume":
-          return resume(d);
-        case "typing":
-          requireLive();
-          return typing(text(d, "channelId", MAX_ID_LENGTH));
-        case "presence":
-          requireLive();
-          String status = text(d, "status", 16);
-          if (!status.equals("online") && !status.equals("idle")) {
-            throw new Malformed("presence 'status' must be \"online\" or \"idle\"");
-          }
-          session.tell(new GatewaySession.SetStatus(status));
-          return this;
-        case "send":
-          requireLive();
-          return sendMessage(d);
-        case "mls_commit":
-          requireLive();
-          return mlsCommit(d);
-        case "voice_state_update":
-          requireLive();
-          return voiceStateUpdate(d);
-        case "mls_reset":
-          requireLive();
-          return mlsAnswer(d, "mls_reset_ack", new dev.cloister.node.http.GroupCommands(
-              node.sharding(), node.api().askTimeout()).reset(userId,
-              text(d, "deviceId", MAX_ID_LENGTH), text(d, "groupId", MAX_ID_LENGTH)));
-        default:
-          return close(CloseCode.UNKNOWN_OP.code, "unknown op");
-      }
-    } catch (Malformed e) {
+      op = ClientOp.parse(((WebSocketFrames.Text) in).text());
+    } catch (ClientOp.Malformed e) {
       return close(CloseCode.DECODE_ERROR.code, e.getMessage());
-    } catch (NotAuthenticated e) {
+    }
+    if (op instanceof ClientOp.Heartbeat) {
+      lastHeartbeatNanos = System.nanoTime();
+      send("{\"op\":\"heartbeat_ack\"}");
+      return this;
+    }
+    if (op instanceof ClientOp.Unknown) {
+      return close(CloseCode.UNKNOWN_OP.code, "unknown op");
+    }
+    if (op instanceof ClientOp.Identify i) {
+      return identify(i);
+    }
+    if (op instanceof ClientOp.Resume r) {
+      return resume(r);
+    }
+    if (state != State.LIVE) {
       return close(CloseCode.NOT_AUTHENTICATED.code, "identify first");
     }
-  }
-
-  private static final class Malformed extends RuntimeException {
-    Malformed(String message) {
-      super(message, null, false, false);
+    if (op instanceof ClientOp.Typing t) {
+      return typing(t.channelId());
+    } else if (op instanceof ClientOp.Presence p) {
+      session.tell(new GatewaySession.SetStatus(p.status()));
+    } else if (op instanceof ClientOp.Send m) {
+      return sendMessage(m);
+    } else if (op instanceof ClientOp.MlsCommit c) {
+      return mlsAnswer(c.nonce(), "mls_commit_ack", new dev.cloister.node.http.GroupCommands(
+          node.sharding(), node.api().askTimeout()).commit(userId, c.deviceId(), c.groupId(),
+          c.commit(), c.welcome(), c.groupInfo()));
+    } else if (op instanceof ClientOp.MlsReset r) {
+      return mlsAnswer(r.nonce(), "mls_reset_ack", new dev.cloister.node.http.GroupCommands(
+          node.sharding(), node.api().askTimeout()).reset(userId, r.deviceId(), r.groupId()));
+    } else if (op instanceof ClientOp.VoiceStateUpdate v) {
+      session.tell(new GatewaySession.VoiceUpdate(v.guildId(), v.channelId(), v.selfMute(),
+          v.selfDeaf(), v.nonce(), getContext().getSelf()));
+    } else if (op instanceof ClientOp.BadRequest b) {
+      send(errorFrame(b.nonce(), ApiError.badRequest(b.message())));
     }
+    return this;
   }
 
-  private static final class NotAuthenticated extends RuntimeException {
-    NotAuthenticated() {
-      super(null, null, false, false);
-    }
-  }
-
-  private void requireLive() {
-    if (state != State.LIVE) {
-      throw new NotAuthenticated();
-    }
-  }
-
-  private static String text(JsonNode d, String field, int maxLength) {
-    JsonNode v = d == null ? null : d.get(field);
-    if (v == null || !v.isTextual() || v.asText().isEmpty() || v.asText().length() > maxLength) {
-      throw new Malformed("'d." + field + "' must be a string of 1 to " + maxLength + " characters");
-    }
-    return v.asText();
-  }
-
-  private Behavior<Command> identify(JsonNode d) {
+  private Behavior<Command> identify(ClientOp.Identify i) {
     if (state != State.AWAITING_IDENTIFY) {
       return close(CloseCode.ALREADY_AUTHENTICATED.code, "already identified");
     }
-    String token = text(d, "token", 1024);
-    String deviceId = text(d, "deviceId", MAX_ID_LENGTH);
-    Optional<SessionTokens.Session> who = node.tokens().verify(token);
+    Optional<SessionTokens.Session> who = node.tokens().verify(i.token());
     if (who.isEmpty()) {
       return close(CloseCode.AUTHENTICATION_FAILED.code, "the token is invalid or expired");
     }
@@ -386,28 +333,22 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
     String sessionId = node.api().newId();
     session = node.sharding().entityRefFor(GatewaySession.ENTITY_KEY, sessionId);
     state = State.IDENTIFYING;
-    session.tell(new GatewaySession.Identify(userId, deviceId, getContext().getSelf()));
+    session.tell(new GatewaySession.Identify(userId, i.deviceId(), getContext().getSelf()));
     return this;
   }
 
-  private Behavior<Command> resume(JsonNode d) {
+  private Behavior<Command> resume(ClientOp.Resume r) {
     if (state != State.AWAITING_IDENTIFY) {
       return close(CloseCode.ALREADY_AUTHENTICATED.code, "already identified");
     }
-    String token = text(d, "token", 1024);
-    String sessionId = text(d, "sessionId", MAX_ID_LENGTH);
-    JsonNode seq = d.get("seq");
-    if (seq == null || !seq.isIntegralNumber() || !seq.canConvertToLong() || seq.asLong() < 0) {
-      throw new Malformed("'d.seq' must be the last seq received (a whole number >= 0)");
-    }
-    Optional<SessionTokens.Session> who = node.tokens().verify(token);
+    Optional<SessionTokens.Session> who = node.tokens().verify(r.token());
     if (who.isEmpty()) {
       return close(CloseCode.AUTHENTICATION_FAILED.code, "the token is invalid or expired");
     }
     userId = who.get().userId();
-    session = node.sharding().entityRefFor(GatewaySession.ENTITY_KEY, sessionId);
+    session = node.sharding().entityRefFor(GatewaySession.ENTITY_KEY, r.sessionId());
     state = State.IDENTIFYING;
-    session.tell(new GatewaySession.Resume(userId, seq.asLong(), getContext().getSelf()));
+    session.tell(new GatewaySession.Resume(userId, r.seq(), getContext().getSelf()));
     return this;
   }
 
@@ -417,88 +358,29 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
     return this;
   }
 
-  private Behavior<Command> sendMessage(JsonNode d) {
-    String channelId = text(d, "channelId", MAX_ID_LENGTH);
-    String nonce = d.hasNonNull("nonce") ? text(d, "nonce", MAX_ID_LENGTH) : null;
-    byte[] ciphertext;
-    try {
-      ciphertext = Base64.getDecoder().decode(text(d, "ciphertext", Integer.MAX_VALUE));
-    } catch (IllegalArgumentException e) {
-      send(errorFrame(nonce, ApiError.badRequest("'d.ciphertext' must be standard base64")));
-      return this;
-    }
-    getContext().pipeToSelf(node.api().post(userId, channelId, ciphertext), (m, failure) -> {
-      if (failure == null) {
-        return new Posted(nonce, m, null);
-      }
-      ApiError e = ApiError.of(failure);
-      if (e == null) {
-        getContext().getLog().error("Posting over the gateway failed", failure);
-        e = new ApiError(500, "internal", "an internal error occurred; it has been logged");
-      }
-      return new Posted(nonce, null, errorFrame(nonce, e));
-    });
+  private Behavior<Command> sendMessage(ClientOp.Send m) {
+    String nonce = m.nonce();
+    getContext().pipeToSelf(node.api().post(userId, m.channelId(), m.ciphertext()),
+        (posted, failure) -> {
+          if (failure == null) {
+            return new Posted(nonce, posted, null);
+          }
+          ApiError e = ApiError.of(failure);
+          if (e == null) {
+            getContext().getLog().error("Posting over the gateway failed", failure);
+            e = new ApiError(500, "internal", "an internal error occurred; it has been logged");
+          }
+          return new Posted(nonce, null, errorFrame(nonce, e));
+        });
     return this;
   }
 
   /**
-   * A commit of the pending proposals (and the Welcome for its joiners): the same rules as
-   * {@code POST /api/v1/groups/{id}/commits}; answered with {@code mls_commit_ack} or an error.
+   * The answer to an {@code mls_*} op ({@code mls_commit}: the rules of
+   * {@code POST /api/v1/groups/{id}/commits}), or an error frame.
    */
-  private Behavior<Command> mlsCommit(JsonNode d) {
-    String groupId = text(d, "groupId", MAX_ID_LENGTH);
-    String deviceId = text(d, "deviceId", MAX_ID_LENGTH);
-    byte[] commit;
-    byte[] welcome;
-    byte[] info;
-    try {
-      Base64.Decoder b64 = Base64.getDecoder();
-      commit = b64.decode(text(d, "commit", Integer.MAX_VALUE));
-      welcome = d.hasNonNull("welcome") ? b64.decode(text(d, "welcome", Integer.MAX_VALUE)) : null;
-      info = d.hasNonNull("groupInfo") ? b64.decode(text(d, "groupInfo", Integer.MAX_VALUE))
-          : null;
-    } catch (IllegalArgumentException e) {
-      send(errorFrame(nonce(d), ApiError.badRequest("commit, welcome and groupInfo must be "
-          + "standard base64")));
-      return this;
-    }
-    return mlsAnswer(d, "mls_commit_ack", new dev.cloister.node.http.GroupCommands(
-        node.sharding(), node.api().askTimeout()).commit(userId, deviceId, groupId, commit,
-        welcome, info));
-  }
-
-  /**
-   * {@code voice_state_update {guildId, channelId|null, selfMute, selfDeaf, nonce?}}: the session
-   * joins, moves or leaves; it answers with {@code VOICE_SERVER_UPDATE} or an error frame.
-   */
-  private Behavior<Command> voiceStateUpdate(JsonNode d) {
-    String guildId = text(d, "guildId", MAX_ID_LENGTH);
-    JsonNode channel = d.get("channelId");
-    String channelId = channel == null || channel.isNull() ? null
-        : text(d, "channelId", MAX_ID_LENGTH);
-    session.tell(new GatewaySession.VoiceUpdate(guildId, channelId, flag(d, "selfMute"),
-        flag(d, "selfDeaf"), nonce(d), getContext().getSelf()));
-    return this;
-  }
-
-  private static boolean flag(JsonNode d, String field) {
-    JsonNode v = d.get(field);
-    if (v == null || v.isNull()) {
-      return false;
-    }
-    if (!v.isBoolean()) {
-      throw new Malformed("'d." + field + "' must be true or false");
-    }
-    return v.booleanValue();
-  }
-
-  private static String nonce(JsonNode d) {
-    return d != null && d.hasNonNull("nonce") ? text(d, "nonce", MAX_ID_LENGTH) : null;
-  }
-
-  private Behavior<Command> mlsAnswer(JsonNode d, String op,
+  private Behavior<Command> mlsAnswer(String nonce, String op,
       java.util.concurrent.CompletionStage<dev.cloister.guild.group.EncryptionGroup.Status> call) {
-    String nonce = nonce(d);
     getContext().pipeToSelf(call, (status, failure) -> {
       if (failure == null) {
         ObjectNode ack = Gateway.JSON.createObjectNode().put("nonce", nonce)

@@ -60,7 +60,7 @@ final class WebSocketFrames {
         .takeWhile(i -> !(i instanceof Refused || i instanceof PeerClosed), true);
   }
 
-  private static final class Decoder {
+  static final class Decoder {
     private final int max;
     // the frame being read
     private byte opcode;
@@ -137,11 +137,17 @@ final class WebSocketFrames {
           return new Refused(CloseCode.PROTOCOL_ERROR.code, "unknown opcode " + opcode);
         }
       }
-      if (message.length() + length > max) {
-        return new Refused(CloseCode.FRAME_TOO_LARGE.code,
-            "a message may be at most " + max + " bytes");
+      // Not message.length() + length: a continuation may declare up to 2^63 - 1 bytes, and the
+      // sum would overflow past the check.
+      if (length > max - message.length()) {
+        return tooLarge();
       }
       return null;
+    }
+
+    private Refused tooLarge() {
+      return new Refused(CloseCode.FRAME_TOO_LARGE.code,
+          "a message may be at most " + max + " bytes");
     }
 
     private List<Inbound> data(ByteString masked, boolean lastPart) {
@@ -152,6 +158,12 @@ final class WebSocketFrames {
       }
       offset += bytes.length;
       boolean isControl = opcode == CLOSE || opcode == PING || opcode == PONG;
+      if (offset > length || (isControl ? control.length() : message.length()) + bytes.length
+          > (isControl ? 125 : max)) {
+        // More than the header declared: never from Pekko's framing, refused all the same.
+        done = true;
+        return List.of(tooLarge());
+      }
       (isControl ? control : message).putBytes(bytes);
       if (!lastPart) {
         return List.of();
