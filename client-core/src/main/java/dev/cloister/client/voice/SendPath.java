@@ -116,7 +116,7 @@ final class SendPath {
       framesNotSent++;
       return 0;
     }
-    if (!flowing || keys.current() == null) {
+    if (!flowing || keys.sending() == null) {
       framesNotSent++;
       return 0;
     }

@@ -65,6 +65,16 @@ public final class VoiceCall implements AutoCloseable {
    * to send (a missed "moved" dispatch, or a gateway session that is new after a node died).
    */
   private static final Duration REJOIN_AFTER = Duration.ofSeconds(6);
+  /**
+   * How long after hearing of a commit this device goes on sending under the epoch before it
+   * ({@code -Dcloister.voice.switch-delay-ms=300}; 0 switches as soon as the commit is processed):
+   * the call's members hear of a commit at about the same moment (its dispatch reaches them all
+   * at once) and switch together at that moment plus this delay, so that those who take longer to
+   * process the commit already hold the new epoch's key when the first frames under it arrive. A
+   * device that processes the commit after that moment switches at once.
+   */
+  static final Duration SWITCH_DELAY = Duration.ofMillis(Long.getLong(
+      "cloister.voice.switch-delay-ms", 300));
   private static final Duration WATCH = Duration.ofSeconds(2);
 
   private final CloisterClient client;
@@ -90,6 +100,9 @@ public final class VoiceCall implements AutoCloseable {
   private boolean wasBound;
   private boolean rejoining;
   private volatile boolean closed;
+  /** When this device heard of the commit that leads to each epoch ({@code nanoTime}). */
+  private final java.util.concurrent.ConcurrentHashMap<Long, Long> commitHeard =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   private VoiceCall(CloisterClient client, GatewayClient gateway, String guildId, String channelId,
       JsonNode server, boolean selfMute, VoiceEngine engine, Listener listener) {
@@ -161,6 +174,10 @@ public final class VoiceCall implements AutoCloseable {
    */
   public void onDispatch(Dispatch d) {
     if (GROUP_EVENTS.contains(d.type()) && groupId.equals(d.data().path("groupId").asText())) {
+      if (d.type().equals("MLS_COMMIT") && d.data().path("epoch").canConvertToLong()) {
+        // the commit made in epoch n leads to epoch n + 1
+        commitHeard.putIfAbsent(d.data().path("epoch").asLong() + 1, System.nanoTime());
+      }
       later(this::requestSync, 0);
     } else if (d.type().equals("VOICE_SERVER_UPDATE")
         && channelId.equals(d.data().path("channelId").asText())
@@ -337,7 +354,13 @@ public final class VoiceCall implements AutoCloseable {
     if (s.epoch() == installedEpoch) {
       return;
     }
-    engine.installEpoch(s.voiceEpoch());
+    long now = System.nanoTime();
+    Long heard = commitHeard.remove(s.epoch());
+    commitHeard.keySet().removeIf(e -> e < s.epoch());
+    // Heard of it before (its dispatch): switch at that moment plus the delay, as the others do.
+    // Not heard of (this device's own commit, or a dispatch that has not come): from now.
+    long sendFrom = (heard != null && heard - now < 0 ? heard : now) + SWITCH_DELAY.toNanos();
+    engine.installEpoch(s.voiceEpoch(), sendFrom);
     installedEpoch = s.epoch();
     epochSinceNanos = System.nanoTime();
     listener.epoch(s.epoch(), s.members().size());

@@ -72,7 +72,7 @@ public final class VoiceEngine implements AutoCloseable {
   private final ConcurrentLinkedQueue<PendingEpoch> pendingEpochs = new ConcurrentLinkedQueue<>();
   private final Map<Integer, ReceiveStream> streams = new ConcurrentHashMap<>();
 
-  private record PendingEpoch(long generation, VoiceEpoch epoch) {}
+  private record PendingEpoch(long generation, VoiceEpoch epoch, long sendFromNanos) {}
 
   private record CallSwitch(long generation, VoiceServer server) {}
 
@@ -168,7 +168,20 @@ public final class VoiceEngine implements AutoCloseable {
    * @throws IllegalArgumentException an epoch older than one given before, or one given before
    *     with another key
    */
-  public synchronized void installEpoch(VoiceEpoch epoch) {
+  public void installEpoch(VoiceEpoch epoch) {
+    installEpoch(epoch, System.nanoTime());
+  }
+
+  /**
+   * Hands the engine an epoch of the voice group (thread-safe) that frames are sealed under from
+   * {@code sendFromNanos} ({@link System#nanoTime()}) on, the switch time the call's members
+   * agree on; it decrypts at once. The epoch it replaces decrypts until the grace period after
+   * that switch. The same epoch again is ignored.
+   *
+   * @throws IllegalArgumentException an epoch older than one given before, or one given before
+   *     with another key
+   */
+  public synchronized void installEpoch(VoiceEpoch epoch, long sendFromNanos) {
     if (lastRequested != null) {
       if (epoch.epoch() < lastRequested.epoch()) {
         throw new IllegalArgumentException("epoch " + epoch.epoch() + " is older than epoch "
@@ -182,7 +195,7 @@ public final class VoiceEngine implements AutoCloseable {
       }
     }
     lastRequested = epoch;
-    pendingEpochs.add(new PendingEpoch(generation, epoch));
+    pendingEpochs.add(new PendingEpoch(generation, epoch, sendFromNanos));
     selector.wakeup();
   }
 
@@ -481,7 +494,7 @@ public final class VoiceEngine implements AutoCloseable {
       }
       pendingEpochs.poll();
       if (p.generation() == activeGeneration
-          && keys.install(p.epoch(), now) == VoiceKeys.Installed.NEW) {
+          && keys.install(p.epoch(), now, p.sendFromNanos()) == VoiceKeys.Installed.NEW) {
         newEpoch = true;
         lastInstalled = p.epoch();
       }

@@ -7,12 +7,17 @@ import dev.cloister.mls.sframe.SFrameHeader;
 
 /**
  * The SFrame keys of one voice group on this device, per MLS epoch ({@link MlsSFrameKeys}: the
- * RFC 9605 section 5.2 KID layout, E = 8 epoch bits, S = 16 sender bits). Frames are sent under
- * the newest epoch; each one before keeps decrypting for a grace period from when it was replaced,
- * so frames in flight across a commit still open (also across a burst of commits, where a slower
- * member may still send under an epoch in the middle of it), and then it is forgotten, so a member
- * removed at a commit can neither read nor be heard beyond the grace. Installing an epoch again is a no-op: it must not restart the
- * sender's counter (AES-GCM would then reuse nonces).
+ * RFC 9605 section 5.2 KID layout, E = 8 epoch bits, S = 16 sender bits). An epoch decrypts from
+ * when it is installed. Frames are sent under it from its switch time on, which the caller agrees
+ * with the others (the call's members count it from when they heard of the commit, so they switch
+ * at about the same moment however long each takes to process it: DAVE's prepare/execute
+ * transition without extra signalling); until then they go on under the epoch before, so members
+ * who process the commit a little later already hold the key of every frame they get. Each
+ * replaced epoch keeps decrypting for a grace period from that switch (also across a burst of
+ * commits, where a slower member may still send under an epoch in the middle of it), and then it
+ * is forgotten, so a member removed at a commit can neither read nor be heard beyond the grace.
+ * Installing an epoch again is a no-op: it must not restart the sender's counter (AES-GCM would
+ * then reuse nonces); the sending side installs each epoch once, when it starts sending under it.
  *
  * <p>Used by the engine's media thread only: not thread-safe.
  */
@@ -27,9 +32,19 @@ final class VoiceKeys {
 
   private final MlsSFrameKeys keys =
       new MlsSFrameKeys(MlsSuite.SFRAME, EPOCH_BITS, 16, MAX_PREVIOUS + 1, 1024);
+  /** The sending side: the epoch sent under only, each installed once. */
+  private final MlsSFrameKeys sendKeys = new MlsSFrameKeys(MlsSuite.SFRAME, EPOCH_BITS, 16, 1, 1);
   private final SFrameHeader header = new SFrameHeader();
   private final long graceNanos;
   private VoiceEpoch current;
+  /** What frames are sealed under: {@code current}, or one before it until its switch time. */
+  private VoiceEpoch sending;
+
+  /** An installed epoch that frames are sealed under from {@code atNanos} on. */
+  private record Switch(VoiceEpoch epoch, long atNanos) {}
+
+  /** Epochs installed but not sent under yet, oldest first. */
+  private final java.util.ArrayDeque<Switch> switches = new java.util.ArrayDeque<>();
   /** Replaced epochs in their grace, oldest first: {epoch, when its grace ends}. */
   private final java.util.ArrayDeque<long[]> previous = new java.util.ArrayDeque<>();
 
@@ -47,6 +62,18 @@ final class VoiceKeys {
    *     comes with another key (two views of one epoch: a forked group state)
    */
   Installed install(VoiceEpoch e, long nowNanos) {
+    return install(e, nowNanos, nowNanos);
+  }
+
+  /**
+   * Installs {@code e} for decrypting now, and for sending from {@code sendFromNanos} on (at once
+   * when it is the first epoch: there is nothing to send under before it). The epoch it replaces
+   * keeps decrypting until the grace after that switch.
+   *
+   * @throws IllegalArgumentException the epoch is older than the current one, or the same epoch
+   *     comes with another key (two views of one epoch: a forked group state)
+   */
+  Installed install(VoiceEpoch e, long nowNanos, long sendFromNanos) {
     if (current != null) {
       if (e.epoch() == current.epoch()) {
         if (!e.sameKey(current) || e.senderIndex() != current.senderIndex()) {
@@ -58,22 +85,38 @@ final class VoiceKeys {
         throw new IllegalArgumentException("epoch " + e.epoch() + " is older than the current epoch " + current.epoch());
       }
     }
+    long switchAt = sendFromNanos - nowNanos > 0 ? sendFromNanos : nowNanos;
     if (current != null) {
-      previous.addLast(new long[] {current.epoch(), nowNanos + graceNanos});
+      previous.addLast(new long[] {current.epoch(), switchAt + graceNanos});
       while (previous.size() > MAX_PREVIOUS) {
         keys.dropEpoch(previous.removeFirst()[0]);
       }
     }
     keys.installEpoch(e.epoch(), e.baseKey());
     current = e;
-    if (graceNanos == 0) {
-      expire(nowNanos);
+    if (sending == null) {
+      startSending(e);
+    } else {
+      // A newer epoch due no later than ones still waiting makes them moot (a burst of commits,
+      // the later ones taken late): sending goes straight to it.
+      while (!switches.isEmpty() && switches.peekLast().atNanos() - switchAt >= 0) {
+        switches.removeLast();
+      }
+      switches.addLast(new Switch(e, switchAt));
     }
+    expire(nowNanos);
     return Installed.NEW;
   }
 
-  /** Forgets the replaced epochs whose grace is over. */
+  /** Moves sending to the newest epoch whose switch time has come; forgets expired epochs. */
   void expire(long nowNanos) {
+    Switch due = null;
+    while (!switches.isEmpty() && nowNanos - switches.peekFirst().atNanos() >= 0) {
+      due = switches.removeFirst();
+    }
+    if (due != null) {
+      startSending(due.epoch());
+    }
     while (!previous.isEmpty() && nowNanos - previous.peekFirst()[1] >= 0) {
       keys.dropEpoch(previous.removeFirst()[0]);
     }
@@ -88,16 +131,26 @@ final class VoiceKeys {
     return previous.isEmpty() ? -1 : previous.peekLast()[0];
   }
 
+  private void startSending(VoiceEpoch e) {
+    sendKeys.installEpoch(e.epoch(), e.baseKey());
+    sending = e;
+  }
+
+  /** The epoch frames are sealed under now (one before {@link #current} until its switch). */
+  VoiceEpoch sending() {
+    return sending;
+  }
+
   /**
-   * Seals one Opus frame under the current epoch with {@code metadata} authenticated.
+   * Seals one Opus frame under the sending epoch with {@code metadata} authenticated.
    *
    * @return bytes written, or a negative {@link SFrameContext} code ({@code ERR_UNKNOWN_KID}: no epoch yet)
    */
   int protect(byte[] meta, int metaOff, int metaLen, byte[] opus, int opusOff, int opusLen, byte[] out, int outOff) {
-    if (current == null) {
+    if (sending == null) {
       return SFrameContext.ERR_UNKNOWN_KID;
     }
-    return keys.protect(current.senderIndex(), meta, metaOff, metaLen, opus, opusOff, opusLen, out, outOff);
+    return sendKeys.protect(sending.senderIndex(), meta, metaOff, metaLen, opus, opusOff, opusLen, out, outOff);
   }
 
   /** @return plaintext length, or a negative {@link SFrameContext} code */

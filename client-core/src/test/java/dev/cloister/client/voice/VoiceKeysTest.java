@@ -73,6 +73,65 @@ class VoiceKeysTest {
     assertThat(open(bob, late)).as("after the grace").isEqualTo(SFrameContext.ERR_UNKNOWN_KID);
   }
 
+  /**
+   * The agreed switch: alice takes the commit at once, bob 200 ms later; both switch at the moment
+   * they heard of it plus 300 ms. Alice's frames stay on epoch 5 until then, so bob opens every
+   * one without holding any; after the switch both send under 6, and 5 opens until the grace
+   * after the switch, not after bob's install.
+   */
+  @Test
+  void sendingMovesToANewEpochAtTheAgreedSwitchAndTheOldOneOpensUntilTheGraceAfterIt() {
+    VoiceKeys alice = new VoiceKeys(300 * MS);
+    VoiceKeys bob = new VoiceKeys(300 * MS);
+    alice.install(epoch(5, 0), 0);
+    bob.install(epoch(5, 1), 0);
+    long heard = 1000 * MS;
+    alice.install(epoch(6, 0), 1010 * MS, heard + 300 * MS);
+    assertThat(alice.current().epoch()).isEqualTo(6);
+    assertThat(alice.sending().epoch()).as("before the switch").isEqualTo(5);
+    int beforeSwitch = seal(alice);
+    bob.expire(1100 * MS); // bob has not taken the commit: the frame is one he can open
+    assertThat(open(bob, beforeSwitch)).isEqualTo(opus.length);
+
+    bob.install(epoch(6, 1), 1210 * MS, heard + 300 * MS);
+    alice.expire(1300 * MS);
+    assertThat(alice.sending().epoch()).as("at the switch").isEqualTo(6);
+    assertThat(open(bob, seal(alice))).isEqualTo(opus.length);
+    bob.expire(1300 * MS);
+    assertThat(bob.sending().epoch()).isEqualTo(6);
+
+    // Carol, slower still, sends under 5 until she takes the commit at 1.55 s: bob opens it,
+    // since 5 lasts until 1.3 s + 300 ms, not 1.21 s + 300 ms.
+    VoiceKeys carol = new VoiceKeys(300 * MS);
+    carol.install(epoch(5, 2), 0);
+    int carolLate = seal(carol);
+    bob.expire(1550 * MS);
+    assertThat(open(bob, carolLate)).isEqualTo(opus.length);
+    bob.expire(1600 * MS);
+    assertThat(open(bob, seal(carol))).as("after the grace").isEqualTo(SFrameContext.ERR_UNKNOWN_KID);
+  }
+
+  /**
+   * A burst taken late: epoch 7 is due at 1.3 s, then 8 is taken at 1.5 s (past its switch): sending
+   * goes straight to 8, and a counter of 8 never restarts when 8 is given again.
+   */
+  @Test
+  void aNewerEpochAlreadyDueSupersedesOnesStillWaiting() {
+    VoiceKeys alice = new VoiceKeys(300 * MS);
+    alice.install(epoch(6, 0), 0);
+    alice.install(epoch(7, 0), 1000 * MS, 2000 * MS);
+    alice.install(epoch(8, 0), 1500 * MS, 1400 * MS);
+    assertThat(alice.sending().epoch()).isEqualTo(8);
+    alice.expire(2100 * MS);
+    assertThat(alice.sending().epoch()).as("7 never comes back").isEqualTo(8);
+    int first = seal(alice);
+    byte[] one = Arrays.copyOf(frame, first);
+    assertThat(alice.install(epoch(8, 0), 2200 * MS, 2200 * MS)).isEqualTo(VoiceKeys.Installed.SAME);
+    int second = seal(alice);
+    assertThat(Arrays.copyOf(frame, second)).as("a new counter, not the same nonce")
+        .isNotEqualTo(one);
+  }
+
   @Test
   void aFrameOfAnEpochNotReachedYetIsWorthHolding() {
     VoiceKeys alice = new VoiceKeys(300 * MS);

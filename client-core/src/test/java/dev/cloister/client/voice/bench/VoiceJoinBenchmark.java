@@ -387,8 +387,13 @@ public final class VoiceJoinBenchmark {
           "-Dcloister.rate-limits.rest-per-ip.burst=1000000",
           "-Dcloister.rate-limits.rest-per-ip.per-second=1000000",
           "-Dcloister.rate-limits.gateway-connects-per-ip.burst=100000",
-          "-Dcloister.rate-limits.gateway-connects-per-ip.per-second=100000",
-          "dev.cloister.node.Node"));
+          "-Dcloister.rate-limits.gateway-connects-per-ip.per-second=100000"));
+      // e.g. -Dbench.nodeJvmArgs=-XX:StartFlightRecording=filename=/tmp/node.jfr to profile it
+      String extra = System.getProperty("bench.nodeJvmArgs", "").strip();
+      if (!extra.isEmpty()) {
+        cmd.addAll(1, List.of(extra.split("\\s+")));
+      }
+      cmd.add("dev.cloister.node.Node");
       Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
           .redirectOutput(data.resolve("node.log").toFile()).start();
       URI url = URI.create("http://127.0.0.1:" + http);
