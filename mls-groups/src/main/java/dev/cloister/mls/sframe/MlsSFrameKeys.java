@@ -288,7 +288,8 @@ public final class MlsSFrameKeys {
         if (trial == null) {
             trial = SFrameKey.trial(e.schedule, kid);
             e.trial = trial;
-        } else {
+        } else if (trial.kid() != kid) {
+            // The same unknown KID again (a forger repeating it, or a sender whose frames keep failing) keeps its key.
             trial.retry(e.schedule, kid);
         }
         int n = SFrameContext.decrypt(trial, header.ctr(), hdrLen, metadata, metaOff, metaLen, frame, off, len, out, outOff);

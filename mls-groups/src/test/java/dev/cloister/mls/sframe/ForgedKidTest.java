@@ -66,6 +66,12 @@ class ForgedKidTest {
         // Before the fix every forgery derived a full key: 2000 tables of 64 KiB (131 MB) for 2000 frames.
         assertThat(Ghash.TABLES_BUILT.get() - tables).as("GHASH tables built for forged KIDs").isZero();
         assertThat(KeySchedule.DERIVED.get() - derived).as("each forged KID is tried once").isEqualTo(forgeries);
+        derived = KeySchedule.DERIVED.get();
+        long repeated = MlsSFrameKeys.kid(0, 900, EPOCH, S, E);
+        for (int i = 0; i < 100; i++) {
+            assertThat(open(rx, forge(repeated))).isEqualTo(SFrameContext.ERR_AUTH);
+        }
+        assertThat(KeySchedule.DERIVED.get() - derived).as("one KID forged 100 times in a row").isEqualTo(1);
 
         // Alice's known key is untouched by the trials; bob, first heard after them, opens under the reused trial key.
         n = alice.protect(3, meta, 0, meta.length, opus, 0, opus.length, frame, 0);
