@@ -13,7 +13,9 @@ import dev.cloister.client.voice.audio.AudioSource;
 import dev.cloister.mls.group.MlsGroupException;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -101,8 +103,7 @@ public final class VoiceCall implements AutoCloseable {
   private boolean rejoining;
   private volatile boolean closed;
   /** When this device heard of the commit that leads to each epoch ({@code nanoTime}). */
-  private final java.util.concurrent.ConcurrentHashMap<Long, Long> commitHeard =
-      new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<Long, Long> commitHeard = new ConcurrentHashMap<>();
 
   private VoiceCall(CloisterClient client, GatewayClient gateway, String guildId, String channelId,
       JsonNode server, boolean selfMute, VoiceEngine engine, Listener listener) {
@@ -211,6 +212,7 @@ public final class VoiceCall implements AutoCloseable {
     }
     channelId = next;
     groupId = nextGroup;
+    commitHeard.clear(); // the old group's
     installedEpoch = -1;
     epochSinceNanos = 0;
     lastWait = null;
