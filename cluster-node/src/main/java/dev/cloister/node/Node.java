@@ -182,6 +182,7 @@ public final class Node {
     if (!seeds.isEmpty()) {
       db.put("pekko.cluster.seed-nodes", Arrays.stream(seeds.split(",")).map(String::strip).toList());
     }
+    db.putAll(ArteryTls.pekkoSettings(cloister.getConfig("cluster.tls")));
     db.put("pekko.cluster.roles", NodeIdGuard.roles(base.getStringList("pekko.cluster.roles"),
         cloister.getInt("node-id")));
     Config config = ConfigFactory.parseMap(db).withFallback(base).resolve();
