@@ -66,9 +66,10 @@ final class VoiceKeys {
   }
 
   /**
-   * Installs {@code e} for decrypting now, and for sending from {@code sendFromNanos} on (at once
-   * when it is the first epoch: there is nothing to send under before it). The epoch it replaces
-   * keeps decrypting until the grace after that switch.
+   * Installs {@code e} for decrypting now, and for sending from {@code sendFromNanos} on. The
+   * first epoch too: a member who just joined sends nothing until then, rather than frames the
+   * others cannot open before they have processed its join. The epoch it replaces keeps
+   * decrypting until the grace after that switch.
    *
    * @throws IllegalArgumentException the epoch is older than the current one, or the same epoch
    *     comes with another key (two views of one epoch: a forked group state)
@@ -94,7 +95,7 @@ final class VoiceKeys {
     }
     keys.installEpoch(e.epoch(), e.baseKey());
     current = e;
-    if (sending == null) {
+    if (sending == null && switchAt == nowNanos) {
       startSending(e);
     } else {
       // A newer epoch due no later than ones still waiting makes them moot (a burst of commits,

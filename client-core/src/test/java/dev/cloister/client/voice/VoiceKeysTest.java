@@ -111,6 +111,18 @@ class VoiceKeysTest {
     assertThat(open(bob, seal(carol))).as("after the grace").isEqualTo(SFrameContext.ERR_UNKNOWN_KID);
   }
 
+  /** A member who just joined sends nothing until its first epoch's switch: nobody could open it. */
+  @Test
+  void aJoinerWaitsForTheSwitchBeforeItsFirstFrame() {
+    VoiceKeys joiner = new VoiceKeys(300 * MS);
+    joiner.install(epoch(3, 4), 1000 * MS, 1300 * MS);
+    assertThat(joiner.sending()).isNull();
+    assertThat(seal(joiner)).isEqualTo(SFrameContext.ERR_UNKNOWN_KID);
+    joiner.expire(1300 * MS);
+    assertThat(joiner.sending().epoch()).isEqualTo(3);
+    assertThat(seal(joiner)).isPositive();
+  }
+
   /**
    * A burst taken late: epoch 7 is due at 1.3 s, then 8 is taken at 1.5 s (past its switch): sending
    * goes straight to 8, and a counter of 8 never restarts when 8 is given again.
