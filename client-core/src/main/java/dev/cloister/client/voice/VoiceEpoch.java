@@ -14,8 +14,18 @@ public final class VoiceEpoch {
   private final long epoch;
   private final int senderIndex;
   private final byte[] baseKey;
+  /** Leaf indices below this may send in the epoch (frames naming others are refused unread). */
+  private final int senders;
 
   public VoiceEpoch(long epoch, int senderIndex, byte[] baseKey) {
+    this(epoch, senderIndex, baseKey, 1 << 16);
+  }
+
+  /**
+   * {@code senders}: the epoch's tree has leaves {@code 0..senders-1}; a frame whose KID names a
+   * sender beyond them is refused before any key is derived for it (a forged KID costs little).
+   */
+  public VoiceEpoch(long epoch, int senderIndex, byte[] baseKey, int senders) {
     if (epoch < 0) {
       throw new IllegalArgumentException("epoch must not be negative");
     }
@@ -25,9 +35,14 @@ public final class VoiceEpoch {
     if (baseKey == null || baseKey.length != MlsSuite.SFRAME.nk) {
       throw new IllegalArgumentException("SFrame base key must be " + MlsSuite.SFRAME.nk + " bytes");
     }
+    if (senders <= senderIndex || senders > 1 << 16) {
+      throw new IllegalArgumentException("an epoch of " + senders + " leaves has no leaf "
+          + senderIndex);
+    }
     this.epoch = epoch;
     this.senderIndex = senderIndex;
     this.baseKey = baseKey.clone();
+    this.senders = senders;
   }
 
   /** The current epoch of an MLS member (a voice group's), exported under the bcmls lock. */
@@ -36,7 +51,10 @@ public final class VoiceEpoch {
       if (member.status() != GroupMember.Status.ACTIVE) {
         throw new MlsGroupException("this device is no longer in the group (" + member.status() + ")");
       }
-      return new VoiceEpoch(member.epoch(), member.leafIndex(), member.sframeBaseKey());
+      int leaves = member.members().keySet().stream().mapToInt(Integer::intValue).max()
+          .orElse(member.leafIndex()) + 1;
+      return new VoiceEpoch(member.epoch(), member.leafIndex(), member.sframeBaseKey(),
+          Math.max(leaves, member.leafIndex() + 1));
     }
   }
 
@@ -50,6 +68,10 @@ public final class VoiceEpoch {
 
   byte[] baseKey() {
     return baseKey;
+  }
+
+  int senders() {
+    return senders;
   }
 
   boolean sameKey(VoiceEpoch other) {

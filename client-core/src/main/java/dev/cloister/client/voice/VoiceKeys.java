@@ -93,7 +93,7 @@ final class VoiceKeys {
         keys.dropEpoch(previous.removeFirst()[0]);
       }
     }
-    keys.installEpoch(e.epoch(), e.baseKey());
+    keys.installEpoch(e.epoch(), e.baseKey(), e.senders());
     current = e;
     if (sending == null && switchAt == nowNanos) {
       startSending(e);

@@ -111,6 +111,24 @@ class VoiceKeysTest {
     assertThat(open(bob, seal(carol))).as("after the grace").isEqualTo(SFrameContext.ERR_UNKNOWN_KID);
   }
 
+  /**
+   * A KID naming a leaf the epoch's tree does not have is refused before any key is derived for
+   * it: a forged sender costs a receiver little (a real one at leaf 1 still opens).
+   */
+  @Test
+  void aFrameFromALeafBeyondTheTreeIsRefusedUnopened() {
+    byte[] key = new byte[16];
+    Arrays.fill(key, (byte) 5);
+    VoiceKeys bob = new VoiceKeys(300 * MS);
+    bob.install(new VoiceEpoch(5, 1, key, 2), 0);
+    VoiceKeys alice = new VoiceKeys(300 * MS);
+    alice.install(new VoiceEpoch(5, 0, key, 2), 0);
+    assertThat(open(bob, seal(alice))).isEqualTo(opus.length);
+    VoiceKeys forger = new VoiceKeys(300 * MS);
+    forger.install(new VoiceEpoch(5, 7, key, 8), 0); // even with the epoch's key
+    assertThat(open(bob, seal(forger))).isEqualTo(SFrameContext.ERR_UNKNOWN_KID);
+  }
+
   /** A member who just joined sends nothing until its first epoch's switch: nobody could open it. */
   @Test
   void aJoinerWaitsForTheSwitchBeforeItsFirstFrame() {
