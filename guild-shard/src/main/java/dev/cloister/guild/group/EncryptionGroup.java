@@ -10,6 +10,7 @@ import dev.cloister.guild.user.Devices;
 import dev.cloister.mls.ds.DeliveryService;
 import dev.cloister.mls.ds.GroupView;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -123,6 +124,9 @@ public final class EncryptionGroup extends EventSourcedBehaviorWithEnforcedRepli
   record Claimed(String device, byte[] keyPackage, int remaining, String failure)
       implements Command {}
 
+  /** Propose the Adds whose key packages came back meanwhile, as one journal write. */
+  enum FlushClaims implements Command { INSTANCE }
+
   /** What a device needs to know of the group. */
   public record Status(String groupId, String guildId, String channelId, boolean created,
       long epoch, List<GroupViewData.MemberData> members, List<byte[]> pendingProposals,
@@ -165,6 +169,12 @@ public final class EncryptionGroup extends EventSourcedBehaviorWithEnforcedRepli
   private final CommitReplay replay;
   /** Devices whose key package is being claimed right now (not persisted: a restart re-claims). */
   private final Set<String> claiming = new HashSet<>();
+  /**
+   * Key packages that came back, waiting for {@link FlushClaims}: a roster change of a hundred
+   * devices (a join storm) costs a few journal writes instead of a hundred, each of which would
+   * keep the group from taking any command (a commit among them) until the database's fsync.
+   */
+  private final List<Claimed> claimed = new ArrayList<>();
 
   private EncryptionGroup(PersistenceId id, DeliveryService ds, KeyPackageSource packages,
       GuildFeed feed, Settings settings, ActorContext<Command> context) {
@@ -205,7 +215,15 @@ public final class EncryptionGroup extends EventSourcedBehaviorWithEnforcedRepli
         })
         .onCommand(GetStatus.class, (s, c) ->
             Replies.answer(Effect(), c.replyTo(), Outcome.ok(s.status(c.device()))))
-        .onCommand(Claimed.class, this::onClaimed)
+        .onCommand(Claimed.class, (s, c) -> {
+          claimed.add(c);
+          if (claimed.size() == 1) {
+            // Behind whatever is already in the mailbox (or stashed during a write): those too.
+            context.getSelf().tell(FlushClaims.INSTANCE);
+          }
+          return Effect().noReply();
+        })
+        .onCommand(FlushClaims.class, this::flushClaims)
         .build();
   }
 
@@ -214,24 +232,37 @@ public final class EncryptionGroup extends EventSourcedBehaviorWithEnforcedRepli
     return Replies.decide(Effect(), d, replyTo, after -> after.status(device), this::published);
   }
 
-  private ReplyEffect<Event, GroupState> onClaimed(GroupState s, Claimed c) {
-    claiming.remove(c.device());
-    if (c.failure() != null) {
-      context.getLog().info("Group {}: no key package for {}: {}", groupId, c.device(),
-          c.failure());
-      return Effect().noReply();
+  /**
+   * Proposes an Add for every key package that came back, each against the group as the ones
+   * before it left it, and persists them together.
+   */
+  private ReplyEffect<Event, GroupState> flushClaims(GroupState s, FlushClaims f) {
+    List<Claimed> batch = List.copyOf(claimed);
+    claimed.clear();
+    List<Event> events = new ArrayList<>();
+    GroupState state = s;
+    for (Claimed c : batch) {
+      claiming.remove(c.device());
+      if (c.failure() != null) {
+        context.getLog().info("Group {}: no key package for {}: {}", groupId, c.device(),
+            c.failure());
+        continue;
+      }
+      if (c.remaining() < Devices.LOW_STOCK) {
+        String[] ud = GroupState.split(c.device());
+        feed.publish(new GuildFeed.KeyPackagesLow(s.guildId(), ud[0], ud[1], c.remaining()));
+      }
+      Decision<Event> d = state.proposeAdd(c.device(), c.keyPackage(), ds);
+      if (d instanceof Decision.Reject<Event> r) {
+        context.getLog().warn("Group {}: Add of {} refused: {}", groupId, c.device(),
+            r.rejection().message());
+        continue;
+      }
+      for (Event e : ((Decision.Accept<Event>) d).events()) {
+        events.add(e);
+        state = state.apply(e, replay);
+      }
     }
-    if (c.remaining() < Devices.LOW_STOCK) {
-      String[] ud = GroupState.split(c.device());
-      feed.publish(new GuildFeed.KeyPackagesLow(s.guildId(), ud[0], ud[1], c.remaining()));
-    }
-    Decision<Event> d = s.proposeAdd(c.device(), c.keyPackage(), ds);
-    if (d instanceof Decision.Reject<Event> r) {
-      context.getLog().warn("Group {}: Add of {} refused: {}", groupId, c.device(),
-          r.rejection().message());
-      return Effect().noReply();
-    }
-    List<Event> events = ((Decision.Accept<Event>) d).events();
     if (events.isEmpty()) {
       return Effect().noReply();
     }
