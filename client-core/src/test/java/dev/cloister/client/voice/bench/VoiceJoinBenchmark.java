@@ -245,8 +245,21 @@ public final class VoiceJoinBenchmark {
 
   private void stormOf(Channel lounge, GroupApi groups, String groupId, CloisterClient owner,
       List<Person> live, List<Person> stormers) throws Exception {
-    long seqBefore = groups.status(groupId, owner.account().deviceId()).seq();
-    int before = groups.status(groupId, owner.account().deviceId()).members().size();
+    // The live members' joins may not have reached the call's group yet (no fill before).
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    GroupApi.GroupStatus was = null;
+    while (was == null) {
+      try {
+        was = groups.status(groupId, owner.account().deviceId());
+      } catch (dev.cloister.client.http.ApiException notYet) {
+        if (notYet.status() != 404 || System.nanoTime() > deadline) {
+          throw notYet;
+        }
+        Thread.sleep(100);
+      }
+    }
+    long seqBefore = was.seq();
+    int before = was.members().size();
     long start = System.nanoTime();
     joinDormant(lounge, stormers);
     long joined = System.nanoTime();
