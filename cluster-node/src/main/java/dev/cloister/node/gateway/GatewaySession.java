@@ -630,13 +630,23 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     voiceChannelId = null;
     getContext().getLog().debug("Session {} leaves voice channel {}: {}", sessionId, channelId, why);
     org.slf4j.Logger log = getContext().getLog();
+    org.apache.pekko.actor.CoordinatedShutdown shutdown =
+        org.apache.pekko.actor.CoordinatedShutdown.get(getContext().getSystem());
     sharding.entityRefFor(VoiceChannel.ENTITY_KEY, channelId)
         .<VoiceChannel.Participants>askWithStatus(r -> new VoiceChannel.Leave(userId, sessionId, r),
             Duration.ofSeconds(10))
         .whenComplete((p, failure) -> {
-          if (failure != null) {
-            log.warn("Voice channel {} did not take the leave of "
-                + "session {}: {}", channelId, sessionId, failure.getMessage());
+          if (failure == null) {
+            return;
+          }
+          if (shutdown.getShutdownReason().isPresent()) {
+            // The node is stopping and its channels with it: when a channel comes back it asks
+            // who is still there (a roll call), and this session will not answer.
+            log.debug("Voice channel {} did not take the leave of session {} while the node "
+                + "stops: {}", channelId, sessionId, failure.getMessage());
+          } else {
+            log.warn("Voice channel {} did not take the leave of session {}: {}", channelId,
+                sessionId, failure.getMessage());
           }
         });
   }
