@@ -23,6 +23,7 @@ import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandlerWithReply;
 import org.apache.pekko.persistence.typed.javadsl.EventHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
+import org.apache.pekko.persistence.typed.javadsl.ReplyEffect;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 
 /**
@@ -64,6 +65,9 @@ public final class TextChannel extends
   // ---- commands ----
 
   public sealed interface Command extends CborSerializable {}
+
+  /** Persist the posts that came in meanwhile, as one journal write. */
+  enum FlushPosts implements Command { INSTANCE }
 
   /** Idempotent for the same guild and name. */
   public record Create(String guildId, String name, ActorRef<StatusReply<Info>> replyTo)
@@ -299,6 +303,12 @@ public final class TextChannel extends
   private final Snowflake ids;
   private final ActorContext<Command> context;
   private final GuildFeed feed;
+  /**
+   * Posts waiting for {@link FlushPosts}: those that arrive while a write is under way go into the
+   * next write together, so a busy channel costs one journal write (one fsync) per batch rather
+   * than per post; each post is still answered only once its event is in the journal.
+   */
+  private final List<Post> posts = new ArrayList<>();
 
   private TextChannel(PersistenceId persistenceId, Snowflake ids, ActorContext<Command> context,
       GuildFeed feed) {
@@ -321,11 +331,14 @@ public final class TextChannel extends
         .onCommand(Create.class, (s, c) -> Replies.decide(Effect(),
             s.create(c.guildId(), c.name()), c.replyTo(), TextChannel::infoOf))
         .onCommand(Post.class, (s, c) -> {
-          Decision<Event> d = s.post(c.authorId(), c.ciphertext(), ids.next(), c.guildVersion());
-          return Replies.decide(Effect(), d, c.replyTo(), after -> new Message(
-              after.lastMessageId(), channelId, c.authorId(), c.ciphertext(),
-              Snowflake.timestampOf(after.lastMessageId()).toEpochMilli()), this::published);
+          posts.add(c);
+          if (posts.size() == 1) {
+            // Behind whatever is already in the mailbox (or stashed during a write): those too.
+            context.getSelf().tell(FlushPosts.INSTANCE);
+          }
+          return Effect().noReply();
         })
+        .onCommand(FlushPosts.class, this::flushPosts)
         .onCommand(Edit.class, (s, c) -> Replies.decide(Effect(),
             s.edit(c.messageId(), c.editorId(), c.ciphertext(), System.currentTimeMillis()),
             c.replyTo(), TextChannel::infoOf, this::published))
@@ -335,6 +348,46 @@ public final class TextChannel extends
             s.pin(c.messageId(), c.pinned()), c.replyTo(), TextChannel::infoOf, this::published))
         .onCommand(GetInfo.class, (s, c) -> Replies.answer(Effect(), c.replyTo(), s.info()))
         .build();
+  }
+
+  /**
+   * Decides every waiting post in order (each gets an id after the one before it) and persists
+   * them in one write; each poster is answered with its message once the write is done.
+   */
+  private ReplyEffect<Event, State> flushPosts(State s, FlushPosts f) {
+    List<Post> batch = List.copyOf(posts);
+    posts.clear();
+    List<Event> events = new ArrayList<>();
+    List<Post> accepted = new ArrayList<>();
+    List<MessagePosted> posted = new ArrayList<>();
+    State state = s;
+    for (Post c : batch) {
+      Decision<Event> d = state.post(c.authorId(), c.ciphertext(), ids.next(), c.guildVersion());
+      if (d instanceof Decision.Reject<Event> r) {
+        c.replyTo().tell(StatusReply.error(r.rejection().reason()));
+        continue;
+      }
+      for (Event e : ((Decision.Accept<Event>) d).events()) {
+        events.add(e);
+        state = state.apply(e);
+        if (e instanceof MessagePosted m) {
+          accepted.add(c);
+          posted.add(m);
+        }
+      }
+    }
+    if (events.isEmpty()) {
+      return Effect().noReply();
+    }
+    return Effect().persist(events).thenRun(after -> {
+      published(events, after);
+      for (int i = 0; i < accepted.size(); i++) {
+        Post c = accepted.get(i);
+        MessagePosted m = posted.get(i);
+        c.replyTo().tell(StatusReply.success(new Message(m.messageId(), channelId, c.authorId(),
+            c.ciphertext(), m.createdAtMillis())));
+      }
+    }).thenNoReply();
   }
 
   /** Tells the gateways of the channel's guild, once the events are in the journal. */

@@ -4,9 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cloister.guild.EntityTestKits;
 import dev.cloister.guild.Snowflake;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.persistence.testkit.ProcessingSuccess$;
+import org.apache.pekko.persistence.testkit.WriteEvents;
 import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
+import org.apache.pekko.persistence.testkit.javadsl.PersistenceTestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,6 +39,47 @@ class TextChannelTest {
   private StatusReply<TextChannel.Message> post(byte[] ciphertext) {
     return channel.<StatusReply<TextChannel.Message>>runCommand(
         r -> new TextChannel.Post("1", ciphertext, r)).reply();
+  }
+
+  /**
+   * Posts that arrive while a write is under way are persisted together in the next write (one
+   * fsync for the batch), and each poster is answered in order with ids that keep increasing.
+   */
+  @Test
+  void postsArrivingTogetherArePersistedTogetherAndAnsweredInOrder() {
+    PersistenceTestKit journal = PersistenceTestKit.create(testKit.system());
+    List<Integer> writes = new CopyOnWriteArrayList<>();
+    journal.withPolicy((persistenceId, operation) -> {
+      if (persistenceId.endsWith("|300") && operation instanceof WriteEvents w) {
+        writes.add(w.getBatch().size());
+      }
+      return ProcessingSuccess$.MODULE$;
+    });
+    try {
+      ActorRef<TextChannel.Command> ch = testKit.spawn(TextChannel.create("300",
+          new Snowflake(2)));
+      TestProbe<StatusReply<TextChannel.Info>> created = testKit.createTestProbe();
+      ch.tell(new TextChannel.Create("100", "general", created.ref()));
+      assertThat(created.receiveMessage().isSuccess()).isTrue();
+      TestProbe<StatusReply<TextChannel.Message>> replies = testKit.createTestProbe();
+      int n = 50;
+      for (int i = 0; i < n; i++) {
+        ch.tell(new TextChannel.Post("1", new byte[] {(byte) i}, replies.ref()));
+      }
+      long previous = 0;
+      for (int i = 0; i < n; i++) {
+        StatusReply<TextChannel.Message> r = replies.receiveMessage();
+        assertThat(r.isSuccess()).isTrue();
+        assertThat(r.getValue().ciphertext()[0]).as("answered in order").isEqualTo((byte) i);
+        assertThat(r.getValue().id()).isGreaterThan(previous);
+        previous = r.getValue().id();
+      }
+      int postWrites = writes.size() - 1; // the first write is the Create
+      assertThat(writes.stream().skip(1).mapToInt(Integer::intValue).sum()).isEqualTo(n);
+      assertThat(postWrites).as("writes for %s posts: %s", n, writes).isLessThan(n / 5);
+    } finally {
+      journal.resetPolicy();
+    }
   }
 
   @Test
