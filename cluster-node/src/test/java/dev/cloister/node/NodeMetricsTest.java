@@ -47,6 +47,13 @@ class NodeMetricsTest {
       await().atMost(Duration.ofSeconds(20)).until(() -> ScrapedMetrics.scrape(node.metricsUri())
           .sum("cloister_http_server_requests_seconds_count", Map.of("status", "404")) >= 1);
 
+      // The JVM and sharding collectors report on their own schedule, which a busy machine
+      // delays past the first ticks: wait for them as for the others.
+      await().atMost(Duration.ofSeconds(20)).until(() -> {
+        ScrapedMetrics now = ScrapedMetrics.scrape(node.metricsUri());
+        return now.has("jvm_memory_used_bytes_count")
+            && now.has("pekko_cluster_sharding_region_hosted_entities_count");
+      });
       ScrapedMetrics m = ScrapedMetrics.scrape(node.metricsUri());
       assertThat(m.status()).isEqualTo(200);
       assertThat(m.contentType()).startsWith("text/plain; version=0.0.4");
