@@ -280,11 +280,12 @@ public final class Node {
 
       SessionTokens tokens = new SessionTokens(tokenKey(cloister, dataDir),
           cloister.getDuration("auth.token-ttl"), Clock.systemUTC());
-      SrpLogins logins = new SrpLogins(tokens, cloister.getDuration("auth.login-timeout"),
+      SrpLogins logins = new SrpLogins(system, tokens, cloister.getDuration("auth.login-timeout"),
           new SrpLogins.Limits(cloister.getInt("auth.max-pending-logins"),
               cloister.getInt("auth.max-pending-logins-per-client"),
               cloister.getInt("auth.free-failed-logins"),
-              cloister.getDuration("auth.max-login-backoff")), Clock.systemUTC());
+              cloister.getDuration("auth.max-login-backoff")),
+          cloister.getDuration("http.ask-timeout"), SrpLogins.workPool(), Clock.systemUTC());
       system.scheduler().scheduleAtFixedRate(Duration.ofSeconds(10), Duration.ofSeconds(10),
           logins::expireStale, system.executionContext());
 

@@ -17,6 +17,8 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,24 +29,135 @@ import org.junit.jupiter.api.Test;
 class TwoNodeGatewayTest {
 
   private static final Duration WAIT = Duration.ofSeconds(20);
+  /** Short, so the expiry of a started login is seen within the test. */
+  private static final Duration LOGIN_TIMEOUT = Duration.ofSeconds(4);
+
+  private static Path dirA;
+  private static Path dirB;
+  private static String tokenKey;
+  private static int artA;
+  private static int httpA;
+  private static int httpB;
+  private static Node a;
+  private static Node b;
+
+  @BeforeAll
+  static void startTwoNodes() throws Exception {
+    dirA = Files.createTempDirectory("cloister-node-a");
+    dirB = Files.createTempDirectory("cloister-node-b");
+    byte[] key = new byte[32];
+    new java.security.SecureRandom().nextBytes(key);
+    tokenKey = Base64.getEncoder().encodeToString(key);
+    artA = TestNodes.freePort();
+    httpA = TestNodes.freePort();
+    httpB = TestNodes.freePort();
+    a = Node.start(node(dirA, httpA, artA, 1, tokenKey, Map.of()));
+    b = Node.start(node(dirB, httpB, TestNodes.freePort(), 2, tokenKey, Map.of(
+        "cloister.db.url", a.databaseUrl(),
+        "cloister.cluster.seed-nodes", "pekko://cloister@127.0.0.1:" + artA)));
+  }
+
+  @AfterAll
+  static void stopTwoNodes() throws Exception {
+    try {
+      if (b != null) {
+        b.stop();
+      }
+      if (a != null) {
+        a.stop();
+      }
+    } finally {
+      TestNodes.delete(dirA);
+      TestNodes.delete(dirB);
+    }
+  }
+
+  /**
+   * No sticky routing for logins: a login started on one node finishes on the other (one of the
+   * two legs reaches the username's desk on the other node, whichever node holds it). The id is
+   * spent by its first finish on either node; an unknown, made-up or expired id is refused; the
+   * failure back-off of a name is the same on both nodes.
+   */
+  @Test
+  void aLoginStartedOnOneNodeFinishesOnTheOther() throws Exception {
+    ApiClient apiA = new ApiClient("http://127.0.0.1:" + httpA);
+    ApiClient apiB = new ApiClient("http://127.0.0.1:" + httpB);
+    String name = "roamer" + System.nanoTime() % 100_000;
+    assertThat(apiA.register(name, "pw").status()).isEqualTo(201);
+
+    ApiClient.LateSaltClient srp = new ApiClient.LateSaltClient();
+    srp.init(org.bouncycastle.crypto.agreement.srp.SRP6StandardGroups.rfc5054_2048,
+        new org.bouncycastle.crypto.digests.SHA256Digest(), new java.security.SecureRandom());
+    ApiClient.Response start = apiA.startLogin(name, srp, "pw");
+    assertThat(start.status()).isEqualTo(200);
+    java.util.List<String> fields = new ArrayList<>();
+    start.body().fieldNames().forEachRemaining(fields::add);
+    assertThat(fields).as("the answer carries B, never b").containsExactlyInAnyOrder("loginId",
+        "salt", "B");
+    srp.calculateSecret(new java.math.BigInteger(start.body().get("B").asText(), 16));
+    Map<String, String> finish = Map.of("loginId", start.body().get("loginId").asText(),
+        "M1", srp.calculateClientEvidenceMessage().toString(16));
+    ApiClient.Response done = apiB.post("/api/v1/auth/login/finish", finish, null);
+    assertThat(done.status()).as("%s", done.body()).isEqualTo(200);
+    assertThat(srp.verifyServerEvidenceMessage(
+        new java.math.BigInteger(done.body().get("M2").asText(), 16))).isTrue();
+    String token = done.body().get("token").asText();
+    assertThat(apiA.get("/api/v1/users/@me", token).status()).isEqualTo(200);
+
+    // Spent: neither node takes it again.
+    assertRefused(apiA.post("/api/v1/auth/login/finish", finish, null));
+    assertRefused(apiB.post("/api/v1/auth/login/finish", finish, null));
+    // Unknown: well-formed but never issued, or not a login id at all.
+    String issued = start.body().get("loginId").asText();
+    assertRefused(apiB.post("/api/v1/auth/login/finish", Map.of("loginId",
+        issued.substring(0, 17) + "A".repeat(24), "M1", "abcd"), null));
+    assertRefused(apiB.post("/api/v1/auth/login/finish", Map.of("loginId",
+        "A".repeat(16) + "." + "B".repeat(24), "M1", "abcd"), null));
+    assertRefused(apiA.post("/api/v1/auth/login/finish", Map.of("loginId", "made-up",
+        "M1", "abcd"), null));
+
+    // Expired: started on B, finished on A after the login timeout, with the right evidence.
+    ApiClient.LateSaltClient late = new ApiClient.LateSaltClient();
+    late.init(org.bouncycastle.crypto.agreement.srp.SRP6StandardGroups.rfc5054_2048,
+        new org.bouncycastle.crypto.digests.SHA256Digest(), new java.security.SecureRandom());
+    ApiClient.Response slow = apiB.startLogin(name, late, "pw");
+    assertThat(slow.status()).isEqualTo(200);
+    late.calculateSecret(new java.math.BigInteger(slow.body().get("B").asText(), 16));
+    Thread.sleep(LOGIN_TIMEOUT.plusMillis(500).toMillis());
+    assertRefused(apiA.post("/api/v1/auth/login/finish", Map.of("loginId",
+        slow.body().get("loginId").asText(), "M1",
+        late.calculateClientEvidenceMessage().toString(16)), null));
+
+    // The back-off is one for the name (here one free failure, then 1, 2, 4 s): four wrong
+    // passwords alternating between the nodes, each tried once the wait before it is over, then
+    // the right one waits on either node.
+    int failures = 0;
+    for (int attempt = 0; failures < 4 && attempt < 20; attempt++) {
+      ApiClient.Response r = (failures % 2 == 0 ? apiA : apiB).login(name, "wrong " + attempt);
+      if (r.status() == 429) {
+        Thread.sleep(1000L * Long.parseLong(r.raw().headers().firstValue("Retry-After")
+            .orElseThrow()));
+      } else {
+        assertRefused(r);
+        failures++;
+      }
+    }
+    assertThat(failures).isEqualTo(4);
+    for (ApiClient api : List.of(apiA, apiB)) {
+      ApiClient.Response waiting = api.login(name, "pw");
+      assertThat(waiting.status()).as("%s", waiting.body()).isEqualTo(429);
+      assertThat(waiting.body().get("message").asText()).contains("failed logins");
+    }
+  }
+
+  private static void assertRefused(ApiClient.Response r) {
+    assertThat(r.status()).as("%s", r.body()).isEqualTo(401);
+    assertThat(r.body().get("code").asText()).isEqualTo("unauthorized");
+  }
 
   @Test
   void postsCrossNodesAndSessionsResumeOnTheOtherNode() throws Exception {
-    Path dirA = Files.createTempDirectory("cloister-node-a");
-    Path dirB = Files.createTempDirectory("cloister-node-b");
-    byte[] key = new byte[32];
-    new java.security.SecureRandom().nextBytes(key);
-    String tokenKey = Base64.getEncoder().encodeToString(key);
-    int artA = TestNodes.freePort();
-    int httpA = TestNodes.freePort();
-    int httpB = TestNodes.freePort();
-    Node a = null;
-    Node b = null;
-    try {
-      a = Node.start(node(dirA, httpA, artA, 1, tokenKey, Map.of()));
-      b = Node.start(node(dirB, httpB, TestNodes.freePort(), 2, tokenKey, Map.of(
-          "cloister.db.url", a.databaseUrl(),
-          "cloister.cluster.seed-nodes", "pekko://cloister@127.0.0.1:" + artA)));
+    {
       ApiClient apiA = new ApiClient("http://127.0.0.1:" + httpA);
       ApiClient apiB = new ApiClient("http://127.0.0.1:" + httpB);
 
@@ -115,15 +228,6 @@ class TwoNodeGatewayTest {
         TestNodes.delete(dirC);
       }
       assertThat(post(apiA, general, "after the refused node", alice)).isNotEmpty();
-    } finally {
-      if (b != null) {
-        b.stop();
-      }
-      if (a != null) {
-        a.stop();
-      }
-      TestNodes.delete(dirA);
-      TestNodes.delete(dirB);
     }
   }
 
@@ -134,6 +238,8 @@ class TwoNodeGatewayTest {
     m.put("cloister.node-id", nodeId);
     m.put("cloister.auth.token-key", tokenKey);
     m.put("pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on");
+    m.put("cloister.auth.login-timeout", LOGIN_TIMEOUT.toMillis() + "ms");
+    m.put("cloister.auth.free-failed-logins", 1);
     return ConfigFactory.parseMap(m).withFallback(TestNodes.config(dir, http, TestNodes.freePort()));
   }
 }

@@ -1,32 +1,50 @@
 package dev.cloister.node.auth;
 
+import dev.cloister.guild.CborSerializable;
 import java.math.BigInteger;
-import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import org.bouncycastle.crypto.CryptoException;
-import org.bouncycastle.crypto.agreement.srp.SRP6Server;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.bouncycastle.crypto.agreement.srp.SRP6StandardGroups;
-import org.bouncycastle.crypto.digests.SHA256Digest;
 import org.bouncycastle.crypto.params.SRP6GroupParameters;
 
 /**
- * The server half of SRP-6a logins (RFC 5054 2048-bit group, SHA-256), as Bouncy Castle's
- * {@link SRP6Server} computes it. A login is two round trips; between them the server keeps the
- * half-finished exchange here, in memory, for a bounded time.
+ * SRP-6a logins (RFC 5054 2048-bit group, SHA-256, as Bouncy Castle's {@code SRP6Server}
+ * computes it) as one node serves them. A login is two round trips, and in a cluster they may
+ * reach two nodes: the half-finished exchange lives in the username's {@link LoginDesk}, a
+ * sharded entity any node reaches, and the login id names that desk.
+ *
+ * <p>This node admits the logins started through it: at most {@code perClient} unfinished ones
+ * per client address and {@code maxPending} in all, counted until the login ends wherever it
+ * ends (the desk tells this node) or its time runs out. A cluster of N nodes thus holds at most
+ * N x {@code maxPending}. The per-username back-off lives in the desk, so it is the same on every
+ * node.
  */
 public final class SrpLogins {
 
   public static final SRP6GroupParameters GROUP = SRP6StandardGroups.rfc5054_2048;
 
+  /** A started login: its id, the salt, and the server's public value B. */
   public record Started(String loginId, byte[] salt, BigInteger b) {}
 
   /** Who finished a login, and the server's evidence M2 to prove the server knew the verifier. */
   public record Finished(String userId, BigInteger m2) {}
+
+  /** From a desk to the node that admitted the login: it ended (finished, expired or lost). */
+  public record Ended(String loginId) implements CborSerializable {}
 
   public static final class LoginRefused extends Exception {
     public LoginRefused(String message) {
@@ -48,54 +66,83 @@ public final class SrpLogins {
     }
   }
 
+  /** Too many logins in progress on this node, or its SRP pool is full: a 503. */
+  public static final class LoginsBusy extends Exception {
+    public LoginsBusy(String message) {
+      super(message);
+    }
+  }
+
   /**
-   * {@code perClient}: logins one client address may hold unfinished at once, so one client cannot
-   * fill the node's table; {@code freeFailures}: wrong passwords a username may have in a row
+   * {@code maxPending}: unfinished logins this node admits at once; {@code perClient}: of those,
+   * from one client address; {@code freeFailures}: wrong passwords a username may have in a row
    * before each further attempt must wait (doubling from 1 s up to {@code maxBackoff}).
    */
   public record Limits(int maxPending, int perClient, int freeFailures, Duration maxBackoff) {}
 
-  private record Pending(String userId, String username, String client, SRP6Server server,
-      Instant expires) {}
+  private record Admitted(String client, Instant expires) {}
 
-  private record Failures(int count, Instant notBefore) {}
+  /** A desk key: 12 bytes of a keyed hash of the username, base64url. */
+  private static final Pattern LOGIN_ID = Pattern.compile("[A-Za-z0-9_-]{16}\\.[A-Za-z0-9_-]{24}");
 
-  private static final int MAX_TRACKED_USERNAMES = 100_000;
-
-  private final ConcurrentHashMap<String, Pending> pending = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Admitted> admitted = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Integer> pendingByClient = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<String, Failures> failures = new ConcurrentHashMap<>();
-  private final SecureRandom random = new SecureRandom();
+  private final AtomicInteger pending = new AtomicInteger();
   private final SessionTokens keys;
   private final Duration timeout;
+  private final Duration askTimeout;
   private final Limits limits;
   private final Clock clock;
+  private final ClusterSharding sharding;
+  private final ActorRef<Ended> origin;
 
-  public SrpLogins(SessionTokens keys, Duration timeout, int maxPending, Clock clock) {
-    this(keys, timeout, new Limits(maxPending, 32, 5, Duration.ofMinutes(5)), clock);
-  }
-
-  public SrpLogins(SessionTokens keys, Duration timeout, Limits limits, Clock clock) {
+  /**
+   * Starts this node's desks (their SRP work runs on {@code srpWork}) and its end-of-login
+   * listener; {@code askTimeout} bounds each round trip to a desk.
+   */
+  public SrpLogins(ActorSystem<?> system, SessionTokens keys, Duration timeout, Limits limits,
+      Duration askTimeout, ExecutorService srpWork, Clock clock) {
     this.keys = keys;
     this.timeout = timeout;
+    this.askTimeout = askTimeout;
     this.limits = limits;
     this.clock = clock;
+    this.sharding = ClusterSharding.get(system);
+    LoginDesk.init(system, new LoginDesk.Settings(timeout, limits, srpWork, clock));
+    this.origin = system.systemActorOf(Behaviors.receiveMessage(e -> {
+      release(e.loginId());
+      return Behaviors.same();
+    }), "login-origin", Props.empty());
   }
 
   /**
-   * Refuses a login that may not start now; the caller checks before spending CPU on
-   * {@link #start}. {@code client} is the client's rate-limit key (its address).
+   * SRP's modular exponentiations (about 10 ms of CPU per login start) run on a pool like this
+   * one, not on the dispatcher that serves everything else: a few threads and a short queue, so
+   * that a login flood costs at most these threads (a full pool answers 503).
    */
-  public void admit(String client, String username) throws LoginThrottled {
-    Failures f = failures.get(username);
-    Instant now = clock.instant();
-    if (f != null && now.isBefore(f.notBefore())) {
-      long wait = Math.max(1, Duration.between(now, f.notBefore()).toSeconds() + 1);
-      throw new LoginThrottled("too many failed logins for this username; try again in " + wait
-          + " s", wait);
-    }
+  public static ExecutorService workPool() {
+    int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+    var pool = new java.util.concurrent.ThreadPoolExecutor(threads, threads, 30,
+        java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(64),
+        r -> {
+          Thread t = new Thread(r, "cloister-srp");
+          t.setDaemon(true);
+          return t;
+        });
+    pool.allowCoreThreadTimeOut(true);
+    return pool;
+  }
+
+  /**
+   * Refuses a login this client may not start now; the caller checks before any other work.
+   * {@code client} is the client's rate-limit key (its address).
+   */
+  public void admit(String client) throws LoginThrottled, LoginsBusy {
     if (pendingByClient.getOrDefault(client, 0) >= limits.perClient()) {
       throw new LoginThrottled("too many unfinished logins from your address", 5);
+    }
+    if (pending.get() >= limits.maxPending() && expireStale() == 0) {
+      throw new LoginsBusy("too many logins in progress; try again shortly");
     }
   }
 
@@ -105,107 +152,100 @@ public final class SrpLogins {
   }
 
   /**
-   * Starts a login. {@code userId}, {@code salt} and {@code verifier} are null for an unknown
-   * username: the answer then looks the same (a stable fake salt, a random B), so the API does not
-   * tell which usernames exist, and the finish fails like a wrong password.
+   * Starts a login at the username's desk. {@code userId}, {@code salt} and {@code verifier} are
+   * null for an unknown username: the answer then looks the same (a stable fake salt, a random
+   * B), so the API does not tell which usernames exist, and the finish fails like a wrong
+   * password. Fails with {@link LoginRefused}, {@link LoginThrottled} or {@link LoginsBusy}.
    */
-  public Started start(String username, BigInteger a, String userId, byte[] salt, BigInteger verifier)
-      throws LoginRefused {
+  public CompletionStage<Started> start(String client, String username, BigInteger a,
+      String userId, byte[] salt, BigInteger verifier) {
     try {
-      return start("unknown", username, a, userId, salt, verifier);
-    } catch (LoginThrottled e) {
-      throw new LoginRefused(e.getMessage());
+      admit(client);
+    } catch (LoginThrottled | LoginsBusy e) {
+      return CompletableFuture.failedFuture(e);
     }
-  }
-
-  public Started start(String client, String username, BigInteger a, String userId, byte[] salt,
-      BigInteger verifier) throws LoginRefused, LoginThrottled {
-    admit(client, username);
-    if (a.signum() <= 0 || a.mod(GROUP.getN()).signum() == 0 || a.compareTo(GROUP.getN()) >= 0) {
-      throw new LoginRefused("A must be within 1..N-1");
-    }
-    if (pending.size() >= limits.maxPending() && expireStale() == 0) {
-      throw new IllegalStateException("too many logins in progress");
+    if (a.signum() <= 0 || a.compareTo(GROUP.getN()) >= 0) {
+      return CompletableFuture.failedFuture(new LoginRefused("A must be within 1..N-1"));
     }
     boolean known = userId != null;
     byte[] answerSalt = known ? salt : keys.derive("salt", username, 16);
-    BigInteger v = known ? verifier : new BigInteger(GROUP.getN().bitLength() - 2, random);
-    SRP6Server server = new SRP6Server();
-    server.init(GROUP, v, new SHA256Digest(), random);
-    BigInteger b = server.generateServerCredentials();
-    try {
-      server.calculateSecret(a);
-    } catch (CryptoException e) {
-      throw new LoginRefused("A is not a valid public value: " + e.getMessage());
-    }
-    byte[] idBytes = new byte[18];
-    random.nextBytes(idBytes);
-    String loginId = Base64.getUrlEncoder().withoutPadding().encodeToString(idBytes);
+    byte[] v = known ? verifier.toByteArray() : null;
+    // Held from now, so that logins under way count against the caps too.
     pendingByClient.merge(client, 1, Integer::sum);
-    pending.put(loginId, new Pending(known ? userId : null, username, client, server,
-        clock.instant().plus(timeout)));
-    return new Started(loginId, answerSalt, b);
+    pending.incrementAndGet();
+    return sharding.entityRefFor(LoginDesk.ENTITY_KEY, deskKey(username))
+        .<LoginDesk.StartAnswer>ask(r -> new LoginDesk.Start(username, a, known ? userId : null,
+            answerSalt, v, origin, r), askTimeout)
+        .handle((answer, failure) -> {
+          if (answer == null || answer.loginId() == null) {
+            unhold(client);
+          }
+          if (failure != null) {
+            throw new java.util.concurrent.CompletionException(failure);
+          }
+          if (answer.loginId() != null) {
+            admitted.put(answer.loginId(), new Admitted(client, clock.instant().plus(timeout)));
+            return new Started(answer.loginId(), answer.salt(), answer.serverPublic());
+          }
+          Exception refusal = answer.throttled() != null
+              ? new LoginThrottled(answer.throttled(), answer.retryAfterSeconds())
+              : answer.refused() != null ? new LoginRefused(answer.refused())
+              : new LoginsBusy("the node is busy with other logins; try again shortly");
+          throw new java.util.concurrent.CompletionException(refusal);
+        });
   }
 
-  private void forget(Pending p) {
-    pendingByClient.computeIfPresent(p.client(), (k, n) -> n <= 1 ? null : n - 1);
+  /**
+   * Finishes a login once, on whichever node: a login id can be tried a single time, right or
+   * wrong. Empty for an unknown, expired or spent id, or wrong evidence.
+   */
+  public CompletionStage<Optional<Finished>> finish(String loginId, BigInteger m1) {
+    if (!LOGIN_ID.matcher(loginId).matches()) {
+      return CompletableFuture.completedFuture(Optional.empty());
+    }
+    return sharding.entityRefFor(LoginDesk.ENTITY_KEY, loginId.substring(0, 16))
+        .<LoginDesk.FinishAnswer>ask(r -> new LoginDesk.Finish(loginId, m1, r), askTimeout)
+        .thenApply(answer -> {
+          release(loginId); // at once if it was admitted here (the desk's word follows)
+          return answer;
+        })
+        .thenApply(answer -> answer.userId() == null ? Optional.<Finished>empty()
+            : Optional.of(new Finished(answer.userId(), answer.m2())));
   }
 
-  private void failed(String username) {
-    if (failures.size() >= MAX_TRACKED_USERNAMES) {
-      Instant now = clock.instant();
-      failures.values().removeIf(f -> !now.isBefore(f.notBefore()));
-    }
-    failures.compute(username, (k, f) -> {
-      int count = f == null ? 1 : f.count() + 1;
-      int over = count - limits.freeFailures();
-      Duration wait = over <= 0 ? Duration.ZERO
-          : Duration.ofSeconds(1L << Math.min(20, over - 1));
-      if (wait.compareTo(limits.maxBackoff()) > 0) {
-        wait = limits.maxBackoff();
-      }
-      return new Failures(count, clock.instant().plus(wait));
-    });
+  private String deskKey(String username) {
+    return Base64.getUrlEncoder().withoutPadding()
+        .encodeToString(keys.derive("login-desk", username, 12));
   }
 
-  /** Finishes a login once: a login id can be tried a single time, right or wrong. */
-  public Optional<Finished> finish(String loginId, BigInteger m1) {
-    Pending p = pending.remove(loginId);
-    if (p == null) {
-      return Optional.empty();
-    }
-    forget(p);
-    if (!clock.instant().isBefore(p.expires())) {
-      return Optional.empty();
-    }
-    try {
-      // Unknown usernames fail like wrong passwords, and count like them: the back-off does not
-      // tell which names exist.
-      if (p.userId() == null || !p.server().verifyClientEvidenceMessage(m1)) {
-        failed(p.username());
-        return Optional.empty();
-      }
-      failures.remove(p.username());
-      return Optional.of(new Finished(p.userId(), p.server().calculateServerEvidenceMessage()));
-    } catch (CryptoException e) {
-      failed(p.username());
-      return Optional.empty();
+  private void unhold(String client) {
+    pendingByClient.computeIfPresent(client, (k, n) -> n <= 1 ? null : n - 1);
+    pending.decrementAndGet();
+  }
+
+  /** A login admitted here ended; called once per login, by whichever comes first. */
+  private void release(String loginId) {
+    Admitted a = admitted.remove(loginId);
+    if (a != null) {
+      unhold(a.client());
     }
   }
 
+  /** Logins admitted here and not ended yet (those under way at a desk included). */
   public int pendingCount() {
-    return pending.size();
+    return pending.get();
   }
 
-  /** Drops logins whose time ran out; the node calls it periodically. Returns how many. */
+  /**
+   * Forgets admitted logins whose time ran out without word from their desk (its node died);
+   * the node calls it periodically. Returns how many.
+   */
   public int expireStale() {
     Instant now = clock.instant();
     int removed = 0;
-    for (var e : pending.entrySet()) {
-      Pending p = e.getValue();
-      // Removed here or by a finish at the same time, never both: only the remover forgets it.
-      if (!now.isBefore(p.expires()) && pending.remove(e.getKey(), p)) {
-        forget(p);
+    for (var e : admitted.entrySet()) {
+      if (!now.isBefore(e.getValue().expires()) && admitted.remove(e.getKey(), e.getValue())) {
+        unhold(e.getValue().client());
         removed++;
       }
     }

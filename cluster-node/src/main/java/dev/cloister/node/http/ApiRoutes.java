@@ -130,26 +130,6 @@ public final class ApiRoutes extends JsonRoutes {
 
   // ---- auth ----
 
-  /**
-   * SRP's modular exponentiations (about 10 ms of CPU per login start) run here, not on the
-   * dispatcher that serves everything else: a few threads and a short queue, and a 503 when full,
-   * so that a login flood costs at most these threads.
-   */
-  private static java.util.concurrent.ThreadPoolExecutor srpPool() {
-    int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
-    var pool = new java.util.concurrent.ThreadPoolExecutor(threads, threads, 30,
-        java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(64),
-        r -> {
-          Thread t = new Thread(r, "cloister-srp");
-          t.setDaemon(true);
-          return t;
-        });
-    pool.allowCoreThreadTimeOut(true);
-    return pool;
-  }
-
-  private final java.util.concurrent.ThreadPoolExecutor srpWork = srpPool();
-
   private CompletionStage<HttpResponse> register(JsonBody body) {
     String username = body.string("username");
     byte[] salt = body.hex("salt", Account.MAX_SALT_BYTES);
@@ -179,9 +159,11 @@ public final class ApiRoutes extends JsonRoutes {
     BigInteger a = body.bigInteger("A", 512);
     checkUsername(username);
     try {
-      logins.admit(client, username); // before any work: a refused login costs nothing
+      logins.admit(client); // before any work: a refused login costs nothing
     } catch (SrpLogins.LoginThrottled e) {
       throw ApiError.tooManyRequests(e.getMessage(), e.retryAfterSeconds());
+    } catch (SrpLogins.LoginsBusy e) {
+      throw ApiError.unavailable(e.getMessage(), 1);
     }
     return ctx.sharding().entityRefFor(Account.ENTITY_KEY, username)
         .<Account.Credentials>askWithStatus(Account.GetCredentials::new, ctx.askTimeout())
@@ -191,26 +173,23 @@ public final class ApiRoutes extends JsonRoutes {
           }
           return java.util.Optional.ofNullable(creds);
         })
-        .thenApplyAsync(creds -> {
-          try {
-            SrpLogins.Started s = creds.isEmpty()
-                ? logins.start(client, username, a, null, null, null)
-                : logins.start(client, username, a, creds.get().userId(), creds.get().salt(),
-                    new BigInteger(1, creds.get().verifier()));
+        .thenCompose(creds -> creds.isEmpty()
+            ? logins.start(client, username, a, null, null, null)
+            : logins.start(client, username, a, creds.get().userId(), creds.get().salt(),
+                new BigInteger(1, creds.get().verifier())))
+        .handle((s, failure) -> {
+          if (failure == null) {
             return response(200, obj().put("loginId", s.loginId())
                 .put("salt", HexFormat.of().formatHex(s.salt()))
                 .put("B", s.b().toString(16)));
-          } catch (SrpLogins.LoginRefused e) {
-            throw ApiError.badRequest(e.getMessage());
-          } catch (SrpLogins.LoginThrottled e) {
-            throw ApiError.tooManyRequests(e.getMessage(), e.retryAfterSeconds());
-          } catch (IllegalStateException e) {
-            throw new ApiError(503, "busy", "too many logins in progress; try again shortly");
           }
-        }, srpWork)
-        .exceptionally(failure -> {
-          if (JsonRoutes.unwrap(failure) instanceof java.util.concurrent.RejectedExecutionException) {
-            throw ApiError.unavailable("the node is busy with other logins; try again shortly", 1);
+          Throwable f = JsonRoutes.unwrap(failure);
+          if (f instanceof SrpLogins.LoginRefused e) {
+            throw ApiError.badRequest(e.getMessage());
+          } else if (f instanceof SrpLogins.LoginThrottled e) {
+            throw ApiError.tooManyRequests(e.getMessage(), e.retryAfterSeconds());
+          } else if (f instanceof SrpLogins.LoginsBusy e) {
+            throw ApiError.unavailable(e.getMessage(), 1);
           }
           throw failure instanceof CompletionException c ? c : new CompletionException(failure);
         });
@@ -219,15 +198,18 @@ public final class ApiRoutes extends JsonRoutes {
   private CompletionStage<HttpResponse> loginFinish(JsonBody body) {
     String loginId = body.string("loginId");
     BigInteger m1 = body.bigInteger("M1", 64);
-    var finished = logins.finish(loginId, m1).orElseThrow(() -> ApiError.unauthorized(
-        "login failed: wrong username or password, or the login expired; start again"));
-    SessionTokens.Issued token = tokens.issue(finished.userId());
-    return ctx.<User.Profile>user(finished.userId(), User.GetProfile::new)
-        .thenApply(profile -> response(200, obj()
-            .put("token", token.token())
-            .put("M2", finished.m2().toString(16))
-            .put("userId", finished.userId())
-            .put("expiresAt", token.expiresAt().toString())));
+    // The login may have started on another node: its desk answers from wherever it lives.
+    return logins.finish(loginId, m1).thenCompose(done -> {
+      var finished = done.orElseThrow(() -> ApiError.unauthorized(
+          "login failed: wrong username or password, or the login expired; start again"));
+      SessionTokens.Issued token = tokens.issue(finished.userId());
+      return ctx.<User.Profile>user(finished.userId(), User.GetProfile::new)
+          .thenApply(profile -> response(200, obj()
+              .put("token", token.token())
+              .put("M2", finished.m2().toString(16))
+              .put("userId", finished.userId())
+              .put("expiresAt", token.expiresAt().toString())));
+    });
   }
 
   private Route authenticated(Function<String, Route> inner) {
