@@ -123,9 +123,27 @@ public final class CloisterApi {
     }
   }
 
-  /** The guild's members. */
+  /** The most members (or bans) one page holds. */
+  public static final int MAX_PAGE = 1000;
+
+  /** All of the guild's members, in the order of their ids, fetched a page at a time. */
   public List<Member> members(String guildId) {
-    return rest.get("/api/v1/guilds/" + segment(guildId) + "/members", MEMBERS);
+    List<Member> all = new java.util.ArrayList<>();
+    String after = null;
+    while (true) {
+      List<Member> page = members(guildId, after, MAX_PAGE);
+      all.addAll(page);
+      if (page.size() < MAX_PAGE) {
+        return all;
+      }
+      after = page.get(page.size() - 1).userId();
+    }
+  }
+
+  /** At most {@code limit} (1..1000) members whose ids come after {@code after} (null: the first). */
+  public List<Member> members(String guildId, String after, int limit) {
+    return rest.get("/api/v1/guilds/" + segment(guildId) + "/members?limit=" + limit
+        + (after == null ? "" : "&after=" + segment(after)), MEMBERS);
   }
 
   /** A user's name ({@code GET /api/v1/users/{id}}). */

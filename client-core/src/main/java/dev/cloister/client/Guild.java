@@ -4,15 +4,22 @@ import java.util.List;
 
 /**
  * A guild as the server shows it to you: only the channels you can view, your own guild-wide
- * permissions; {@code members} only in the gateway's ready and GUILD_CREATE (else null).
+ * permissions, how many members it has. {@code members} comes only in the gateway's ready and
+ * GUILD_CREATE (else null), and for a {@code large} guild holds only you: page through the rest
+ * with {@link CloisterApi#members(String)}.
  */
 public record Guild(String id, String name, String ownerId, List<Channel> channels,
-    List<Role> roles, List<String> memberIds, List<String> permissions, List<Member> members) {
+    List<Role> roles, int memberCount, boolean large, List<String> permissions,
+    List<Member> members) {
 
   public Guild {
     channels = channels == null ? List.of() : List.copyOf(channels);
     roles = roles == null ? List.of() : List.copyOf(roles);
-    memberIds = memberIds == null ? List.of() : List.copyOf(memberIds);
     permissions = permissions == null ? List.of() : List.copyOf(permissions);
+  }
+
+  /** Whether {@code members} is every member (ready or GUILD_CREATE of a guild that is not large). */
+  public boolean hasAllMembers() {
+    return members != null && !large;
   }
 }

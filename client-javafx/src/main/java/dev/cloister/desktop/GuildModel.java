@@ -31,14 +31,14 @@ final class GuildModel {
     update(g);
   }
 
-  /** Takes a guild from ready, GUILD_CREATE or REST; members only when it carries them. */
+  /** Takes a guild from ready, GUILD_CREATE or REST; members only when it carries them all. */
   void update(Guild g) {
     name.set(g.name());
     ownerId = g.ownerId();
     permissions = g.permissions();
     roles = g.roles();
     channels.setAll(ordered(g.channels()));
-    if (g.members() != null) {
+    if (g.hasAllMembers()) {
       members.setAll(g.members());
     }
     version.set(version.get() + 1);

@@ -365,7 +365,7 @@ final class Session implements AutoCloseable {
     }
     GuildModel m = new GuildModel(g);
     guilds.add(m);
-    if (g.members() == null) {
+    if (!g.hasAllMembers()) { // REST's guilds carry none, a large guild's ready only you
       work.run(() -> client.api().members(g.id()), m.members::setAll, e -> {});
     }
     return m;

@@ -289,7 +289,7 @@ public final class Node {
       system.scheduler().scheduleAtFixedRate(Duration.ofSeconds(10), Duration.ofSeconds(10),
           logins::expireStale, system.executionContext());
 
-      ApiContext apiContext = new ApiContext(ClusterSharding.get(system),
+      ApiContext apiContext = new ApiContext(system, ClusterSharding.get(system),
           new GuildDirectory(database.dataSource()), new MessageHistory(database.dataSource()),
           ids, blocking, cloister.getDuration("http.ask-timeout"),
           cloister.getDuration("history.read-your-writes-wait"));

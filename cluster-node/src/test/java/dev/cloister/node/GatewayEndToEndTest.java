@@ -100,9 +100,13 @@ class GatewayEndToEndTest {
         node.system());
     try (GatewayClient b = GatewayClient.identify(port, bob.token())) {
       b.ready();
-      long seq = sharding.entityRefFor(dev.cloister.guild.Guild.ENTITY_KEY, guildId)
-          .<dev.cloister.guild.Guild.Replica>ask(dev.cloister.guild.Guild.GetReplica::new,
-              WAIT).toCompletableFuture().get().seqNr();
+      // A small guild's state comes in one part.
+      var part = sharding.entityRefFor(dev.cloister.guild.Guild.ENTITY_KEY, guildId)
+          .<dev.cloister.guild.Parts.Part>ask(r -> new dev.cloister.guild.Guild.GetReplica(
+              1, 1 << 20, r), WAIT).toCompletableFuture().get();
+      var parts = new dev.cloister.guild.Parts.Assembler(1);
+      assertThat(parts.add(part)).isTrue();
+      long seq = parts.message(node.system(), dev.cloister.guild.Guild.Replica.class).seqNr();
       var topic = node.system().systemActorOf(org.apache.pekko.actor.typed.pubsub.Topic.create(
           dev.cloister.guild.GuildFeed.Item.class, dev.cloister.guild.GuildFeed.topicName(guildId)),
           "test-feed-" + guildId, org.apache.pekko.actor.typed.Props.empty());

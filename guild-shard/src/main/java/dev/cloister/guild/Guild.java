@@ -109,9 +109,35 @@ public final class Guild
 
   /**
    * The whole state and the sequence number of its last event, for a gateway node's copy of the
-   * guild; the copy then follows the guild's {@link GuildFeed}.
+   * guild; the copy then follows the guild's {@link GuildFeed}. The {@link Replica} comes back as
+   * {@link Parts} of at most {@code partBytes} each, tagged {@code transferId}: a guild of any
+   * size crosses the network.
    */
-  public record GetReplica(ActorRef<Replica> replyTo) implements Command {}
+  public record GetReplica(long transferId, int partBytes, ActorRef<Parts.Part> replyTo)
+      implements Command {}
+
+  /**
+   * A page of members in the order of their ids (as numbers), after {@code afterUserId} (null:
+   * from the first), at most {@code limit}; answered as {@link Parts} of {@link Members} (a page
+   * of members with many roles each can outgrow a frame).
+   */
+  public record ListMembers(String requesterId, String afterUserId, int limit,
+      ActorRef<StatusReply<Parts.Part>> replyTo) implements Command {}
+
+  public record Members(List<Member> members) implements CborSerializable {}
+
+  /** One member, as any member may see them. */
+  public record GetMember(String requesterId, String userId, ActorRef<StatusReply<Member>> replyTo)
+      implements Command {}
+
+  /** A page of bans, like {@link ListMembers} (in parts of {@link Bans}); needs BAN_MEMBERS. */
+  public record ListBans(String requesterId, String afterUserId, int limit,
+      ActorRef<StatusReply<Parts.Part>> replyTo) implements Command {}
+
+  public record Bans(List<Ban> bans) implements CborSerializable {}
+
+  /** The most a page of members or bans holds. */
+  public static final int MAX_PAGE = 1000;
 
   /** The guild's encryption groups and their rosters, for the groups' driver. */
   public record GetAudience(ActorRef<StatusReply<Audience.Plan>> replyTo) implements Command {}
@@ -219,11 +245,13 @@ public final class Guild
 
   /**
    * The guild as one member sees it: channels they can view, their own permissions; invites only
-   * with MANAGE_GUILD and bans only with BAN_MEMBERS.
+   * with MANAGE_GUILD. Members and bans are not in it, only how many members there are: a view
+   * is an answer to almost every request, often across nodes, and must not grow with the guild
+   * ({@link ListMembers}, {@link GetMember} and {@link ListBans} page through them).
    */
   public record GuildView(
       String id, String name, String ownerId, List<Role> roles, List<Channel> channels,
-      List<Member> members, List<Invite> invites, List<Ban> bans, long myPermissions)
+      int memberCount, List<Invite> invites, long myPermissions)
       implements CborSerializable {}
 
   // ---- events ----
@@ -849,11 +877,30 @@ public final class Guild
           visible.add(c);
         }
       }
-      return Outcome.ok(new GuildView(id, name, ownerId, roles, visible,
-          List.copyOf(members.values()),
+      return Outcome.ok(new GuildView(id, name, ownerId, roles, visible, members.size(),
           Permission.MANAGE_GUILD.in(mine) ? List.copyOf(invites.values()) : List.of(),
-          Permission.BAN_MEMBERS.in(mine) ? List.copyOf(bans.values()) : List.of(),
           mine));
+    }
+
+    public Outcome<Member> member(String requesterId, String userId) {
+      if (!exists()) {
+        return Outcome.rejected(Rejection.notFound("unknown guild"));
+      }
+      if (!members.containsKey(requesterId)) {
+        return Outcome.rejected(Rejection.forbidden("you are not a member of this guild"));
+      }
+      Member m = members.get(userId);
+      return m == null ? Outcome.rejected(Rejection.notFound("unknown member")) : Outcome.ok(m);
+    }
+
+    /** Who may list members: any member; bans: members with BAN_MEMBERS. */
+    public Rejection mayList(String requesterId, boolean bansToo) {
+      if (!exists()) {
+        return Rejection.notFound("unknown guild");
+      }
+      return bansToo ? requireGuild(requesterId, Permission.BAN_MEMBERS)
+          : members.containsKey(requesterId) ? null
+          : Rejection.forbidden("you are not a member of this guild");
     }
 
     // -- rules --
@@ -1189,8 +1236,27 @@ public final class Guild
         .onCommand(Act.class, (s, c) -> Replies.decide(Effect(),
             s.act(c.requesterId(), c.action(), c.nowMillis()),
             c.replyTo(), after -> viewOrNull(after, c.requesterId()), this::published))
-        .onCommand(GetReplica.class, (s, c) -> Effect().reply(c.replyTo(),
-            new Replica(s, lastSequenceNumber(context))))
+        .onCommand(GetReplica.class, (s, c) -> {
+          for (Parts.Part p : Parts.split(context.getSystem(), c.transferId(),
+              new Replica(s, lastSequenceNumber(context)), c.partBytes())) {
+            c.replyTo().tell(p);
+          }
+          return Effect().noReply();
+        })
+        .onCommand(ListMembers.class, (s, c) -> {
+          Parts.tell(context.getSystem(), c.replyTo(),
+              page(s.mayList(c.requesterId(), false), sortedMembers(s), Member::userId,
+                  c.afterUserId(), c.limit()).map(Members::new));
+          return Effect().noReply();
+        })
+        .onCommand(ListBans.class, (s, c) -> {
+          Parts.tell(context.getSystem(), c.replyTo(),
+              page(s.mayList(c.requesterId(), true), sortedBans(s), Ban::userId,
+                  c.afterUserId(), c.limit()).map(Bans::new));
+          return Effect().noReply();
+        })
+        .onCommand(GetMember.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
+            s.member(c.requesterId(), c.userId())))
         .onCommand(CheckChannelAccess.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
             withGroup(s, s.channelAccess(c.userId(), c.channelId(), c.permission()))))
         .onCommand(GetAudience.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
@@ -1210,6 +1276,57 @@ public final class Guild
 
   private Audience.Plan plan;
   private State planOf;
+  private List<Member> sortedMembers = List.of();
+  private Map<String, Member> sortedMembersOf;
+  private List<Ban> sortedBans = List.of();
+  private Map<String, Ban> sortedBansOf;
+
+  /** Ids are snowflakes: as numbers, a shorter one is smaller, and equal lengths sort as text. */
+  static final java.util.Comparator<String> BY_ID =
+      java.util.Comparator.comparingInt(String::length).thenComparing(java.util.Comparator.naturalOrder());
+
+  /** Members in id order, sorted once per change of membership, not once per page. */
+  private List<Member> sortedMembers(State s) {
+    if (sortedMembersOf != s.members()) {
+      sortedMembers = s.members().values().stream()
+          .sorted(java.util.Comparator.comparing(Member::userId, BY_ID)).toList();
+      sortedMembersOf = s.members();
+    }
+    return sortedMembers;
+  }
+
+  private List<Ban> sortedBans(State s) {
+    if (sortedBansOf != s.bans()) {
+      sortedBans = s.bans().values().stream()
+          .sorted(java.util.Comparator.comparing(Ban::userId, BY_ID)).toList();
+      sortedBansOf = s.bans();
+    }
+    return sortedBans;
+  }
+
+  /** The items after {@code after} in {@code sorted}, at most {@code limit} (1..MAX_PAGE). */
+  static <T> Outcome<List<T>> page(Rejection denied, List<T> sorted,
+      java.util.function.Function<T, String> id, String after, int limit) {
+    if (denied != null) {
+      return Outcome.rejected(denied);
+    }
+    if (limit < 1 || limit > MAX_PAGE) {
+      return Outcome.rejected(Rejection.invalid("limit must be within 1.." + MAX_PAGE));
+    }
+    int lo = 0;
+    if (after != null) {
+      int hi = sorted.size();
+      while (lo < hi) { // the first id greater than after
+        int mid = (lo + hi) >>> 1;
+        if (BY_ID.compare(id.apply(sorted.get(mid)), after) <= 0) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+    }
+    return Outcome.ok(List.copyOf(sorted.subList(lo, Math.min(sorted.size(), lo + limit))));
+  }
 
   /** The audience plan of {@code s}, computed once per state (it costs members x channels). */
   private Audience.Plan plan(State s) {

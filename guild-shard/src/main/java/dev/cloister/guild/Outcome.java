@@ -14,4 +14,9 @@ public sealed interface Outcome<T> {
   static <T> Outcome<T> rejected(Rejection rejection) {
     return new Rejected<>(rejection);
   }
+
+  default <R> Outcome<R> map(java.util.function.Function<T, R> f) {
+    return this instanceof Ok<T> ok ? ok(f.apply(ok.value()))
+        : rejected(((Rejected<T>) this).rejection());
+  }
 }

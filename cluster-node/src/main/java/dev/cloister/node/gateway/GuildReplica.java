@@ -7,6 +7,7 @@ import dev.cloister.guild.EffectivePermissions;
 import dev.cloister.guild.Guild;
 import dev.cloister.guild.GuildFeed;
 import dev.cloister.guild.Outcome;
+import dev.cloister.guild.Parts;
 import dev.cloister.guild.Permission;
 import dev.cloister.guild.channel.TextChannel;
 import dev.cloister.guild.group.Audience;
@@ -77,6 +78,12 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
 
   private record LoadFailed(Throwable cause) implements Command {}
 
+  /** A part of the guild's state (a large guild's state crosses the network in parts). */
+  private record ReplicaPart(Parts.Part part) implements Command {}
+
+  /** The parts of transfer {@code transferId} did not all come in time. */
+  private record ReplicaTimedOut(long transferId) implements Command {}
+
   private record Reload() implements Command {}
 
   private record Settled() implements Command {}
@@ -101,6 +108,12 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
   private final GatewaySettings settings;
   private final ActorRef<Gateway.Command> parent;
   private final ActorRef<GuildFeed.Item> feedAdapter;
+  private final ActorRef<Parts.Part> partAdapter;
+  private final int partBytes;
+  private final int largeThreshold;
+  /** The transfer of the guild's state under way, if any. */
+  private Parts.Assembler transfer;
+  private long transfers;
 
   private Guild.State state;
   private long seqNr = -1;
@@ -132,6 +145,10 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     this.settings = settings;
     this.parent = parent;
     this.feedAdapter = ctx.messageAdapter(GuildFeed.Item.class, FromFeed::new);
+    this.partAdapter = ctx.messageAdapter(Parts.Part.class, ReplicaPart::new);
+    this.largeThreshold = ctx.getSystem().settings().config().getInt("cloister.gateway.large-threshold");
+    this.partBytes = Parts.partBytes(ctx.getSystem().settings().config()
+        .getBytes("pekko.remote.artery.advanced.maximum-frame-size"));
     subscribe();
     load();
     settled = !org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).state().getMembers()
@@ -156,29 +173,46 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     final Map<String, GuildFeed.VoiceStateChanged> byUser = new LinkedHashMap<>();
   }
 
+  private static final Duration LOAD_TIMEOUT = Duration.ofSeconds(10);
+
+  /** Asks the guild for its state, which comes back as parts ({@link #onPart}). */
   private void load() {
     loading = true;
-    Duration timeout = Duration.ofSeconds(10);
+    transfer = new Parts.Assembler(++transfers);
+    sharding.entityRefFor(Guild.ENTITY_KEY, guildId)
+        .tell(new Guild.GetReplica(transfers, partBytes, partAdapter));
+    timers.startSingleTimer(ReplicaTimedOut.class, new ReplicaTimedOut(transfers), LOAD_TIMEOUT);
+  }
+
+  private Behavior<Command> onPart(Parts.Part part) {
+    if (transfer == null || !transfer.add(part)) {
+      return this; // more to come, or a part of an abandoned transfer
+    }
+    timers.cancel(ReplicaTimedOut.class);
+    Guild.Replica r;
+    try {
+      r = transfer.message(getContext().getSystem(), Guild.Replica.class);
+    } catch (RuntimeException e) {
+      transfer = null;
+      getContext().getSelf().tell(new LoadFailed(e));
+      return this;
+    }
+    transfer = null;
+    List<java.util.concurrent.CompletableFuture<VoiceChannel.Participants>> asks = new ArrayList<>();
+    for (Guild.Channel c : r.state().channels()) {
+      if (c.type() == ChannelType.VOICE) {
+        asks.add(sharding.entityRefFor(VoiceChannel.ENTITY_KEY, c.id())
+            .<VoiceChannel.Participants>askWithStatus(VoiceChannel.GetParticipants::new, LOAD_TIMEOUT)
+            .toCompletableFuture());
+      }
+    }
     getContext().pipeToSelf(
-        sharding.entityRefFor(Guild.ENTITY_KEY, guildId)
-            .<Guild.Replica>ask(Guild.GetReplica::new, timeout)
-            .thenCompose(r -> {
-              List<java.util.concurrent.CompletableFuture<VoiceChannel.Participants>> asks =
-                  new ArrayList<>();
-              for (Guild.Channel c : r.state().channels()) {
-                if (c.type() == ChannelType.VOICE) {
-                  asks.add(sharding.entityRefFor(VoiceChannel.ENTITY_KEY, c.id())
-                      .<VoiceChannel.Participants>askWithStatus(
-                          VoiceChannel.GetParticipants::new, timeout)
-                      .toCompletableFuture());
-                }
-              }
-              return java.util.concurrent.CompletableFuture
-                  .allOf(asks.toArray(java.util.concurrent.CompletableFuture[]::new))
-                  .thenApply(x -> new Loaded(r, asks.stream()
-                      .map(java.util.concurrent.CompletableFuture::join).toList()));
-            }),
+        java.util.concurrent.CompletableFuture
+            .allOf(asks.toArray(java.util.concurrent.CompletableFuture[]::new))
+            .thenApply(x -> new Loaded(r, asks.stream()
+                .map(java.util.concurrent.CompletableFuture::join).toList())),
         (loaded, failure) -> failure == null ? loaded : new LoadFailed(failure));
+    return this;
   }
 
   @Override
@@ -187,7 +221,17 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
         .onMessage(Register.class, this::onRegister)
         .onMessage(FromFeed.class, m -> onFeed(m.item()))
         .onMessage(Loaded.class, this::onLoaded)
+        .onMessage(ReplicaPart.class, m -> onPart(m.part()))
+        .onMessage(ReplicaTimedOut.class, m -> {
+          if (transfer != null && m.transferId() == transfers) {
+            transfer = null;
+            getContext().getSelf().tell(new LoadFailed(new java.util.concurrent.TimeoutException(
+                "the guild's state did not come within " + LOAD_TIMEOUT.toSeconds() + " s")));
+          }
+          return this;
+        })
         .onMessage(LoadFailed.class, m -> {
+          loading = false; // so that the Reload below loads again
           getContext().getLog().warn("Could not load guild {} for the gateway: {}", guildId,
               m.cause().toString());
           timers.startSingleTimer(new Reload(), Duration.ofSeconds(1));
@@ -332,7 +376,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       sessions.put(r.session(), r.userId());
       getContext().watchWith(r.session(), new SessionGone(r.session()));
     }
-    ObjectNode g = guildJson(ok.value());
+    ObjectNode g = guildJson(ok.value(), state, r.userId(), largeThreshold);
     ArrayNode states = g.putArray("voiceStates");
     voice.forEach((channelId, t) -> {
       Guild.Channel c = state.channel(channelId);
@@ -371,10 +415,26 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
         .put("mute", v.serverMute()).put("deaf", v.serverDeaf());
   }
 
-  static ObjectNode guildJson(Guild.GuildView v) {
+  /**
+   * The guild as {@code userId} sees it, with its members if there are at most
+   * {@code largeThreshold}; a larger guild is {@code large} and carries only the user's own member
+   * (clients page through {@code GET /guilds/{id}/members}), so that ready does not grow with
+   * the guilds a user is in.
+   */
+  static ObjectNode guildJson(Guild.GuildView v, Guild.State state, String userId,
+      int largeThreshold) {
     ObjectNode g = Views.guild(v);
     ArrayNode members = g.putArray("members");
-    v.members().forEach(m -> members.add(Views.member(m)));
+    boolean large = state.members().size() > largeThreshold;
+    g.put("large", large);
+    if (large) {
+      Guild.Member me = state.members().get(userId);
+      if (me != null) {
+        members.add(Views.member(me));
+      }
+    } else {
+      state.members().values().forEach(m -> members.add(Views.member(m)));
+    }
     return g;
   }
 

@@ -34,7 +34,7 @@ import org.apache.pekko.pattern.StatusReply;
  * generator, and the rules both share (posting a message).
  */
 public record ApiContext(
-    ClusterSharding sharding, GuildDirectory directory, MessageHistory history, Snowflake ids,
+    org.apache.pekko.actor.typed.ActorSystem<?> system, ClusterSharding sharding, GuildDirectory directory, MessageHistory history, Snowflake ids,
     Executor blocking, Duration askTimeout, Duration readYourWritesWait) {
 
   /** Blocking JDBC work, off the HTTP threads. */
@@ -62,6 +62,14 @@ public record ApiContext(
   <R> CompletionStage<R> guild(
       String guildId, Function<ActorRef<StatusReply<R>>, Guild.Command> command) {
     return sharding.entityRefFor(Guild.ENTITY_KEY, guildId).askWithStatus(command::apply, askTimeout);
+  }
+
+  /** Like {@link #guild}, for a command answered in {@link dev.cloister.guild.Parts}. */
+  <R> CompletionStage<R> guildInParts(String guildId, Class<R> type,
+      Function<ActorRef<StatusReply<dev.cloister.guild.Parts.Part>>, Guild.Command> command) {
+    var entity = sharding.entityRefFor(Guild.ENTITY_KEY, guildId);
+    return dev.cloister.guild.Parts.ask(system, r -> entity.tell(command.apply(r)), type,
+        askTimeout);
   }
 
   CompletionStage<Guild.GuildView> act(String guildId, String userId, Guild.Action action) {

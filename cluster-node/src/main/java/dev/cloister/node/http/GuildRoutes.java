@@ -167,10 +167,16 @@ final class GuildRoutes extends JsonRoutes {
 
   private Route members(String me, String guildId) {
     return concat(
-        pathEnd(() -> get(() -> reply(() -> viewThen(me, guildId, v -> {
-          ArrayNode a = JsonBody.MAPPER.createArrayNode();
-          v.members().forEach(m -> a.add(Views.member(m)));
-          return response(200, a);
+        pathEnd(() -> get(() -> parameterMap(q -> reply(() -> {
+          requireId(guildId, "guild");
+          Page page = Page.of(q);
+          return ctx.guildInParts(guildId, Guild.Members.class,
+                  r -> new Guild.ListMembers(me, page.after(), page.limit(), r))
+              .thenApply(p -> {
+                ArrayNode a = JsonBody.MAPPER.createArrayNode();
+                p.members().forEach(m -> a.add(Views.member(m)));
+                return response(200, a);
+              });
         })))),
         pathPrefix(segment(), member -> {
           String userId = "@me".equals(member) ? me : member;
@@ -178,10 +184,9 @@ final class GuildRoutes extends JsonRoutes {
               pathEnd(() -> concat(
                   patch(() -> body(b -> ctx.act(guildId, me,
                           new Guild.SetNickname(userId, b.optionalString("nickname")))
-                      .thenApply(v -> v.members().stream()
-                          .filter(m -> m.userId().equals(userId)).findFirst()
-                          .map(m -> response(200, Views.member(m)))
-                          .orElseThrow()))),
+                      .thenCompose(v -> ctx.<Guild.Member>guild(guildId,
+                          r -> new Guild.GetMember(me, userId, r)))
+                      .thenApply(m -> response(200, Views.member(m))))),
                   delete(() -> discardingBody(() -> removeMember(me, guildId,
                       userId.equals(me) ? new Guild.Leave() : new Guild.Kick(userId), userId))))),
               path(segment("roles").slash(segment()), roleId -> concat(
@@ -205,13 +210,17 @@ final class GuildRoutes extends JsonRoutes {
 
   private Route bans(String me, String guildId) {
     return concat(
-        pathEnd(() -> get(() -> reply(() -> ctx.<Guild.GuildView>guild(guildId,
-                r -> new Guild.CheckGuildPermission(me, Permission.BAN_MEMBERS, r))
-            .thenApply(v -> {
-              ArrayNode a = JsonBody.MAPPER.createArrayNode();
-              v.bans().forEach(b -> a.add(Views.ban(b)));
-              return response(200, a);
-            })))),
+        pathEnd(() -> get(() -> parameterMap(q -> reply(() -> {
+          requireId(guildId, "guild");
+          Page page = Page.of(q);
+          return ctx.guildInParts(guildId, Guild.Bans.class,
+                  r -> new Guild.ListBans(me, page.after(), page.limit(), r))
+              .thenApply(p -> {
+                ArrayNode a = JsonBody.MAPPER.createArrayNode();
+                p.bans().forEach(b -> a.add(Views.ban(b)));
+                return response(200, a);
+              });
+        })))),
         path(segment(), userId -> concat(
             put(() -> discardingBody(() -> removeMember(me, guildId, new Guild.BanMember(userId), userId))),
             delete(() -> discardingBody(() -> ctx.act(guildId, me, new Guild.Unban(userId))
@@ -280,6 +289,31 @@ final class GuildRoutes extends JsonRoutes {
   }
 
   // ---- helpers ----
+
+  /**
+   * {@code ?after=<userId>&limit=<1..1000>} of a member or ban list: ids in ascending order,
+   * after {@code after} (from the first without it), at most {@code limit} (1000 without it).
+   */
+  record Page(String after, int limit) {
+    static Page of(java.util.Map<String, String> query) {
+      String after = query.get("after");
+      if (after != null && Snowflake.parse(after).isEmpty()) {
+        throw ApiError.badRequest("after must be a user id");
+      }
+      int limit = Guild.MAX_PAGE;
+      if (query.containsKey("limit")) {
+        try {
+          limit = Integer.parseInt(query.get("limit"));
+        } catch (NumberFormatException e) {
+          limit = 0;
+        }
+        if (limit < 1 || limit > Guild.MAX_PAGE) {
+          throw ApiError.badRequest("limit must be a whole number from 1 to " + Guild.MAX_PAGE);
+        }
+      }
+      return new Page(after, limit);
+    }
+  }
 
   private CompletionStage<HttpResponse> viewThen(
       String me, String guildId, java.util.function.Function<Guild.GuildView, HttpResponse> render) {

@@ -27,8 +27,7 @@ public final class Views {
     for (int i = 0; i < g.roles().size(); i++) {
       roles.add(role(g.roles().get(i), i));
     }
-    ArrayNode memberIds = o.putArray("memberIds");
-    g.members().forEach(m -> memberIds.add(m.userId()));
+    o.put("memberCount", g.memberCount());
     permissions(o.putArray("permissions"), g.myPermissions());
     return o;
   }
