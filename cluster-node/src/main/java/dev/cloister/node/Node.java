@@ -262,7 +262,7 @@ public final class Node {
       // With each batch of guild events: rosters of the encryption groups, and voice channels
       // emptied of members who may no longer CONNECT.
       RosterDriver.init(system, database.dataSource(),
-          new RosterDriver(ClusterSharding.get(system), cloister.getDuration("http.ask-timeout"),
+          new RosterDriver(system, cloister.getDuration("http.ask-timeout"),
               java.util.Optional.of(new VoiceAccess(ClusterSharding.get(system),
                   cloister.getDuration("http.ask-timeout")))));
       GatewaySettings gatewaySettings = GatewaySettings.of(cloister.getConfig("gateway"));

@@ -134,6 +134,18 @@ class LargeGuildTest {
         }
       }
 
+      // The guild's audience (every member, for the encryption groups' rosters) comes whole to
+      // either node: from one of them it crosses the network, in parts of a quarter frame (at
+      // 800 members, 3 of them; above about 1,500 members it is larger than a frame).
+      for (Node n : List.of(a, b)) {
+        var entity = ClusterSharding.get(n.system()).entityRefFor(Guild.ENTITY_KEY, guildId);
+        var plan = dev.cloister.guild.Parts.ask(n.system(),
+                r -> entity.tell(new Guild.GetAudience(r)),
+                dev.cloister.guild.group.Audience.Plan.class, WAIT)
+            .toCompletableFuture().get();
+        assertThat(plan.groups().get(0).userIds()).hasSize(total).containsAll(joined);
+      }
+
       // Bans come in pages too, and only to BAN_MEMBERS. (Banned through the entity: REST's ban
       // also takes the guild out of the user's account, which these members do not have.)
       for (int i = 0; i < 3; i++) {

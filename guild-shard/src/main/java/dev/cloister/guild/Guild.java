@@ -139,8 +139,8 @@ public final class Guild
   /** The most a page of members or bans holds. */
   public static final int MAX_PAGE = 1000;
 
-  /** The guild's encryption groups and their rosters, for the groups' driver. */
-  public record GetAudience(ActorRef<StatusReply<Audience.Plan>> replyTo) implements Command {}
+  /** The guild's encryption groups and their rosters, for the groups' driver; in parts. */
+  public record GetAudience(ActorRef<StatusReply<Parts.Part>> replyTo) implements Command {}
 
   public record Replica(State state, long seqNr) implements CborSerializable {}
 
@@ -1259,8 +1259,11 @@ public final class Guild
             s.member(c.requesterId(), c.userId())))
         .onCommand(CheckChannelAccess.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
             withGroup(s, s.channelAccess(c.userId(), c.channelId(), c.permission()))))
-        .onCommand(GetAudience.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
-            s.exists() ? Outcome.ok(plan(s)) : Outcome.rejected(Rejection.notFound("unknown guild"))))
+        .onCommand(GetAudience.class, (s, c) -> {
+          Parts.tell(context.getSystem(), c.replyTo(), s.exists() ? Outcome.ok(plan(s))
+              : Outcome.rejected(Rejection.notFound("unknown guild")));
+          return Effect().noReply();
+        })
         .onCommand(GetVoiceChannels.class, (s, c) -> Replies.answer(Effect(), c.replyTo(),
             s.exists() ? Outcome.ok(new VoiceChannels(s.voiceChannelIds()))
                 : Outcome.rejected(Rejection.notFound("unknown guild"))))

@@ -33,7 +33,7 @@ final class DeviceRoutes extends JsonRoutes {
 
   DeviceRoutes(ApiContext ctx) {
     this.ctx = ctx;
-    this.rosters = new RosterDriver(ctx.sharding(), ctx.askTimeout());
+    this.rosters = new RosterDriver(ctx.system(), ctx.askTimeout());
   }
 
   Route route(String me) {

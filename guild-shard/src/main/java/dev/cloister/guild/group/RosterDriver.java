@@ -44,26 +44,30 @@ public final class RosterDriver {
   static final int GROUP_SIZE = 200;
   static final Duration GROUP_WITHIN = Duration.ofMillis(50);
 
+  private final ActorSystem<?> system;
   private final ClusterSharding sharding;
   private final Duration timeout;
   /** Empty until the node runs voice channels; then guild changes also check their participants. */
   private final Optional<dev.cloister.guild.voice.VoiceAccess> voice;
 
-  public RosterDriver(ClusterSharding sharding, Duration timeout) {
-    this(sharding, timeout, Optional.empty());
+  public RosterDriver(ActorSystem<?> system, Duration timeout) {
+    this(system, timeout, Optional.empty());
   }
 
-  public RosterDriver(ClusterSharding sharding, Duration timeout,
+  public RosterDriver(ActorSystem<?> system, Duration timeout,
       Optional<dev.cloister.guild.voice.VoiceAccess> voice) {
-    this.sharding = sharding;
+    this.system = system;
+    this.sharding = ClusterSharding.get(system);
     this.timeout = timeout;
     this.voice = voice;
   }
 
   /** Sends each group of the guild its roster as of the guild's current audience. */
   public CompletionStage<Done> syncGuild(String guildId) {
-    return sharding.entityRefFor(Guild.ENTITY_KEY, guildId)
-        .<Audience.Plan>askWithStatus(Guild.GetAudience::new, timeout)
+    var guild = sharding.entityRefFor(Guild.ENTITY_KEY, guildId);
+    // The plan names every member: it comes in parts, as large as the guild is.
+    return dev.cloister.guild.Parts.ask(system, r -> guild.tell(new Guild.GetAudience(r)),
+            Audience.Plan.class, timeout)
         .thenCompose(plan -> devicesOf(users(plan)).thenCompose(devices -> {
           List<CompletableFuture<EncryptionGroup.Status>> sent = new ArrayList<>();
           for (Audience.GroupRoster g : plan.groups()) {
