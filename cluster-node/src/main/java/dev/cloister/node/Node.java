@@ -28,6 +28,7 @@ import dev.cloister.guild.GuildFeed;
 import dev.cloister.node.gateway.Gateway;
 import dev.cloister.node.gateway.GatewayRoute;
 import dev.cloister.node.gateway.GatewaySession;
+import dev.cloister.node.gateway.SessionHandovers;
 import dev.cloister.node.gateway.GatewaySettings;
 import dev.cloister.node.http.ApiContext;
 import dev.cloister.node.http.ApiRoutes;
@@ -269,7 +270,15 @@ public final class Node {
       ActorRef<Gateway.Command> gateway = system.systemActorOf(
           Gateway.create(feed, ClusterSharding.get(system), gatewaySettings), "gateway",
           Props.empty());
-      GatewaySession.init(system, gateway, gatewaySettings, voice.settings());
+      SessionHandovers handovers = null;
+      if (cloister.getBoolean("gateway.handover.enabled")) {
+        handovers = new SessionHandovers(system, database.dataSource(), blocking,
+            gatewaySettings.resumeMaxAge(), cloister.getDuration("gateway.handover.lookback"));
+        SessionHandovers purged = handovers;
+        system.scheduler().scheduleAtFixedRate(Duration.ofSeconds(1),
+            gatewaySettings.resumeMaxAge(), () -> purged.purge(), system.executionContext());
+      }
+      GatewaySession.init(system, gateway, gatewaySettings, voice.settings(), handovers);
       MessageHistoryProjection.init(system, database.dataSource());
       if (events != null) {
         EventStreamProjection.init(system, database.dataSource(), events);

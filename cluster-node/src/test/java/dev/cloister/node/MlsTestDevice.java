@@ -97,6 +97,7 @@ public final class MlsTestDevice {
    * from its Welcome, follows the log, commits pending proposals. True when it is a member.
    */
   public boolean sync(String groupId) throws Exception {
+    String lastRefusal = "none";
     for (int attempt = 0; attempt < 20; attempt++) {
       var r = api.get("/api/v1/groups/" + groupId + "?deviceId=d1", token);
       if (r.status() == 404) {
@@ -120,6 +121,8 @@ public final class MlsTestDevice {
         if (created.status() == 201) {
           groups.put(groupId, m);
           seqs.put(groupId, created.body().get("seq").asLong());
+        } else {
+          lastRefusal = "create: " + created.status() + " " + created.body();
         }
         continue;
       }
@@ -154,9 +157,11 @@ public final class MlsTestDevice {
             "groupInfo", B64.encodeToString(m.groupInfo())), token), 200);
         return true;
       }
+      lastRefusal = committed.status() + " " + committed.body();
       m.discardPendingCommit(); // another member's commit won the epoch: follow it, try again
     }
-    throw new AssertionError("group " + groupId + " did not settle for " + userId);
+    throw new AssertionError("group " + groupId + " did not settle for " + userId
+        + "; the last refusal: " + lastRefusal);
   }
 
   /**

@@ -19,13 +19,19 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Test;
 
 /**
  * Two cluster nodes in one JVM (two actor systems named "cloister" on their own loopback ports,
- * one seed, one shared embedded PostgreSQL): a post on one node reaches a session on the other,
- * and a session dropped on one node resumes on the other without loss or duplicates.
+ * one seed, one shared embedded PostgreSQL): a login started on one node finishes on the other; a
+ * post on one node reaches a session on the other, and a session dropped on one node resumes on
+ * the other without loss or duplicates; a node with a member's id is refused; and a graceful stop
+ * of node B hands its sessions over to A (last, as it stops B).
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class TwoNodeGatewayTest {
 
   private static final Duration WAIT = Duration.ofSeconds(20);
@@ -35,9 +41,12 @@ class TwoNodeGatewayTest {
   private static Path dirA;
   private static Path dirB;
   private static String tokenKey;
+  /** Both nodes sign as one delivery service (a group's entity may live on either). */
+  private static String dsKey;
   private static int artA;
   private static int httpA;
   private static int httpB;
+  private static int managementB;
   private static Node a;
   private static Node b;
 
@@ -48,13 +57,17 @@ class TwoNodeGatewayTest {
     byte[] key = new byte[32];
     new java.security.SecureRandom().nextBytes(key);
     tokenKey = Base64.getEncoder().encodeToString(key);
+    dsKey = Base64.getEncoder().encodeToString(
+        dev.cloister.mls.ds.DeliveryServiceKey.generate("cloister").privateKey());
     artA = TestNodes.freePort();
     httpA = TestNodes.freePort();
     httpB = TestNodes.freePort();
     a = Node.start(node(dirA, httpA, artA, 1, tokenKey, Map.of()));
+    managementB = TestNodes.freePort();
     b = Node.start(node(dirB, httpB, TestNodes.freePort(), 2, tokenKey, Map.of(
         "cloister.db.url", a.databaseUrl(),
-        "cloister.cluster.seed-nodes", "pekko://cloister@127.0.0.1:" + artA)));
+        "cloister.cluster.seed-nodes", "pekko://cloister@127.0.0.1:" + artA,
+        "pekko.management.http.port", managementB)));
   }
 
   @AfterAll
@@ -79,6 +92,7 @@ class TwoNodeGatewayTest {
    * failure back-off of a name is the same on both nodes.
    */
   @Test
+  @Order(1)
   void aLoginStartedOnOneNodeFinishesOnTheOther() throws Exception {
     ApiClient apiA = new ApiClient("http://127.0.0.1:" + httpA);
     ApiClient apiB = new ApiClient("http://127.0.0.1:" + httpB);
@@ -156,6 +170,7 @@ class TwoNodeGatewayTest {
   }
 
   @Test
+  @Order(2)
   void postsCrossNodesAndSessionsResumeOnTheOtherNode() throws Exception {
     {
       ApiClient apiA = new ApiClient("http://127.0.0.1:" + httpA);
@@ -215,20 +230,145 @@ class TwoNodeGatewayTest {
         } while (!live.at("/d/id").asText().equals(after));
       }
 
-      // A third node given B's node id is refused: it would make the same message ids as B.
-      Path dirC = Files.createTempDirectory("cloister-node-c");
-      String dbUrl = a.databaseUrl();
-      try {
-        assertThatThrownBy(() -> Node.start(node(dirC, TestNodes.freePort(),
-            TestNodes.freePort(), 2, tokenKey, Map.of("cloister.db.url", dbUrl,
-                "cloister.cluster.seed-nodes", "pekko://cloister@127.0.0.1:" + artA))))
-            .hasMessageContaining("cloister.node-id 2 (CLOISTER_NODE_ID) is already the id of "
-                + "cluster member pekko://cloister@127.0.0.1:");
-      } finally {
-        TestNodes.delete(dirC);
-      }
-      assertThat(post(apiA, general, "after the refused node", alice)).isNotEmpty();
     }
+  }
+
+  /**
+   * A node given a member's node id is refused: it would make the same message ids. (Last: the
+   * refused node's brief membership must not disturb the other tests.)
+   */
+  @Test
+  @Order(4)
+  void aNodeWithTheIdOfAMemberIsRefused() throws Exception {
+    ApiClient apiA = new ApiClient("http://127.0.0.1:" + httpA);
+    GatewayEndToEndTest.User alice = user(apiA, "alice");
+    String general = guild(apiA, alice).get("channels").get(0).get("id").asText();
+    Path dirC = Files.createTempDirectory("cloister-node-c");
+    String dbUrl = a.databaseUrl();
+    try {
+      assertThatThrownBy(() -> Node.start(node(dirC, TestNodes.freePort(),
+          TestNodes.freePort(), 1, tokenKey, Map.of("cloister.db.url", dbUrl,
+              "cloister.cluster.seed-nodes", "pekko://cloister@127.0.0.1:" + artA))))
+          .hasMessageContaining("cloister.node-id 1 (CLOISTER_NODE_ID) is already the id of "
+              + "cluster member pekko://cloister@127.0.0.1:");
+    } finally {
+      TestNodes.delete(dirC);
+    }
+    assertThat(post(apiA, general, "after the refused node", alice)).isNotEmpty();
+  }
+
+  /**
+   * A graceful stop hands sessions over (last: it stops node B). Sessions of one user, three
+   * connected to A but living on B and three connected to B, while posts go on through node A: B
+   * is stopped (coordinated shutdown, as on SIGTERM). Sessions that lived on B move to A (their
+   * connections on A follow), the clients connected to B get 1012 and resume on A; every
+   * client then has every acknowledged post once, in order, with no break in its seq, and none
+   * had to identify again.
+   */
+  @Test
+  @Order(3)
+  void aGracefulStopHandsSessionsOverToTheOtherNode() throws Exception {
+    ApiClient apiA = new ApiClient("http://127.0.0.1:" + httpA);
+    GatewayEndToEndTest.User alice = user(apiA, "alice");
+    GatewayEndToEndTest.User bob = user(apiA, "bob");
+    JsonNode g = guild(apiA, alice, bob);
+    String general = g.get("channels").get(0).get("id").asText();
+    java.util.concurrent.atomic.AtomicBoolean bUp = new java.util.concurrent.atomic.AtomicBoolean(
+        true);
+    int[] ports = {httpA, httpB};
+    List<RoamingGatewayClient> clients = new ArrayList<>();
+    List<String> acknowledged = java.util.Collections.synchronizedList(new ArrayList<>());
+    java.util.concurrent.atomic.AtomicInteger refused = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicBoolean posting = new java.util.concurrent.atomic.AtomicBoolean(
+        true);
+    Thread poster = new Thread(() -> {
+      int n = 0;
+      while (posting.get()) {
+        try {
+          ApiClient.Response r = alice.device().post(apiA, general, "p" + n++);
+          if (r.status() == 201) {
+            acknowledged.add(r.body().get("id").asText());
+          } else {
+            refused.incrementAndGet();
+          }
+          Thread.sleep(50);
+        } catch (InterruptedException e) {
+          return;
+        } catch (Exception e) {
+          refused.incrementAndGet();
+        }
+      }
+    }, "poster");
+    try {
+      // Three connected to A whose sessions live on B (they follow their session's move
+      // without a word to the client), then three connected to B (they resume on A).
+      int movedUnder = 0;
+      for (int i = 0; movedUnder < 3 && i < 40; i++) {
+        long onBBefore = gatewaySessionsOn(managementB);
+        RoamingGatewayClient c = new RoamingGatewayClient("bob-a" + i, bob.token(), general,
+            ports, 0, index -> index == 0 || bUp.get()).start();
+        if (gatewaySessionsOn(managementB) > onBBefore) {
+          clients.add(c);
+          movedUnder++;
+        } else {
+          c.close();
+        }
+      }
+      assertThat(movedUnder).as("sessions on B of clients on A").isEqualTo(3);
+      for (int i = 0; i < 3; i++) {
+        clients.add(new RoamingGatewayClient("bob-b" + i, bob.token(), general, ports, 1,
+            index -> index == 0 || bUp.get()).start());
+      }
+      poster.start();
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (acknowledged.size() < 10 && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      long onB = gatewaySessionsOn(managementB);
+      assertThat(onB).as("sessions living on node B before it stops").isPositive();
+
+      bUp.set(false);
+      long stopping = System.nanoTime();
+      b.stop();
+      b = null;
+      long stopMillis = (System.nanoTime() - stopping) / 1_000_000;
+      int before = acknowledged.size();
+      deadline = System.nanoTime() + WAIT.toNanos();
+      while (acknowledged.size() < before + 10 && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      posting.set(false);
+      poster.join(WAIT.toMillis());
+      List<String> all = List.copyOf(acknowledged);
+      for (RoamingGatewayClient c : clients) {
+        assertThat(c.awaitSeen(all, WAIT)).as("%s saw every post", c).isTrue();
+      }
+      System.out.printf("handover: node B (%d sessions) stopped in %d ms; %d posts acknowledged, "
+              + "%d refused; resumes on A answered after %s ms%n", onB, stopMillis, all.size(),
+          refused.get(), clients.stream().flatMap(c -> c.resumeMillis.stream()).toList());
+      for (RoamingGatewayClient c : clients) {
+        assertThat(c.invalidSessions).as("%s identified again", c).isZero();
+        assertThat(c.seqProblems).as("%s", c).isEmpty();
+        assertThat(c.problems).as("%s", c).isEmpty();
+        assertThat(c.seen).as("%s: every post once, in order", c).containsExactlyElementsOf(all);
+      }
+    } finally {
+      posting.set(false);
+      clients.forEach(RoamingGatewayClient::close);
+    }
+  }
+
+  /** GatewaySession entities hosted by the node whose management listens on {@code port}. */
+  private static long gatewaySessionsOn(int port) throws Exception {
+    java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+        java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port
+            + "/cluster/shards/GatewaySession")).timeout(Duration.ofSeconds(10)).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    long entities = 0;
+    for (JsonNode region : ApiClient.JSON.readTree(r.body()).path("regions")) {
+      entities += region.path("numEntities").asLong();
+    }
+    return entities;
   }
 
   private static Config node(Path dir, int http, int artery, int nodeId, String tokenKey,
@@ -237,6 +377,7 @@ class TwoNodeGatewayTest {
     m.put("pekko.remote.artery.canonical.port", artery);
     m.put("cloister.node-id", nodeId);
     m.put("cloister.auth.token-key", tokenKey);
+    m.put("cloister.mls.ds-key", dsKey);
     m.put("pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on");
     m.put("cloister.auth.login-timeout", LOGIN_TIMEOUT.toMillis() + "ms");
     m.put("cloister.auth.free-failed-logins", 1);

@@ -4,6 +4,8 @@ package dev.cloister.node.gateway;
 enum CloseCode {
   /** RFC 6455: the client broke the framing rules (unmasked frame, bad control frame). */
   PROTOCOL_ERROR(1002),
+  /** RFC 6455: the node is stopping (a rolling restart): resume on another node. */
+  SERVICE_RESTART(1012),
   UNKNOWN_ERROR(4000),
   UNKNOWN_OP(4001),
   DECODE_ERROR(4002),

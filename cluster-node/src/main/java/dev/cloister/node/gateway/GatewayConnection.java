@@ -83,6 +83,13 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
   /** The session cannot be resumed; the client may identify again on this connection. */
   record InvalidSession() implements Command {}
 
+  /**
+   * The session is moving to another node (its node stops): ask for it again from {@code seq},
+   * which sharding delivers to its next incarnation. {@code silent}: this connection was bound,
+   * and the client asked for nothing.
+   */
+  record SessionMoving(long seq, boolean silent) implements Command {}
+
   enum Ack { INSTANCE }
 
   record StreamStarted(ActorRef<Ack> ackTo) implements Command {}
@@ -153,11 +160,26 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
   private long lastHeartbeatNanos = System.nanoTime();
   private long connectedNanos = System.nanoTime();
 
+  /**
+   * Closes this connection when its node stops, before the node hands its shards off: the client
+   * resumes on another node while its session still lives, and follows the session's move.
+   */
+  private final org.apache.pekko.actor.Cancellable closeOnStop;
+
   private GatewayConnection(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       Context node) {
     super(ctx);
     this.timers = timers;
     this.node = node;
+    ActorRef<Command> self = ctx.getSelf();
+    this.closeOnStop = org.apache.pekko.actor.CoordinatedShutdown.get(ctx.getSystem())
+        .addCancellableTask(org.apache.pekko.actor.CoordinatedShutdown.PhaseServiceRequestsDone(),
+            "gateway-close-" + self.path().name(), () -> {
+              self.tell(new Kick(CloseCode.SERVICE_RESTART.code,
+                  "the node is stopping; resume on another"));
+              return java.util.concurrent.CompletableFuture.completedFuture(
+                  org.apache.pekko.Done.getInstance());
+            });
     CloisterMetrics.GATEWAY_CONNECTIONS.increment();
     GatewaySettings s = node.settings();
     this.limit = new TokenBuckets.Single(s.sessionBurst(), s.sessionPerSecond(), System.nanoTime());
@@ -224,6 +246,19 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
           }
           return this;
         })
+        .onMessage(SessionMoving.class, m -> {
+          if (state == State.CLOSING || session == null) {
+            return this;
+          }
+          if (boundTo != null) {
+            getContext().unwatch(boundTo);
+            boundTo = null;
+          }
+          connectedNanos = System.nanoTime(); // a connection not yet live gets its full time
+          session.tell(new GatewaySession.Resume(userId, m.seq(), getContext().getSelf(),
+              m.silent()));
+          return this;
+        })
         .onMessage(SessionLost.class, m -> {
           if (state == State.LIVE) {
             send("{\"op\":\"invalid_session\"}");
@@ -247,6 +282,7 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
         })
         .onMessage(Finish.class, m -> finish())
         .onSignal(PostStop.class, signal -> {
+          closeOnStop.cancel();
           CloisterMetrics.GATEWAY_CONNECTIONS.decrement();
           CloisterMetrics.GATEWAY_OUTBOUND_BYTES.decrement(queuedBytes);
           return this;
@@ -348,7 +384,7 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
     userId = who.get().userId();
     session = node.sharding().entityRefFor(GatewaySession.ENTITY_KEY, r.sessionId());
     state = State.IDENTIFYING;
-    session.tell(new GatewaySession.Resume(userId, r.seq(), getContext().getSelf()));
+    session.tell(new GatewaySession.Resume(userId, r.seq(), getContext().getSelf(), false));
     return this;
   }
 

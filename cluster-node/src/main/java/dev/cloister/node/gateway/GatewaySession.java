@@ -25,6 +25,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -42,19 +43,30 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
  * <p>It hears its guilds through the {@link GuildReplica}s of the node it lives on, which have
  * already decided that it may see each event. The buffer keeps at most {@code resume.max-events}
  * dispatches, none older than {@code resume.max-age}; a session without a connection for
- * {@code resume.max-age} ends. It keeps no state in the journal: if its node stops, the session
- * is gone and a resume gets {@code invalid_session}.
+ * {@code resume.max-age} ends.
+ *
+ * <p>It keeps no journal. When its node stops gracefully, sharding hands its shard off with
+ * {@link HandOff}: the session saves its state ({@link SessionHandovers}: seq, replay buffer,
+ * guilds, the journal position of the last event it dispatched per text channel) and tells its
+ * connection, which asks for it again. The next incarnation, on another node, is made by the
+ * first message that is not an identify; it takes the saved state (once), registers with its
+ * guilds there, and sends what it missed meanwhile from the text channels' journals before any
+ * live dispatch, skipping what it had sent: no gap, nothing twice. If its node dies instead
+ * ({@code kill -9}), nothing was saved: a resume gets {@code invalid_session} and the client
+ * identifies again and reads history.
  */
 public final class GatewaySession extends AbstractBehavior<GatewaySession.Command> {
 
   public static final EntityTypeKey<Command> ENTITY_KEY =
       EntityTypeKey.create(Command.class, "GatewaySession");
 
+  /** {@code handovers} null: a session is lost when its node stops, as when it dies. */
   public static void init(ActorSystem<?> system, ActorRef<Gateway.Command> gateway,
-      GatewaySettings settings, VoiceService.Settings voice) {
+      GatewaySettings settings, VoiceService.Settings voice, SessionHandovers handovers) {
     ClusterSharding sharding = ClusterSharding.get(system);
     sharding.init(Entity.of(ENTITY_KEY, ctx -> create(ctx.getEntityId(), gateway, sharding, settings,
-            voice))
+            voice, handovers))
+        .withStopMessage(new HandOff())
         // Alive exactly as long as the session: never passivated for being quiet.
         .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy()));
   }
@@ -64,8 +76,15 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   record Identify(String userId, String deviceId, ActorRef<GatewayConnection.Command> connection)
       implements Command {}
 
-  record Resume(String userId, long seq, ActorRef<GatewayConnection.Command> connection)
-      implements Command {}
+  /**
+   * {@code silent}: the connection asks again because the session moved (no {@code resumed} for
+   * the client, who asked for nothing).
+   */
+  record Resume(String userId, long seq, ActorRef<GatewayConnection.Command> connection,
+      boolean silent) implements Command {}
+
+  /** From sharding, when the session's node hands its shard off: save and stop. */
+  public record HandOff() implements Command {}
 
   /** The connection ended; the session waits to be resumed. */
   record Detach(ActorRef<GatewayConnection.Command> connection) implements Command {}
@@ -108,13 +127,26 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
    * One dispatch, already allowed for this session; {@code payload} is its JSON in UTF-8, encoded
    * once by the replica and shared, never copied, by every session's frame that carries it.
    */
-  record Deliver(String guildId, String t, byte[] payload) implements Command {}
+  record Deliver(String guildId, String t, byte[] payload, String channelId, long channelSeq)
+      implements Command {
+    /** Not a text channel's event ({@code channelSeq}: its journal sequence number). */
+    Deliver(String guildId, String t, byte[] payload) {
+      this(guildId, t, payload, null, 0);
+    }
+  }
 
   private record ProfileLoaded(User.Profile profile) implements Command {}
 
   private record ProfileFailed(String reason) implements Command {}
 
   private record Expire() implements Command {}
+
+  private record SavedForHandOff(Throwable failure) implements Command {}
+
+  private record Restored(SessionHandovers.Saved saved, Throwable failure) implements Command {}
+
+  private record Backfilled(List<List<SessionHandovers.ChannelEvent>> events, Throwable failure)
+      implements Command {}
 
   private record VoiceAccessFor(VoiceUpdate update, GuildReplica.VoiceAccessAnswer answer,
       Throwable failure) implements Command {}
@@ -138,11 +170,22 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
 
   static Behavior<Command> create(String sessionId, ActorRef<Gateway.Command> gateway,
       ClusterSharding sharding, GatewaySettings settings, VoiceService.Settings voice) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new GatewaySession(ctx, timers, sessionId, gateway, sharding, settings, voice)));
+    return create(sessionId, gateway, sharding, settings, voice, null);
   }
 
-  private enum Phase { NEW, READYING, LIVE }
+  static Behavior<Command> create(String sessionId, ActorRef<Gateway.Command> gateway,
+      ClusterSharding sharding, GatewaySettings settings, VoiceService.Settings voice,
+      SessionHandovers handovers) {
+    return Behaviors.withStash(STASH, stash -> Behaviors.setup(ctx -> Behaviors.withTimers(
+        timers -> new GatewaySession(ctx, timers, stash, sessionId, gateway, sharding, settings,
+            voice, handovers))));
+  }
+
+  /** Messages a new incarnation keeps while it looks for a handed-over state. */
+  private static final int STASH = 256;
+
+  /** NEW: made by an identify, or looking for a saved state (LOADING); HANDING_OVER: saving. */
+  private enum Phase { NEW, LOADING, READYING, LIVE, HANDING_OVER }
 
   private final TimerScheduler<Command> timers;
   private final String sessionId;
@@ -150,8 +193,19 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   private final ClusterSharding sharding;
   private final GatewaySettings settings;
   private final VoiceService.Settings voiceSettings;
+  private final SessionHandovers handovers;
+  private final StashBuffer<Command> stash;
 
   private Phase phase = Phase.NEW;
+  /** Restored from a handover, still waiting for its guilds and the journal. */
+  private boolean restoring;
+  private boolean handedOver;
+  private long restoredFromMillis;
+  private long detachedAtMillis;
+  /** Per text channel, the journal sequence number of the last event dispatched. */
+  private final Map<String, Long> positions = new HashMap<>();
+  /** While restoring: the text channels this session may see, and their guilds. */
+  private final Map<String, String> visibleTextChannels = new LinkedHashMap<>();
   private String userId;
   private String deviceId;
   // Voice: the channel this session is in (null: none), and the updates waiting their turn.
@@ -172,9 +226,12 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   private final List<Deliver> heldBack = new ArrayList<>();
 
   private GatewaySession(ActorContext<Command> ctx, TimerScheduler<Command> timers,
-      String sessionId, ActorRef<Gateway.Command> gateway, ClusterSharding sharding,
-      GatewaySettings settings, VoiceService.Settings voiceSettings) {
+      StashBuffer<Command> stash, String sessionId, ActorRef<Gateway.Command> gateway,
+      ClusterSharding sharding, GatewaySettings settings, VoiceService.Settings voiceSettings,
+      SessionHandovers handovers) {
     super(ctx);
+    this.stash = stash;
+    this.handovers = handovers;
     this.voiceSettings = voiceSettings;
     this.timers = timers;
     this.sessionId = sessionId;
@@ -187,6 +244,23 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
+        // A new incarnation asked for anything but an identify may be a session that moved.
+        .onMessage(Command.class, m -> phase == Phase.NEW && handovers != null
+            && (m instanceof Resume || m instanceof Typing || m instanceof SetStatus
+            || m instanceof VoiceUpdate), this::startLoading)
+        .onMessage(Command.class, m -> phase == Phase.LOADING && !(m instanceof Restored), m -> {
+          if (stash.isFull()) {
+            getContext().getLog().warn("Session {} drops a message while it is restored: {}",
+                sessionId, m.getClass().getSimpleName());
+          } else {
+            stash.stash(m);
+          }
+          return this;
+        })
+        .onMessage(Restored.class, this::onRestored)
+        .onMessage(Backfilled.class, this::onBackfilled)
+        .onMessage(HandOff.class, this::onHandOff)
+        .onMessage(SavedForHandOff.class, this::onSavedForHandOff)
         .onMessage(Identify.class, this::onIdentify)
         .onMessage(ProfileLoaded.class, this::onProfile)
         .onMessage(ProfileFailed.class, m -> {
@@ -198,7 +272,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
         })
         .onMessage(GuildSnapshot.class, this::onSnapshot)
         .onMessage(GuildRefused.class, m -> {
-          if (phase == Phase.READYING) {
+          if (phase == Phase.READYING || restoring) {
             guildAnswered();
           }
           return this;
@@ -224,6 +298,9 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
           return this;
         })
         .onMessage(SetStatus.class, m -> {
+          if (phase == Phase.HANDING_OVER) {
+            return this; // already saved: the client sets it again after the move
+          }
           status = m.status();
           publishPresence(status);
           return this;
@@ -287,7 +364,9 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
         .onSignal(PostStop.class, signal -> {
           CloisterMetrics.GATEWAY_SESSIONS.decrement();
           CloisterMetrics.GATEWAY_REPLAY_BYTES.decrement(bufferedBytes);
-          leaveVoice("its gateway session ended");
+          if (!handedOver) {
+            leaveVoice("its gateway session ended");
+          }
           return this;
         })
         .build();
@@ -329,7 +408,10 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
 
   private Behavior<Command> onSnapshot(GuildSnapshot m) {
     guilds.put(m.guildId(), m.replica());
-    if (phase == Phase.READYING) {
+    if (restoring) {
+      noteTextChannels(m.guildId(), m.json());
+      guildAnswered();
+    } else if (phase == Phase.READYING) {
       readyGuilds.put(m.guildId(), m.json());
       guildAnswered();
     } else {
@@ -343,7 +425,11 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
 
   private void guildAnswered() {
     if (--awaitingGuilds == 0) {
-      sendReady();
+      if (restoring) {
+        backfill();
+      } else {
+        sendReady();
+      }
     }
   }
 
@@ -378,12 +464,25 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   // ---- dispatch and buffer ----
 
   private Behavior<Command> onDeliver(Deliver d) {
-    if (phase == Phase.READYING) {
+    if (phase == Phase.READYING || restoring) {
       heldBack.add(d);
     } else if (phase == Phase.LIVE && guilds.containsKey(d.guildId())) {
+      if (d.channelId() != null && !advance(d.channelId(), d.channelSeq())) {
+        return this; // already sent (read from the journal after a move)
+      }
       dispatch(d.t(), d.payload());
     }
     return this;
+  }
+
+  /** Notes {@code seqNr} as the channel's last event sent; false if it was sent already. */
+  private boolean advance(String channelId, long seqNr) {
+    Long last = positions.get(channelId);
+    if (last != null && seqNr <= last) {
+      return false;
+    }
+    positions.put(channelId, seqNr);
+    return true;
   }
 
   /** Numbers a dispatch; its frame shares {@code payload} with every other session's. */
@@ -420,13 +519,179 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     CloisterMetrics.GATEWAY_REPLAY_BYTES.decrement(size);
   }
 
+  // ---- handover: save on a graceful stop, restore on the next node ----
+
+  private Behavior<Command> onHandOff(HandOff m) {
+    if (handovers == null || phase != Phase.LIVE) {
+      return Behaviors.stopped(); // nothing a client could resume yet
+    }
+    phase = Phase.HANDING_OVER;
+    List<SessionHandovers.Frame> frames = new ArrayList<>(buffer.size());
+    for (Buffered b : buffer) {
+      GatewayConnection.Send f = b.frame();
+      frames.add(new SessionHandovers.Frame(b.seq(), b.atMillis(), f.head(), f.body(), f.tail()));
+    }
+    SessionHandovers.Saved saved = new SessionHandovers.Saved(userId, deviceId, username, status,
+        seq, frames, new ArrayList<>(guilds.keySet()), new HashMap<>(positions), voiceGuildId,
+        voiceChannelId, System.currentTimeMillis(), connection == null ? detachedAtMillis : 0);
+    getContext().pipeToSelf(handovers.save(sessionId, saved),
+        (ok, failure) -> new SavedForHandOff(failure));
+    return this;
+  }
+
+  private Behavior<Command> onSavedForHandOff(SavedForHandOff m) {
+    if (m.failure() != null) {
+      getContext().getLog().warn("Session {} could not be saved for its move; its client must "
+          + "identify again: {}", sessionId, m.failure().toString());
+      return Behaviors.stopped();
+    }
+    handedOver = true;
+    getContext().getLog().debug("Session {} saved at seq {} for its move", sessionId, seq);
+    if (connection != null) {
+      getContext().unwatch(connection);
+      connection.tell(new GatewayConnection.SessionMoving(seq, true));
+    }
+    return Behaviors.stopped();
+  }
+
+  private Behavior<Command> startLoading(Command first) {
+    phase = Phase.LOADING;
+    stash.stash(first);
+    getContext().pipeToSelf(handovers.take(sessionId),
+        (saved, failure) -> new Restored(saved == null ? null : saved.orElse(null), failure));
+    return this;
+  }
+
+  private Behavior<Command> onRestored(Restored m) {
+    if (m.saved() == null) {
+      if (m.failure() != null) {
+        getContext().getLog().warn("Session {}: its saved state could not be read: {}", sessionId,
+            m.failure().toString());
+      }
+      // Nothing saved (its node died, or it ended): a resume gets invalid_session.
+      stash.forEach(c -> {
+        if (c instanceof Resume r) {
+          r.connection().tell(new GatewayConnection.InvalidSession());
+        }
+      });
+      return Behaviors.stopped();
+    }
+    restore(m.saved());
+    return stash.unstashAll(this);
+  }
+
+  private void restore(SessionHandovers.Saved s) {
+    phase = Phase.LIVE;
+    restoring = true;
+    userId = s.userId();
+    deviceId = s.deviceId();
+    username = s.username();
+    status = s.status();
+    seq = s.seq();
+    restoredFromMillis = s.savedAtMillis();
+    for (SessionHandovers.Frame f : s.buffer()) {
+      GatewayConnection.Send frame = new GatewayConnection.Send(f.head(), f.body(), f.tail());
+      buffer.addLast(new Buffered(f.seq(), f.atMillis(), frame));
+      bufferedBytes += frame.size();
+      CloisterMetrics.GATEWAY_REPLAY_BYTES.increment(frame.size());
+    }
+    positions.putAll(s.positions());
+    voiceGuildId = s.voiceGuildId();
+    voiceChannelId = s.voiceChannelId();
+    long now = System.currentTimeMillis();
+    detachedAtMillis = s.detachedAtMillis() > 0 ? s.detachedAtMillis() : now;
+    // Without a connection until it resumes: the clock of resume.max-age runs on.
+    long left = settings.resumeMaxAge().toMillis() - (now - detachedAtMillis);
+    timers.startSingleTimer("expire", new Expire(), Duration.ofMillis(Math.max(1, left)));
+    if (voiceChannelId != null) {
+      timers.startSingleTimer("voice-grace", new VoiceGraceOver(), voiceSettings.leaveGrace());
+    }
+    gateway.tell(new Gateway.SessionStarted(userId, getContext().getSelf()));
+    awaitingGuilds = s.guildIds().size();
+    for (String guildId : s.guildIds()) {
+      gateway.tell(new Gateway.Watch(guildId, userId, getContext().getSelf()));
+    }
+    if (awaitingGuilds == 0) {
+      backfill();
+    }
+  }
+
+  /** The text channels of a guild's snapshot (the channels this session's user may see). */
+  private void noteTextChannels(String guildId, String json) {
+    try {
+      for (com.fasterxml.jackson.databind.JsonNode c : Gateway.JSON.readTree(json).path("channels")) {
+        if ("text".equals(c.path("type").asText())) {
+          visibleTextChannels.put(c.path("id").asText(), guildId);
+        }
+      }
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("a guild snapshot is not JSON", e);
+    }
+  }
+
+  /**
+   * Registered with every guild on this node (live events are held back meanwhile): reads what
+   * each visible text channel wrote after the last event this session sent from it, or, for a
+   * channel it had sent nothing from, what was written since shortly before the handover.
+   */
+  private void backfill() {
+    List<java.util.concurrent.CompletableFuture<List<SessionHandovers.ChannelEvent>>> reads =
+        new ArrayList<>();
+    long since = restoredFromMillis - handovers.lookback().toMillis();
+    visibleTextChannels.forEach((channelId, guildId) -> reads.add(handovers.channelEvents(
+        channelId, positions.getOrDefault(channelId, -1L), since, settings.resumeMaxEvents())
+        .toCompletableFuture()));
+    getContext().pipeToSelf(
+        java.util.concurrent.CompletableFuture.allOf(
+                reads.toArray(java.util.concurrent.CompletableFuture[]::new))
+            .thenApply(x -> reads.stream().map(java.util.concurrent.CompletableFuture::join)
+                .toList()),
+        Backfilled::new);
+  }
+
+  private Behavior<Command> onBackfilled(Backfilled m) {
+    int missed = m.events() == null ? 0 : m.events().stream().mapToInt(List::size).sum();
+    if (m.failure() != null || missed > settings.resumeMaxEvents()) {
+      getContext().getLog().warn("Session {} cannot be restored whole ({}); its client must "
+          + "identify again", sessionId, m.failure() != null ? m.failure().toString()
+          : missed + " channel events missed, more than resume.max-events");
+      if (connection != null) {
+        connection.tell(new GatewayConnection.InvalidSession());
+      }
+      return Behaviors.stopped();
+    }
+    for (List<SessionHandovers.ChannelEvent> channel : m.events()) {
+      for (SessionHandovers.ChannelEvent e : channel) {
+        String guildId = visibleTextChannels.get(e.channelId());
+        ChannelDispatch.Rendered r = ChannelDispatch.render(guildId, e.channelId(), e.event());
+        if (advance(e.channelId(), e.seqNr()) && r != null) {
+          dispatch(r.t(), r.payload());
+        }
+      }
+    }
+    visibleTextChannels.clear();
+    restoring = false;
+    if (connection != null) {
+      publishPresence(status);
+    }
+    List<Deliver> held = new ArrayList<>(heldBack);
+    heldBack.clear();
+    held.forEach(this::onDeliver);
+    return this;
+  }
+
   // ---- connections come and go ----
 
   private Behavior<Command> onResume(Resume r) {
     if (phase == Phase.NEW) {
-      // A new incarnation: whatever this session was, its buffer is gone.
+      // A new incarnation with nothing saved: whatever this session was, its buffer is gone.
       r.connection().tell(new GatewayConnection.InvalidSession());
       return Behaviors.stopped();
+    }
+    if (phase == Phase.HANDING_OVER) {
+      // Being saved: ask the next incarnation (sharding holds the message until it exists).
+      r.connection().tell(new GatewayConnection.SessionMoving(r.seq(), r.silent()));
+      return this;
     }
     if (!r.userId().equals(userId) || phase != Phase.LIVE) {
       r.connection().tell(new GatewayConnection.InvalidSession());
@@ -461,7 +726,10 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
         connection.tell(b.frame());
       }
     }
-    connection.tell(GatewayConnection.Send.of("{\"op\":\"resumed\"}"));
+    if (!r.silent()) {
+      connection.tell(GatewayConnection.Send.of("{\"op\":\"resumed\"}"));
+    }
+    detachedAtMillis = 0;
     timers.cancel("expire");
     timers.cancel("voice-grace");
     if (wasDetached) {
@@ -471,14 +739,21 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   }
 
   private Behavior<Command> onDetach(Detach d) {
+    if (phase == Phase.NEW && userId == null) {
+      return Behaviors.stopped(); // made by the detach alone: there is nothing here
+    }
     if (connection == null || !connection.equals(d.connection())) {
       return this; // an old connection, already replaced
     }
     getContext().unwatch(connection);
     connection = null;
+    if (phase == Phase.HANDING_OVER) {
+      return this;
+    }
     if (phase != Phase.LIVE) {
       return Behaviors.stopped(); // never got ready: nothing to resume
     }
+    detachedAtMillis = System.currentTimeMillis();
     publishPresence("offline");
     timers.startSingleTimer("expire", new Expire(), settings.resumeMaxAge());
     if (voiceChannelId != null) {
@@ -491,6 +766,10 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   // ---- voice ----
 
   private Behavior<Command> onVoiceUpdate(VoiceUpdate u) {
+    if (phase == Phase.HANDING_OVER) {
+      voiceError(u, ApiError.unavailable("the session is moving to another node; try again", 1));
+      return this;
+    }
     if (phase != Phase.LIVE) {
       voiceError(u, new ApiError(409, "conflict", "wait for ready before joining a voice channel"));
       return this;

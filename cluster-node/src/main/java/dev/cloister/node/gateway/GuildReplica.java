@@ -716,40 +716,19 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     if (channel == null) {
       return;
     }
-    String t;
-    ObjectNode d;
     TextChannel.Event e = c.event();
-    if (e instanceof TextChannel.MessagePosted p) {
-      t = "MESSAGE_CREATE";
-      d = Views.message(p.messageId(), c.channelId(), p.authorId(), p.ciphertext(),
-          p.createdAtMillis(), 0, false);
-    } else if (e instanceof TextChannel.MessageEdited ed) {
-      t = "MESSAGE_UPDATE";
-      d = JsonRoutes.obj().put("id", Long.toString(ed.messageId())).put("channelId", c.channelId())
-          .put("authorId", ed.editorId())
-          .put("ciphertext", java.util.Base64.getEncoder().encodeToString(ed.ciphertext()))
-          .put("editedAt", Instant.ofEpochMilli(ed.editedAtMillis()).toString());
-    } else if (e instanceof TextChannel.MessageDeleted del) {
-      t = "MESSAGE_DELETE";
-      d = JsonRoutes.obj().put("id", Long.toString(del.messageId())).put("channelId", c.channelId());
-    } else if (e instanceof TextChannel.MessagePinned pin) {
-      t = "MESSAGE_PIN";
-      d = JsonRoutes.obj().put("id", Long.toString(pin.messageId())).put("channelId", c.channelId());
-    } else if (e instanceof TextChannel.MessageUnpinned unpin) {
-      t = "MESSAGE_UNPIN";
-      d = JsonRoutes.obj().put("id", Long.toString(unpin.messageId()))
-          .put("channelId", c.channelId());
-    } else {
-      return; // ChannelCreated: the guild's ChannelAdded announces the channel
+    ChannelDispatch.Rendered r = ChannelDispatch.render(guildId, c.channelId(), e);
+    if (r == null) {
+      return;
     }
-    d.put("guildId", guildId);
-    byte[] payload = Gateway.encoded(d);
+    String t = r.t();
+    byte[] payload = r.payload();
     // One permission computation per user, however many sessions they have here.
     Map<String, Boolean> allowed = new java.util.HashMap<>();
     int[] recipients = {0};
     sessions.forEach((s, user) -> {
       if (allowed.computeIfAbsent(user, u -> canView(u, channel))) {
-        s.tell(new GatewaySession.Deliver(guildId, t, payload));
+        s.tell(new GatewaySession.Deliver(guildId, t, payload, c.channelId(), c.seqNr()));
         recipients[0]++;
       }
     });
