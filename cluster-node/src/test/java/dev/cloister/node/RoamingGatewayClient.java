@@ -48,6 +48,7 @@ final class RoamingGatewayClient implements AutoCloseable {
   private int portIndex;
   private String sessionId;
   private long lastSeq;
+  private long lostAtNanos;
 
   /**
    * {@code ports}: the nodes' HTTP ports, tried in turn from {@code first}; {@code alive} says
@@ -113,6 +114,12 @@ final class RoamingGatewayClient implements AutoCloseable {
 
   private void take(JsonNode f) throws Exception {
     String op = f.path("op").asText();
+    if (op.equals("resumed")) {
+      resumes++;
+      resumeMillis.add((System.nanoTime() - lostAtNanos) / 1_000_000);
+      resumedAtNanos.add(System.nanoTime());
+      return;
+    }
     if (op.equals("invalid_session")) {
       invalidSessions++;
       invalidNotes.add(name + ": invalid_session on port " + ports[portIndex] + " after seq "
@@ -137,7 +144,11 @@ final class RoamingGatewayClient implements AutoCloseable {
     }
   }
 
-  /** The connection closed: the next node that is up, and a resume there. */
+  /**
+   * The connection closed: the next node that is up, and a resume there. Its answer (resumed or
+   * invalid_session) is taken like any frame: after a node's death it may take as long as the
+   * cluster needs to down it and bring its shards back.
+   */
   private void reconnect() throws Exception {
     long lost = System.nanoTime();
     long deadline = lost + WAIT.toNanos() * 4;
@@ -152,22 +163,9 @@ final class RoamingGatewayClient implements AutoCloseable {
         Thread.sleep(100);
         continue;
       }
+      lostAtNanos = lost;
       current.send("{\"op\":\"resume\",\"d\":{\"token\":\"" + token + "\",\"sessionId\":\""
           + sessionId + "\",\"seq\":" + lastSeq + "}}");
-      while (!stopping) {
-        JsonNode f = current.next(WAIT);
-        String op = f.path("op").asText();
-        if (op.equals("resumed")) {
-          resumes++;
-          resumeMillis.add((System.nanoTime() - lost) / 1_000_000);
-          resumedAtNanos.add(System.nanoTime());
-          return;
-        }
-        take(f);
-        if (op.equals("invalid_session")) {
-          return; // identified again (and backfilled) on this connection
-        }
-      }
       return;
     }
     if (!stopping) {
