@@ -3,19 +3,26 @@ package dev.cloister.node.http;
 import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cloister.guild.ChannelType;
 import dev.cloister.guild.Guild;
 import dev.cloister.guild.GuildDirectory;
+import dev.cloister.guild.Parts;
 import dev.cloister.guild.Permission;
 import dev.cloister.guild.Rejection;
 import dev.cloister.guild.Snowflake;
 import dev.cloister.guild.channel.TextChannel;
 import dev.cloister.guild.user.User;
 import java.security.SecureRandom;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.pattern.StatusReply;
 
 /** Guilds and what hangs off them: channels, roles, members, bans and invites. */
 final class GuildRoutes extends JsonRoutes {
@@ -167,17 +174,9 @@ final class GuildRoutes extends JsonRoutes {
 
   private Route members(String me, String guildId) {
     return concat(
-        pathEnd(() -> get(() -> parameterMap(q -> reply(() -> {
-          requireId(guildId, "guild");
-          Page page = Page.of(q);
-          return ctx.guildInParts(guildId, Guild.Members.class,
-                  r -> new Guild.ListMembers(me, page.after(), page.limit(), r))
-              .thenApply(p -> {
-                ArrayNode a = JsonBody.MAPPER.createArrayNode();
-                p.members().forEach(m -> a.add(Views.member(m)));
-                return response(200, a);
-              });
-        })))),
+        pathEnd(() -> get(() -> paged(guildId, Guild.Members.class,
+            (page, r) -> new Guild.ListMembers(me, page.after(), page.limit(), r),
+            p -> p.members().stream().map(Views::member).toList()))),
         pathPrefix(segment(), member -> {
           String userId = "@me".equals(member) ? me : member;
           return concat(
@@ -210,17 +209,9 @@ final class GuildRoutes extends JsonRoutes {
 
   private Route bans(String me, String guildId) {
     return concat(
-        pathEnd(() -> get(() -> parameterMap(q -> reply(() -> {
-          requireId(guildId, "guild");
-          Page page = Page.of(q);
-          return ctx.guildInParts(guildId, Guild.Bans.class,
-                  r -> new Guild.ListBans(me, page.after(), page.limit(), r))
-              .thenApply(p -> {
-                ArrayNode a = JsonBody.MAPPER.createArrayNode();
-                p.bans().forEach(b -> a.add(Views.ban(b)));
-                return response(200, a);
-              });
-        })))),
+        pathEnd(() -> get(() -> paged(guildId, Guild.Bans.class,
+            (page, r) -> new Guild.ListBans(me, page.after(), page.limit(), r),
+            p -> p.bans().stream().map(Views::ban).toList()))),
         path(segment(), userId -> concat(
             put(() -> discardingBody(() -> removeMember(me, guildId, new Guild.BanMember(userId), userId))),
             delete(() -> discardingBody(() -> ctx.act(guildId, me, new Guild.Unban(userId))
@@ -290,6 +281,21 @@ final class GuildRoutes extends JsonRoutes {
 
   // ---- helpers ----
 
+  /** A page of the guild's members or bans ({@link Page} from the query), as a JSON array. */
+  private <P> Route paged(String guildId, Class<P> type,
+      BiFunction<Page, ActorRef<StatusReply<Parts.Part>>, Guild.Command> ask,
+      Function<P, List<ObjectNode>> items) {
+    return parameterMap(q -> reply(() -> {
+      requireId(guildId, "guild");
+      Page page = Page.of(q);
+      return ctx.guildInParts(guildId, type, r -> ask.apply(page, r)).thenApply(p -> {
+        ArrayNode a = JsonBody.MAPPER.createArrayNode();
+        a.addAll(items.apply(p));
+        return response(200, a);
+      });
+    }));
+  }
+
   /**
    * {@code ?after=<userId>&limit=<1..1000>} of a member or ban list: ids in ascending order,
    * after {@code after} (from the first without it), at most {@code limit} (1000 without it).
@@ -316,7 +322,7 @@ final class GuildRoutes extends JsonRoutes {
   }
 
   private CompletionStage<HttpResponse> viewThen(
-      String me, String guildId, java.util.function.Function<Guild.GuildView, HttpResponse> render) {
+      String me, String guildId, Function<Guild.GuildView, HttpResponse> render) {
     requireId(guildId, "guild");
     return ctx.<Guild.GuildView>guild(guildId, r -> new Guild.Get(me, r)).thenApply(render);
   }
