@@ -125,11 +125,12 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
 
   /**
    * One dispatch, already allowed for this session; {@code payload} is its JSON in UTF-8, encoded
-   * once by the replica and shared, never copied, by every session's frame that carries it.
+   * once by the replica and shared, never copied, by every session's frame that carries it. A
+   * text channel's event names its channel and its sequence number in the channel's journal.
    */
   record Deliver(String guildId, String t, byte[] payload, String channelId, long channelSeq)
       implements Command {
-    /** Not a text channel's event ({@code channelSeq}: its journal sequence number). */
+    /** Any other dispatch. */
     Deliver(String guildId, String t, byte[] payload) {
       this(guildId, t, payload, null, 0);
     }
@@ -165,8 +166,6 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
 
   /** At most this many voice state updates wait behind the one under way. */
   private static final int MAX_PENDING_VOICE_UPDATES = 4;
-
-  private record Buffered(long seq, long atMillis, GatewayConnection.Send frame) {}
 
   static Behavior<Command> create(String sessionId, ActorRef<Gateway.Command> gateway,
       ClusterSharding sharding, GatewaySettings settings, VoiceService.Settings voice) {
@@ -217,8 +216,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   private String status = "online";
   private ActorRef<GatewayConnection.Command> connection;
   private long seq;
-  private final ArrayDeque<Buffered> buffer = new ArrayDeque<>();
-  private long bufferedBytes;
+  private final ReplayBuffer buffer;
   private final Map<String, ActorRef<GuildReplica.Command>> guilds = new LinkedHashMap<>();
   // while assembling ready
   private final Map<String, String> readyGuilds = new HashMap<>();
@@ -238,6 +236,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     this.gateway = gateway;
     this.sharding = sharding;
     this.settings = settings;
+    this.buffer = new ReplayBuffer(settings);
     CloisterMetrics.GATEWAY_SESSIONS.increment();
   }
 
@@ -363,7 +362,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
         })
         .onSignal(PostStop.class, signal -> {
           CloisterMetrics.GATEWAY_SESSIONS.decrement();
-          CloisterMetrics.GATEWAY_REPLAY_BYTES.decrement(bufferedBytes);
+          buffer.release();
           if (!handedOver) {
             leaveVoice("its gateway session ended");
           }
@@ -450,7 +449,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     GatewayConnection.Send frame = GatewayConnection.Send.of("{\"op\":\"ready\",\"s\":" + seq
         + ",\"d\":{\"sessionId\":\"" + sessionId + "\",\"user\":" + user + ",\"guilds\":"
         + guildsJson + "}}");
-    buffer(frame);
+    buffer.add(seq, frame);
     if (connection != null) {
       connection.tell(new GatewayConnection.Bound(getContext().getSelf()));
       connection.tell(frame);
@@ -490,33 +489,10 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     seq++;
     GatewayConnection.Send frame = new GatewayConnection.Send(
         "{\"op\":\"dispatch\",\"t\":\"" + t + "\",\"s\":" + seq + ",\"d\":", payload, "}");
-    buffer(frame);
+    buffer.add(seq, frame);
     if (connection != null) {
       connection.tell(frame);
     }
-  }
-
-  /**
-   * Keeps a frame for resume within {@code resume.max-events}, {@code resume.max-bytes} and
-   * {@code resume.max-age}, dropping the oldest first (possibly this one, if it alone is over
-   * the byte budget): a resume from a dropped seq gets invalid_session.
-   */
-  private void buffer(GatewayConnection.Send frame) {
-    long now = System.currentTimeMillis();
-    buffer.addLast(new Buffered(seq, now, frame));
-    bufferedBytes += frame.size();
-    CloisterMetrics.GATEWAY_REPLAY_BYTES.increment(frame.size());
-    long oldest = now - settings.resumeMaxAge().toMillis();
-    while (!buffer.isEmpty() && (buffer.size() > settings.resumeMaxEvents()
-        || bufferedBytes > settings.resumeMaxBytes() || buffer.peekFirst().atMillis() < oldest)) {
-      dropOldest();
-    }
-  }
-
-  private void dropOldest() {
-    long size = buffer.removeFirst().frame().size();
-    bufferedBytes -= size;
-    CloisterMetrics.GATEWAY_REPLAY_BYTES.decrement(size);
   }
 
   // ---- handover: save on a graceful stop, restore on the next node ----
@@ -526,13 +502,8 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
       return Behaviors.stopped(); // nothing a client could resume yet
     }
     phase = Phase.HANDING_OVER;
-    List<SessionHandovers.Frame> frames = new ArrayList<>(buffer.size());
-    for (Buffered b : buffer) {
-      GatewayConnection.Send f = b.frame();
-      frames.add(new SessionHandovers.Frame(b.seq(), b.atMillis(), f.head(), f.body(), f.tail()));
-    }
     SessionHandovers.Saved saved = new SessionHandovers.Saved(userId, deviceId, username, status,
-        seq, frames, new ArrayList<>(guilds.keySet()), new HashMap<>(positions), voiceGuildId,
+        seq, buffer.saved(), new ArrayList<>(guilds.keySet()), new HashMap<>(positions), voiceGuildId,
         voiceChannelId, System.currentTimeMillis(), connection == null ? detachedAtMillis : 0);
     getContext().pipeToSelf(handovers.save(sessionId, saved),
         (ok, failure) -> new SavedForHandOff(failure));
@@ -589,12 +560,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     status = s.status();
     seq = s.seq();
     restoredFromMillis = s.savedAtMillis();
-    for (SessionHandovers.Frame f : s.buffer()) {
-      GatewayConnection.Send frame = new GatewayConnection.Send(f.head(), f.body(), f.tail());
-      buffer.addLast(new Buffered(f.seq(), f.atMillis(), frame));
-      bufferedBytes += frame.size();
-      CloisterMetrics.GATEWAY_REPLAY_BYTES.increment(frame.size());
-    }
+    buffer.restore(s.buffer());
     positions.putAll(s.positions());
     voiceGuildId = s.voiceGuildId();
     voiceChannelId = s.voiceChannelId();
@@ -702,13 +668,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
           "seq " + r.seq() + " was never sent; the last one is " + seq));
       return this;
     }
-    long now = System.currentTimeMillis();
-    long oldest = now - settings.resumeMaxAge().toMillis();
-    while (!buffer.isEmpty() && buffer.peekFirst().atMillis() < oldest) {
-      dropOldest();
-    }
-    long firstKept = buffer.isEmpty() ? seq + 1 : buffer.peekFirst().seq();
-    if (r.seq() + 1 < firstKept) {
+    if (r.seq() + 1 < buffer.firstKept(seq + 1)) {
       r.connection().tell(new GatewayConnection.InvalidSession());
       return this;
     }
@@ -721,11 +681,7 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
     connection = r.connection();
     getContext().watchWith(connection, new Detach(connection));
     connection.tell(new GatewayConnection.Bound(getContext().getSelf()));
-    for (Buffered b : buffer) {
-      if (b.seq() > r.seq()) {
-        connection.tell(b.frame());
-      }
-    }
+    buffer.replayAfter(r.seq(), connection::tell);
     if (!r.silent()) {
       connection.tell(GatewayConnection.Send.of("{\"op\":\"resumed\"}"));
     }
