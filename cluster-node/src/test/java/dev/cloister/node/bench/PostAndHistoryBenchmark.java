@@ -76,7 +76,10 @@ public final class PostAndHistoryBenchmark {
   private static void run(String base, int total, int clients, int pages, int channels,
       Costs costs) throws Exception {
     String user = "bench" + System.nanoTime() % 1_000_000;
-    ApiClient api = new ApiClient(base);
+    // Several nodes (bench.url=URL,URL,...): client c posts through node c % nodes.
+    List<ApiClient> nodes = Arrays.stream(base.split(",")).map(String::strip)
+        .map(ApiClient::new).toList();
+    ApiClient api = nodes.get(0);
     api.register(user, "pw");
     String token = api.token(user, "pw");
     JsonNode guild = api.call("POST", "/api/v1/guilds", "{\"name\":\"Bench\"}", token).body();
@@ -102,13 +105,14 @@ public final class PostAndHistoryBenchmark {
           Base64.getEncoder().encodeToString(text))) + "\"}");
     }
 
-    System.out.printf("cores: %d, clients: %d, channels: %d, messages: %d, MLS ciphertext: %d "
-            + "bytes%n", Runtime.getRuntime().availableProcessors(), clients, channels, total,
+    System.out.printf("cores: %d, nodes: %d, clients: %d, channels: %d, messages: %d, MLS "
+            + "ciphertext: %d bytes%n", Runtime.getRuntime().availableProcessors(), nodes.size(),
+        clients, channels, total,
         bodies.get(0).length() * 3 / 4);
     int warmup = Math.min(2_000, total / 10);
-    post(api, targets, bodies.subList(0, warmup), token, clients);
+    post(nodes, targets, bodies.subList(0, warmup), token, clients);
     Costs.Snapshot before = costs == null ? null : costs.snapshot();
-    long[] latencies = post(api, targets, bodies.subList(warmup, total - 1), token, clients);
+    long[] latencies = post(nodes, targets, bodies.subList(warmup, total - 1), token, clients);
     Costs.Snapshot after = costs == null ? null : costs.snapshot();
     // latencies[0] carries the wall time of the run.
     long wallNanos = latencies[0];
@@ -174,7 +178,7 @@ public final class PostAndHistoryBenchmark {
   }
 
   /** Posts {@code n} messages from {@code clients} threads; element 0 is the wall time. */
-  private static long[] post(ApiClient api, List<String> paths, List<String> bodies,
+  private static long[] post(List<ApiClient> nodes, List<String> paths, List<String> bodies,
       String token, int clients) throws Exception {
     int n = bodies.size();
     long[] latencies = new long[n + 1];
@@ -184,6 +188,7 @@ public final class PostAndHistoryBenchmark {
     List<Future<?>> futures = new ArrayList<>();
     for (int c = 0; c < clients; c++) {
       String path = paths.get(c % paths.size());
+      ApiClient api = nodes.get(c % nodes.size());
       futures.add(pool.submit(() -> {
         int i;
         while ((i = next.getAndIncrement()) < n) {
