@@ -56,6 +56,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * mvn -B -q -pl cluster-node exec:java -Dexec.classpathScope=test \
  *   -Dexec.mainClass=dev.cloister.node.bench.GatewayBenchmark [-Dbench.idle=10000] [-Dbench.members=1000]
  * </pre>
+ *
+ * <p>With {@code -Dbench.url=URL,URL,...} and {@code -Dbench.tokenKey=<base64>} it runs only the
+ * fan-out, against nodes already running ({@code ./cloister cluster N}; the key is in
+ * {@code data/cluster/node-1/token-key}), members connecting to the nodes in turn. Those nodes
+ * need the per-IP limits lifted and long heartbeats, as this driver sets for its own node.
  */
 public final class GatewayBenchmark {
 
@@ -72,6 +77,18 @@ public final class GatewayBenchmark {
     int members = Integer.getInteger("bench.members", 1_000);
     int posts = Integer.getInteger("bench.posts", 200);
     int intervalMs = Integer.getInteger("bench.intervalMs", 50);
+    String urls = System.getProperty("bench.url");
+    if (urls != null) {
+      // Nodes already running (./cloister cluster N): members connect to them in turn; tokens
+      // are minted with the cluster's key (bench.tokenKey, base64: data/cluster/node-1/token-key).
+      byte[] key = Base64.getDecoder().decode(System.getProperty("bench.tokenKey").strip());
+      List<String> bases = java.util.Arrays.stream(urls.split(",")).map(String::strip).toList();
+      System.out.printf("Gateway benchmark against %d node(s): %d cores%n", bases.size(),
+          Runtime.getRuntime().availableProcessors());
+      fanOutPhase(bases, new SessionTokens(key, Duration.ofHours(2), Clock.systemUTC()), members,
+          posts, intervalMs);
+      return;
+    }
     byte[] key = new byte[32];
     new java.security.SecureRandom().nextBytes(key);
     String tokenKey = Base64.getEncoder().encodeToString(key);
@@ -105,7 +122,7 @@ public final class GatewayBenchmark {
         idlePhase(base, port, tokens, idle);
       }
       if (members > 0) {
-        fanOutPhase(base, port, tokens, members, posts, intervalMs);
+        fanOutPhase(List.of(base), tokens, members, posts, intervalMs);
       }
     } finally {
       node.stop();
@@ -252,8 +269,10 @@ public final class GatewayBenchmark {
 
   // ---- fan-out latency ----
 
-  private static void fanOutPhase(String base, int port, SessionTokens tokens, int members,
+  /** Members connect to {@code bases} in turn; registration and posts go through the first. */
+  private static void fanOutPhase(List<String> bases, SessionTokens tokens, int members,
       int posts, int intervalMs) throws Exception {
+    String base = bases.get(0);
     String owner = register(base, "poster");
     String ownerToken = tokens.issue(owner).token();
     JsonNode guild = call(base, "POST", "/api/v1/guilds", "{\"name\":\"Fan-out\"}", ownerToken);
@@ -287,11 +306,13 @@ public final class GatewayBenchmark {
     HttpClient http = HttpClient.newHttpClient();
     List<WebSocket> sockets = new ArrayList<>();
     Semaphore inFlight = new Semaphore(100);
-    for (String t : memberTokens) {
+    for (int m = 0; m < memberTokens.size(); m++) {
+      String t = memberTokens.get(m);
+      String gateway = bases.get(m % bases.size()).replaceFirst("^http", "ws") + "/gateway";
       inFlight.acquire();
       String identify = "{\"op\":\"identify\",\"d\":{\"token\":\"" + t + "\",\"deviceId\":\"b\"}}";
       sockets.add(http.newWebSocketBuilder().buildAsync(
-          URI.create("ws://127.0.0.1:" + port + "/gateway"), new WebSocket.Listener() {
+          URI.create(gateway), new WebSocket.Listener() {
             final StringBuilder sb = new StringBuilder();
 
             @Override
