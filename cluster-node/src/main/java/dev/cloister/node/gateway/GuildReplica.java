@@ -147,8 +147,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     this.feedAdapter = ctx.messageAdapter(GuildFeed.Item.class, FromFeed::new);
     this.partAdapter = ctx.messageAdapter(Parts.Part.class, ReplicaPart::new);
     this.largeThreshold = ctx.getSystem().settings().config().getInt("cloister.gateway.large-threshold");
-    this.partBytes = Parts.partBytes(ctx.getSystem().settings().config()
-        .getBytes("pekko.remote.artery.advanced.maximum-frame-size"));
+    this.partBytes = Parts.partBytes(ctx.getSystem());
     subscribe();
     load();
     settled = !org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).state().getMembers()
