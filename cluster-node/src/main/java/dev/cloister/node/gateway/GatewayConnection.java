@@ -92,8 +92,6 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
 
   enum Ack { INSTANCE }
 
-  record StreamStarted(ActorRef<Ack> ackTo) implements Command {}
-
   record FromClient(ActorRef<Ack> ackTo, WebSocketFrames.Inbound inbound) implements Command {}
 
   record StreamEnded() implements Command {}
@@ -149,7 +147,7 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
   private ActorRef<FrameEvent> out;
   // Frames for the client not yet taken by the outbound stream (the one handed to it included):
   // at most outbound-buffer frames and outbound-max-bytes bytes, else the client is too slow.
-  private final ArrayDeque<Queued> queue = new ArrayDeque<>();
+  private final ArrayDeque<Queued> queue = new ArrayDeque<>(4);
   private long queuedBytes;
   private Queued writing;
   private final TokenBuckets.Single limit;
@@ -191,96 +189,10 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
 
   @Override
   public Receive<Command> createReceive() {
+    // One case for every command (not one per command type): a behaviour's receive is built per
+    // instance, and a case per type cost every connection and session about 1 KiB (issue 16).
     return newReceiveBuilder()
-        .onMessage(StreamStarted.class, m -> {
-          m.ackTo().tell(Ack.INSTANCE);
-          return this;
-        })
-        .onMessage(FromClient.class, m -> {
-          Behavior<Command> next = onInbound(m.inbound());
-          m.ackTo().tell(Ack.INSTANCE);
-          return next;
-        })
-        .onMessage(StreamEnded.class, m -> gone())
-        .onMessage(StreamFailed.class, m -> gone())
-        .onMessage(Send.class, m -> {
-          if (state != State.CLOSING) {
-            ByteString data = m.utf8();
-            enqueue(WebSocketFrames.text(data), data.size(), true);
-          }
-          return this;
-        })
-        .onMessage(Attached.class, m -> {
-          out = m.out();
-          pump();
-          return this;
-        })
-        .onMessage(Written.class, m -> {
-          if (writing != null) {
-            release(writing.size());
-            writing = null;
-          }
-          pump();
-          return this;
-        })
-        .onMessage(Bound.class, m -> {
-          if (state == State.CLOSING) {
-            m.session().tell(new GatewaySession.Detach(getContext().getSelf()));
-            return this;
-          }
-          state = State.LIVE;
-          if (boundTo != null && !boundTo.equals(m.session())) {
-            getContext().unwatch(boundTo);
-          }
-          boundTo = m.session();
-          getContext().watchWith(boundTo, new SessionLost());
-          return this;
-        })
-        .onMessage(Kick.class, m -> close(m.code(), m.reason()))
-        .onMessage(InvalidSession.class, m -> {
-          if (state != State.CLOSING) {
-            state = State.AWAITING_IDENTIFY;
-            session = null;
-            connectedNanos = System.nanoTime();
-            send("{\"op\":\"invalid_session\"}");
-          }
-          return this;
-        })
-        .onMessage(SessionMoving.class, m -> {
-          if (state == State.CLOSING || session == null) {
-            return this;
-          }
-          if (boundTo != null) {
-            getContext().unwatch(boundTo);
-            boundTo = null;
-          }
-          connectedNanos = System.nanoTime(); // a connection not yet live gets its full time
-          session.tell(new GatewaySession.Resume(userId, m.seq(), getContext().getSelf(),
-              m.silent()));
-          return this;
-        })
-        .onMessage(SessionLost.class, m -> {
-          if (state == State.LIVE) {
-            send("{\"op\":\"invalid_session\"}");
-            return close(CloseCode.SESSION_TIMED_OUT.code, "the session ended; identify again");
-          }
-          return this;
-        })
-        .onMessage(Tick.class, m -> onTick())
-        .onMessage(Posted.class, this::onPosted)
-        .onMessage(MlsAnswered.class, m -> {
-          if (state != State.CLOSING) {
-            send(m.frame());
-          }
-          return this;
-        })
-        .onMessage(TypingIn.class, m -> {
-          if (state == State.LIVE && session != null) {
-            session.tell(new GatewaySession.Typing(m.guildId(), m.channelId()));
-          }
-          return this;
-        })
-        .onMessage(Finish.class, m -> finish())
+        .onMessage(Command.class, this::onCommand)
         .onSignal(PostStop.class, signal -> {
           closeOnStop.cancel();
           CloisterMetrics.GATEWAY_CONNECTIONS.decrement();
@@ -288,6 +200,107 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
           return this;
         })
         .build();
+  }
+
+  private Behavior<Command> onCommand(Command c) {
+    if (c instanceof Send m) {
+      if (state != State.CLOSING) {
+        ByteString data = m.utf8();
+        enqueue(WebSocketFrames.text(data), data.size(), true);
+      }
+      return this;
+    }
+    if (c instanceof Written) {
+      if (writing != null) {
+        release(writing.size());
+        writing = null;
+      }
+      pump();
+      return this;
+    }
+    if (c instanceof FromClient m) {
+      Behavior<Command> next = onInbound(m.inbound());
+      m.ackTo().tell(Ack.INSTANCE);
+      return next;
+    }
+    if (c instanceof StreamEnded) {
+      return gone();
+    }
+    if (c instanceof StreamFailed) {
+      return gone();
+    }
+    if (c instanceof Attached m) {
+      out = m.out();
+      pump();
+      return this;
+    }
+    if (c instanceof Bound m) {
+      if (state == State.CLOSING) {
+        m.session().tell(new GatewaySession.Detach(getContext().getSelf()));
+        return this;
+      }
+      state = State.LIVE;
+      if (boundTo != null && !boundTo.equals(m.session())) {
+        getContext().unwatch(boundTo);
+      }
+      boundTo = m.session();
+      getContext().watchWith(boundTo, new SessionLost());
+      return this;
+    }
+    if (c instanceof Kick m) {
+      return close(m.code(), m.reason());
+    }
+    if (c instanceof InvalidSession) {
+      if (state != State.CLOSING) {
+        state = State.AWAITING_IDENTIFY;
+        session = null;
+        connectedNanos = System.nanoTime();
+        send("{\"op\":\"invalid_session\"}");
+      }
+      return this;
+    }
+    if (c instanceof SessionMoving m) {
+      if (state == State.CLOSING || session == null) {
+        return this;
+      }
+      if (boundTo != null) {
+        getContext().unwatch(boundTo);
+        boundTo = null;
+      }
+      connectedNanos = System.nanoTime(); // a connection not yet live gets its full time
+      session.tell(new GatewaySession.Resume(userId, m.seq(), getContext().getSelf(),
+          m.silent()));
+      return this;
+    }
+    if (c instanceof SessionLost) {
+      if (state == State.LIVE) {
+        send("{\"op\":\"invalid_session\"}");
+        return close(CloseCode.SESSION_TIMED_OUT.code, "the session ended; identify again");
+      }
+      return this;
+    }
+    if (c instanceof Tick) {
+      return onTick();
+    }
+    if (c instanceof Posted m) {
+      return onPosted(m);
+    }
+    if (c instanceof MlsAnswered m) {
+      if (state != State.CLOSING) {
+        send(m.frame());
+      }
+      return this;
+    }
+    if (c instanceof TypingIn m) {
+      if (state == State.LIVE && session != null) {
+        session.tell(new GatewaySession.Typing(m.guildId(), m.channelId()));
+      }
+      return this;
+    }
+    if (c instanceof Finish) {
+      return finish();
+    }
+    return Behaviors.unhandled();
   }
 
   // ---- inbound ----

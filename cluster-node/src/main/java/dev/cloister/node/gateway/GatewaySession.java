@@ -210,8 +210,9 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
   // Voice: the channel this session is in (null: none), and the updates waiting their turn.
   private String voiceGuildId;
   private String voiceChannelId;
-  private final ArrayDeque<VoiceUpdate> voiceUpdates = new ArrayDeque<>();
-  private final Map<VoiceUpdate, Integer> voiceWaits = new java.util.IdentityHashMap<>();
+  // Small to begin with: most sessions never touch voice (every session pays for these).
+  private final ArrayDeque<VoiceUpdate> voiceUpdates = new ArrayDeque<>(2);
+  private final Map<VoiceUpdate, Integer> voiceWaits = new java.util.IdentityHashMap<>(2);
   private String username;
   private String status = "online";
   private ActorRef<GatewayConnection.Command> connection;
@@ -242,124 +243,10 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
 
   @Override
   public Receive<Command> createReceive() {
+    // One case for every command (not one per command type): a behaviour's receive is built per
+    // instance, and a case per type cost every connection and session about 1 KiB (issue 16).
     return newReceiveBuilder()
-        // A new incarnation asked for anything but an identify may be a session that moved.
-        .onMessage(Command.class, m -> phase == Phase.NEW && handovers != null
-            && (m instanceof Resume || m instanceof Typing || m instanceof SetStatus
-            || m instanceof VoiceUpdate), this::startLoading)
-        .onMessage(Command.class, m -> phase == Phase.LOADING && !(m instanceof Restored), m -> {
-          if (stash.isFull()) {
-            getContext().getLog().warn("Session {} drops a message while it is restored: {}",
-                sessionId, m.getClass().getSimpleName());
-          } else {
-            stash.stash(m);
-          }
-          return this;
-        })
-        .onMessage(Restored.class, this::onRestored)
-        .onMessage(Backfilled.class, this::onBackfilled)
-        .onMessage(HandOff.class, this::onHandOff)
-        .onMessage(SavedForHandOff.class, this::onSavedForHandOff)
-        .onMessage(Identify.class, this::onIdentify)
-        .onMessage(ProfileLoaded.class, this::onProfile)
-        .onMessage(ProfileFailed.class, m -> {
-          if (connection != null) {
-            connection.tell(new GatewayConnection.Kick(CloseCode.UNKNOWN_ERROR.code,
-                "could not load the user: " + m.reason()));
-          }
-          return Behaviors.stopped();
-        })
-        .onMessage(GuildSnapshot.class, this::onSnapshot)
-        .onMessage(GuildRefused.class, m -> {
-          if (phase == Phase.READYING || restoring) {
-            guildAnswered();
-          }
-          return this;
-        })
-        .onMessage(GuildRemoved.class, m -> {
-          guilds.remove(m.guildId());
-          return this;
-        })
-        .onMessage(GuildAdded.class, m -> {
-          if (phase != Phase.NEW && !guilds.containsKey(m.guildId())) {
-            gateway.tell(new Gateway.Watch(m.guildId(), userId, getContext().getSelf()));
-          }
-          return this;
-        })
-        .onMessage(Deliver.class, this::onDeliver)
-        .onMessage(Resume.class, this::onResume)
-        .onMessage(Detach.class, this::onDetach)
-        .onMessage(Typing.class, m -> {
-          ActorRef<GuildReplica.Command> replica = guilds.get(m.guildId());
-          if (replica != null) {
-            replica.tell(new GuildReplica.PublishTyping(userId, m.channelId()));
-          }
-          return this;
-        })
-        .onMessage(SetStatus.class, m -> {
-          if (phase == Phase.HANDING_OVER) {
-            return this; // already saved: the client sets it again after the move
-          }
-          status = m.status();
-          publishPresence(status);
-          return this;
-        })
-        .onMessage(Expire.class, m -> {
-          if (connection == null) {
-            getContext().getLog().debug("Session {} expired without a resume", sessionId);
-            return Behaviors.stopped();
-          }
-          return this;
-        })
-        .onMessage(VoiceUpdate.class, this::onVoiceUpdate)
-        .onMessage(VoiceAccessFor.class, this::onVoiceAccess)
-        .onMessage(VoiceDone.class, this::onVoiceDone)
-        .onMessage(VoiceRetry.class, m -> {
-          if (voiceUpdates.peekFirst() == m.update()) {
-            startVoiceUpdate();
-          }
-          return this;
-        })
-        .onMessage(VoiceMoved.class, m -> {
-          GuildFeed.VoiceServerMoved v = m.moved();
-          if (!sessionId.equals(v.sessionId())) {
-            return this;
-          }
-          if (v.channelChanged()) {
-            // The channel entity holds this session there now, whatever this session last knew
-            // (the leave from the old channel may have reached it first).
-            voiceGuildId = v.guildId();
-            voiceChannelId = v.channelId();
-            dispatchVoiceServer(v.guildId(), v.channelId(), null, v.groupId(), v.conferenceId(),
-                v.endpoint(), false, v.fromChannelId(), v.byUserId());
-          } else if (v.channelId().equals(voiceChannelId)) {
-            dispatchVoiceServer(v.guildId(), v.channelId(), null, v.groupId(), v.conferenceId(),
-                v.endpoint(), true, null, null);
-          }
-          return this;
-        })
-        .onMessage(VoiceRollCall.class, m -> {
-          GuildFeed.VoiceRollCall rc = m.call();
-          if (rc.sessionIds().contains(sessionId) && rc.channelId().equals(voiceChannelId)) {
-            sharding.entityRefFor(VoiceChannel.ENTITY_KEY, rc.channelId())
-                .tell(new VoiceChannel.Present(userId, sessionId));
-          }
-          return this;
-        })
-        .onMessage(VoiceGone.class, m -> {
-          if (m.sessionId() != null && m.sessionId().equals(sessionId)
-              && m.channelId().equals(voiceChannelId)) {
-            voiceGuildId = null;
-            voiceChannelId = null;
-          }
-          return this;
-        })
-        .onMessage(VoiceGraceOver.class, m -> {
-          if (connection == null) {
-            leaveVoice("its gateway connection was lost");
-          }
-          return this;
-        })
+        .onMessage(Command.class, this::onCommand)
         .onSignal(PostStop.class, signal -> {
           CloisterMetrics.GATEWAY_SESSIONS.decrement();
           buffer.release();
@@ -369,6 +256,155 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
           return this;
         })
         .build();
+  }
+
+  private Behavior<Command> onCommand(Command c) {
+    // A new incarnation asked for anything but an identify may be a session that moved.
+    if (phase == Phase.NEW && handovers != null
+        && (c instanceof Resume || c instanceof Typing || c instanceof SetStatus
+        || c instanceof VoiceUpdate)) {
+      return startLoading(c);
+    }
+    if (phase == Phase.LOADING && !(c instanceof Restored)) {
+      if (stash.isFull()) {
+        getContext().getLog().warn("Session {} drops a message while it is restored: {}",
+            sessionId, c.getClass().getSimpleName());
+      } else {
+        stash.stash(c);
+      }
+      return this;
+    }
+    if (c instanceof Restored m) {
+      return onRestored(m);
+    }
+    if (c instanceof Backfilled m) {
+      return onBackfilled(m);
+    }
+    if (c instanceof HandOff m) {
+      return onHandOff(m);
+    }
+    if (c instanceof SavedForHandOff m) {
+      return onSavedForHandOff(m);
+    }
+    if (c instanceof Identify m) {
+      return onIdentify(m);
+    }
+    if (c instanceof ProfileLoaded m) {
+      return onProfile(m);
+    }
+    if (c instanceof ProfileFailed m) {
+      if (connection != null) {
+        connection.tell(new GatewayConnection.Kick(CloseCode.UNKNOWN_ERROR.code,
+            "could not load the user: " + m.reason()));
+      }
+      return Behaviors.stopped();
+    }
+    if (c instanceof GuildSnapshot m) {
+      return onSnapshot(m);
+    }
+    if (c instanceof GuildRefused) {
+      if (phase == Phase.READYING || restoring) {
+        guildAnswered();
+      }
+      return this;
+    }
+    if (c instanceof GuildRemoved m) {
+      guilds.remove(m.guildId());
+      return this;
+    }
+    if (c instanceof GuildAdded m) {
+      if (phase != Phase.NEW && !guilds.containsKey(m.guildId())) {
+        gateway.tell(new Gateway.Watch(m.guildId(), userId, getContext().getSelf()));
+      }
+      return this;
+    }
+    if (c instanceof Deliver m) {
+      return onDeliver(m);
+    }
+    if (c instanceof Resume m) {
+      return onResume(m);
+    }
+    if (c instanceof Detach m) {
+      return onDetach(m);
+    }
+    if (c instanceof Typing m) {
+      ActorRef<GuildReplica.Command> replica = guilds.get(m.guildId());
+      if (replica != null) {
+        replica.tell(new GuildReplica.PublishTyping(userId, m.channelId()));
+      }
+      return this;
+    }
+    if (c instanceof SetStatus m) {
+      if (phase == Phase.HANDING_OVER) {
+        return this; // already saved: the client sets it again after the move
+      }
+      status = m.status();
+      publishPresence(status);
+      return this;
+    }
+    if (c instanceof Expire) {
+      if (connection == null) {
+        getContext().getLog().debug("Session {} expired without a resume", sessionId);
+        return Behaviors.stopped();
+      }
+      return this;
+    }
+    if (c instanceof VoiceUpdate m) {
+      return onVoiceUpdate(m);
+    }
+    if (c instanceof VoiceAccessFor m) {
+      return onVoiceAccess(m);
+    }
+    if (c instanceof VoiceDone m) {
+      return onVoiceDone(m);
+    }
+    if (c instanceof VoiceRetry m) {
+      if (voiceUpdates.peekFirst() == m.update()) {
+        startVoiceUpdate();
+      }
+      return this;
+    }
+    if (c instanceof VoiceMoved m) {
+      GuildFeed.VoiceServerMoved v = m.moved();
+      if (!sessionId.equals(v.sessionId())) {
+        return this;
+      }
+      if (v.channelChanged()) {
+        // The channel entity holds this session there now, whatever this session last knew
+        // (the leave from the old channel may have reached it first).
+        voiceGuildId = v.guildId();
+        voiceChannelId = v.channelId();
+        dispatchVoiceServer(v.guildId(), v.channelId(), null, v.groupId(), v.conferenceId(),
+            v.endpoint(), false, v.fromChannelId(), v.byUserId());
+      } else if (v.channelId().equals(voiceChannelId)) {
+        dispatchVoiceServer(v.guildId(), v.channelId(), null, v.groupId(), v.conferenceId(),
+            v.endpoint(), true, null, null);
+      }
+      return this;
+    }
+    if (c instanceof VoiceRollCall m) {
+      GuildFeed.VoiceRollCall rc = m.call();
+      if (rc.sessionIds().contains(sessionId) && rc.channelId().equals(voiceChannelId)) {
+        sharding.entityRefFor(VoiceChannel.ENTITY_KEY, rc.channelId())
+            .tell(new VoiceChannel.Present(userId, sessionId));
+      }
+      return this;
+    }
+    if (c instanceof VoiceGone m) {
+      if (m.sessionId() != null && m.sessionId().equals(sessionId)
+          && m.channelId().equals(voiceChannelId)) {
+        voiceGuildId = null;
+        voiceChannelId = null;
+      }
+      return this;
+    }
+    if (c instanceof VoiceGraceOver) {
+      if (connection == null) {
+        leaveVoice("its gateway connection was lost");
+      }
+      return this;
+    }
+    return Behaviors.unhandled();
   }
 
   // ---- identify and ready ----

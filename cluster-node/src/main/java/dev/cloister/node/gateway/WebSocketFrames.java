@@ -5,13 +5,11 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import org.apache.pekko.NotUsed;
 import org.apache.pekko.http.impl.engine.ws.FrameData;
 import org.apache.pekko.http.impl.engine.ws.FrameEvent;
 import org.apache.pekko.http.impl.engine.ws.FrameHeader;
 import org.apache.pekko.http.impl.engine.ws.FrameStart;
 import org.apache.pekko.http.impl.engine.ws.Protocol;
-import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.util.ByteString;
 import org.apache.pekko.util.ByteStringBuilder;
 import scala.Option;
@@ -49,16 +47,6 @@ final class WebSocketFrames {
   record PeerClosed(int code) implements Inbound {}
 
   // ---- decoding ----
-
-  /**
-   * Client frames to {@link Inbound}s; ends after the first {@link Refused} or {@link PeerClosed}.
-   * {@code maxMessageBytes} bounds a text message, all its fragments together.
-   */
-  static Flow<FrameEvent, Inbound, NotUsed> decoder(int maxMessageBytes) {
-    return Flow.of(FrameEvent.class)
-        .statefulMapConcat(() -> new Decoder(maxMessageBytes)::accept)
-        .takeWhile(i -> !(i instanceof Refused || i instanceof PeerClosed), true);
-  }
 
   static final class Decoder {
     private final int max;

@@ -140,6 +140,8 @@ public final class GatewayBenchmark {
     call(base, "POST", "/api/v1/guilds", "{\"name\":\"Idle\"}", ownerToken);
 
     long before = heapAfterGc();
+    boolean histogram = Boolean.getBoolean("bench.histogram");
+    Map<String, long[]> histBefore = histogram ? classHistogram() : Map.of();
     long t0 = System.nanoTime();
     Process child = new ProcessBuilder(javaBinary(), "-Xss256k", "-cp", classPath(),
         GatewayBenchmark.class.getName(), "idle-clients", Integer.toString(port), ownerToken,
@@ -163,6 +165,9 @@ public final class GatewayBenchmark {
         held, seconds);
     System.out.printf("Node heap growth after GC: %d MiB -> %.1f KiB per idle session%n",
         (after - before) >> 20, held == 0 ? 0.0 : (after - before) / 1024.0 / held);
+    if (histogram && held > 0) {
+      printHistogramGrowth(histBefore, classHistogram(), held);
+    }
     child.getOutputStream().close(); // tells the child to go
     child.waitFor(60, TimeUnit.SECONDS);
     child.destroyForcibly();
@@ -242,6 +247,46 @@ public final class GatewayBenchmark {
       Thread.sleep(300);
     }
     return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+  }
+
+  /**
+   * The live heap by class (the JVM's GC.class_histogram, which collects first): class name to
+   * {instances, bytes}.
+   */
+  private static Map<String, long[]> classHistogram() throws Exception {
+    String text = (String) ManagementFactory.getPlatformMBeanServer().invoke(
+        new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"),
+        "gcClassHistogram", new Object[] {new String[0]}, new String[] {String[].class.getName()});
+    Map<String, long[]> byClass = new java.util.HashMap<>();
+    for (String line : text.split("\n")) {
+      String[] f = line.strip().split("\\s+");
+      if (f.length >= 4 && f[0].endsWith(":")) {
+        byClass.put(f[3], new long[] {Long.parseLong(f[1]), Long.parseLong(f[2])});
+      }
+    }
+    return byClass;
+  }
+
+  /** What the sessions added to the live heap, by class, largest first: a memory profile. */
+  private static void printHistogramGrowth(Map<String, long[]> before, Map<String, long[]> after,
+      int sessions) {
+    record Growth(String cls, long instances, long bytes) {}
+    List<Growth> growth = new ArrayList<>();
+    long total = 0;
+    for (var e : after.entrySet()) {
+      long[] b = before.getOrDefault(e.getKey(), new long[2]);
+      long bytes = e.getValue()[1] - b[1];
+      total += bytes;
+      growth.add(new Growth(e.getKey(), e.getValue()[0] - b[0], bytes));
+    }
+    growth.sort((x, y) -> Long.compare(y.bytes(), x.bytes()));
+    System.out.printf("Live heap growth by class (GC.class_histogram), %.1f KiB per session:%n",
+        total / 1024.0 / sessions);
+    System.out.printf("  %10s %10s %12s  %s%n", "bytes/sess", "inst/sess", "total KiB", "class");
+    for (Growth g : growth.subList(0, Math.min(Integer.getInteger("bench.histogramTop", 40), growth.size()))) {
+      System.out.printf("  %10.0f %10.2f %12d  %s%n", (double) g.bytes() / sessions,
+          (double) g.instances() / sessions, g.bytes() >> 10, g.cls());
+    }
   }
 
   private static String javaBinary() {
