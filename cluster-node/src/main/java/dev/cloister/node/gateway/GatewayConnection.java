@@ -128,9 +128,13 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
   private static final Duration FINISH_GRACE = Duration.ofMillis(500);
 
 
-  /** What a connection needs from its node. */
+  /**
+   * What a connection needs from its node; {@code open} holds the node's open connections, each
+   * closed with 1012 when the node stops (before it hands its shards off: the client resumes on
+   * another node while its session still lives, and follows the session's move).
+   */
   record Context(ClusterSharding sharding, ApiContext api, SessionTokens tokens,
-      GatewaySettings settings) {}
+      GatewaySettings settings, java.util.Set<ActorRef<Command>> open) {}
 
   /** A connection whose outbound stream arrives in {@link Attached}; until then frames wait. */
   static Behavior<Command> create(Context node) {
@@ -158,26 +162,12 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
   private long lastHeartbeatNanos = System.nanoTime();
   private long connectedNanos = System.nanoTime();
 
-  /**
-   * Closes this connection when its node stops, before the node hands its shards off: the client
-   * resumes on another node while its session still lives, and follows the session's move.
-   */
-  private final org.apache.pekko.actor.Cancellable closeOnStop;
-
   private GatewayConnection(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       Context node) {
     super(ctx);
     this.timers = timers;
     this.node = node;
-    ActorRef<Command> self = ctx.getSelf();
-    this.closeOnStop = org.apache.pekko.actor.CoordinatedShutdown.get(ctx.getSystem())
-        .addCancellableTask(org.apache.pekko.actor.CoordinatedShutdown.PhaseServiceRequestsDone(),
-            "gateway-close-" + self.path().name(), () -> {
-              self.tell(new Kick(CloseCode.SERVICE_RESTART.code,
-                  "the node is stopping; resume on another"));
-              return java.util.concurrent.CompletableFuture.completedFuture(
-                  org.apache.pekko.Done.getInstance());
-            });
+    node.open().add(ctx.getSelf());
     CloisterMetrics.GATEWAY_CONNECTIONS.increment();
     GatewaySettings s = node.settings();
     this.limit = new TokenBuckets.Single(s.sessionBurst(), s.sessionPerSecond(), System.nanoTime());
@@ -194,7 +184,7 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
     return newReceiveBuilder()
         .onMessage(Command.class, this::onCommand)
         .onSignal(PostStop.class, signal -> {
-          closeOnStop.cancel();
+          node.open().remove(getContext().getSelf());
           CloisterMetrics.GATEWAY_CONNECTIONS.decrement();
           CloisterMetrics.GATEWAY_OUTBOUND_BYTES.decrement(queuedBytes);
           return this;

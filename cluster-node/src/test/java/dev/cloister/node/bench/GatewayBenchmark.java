@@ -7,6 +7,7 @@ import dev.cloister.node.ApiClient;
 import dev.cloister.node.MlsTestDevice;
 import dev.cloister.node.Node;
 import dev.cloister.node.auth.SessionTokens;
+import java.awt.Color;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.InputStreamReader;
@@ -73,7 +74,9 @@ public final class GatewayBenchmark {
       idleClients(Integer.parseInt(args[1]), args[2], Integer.parseInt(args[3]));
       return;
     }
-    int idle = Integer.getInteger("bench.idle", 10_000);
+    // One size or several (a curve: -Dbench.idle=1000,2000,5000,10000,19000).
+    int[] idleSizes = java.util.Arrays.stream(System.getProperty("bench.idle", "10000").split(","))
+        .map(String::strip).mapToInt(Integer::parseInt).filter(n -> n > 0).toArray();
     int members = Integer.getInteger("bench.members", 1_000);
     int posts = Integer.getInteger("bench.posts", 200);
     int intervalMs = Integer.getInteger("bench.intervalMs", 50);
@@ -111,6 +114,9 @@ public final class GatewayBenchmark {
             Map.entry("cloister.gateway.heartbeat-timeout", "60m"),
             Map.entry("cloister.gateway.identify-timeout", "5m"),
             Map.entry("pekko.http.server.idle-timeout", "infinite"),
+            // Between the sizes of a curve, the last size's sessions must have ended before the
+            // next baseline: they end this long after their connections closed.
+            Map.entry("cloister.gateway.resume.max-age", idleSizes.length > 1 ? "15s" : "2m"),
             Map.entry("pekko.http.server.max-connections", 65536)))
         .withFallback(ConfigFactory.load()));
     int port = node.httpAddress().getPort();
@@ -118,8 +124,15 @@ public final class GatewayBenchmark {
     try {
       System.out.printf("Gateway benchmark: %d cores, max heap %d MiB, ulimit -n see README%n",
           Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20);
-      if (idle > 0) {
-        idlePhase(base, port, tokens, idle);
+      List<IdleRow> rows = new ArrayList<>();
+      for (int n : idleSizes) {
+        rows.add(idlePhase(base, port, tokens, n));
+        if (idleSizes.length > 1) {
+          Thread.sleep(20_000); // resume.max-age (15 s) and a little: the sessions end
+        }
+      }
+      if (idleSizes.length > 1) {
+        printIdleCurve(rows);
       }
       if (members > 0) {
         fanOutPhase(List.of(base), tokens, members, posts, intervalMs);
@@ -134,7 +147,40 @@ public final class GatewayBenchmark {
 
   // ---- idle sessions ----
 
-  private static void idlePhase(String base, int port, SessionTokens tokens, int n) throws Exception {
+  /** One size of the idle curve: sessions asked for and held, seconds to open, KiB each. */
+  private record IdleRow(int asked, int held, double openSeconds, double kibPerSession) {}
+
+  private static void printIdleCurve(List<IdleRow> rows) throws Exception {
+    System.out.printf("%n%10s %8s %12s %12s %16s%n", "sessions", "held", "opened in s",
+        "sessions/s", "KiB per session");
+    for (IdleRow r : rows) {
+      System.out.printf(java.util.Locale.ROOT, "%10d %8d %12.1f %12.0f %16.1f%n", r.asked(),
+          r.held(), r.openSeconds(), r.held() / r.openSeconds(), r.kibPerSession());
+    }
+    String png = System.getProperty("bench.png");
+    if (png != null) {
+      double[] x = rows.stream().mapToDouble(IdleRow::held).toArray();
+      new LineChart("Node heap per idle gateway session, and the time to open them",
+          String.format(java.util.Locale.ROOT, "%d cores; node and clients (a second JVM) on one "
+                  + "machine; %s UTC, load average at the end %s",
+              Runtime.getRuntime().availableProcessors(),
+              java.time.LocalDateTime.now(java.time.ZoneOffset.UTC).withNano(0),
+              PostScalingBenchmark.loadAverage()),
+          "idle sessions held (identified, ready, no traffic)", "KiB of node heap per session "
+              + "(after GC)", "seconds to open them all", false)
+          .add(new LineChart.Series("heap per session", new Color(30, 100, 200), false, false, x,
+              rows.stream().mapToDouble(IdleRow::kibPerSession).toArray(),
+              rows.stream().map(r -> String.format(java.util.Locale.ROOT, "%.1f KiB",
+                  r.kibPerSession())).toArray(String[]::new)))
+          .add(new LineChart.Series("time to open them", new Color(200, 60, 40), true, true, x,
+              rows.stream().mapToDouble(IdleRow::openSeconds).toArray(), null))
+          .write(Path.of(png));
+      System.out.println("plot: " + png);
+    }
+  }
+
+  private static IdleRow idlePhase(String base, int port, SessionTokens tokens, int n)
+      throws Exception {
     String owner = register(base, "idler");
     String ownerToken = tokens.issue(owner).token();
     call(base, "POST", "/api/v1/guilds", "{\"name\":\"Idle\"}", ownerToken);
@@ -168,10 +214,17 @@ public final class GatewayBenchmark {
     if (histogram && held > 0) {
       printHistogramGrowth(histBefore, classHistogram(), held);
     }
+    // Time to look at the node from outside (jcmd <pid> GC.heap_dump, a profiler) while it holds them.
+    long hold = Long.getLong("bench.idleHoldSeconds", 0);
+    if (hold > 0) {
+      System.out.printf("Holding the sessions for %d s (pid %d)%n", hold, ProcessHandle.current().pid());
+      Thread.sleep(hold * 1000);
+    }
     child.getOutputStream().close(); // tells the child to go
     child.waitFor(60, TimeUnit.SECONDS);
     child.destroyForcibly();
     Thread.sleep(3_000);
+    return new IdleRow(n, held, seconds, held == 0 ? 0.0 : (after - before) / 1024.0 / held);
   }
 
   /** The child: opens n sessions, prints READY n, holds them until stdin closes. */

@@ -178,7 +178,7 @@ public final class PostAndHistoryBenchmark {
   }
 
   /** Posts {@code n} messages from {@code clients} threads; element 0 is the wall time. */
-  private static long[] post(List<ApiClient> nodes, List<String> paths, List<String> bodies,
+  static long[] post(List<ApiClient> nodes, List<String> paths, List<String> bodies,
       String token, int clients) throws Exception {
     int n = bodies.size();
     long[] latencies = new long[n + 1];
@@ -259,7 +259,7 @@ public final class PostAndHistoryBenchmark {
   /** Posts acknowledged per channel. */
   private static final Map<String, LongAdder> POSTED = new ConcurrentHashMap<>();
 
-  private static double pct(long[] sorted, int p) {
+  static double pct(long[] sorted, int p) {
     return sorted[Math.min(sorted.length - 1, (int) Math.ceil(sorted.length * p / 100.0) - 1)] / 1e6;
   }
 }
