@@ -69,7 +69,19 @@ public final class GatewayBenchmark {
   private static final java.util.Map<String, ApiClient> CLIENTS =
       new java.util.concurrent.ConcurrentHashMap<>();
 
-  public static void main(String[] args) throws Exception {
+  public static void main(String[] args) {
+    // Exits when done: the node's metrics (Kamon's threads) are not daemons, and Maven's
+    // exec:java would otherwise wait for them forever.
+    try {
+      benchmark(args);
+    } catch (Throwable t) {
+      t.printStackTrace();
+      System.exit(1);
+    }
+    System.exit(0);
+  }
+
+  private static void benchmark(String[] args) throws Exception {
     if (args.length > 0 && args[0].equals("idle-clients")) {
       idleClients(Integer.parseInt(args[1]), args[2], Integer.parseInt(args[3]));
       return;
@@ -148,14 +160,21 @@ public final class GatewayBenchmark {
   // ---- idle sessions ----
 
   /** One size of the idle curve: sessions asked for and held, seconds to open, KiB each. */
-  private record IdleRow(int asked, int held, double openSeconds, double kibPerSession) {}
+  private record IdleRow(int asked, int held, double openSeconds, double cpuMsPerSession,
+      double kibPerSession) {}
+
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory
+        .getOperatingSystemMXBean()).getProcessCpuTime();
+  }
 
   private static void printIdleCurve(List<IdleRow> rows) throws Exception {
-    System.out.printf("%n%10s %8s %12s %12s %16s%n", "sessions", "held", "opened in s",
-        "sessions/s", "KiB per session");
+    System.out.printf("%n%10s %8s %12s %12s %18s %16s%n", "sessions", "held", "opened in s",
+        "sessions/s", "node CPU ms/sess", "KiB per session");
     for (IdleRow r : rows) {
-      System.out.printf(java.util.Locale.ROOT, "%10d %8d %12.1f %12.0f %16.1f%n", r.asked(),
-          r.held(), r.openSeconds(), r.held() / r.openSeconds(), r.kibPerSession());
+      System.out.printf(java.util.Locale.ROOT, "%10d %8d %12.1f %12.0f %18.2f %16.1f%n",
+          r.asked(), r.held(), r.openSeconds(), r.held() / r.openSeconds(), r.cpuMsPerSession(),
+          r.kibPerSession());
     }
     String png = System.getProperty("bench.png");
     if (png != null) {
@@ -189,6 +208,7 @@ public final class GatewayBenchmark {
     boolean histogram = Boolean.getBoolean("bench.histogram");
     Map<String, long[]> histBefore = histogram ? classHistogram() : Map.of();
     long t0 = System.nanoTime();
+    long cpu0 = processCpuNanos();
     Process child = new ProcessBuilder(javaBinary(), "-Xss256k", "-cp", classPath(),
         GatewayBenchmark.class.getName(), "idle-clients", Integer.toString(port), ownerToken,
         Integer.toString(n))
@@ -205,10 +225,13 @@ public final class GatewayBenchmark {
       System.out.println("  client: " + line);
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
+    // The node's CPU (this JVM; the clients are another) per session opened: less at the mercy
+    // of other load on the machine than the seconds.
+    double cpuMs = held == 0 ? 0 : (processCpuNanos() - cpu0) / 1e6 / held;
     Thread.sleep(5_000);
     long after = heapAfterGc();
-    System.out.printf("Idle sessions held by one node: %d (ready after identify; opened in %.1f s)%n",
-        held, seconds);
+    System.out.printf("Idle sessions held by one node: %d (ready after identify; opened in %.1f s,"
+        + " node CPU %.2f ms per session)%n", held, seconds, cpuMs);
     System.out.printf("Node heap growth after GC: %d MiB -> %.1f KiB per idle session%n",
         (after - before) >> 20, held == 0 ? 0.0 : (after - before) / 1024.0 / held);
     if (histogram && held > 0) {
@@ -224,7 +247,8 @@ public final class GatewayBenchmark {
     child.waitFor(60, TimeUnit.SECONDS);
     child.destroyForcibly();
     Thread.sleep(3_000);
-    return new IdleRow(n, held, seconds, held == 0 ? 0.0 : (after - before) / 1024.0 / held);
+    return new IdleRow(n, held, seconds, cpuMs,
+        held == 0 ? 0.0 : (after - before) / 1024.0 / held);
   }
 
   /** The child: opens n sessions, prints READY n, holds them until stdin closes. */

@@ -40,7 +40,19 @@ import java.util.concurrent.atomic.LongAdder;
 public final class PostAndHistoryBenchmark {
 
 
-  public static void main(String[] args) throws Exception {
+  public static void main(String[] args) {
+    // Exits when done: the node's metrics (Kamon's threads) are not daemons, and Maven's
+    // exec:java would otherwise wait for them forever.
+    try {
+      benchmark(args);
+    } catch (Throwable t) {
+      t.printStackTrace();
+      System.exit(1);
+    }
+    System.exit(0);
+  }
+
+  private static void benchmark(String[] args) throws Exception {
     int total = Integer.getInteger("bench.messages", 100_000);
     int clients = Integer.getInteger("bench.clients", 32);
     int pages = Integer.getInteger("bench.pages", 2_000);

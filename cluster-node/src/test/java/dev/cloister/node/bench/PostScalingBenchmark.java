@@ -51,7 +51,19 @@ public final class PostScalingBenchmark {
     }
   }
 
-  public static void main(String[] args) throws Exception {
+  public static void main(String[] args) {
+    // Exits when done: the node's metrics (Kamon's threads) are not daemons, and Maven's
+    // exec:java would otherwise wait for them forever.
+    try {
+      benchmark(args);
+    } catch (Throwable t) {
+      t.printStackTrace();
+      System.exit(1);
+    }
+    System.exit(0);
+  }
+
+  private static void benchmark(String[] args) throws Exception {
     int[] steps = Arrays.stream(System.getProperty("bench.clients", "1,2,4,8,16,32,64,128,256")
         .split(",")).map(String::strip).mapToInt(Integer::parseInt).toArray();
     int channels = Integer.getInteger("bench.channels", 8);
