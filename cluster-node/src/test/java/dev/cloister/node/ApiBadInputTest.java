@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.cloister.node.auth.SrpLogins;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.Map;
@@ -35,7 +34,7 @@ class ApiBadInputTest {
 
   @BeforeAll
   void start() throws Exception {
-    dataDir = Files.createTempDirectory("cloister-bad-input");
+    dataDir = TestNodes.dataDir("cloister-bad-input");
     httpPort = TestNodes.freePort();
     node = Node.start(TestNodes.config(dataDir, httpPort, TestNodes.freePort()));
     api = new ApiClient("http://127.0.0.1:" + httpPort);

@@ -48,7 +48,7 @@ class ArteryTlsTest {
   @Test
   void twoNodesFormAClusterOverMutualTlsAndStrangersAreRefused() throws Exception {
     Path keys = Files.createTempDirectory("cloister-tls");
-    Path dirA = Files.createTempDirectory("cloister-tls-a");
+    Path dirA = TestNodes.dataDir("cloister-tls-a");
     Path dirB = Files.createTempDirectory("cloister-tls-b");
     KeyPair ca = keyPair();
     X509Certificate caCert = certificate("CN=Cloister test cluster CA", ca.getPublic(),
@@ -110,7 +110,7 @@ class ArteryTlsTest {
 
   @Test
   void tlsOnWithoutAKeyStoreIsRefusedAtStartWithAMessageThatSaysWhy() throws Exception {
-    Path dir = Files.createTempDirectory("cloister-tls-missing");
+    Path dir = TestNodes.dataDir("cloister-tls-missing");
     try {
       assertThatThrownBy(() -> Node.start(ConfigFactory.parseMap(Map.of(
               "cloister.cluster.tls.enabled", true,

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cloister.guild.Permission;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -53,7 +52,7 @@ class AuthorizationMatrixTest {
 
   @BeforeAll
   void start() throws Exception {
-    dataDir = Files.createTempDirectory("cloister-authz");
+    dataDir = TestNodes.dataDir("cloister-authz");
     int httpPort = TestNodes.freePort();
     node = Node.start(TestNodes.config(dataDir, httpPort, TestNodes.freePort()));
     api = new ApiClient("http://127.0.0.1:" + httpPort);

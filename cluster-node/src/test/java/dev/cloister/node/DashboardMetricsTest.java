@@ -40,7 +40,7 @@ class DashboardMetricsTest {
             "cloister.rate-limits.gateway-connects-per-ip.per-second", 0.01,
             "cloister.kafka.enabled", true,
             "cloister.kafka.embedded-port", 0))
-        .withFallback(TestNodes.config(dataDir, port, management));
+        .withFallback(TestNodes.config(TestNodes.seedDatabase(dataDir), port, management));
     Node first = Node.start(config);
     String guildId;
     ApiClient api = new ApiClient("http://127.0.0.1:" + port);

@@ -37,6 +37,7 @@ class DatabaseCrashTest {
   void everyAcknowledgedPostSurvivesAKillOfThePostmaster() throws Exception {
     int port = TestNodes.freePort();
     int managementPort = TestNodes.freePort();
+    TestNodes.seedDatabase(dataDir);
     Node node = Node.start(TestNodes.config(dataDir, port, managementPort));
     ApiClient api = new ApiClient("http://127.0.0.1:" + port);
     ConcurrentLinkedQueue<String> acknowledged = new ConcurrentLinkedQueue<>();

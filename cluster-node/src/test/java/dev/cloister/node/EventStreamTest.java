@@ -51,7 +51,7 @@ class EventStreamTest {
     Map<String, Object> m = new HashMap<>(kafka);
     m.put("cloister.kafka.enabled", true);
     return ConfigFactory.parseMap(m)
-        .withFallback(TestNodes.config(dataDir, port, TestNodes.freePort()));
+        .withFallback(TestNodes.config(TestNodes.seedDatabase(dataDir), port, TestNodes.freePort()));
   }
 
   @Test

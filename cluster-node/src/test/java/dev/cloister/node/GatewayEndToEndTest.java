@@ -4,7 +4,6 @@ import static dev.cloister.node.NodeEndToEndTest.b64;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,7 +27,7 @@ class GatewayEndToEndTest {
 
   @BeforeAll
   static void start() throws Exception {
-    dataDir = Files.createTempDirectory("cloister-gateway-test");
+    dataDir = TestNodes.dataDir("cloister-gateway-test");
     port = TestNodes.freePort();
     node = Node.start(TestNodes.config(dataDir, port, TestNodes.freePort()));
     api = new ApiClient("http://127.0.0.1:" + port);

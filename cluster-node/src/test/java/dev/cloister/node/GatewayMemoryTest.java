@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -33,7 +32,7 @@ class GatewayMemoryTest {
 
   @Test
   void neverReadersCannotMakeTheNodeHoldEveryLargeMessage() throws Exception {
-    Path dir = Files.createTempDirectory("cloister-memory");
+    Path dir = TestNodes.dataDir("cloister-memory");
     int port = TestNodes.freePort();
     Node node = Node.start(TestNodes.config(dir, port, TestNodes.freePort()));
     ScheduledExecutorService beats = Executors.newSingleThreadScheduledExecutor(r -> {

@@ -10,7 +10,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -51,7 +50,7 @@ class HostileClientTest {
 
   @BeforeAll
   static void start() throws Exception {
-    dataDir = Files.createTempDirectory("cloister-hostile");
+    dataDir = TestNodes.dataDir("cloister-hostile");
     port = TestNodes.freePort();
     managementPort = TestNodes.freePort();
     // Smaller byte budgets than the defaults, so that a few large posts overrun them.

@@ -38,7 +38,7 @@ class LargeGuildTest {
 
   @Test
   void aGuildLargerThanAFrameIsServedThroughEitherNode() throws Exception {
-    Path dirA = Files.createTempDirectory("cloister-large-a");
+    Path dirA = TestNodes.dataDir("cloister-large-a");
     Path dirB = Files.createTempDirectory("cloister-large-b");
     byte[] key = new byte[32];
     new java.security.SecureRandom().nextBytes(key);

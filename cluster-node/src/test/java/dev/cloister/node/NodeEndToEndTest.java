@@ -28,6 +28,7 @@ class NodeEndToEndTest {
     String base = "http://127.0.0.1:" + httpPort;
     ApiClient api = new ApiClient(base);
 
+    TestNodes.seedDatabase(dataDir);
     Node node = Node.start(TestNodes.config(dataDir, httpPort, mgmtPort));
     String guildId;
     String channelId;

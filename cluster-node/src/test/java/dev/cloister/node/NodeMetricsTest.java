@@ -27,6 +27,7 @@ class NodeMetricsTest {
   @Test
   void aLiveNodeExportsItsMetricsWithoutIdsInLabels() throws Exception {
     int port = TestNodes.freePort();
+    TestNodes.seedDatabase(dataDir);
     Node node = Node.start(TestNodes.config(dataDir, port, TestNodes.freePort()));
     try {
       ApiClient api = new ApiClient("http://127.0.0.1:" + port);

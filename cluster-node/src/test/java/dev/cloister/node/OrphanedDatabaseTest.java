@@ -25,6 +25,7 @@ class OrphanedDatabaseTest {
   @Test
   void theDatabaseGoesWithAKilledNodeAndALeftOverOneIsStoppedByTheNextNode() throws Exception {
     // 1. kill -9 of the node: its watchdog stops the server.
+    TestNodes.seedDatabase(dataDir);
     Process node = NodeProcess.start(dataDir, TestNodes.freePort(), TestNodes.freePort(), START);
     ProcessHandle postmaster = postmaster();
     node.destroyForcibly(); // SIGKILL

@@ -32,6 +32,7 @@ class ProjectionRecoveryTest {
     int httpPort = TestNodes.freePort();
     int mgmtPort = TestNodes.freePort();
     ApiClient api = new ApiClient("http://127.0.0.1:" + httpPort);
+    TestNodes.seedDatabase(dataDir);
     Node node = Node.start(TestNodes.config(dataDir, httpPort, mgmtPort));
     String token;
     String channelId;

@@ -10,7 +10,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -26,7 +25,7 @@ class RateLimitTest {
 
   @Test
   void overTheLimitIs429WithRetryAfter() throws Exception {
-    Path dir = Files.createTempDirectory("cloister-limits");
+    Path dir = TestNodes.dataDir("cloister-limits");
     int port = TestNodes.freePort();
     Node node = Node.start(ConfigFactory.parseMap(Map.of(
             "cloister.rate-limits.rest-per-ip.burst", 20,
@@ -76,7 +75,7 @@ class RateLimitTest {
 
   @Test
   void oneClientWithSlowHeadersCannotTakeTheServerFromOthers() throws Exception {
-    Path dir = Files.createTempDirectory("cloister-conns");
+    Path dir = TestNodes.dataDir("cloister-conns");
     int port = TestNodes.freePort();
     Node node = Node.start(ConfigFactory.parseMap(Map.<String, Object>of(
             "cloister.http.max-connections-per-client", 5,

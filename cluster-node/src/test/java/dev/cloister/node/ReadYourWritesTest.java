@@ -27,6 +27,7 @@ class ReadYourWritesTest {
   @Test
   void aReadModelBehindTheChannelAnswers503ThenThePostOnceCaughtUp() throws Exception {
     int port = TestNodes.freePort();
+    TestNodes.seedDatabase(dataDir);
     Node node = Node.start(ConfigFactory.parseMap(
             Map.of("cloister.history.read-your-writes-wait", "500ms"))
         .withFallback(TestNodes.config(dataDir, port, TestNodes.freePort())));

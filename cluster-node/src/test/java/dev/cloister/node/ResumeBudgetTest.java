@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.ConfigFactory;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -22,7 +21,7 @@ class ResumeBudgetTest {
 
   @Test
   void aResumeIsServedFromWhatFitsInTheByteBudgetAndRefusedBeyondIt() throws Exception {
-    Path dir = Files.createTempDirectory("cloister-resume-budget");
+    Path dir = TestNodes.dataDir("cloister-resume-budget");
     int port = TestNodes.freePort();
     Node node = Node.start(ConfigFactory.parseMap(Map.of(
             "cloister.gateway.resume.max-bytes", "100 KiB"))

@@ -81,7 +81,8 @@ final class TestCluster implements AutoCloseable {
   /** Starts {@code n} nodes; {@code extra} configuration goes to every node. */
   TestCluster(int n, Map<String, String> extra) throws Exception {
     root = Files.createTempDirectory("cloister-cluster");
-    db = Database.start(TestNodes.config(root.resolve("db"), 0, 0), root.resolve("db"));
+    Path dbDir = TestNodes.seedDatabase(root.resolve("db"));
+    db = Database.start(TestNodes.config(dbDir, 0, 0), dbDir);
     try {
       db.migrate();
       byte[] tokenKey = new byte[32];

@@ -2,10 +2,14 @@ package dev.cloister.node;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.cloister.node.db.Database;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.Map;
 
 /** Configuration for a node under test: loopback only, free ports, data in a given directory. */
@@ -45,6 +49,69 @@ final class TestNodes {
             "cloister.sfu.bind-host", "127.0.0.1",
             "cloister.sfu.udp-port", 0)))
         .withFallback(ConfigFactory.load());
+  }
+
+  /**
+   * A new temporary data directory whose embedded PostgreSQL cluster is already initialised (see
+   * {@link #seedDatabase}).
+   */
+  static Path dataDir(String prefix) throws IOException {
+    return seedDatabase(Files.createTempDirectory(prefix));
+  }
+
+  /**
+   * Puts a fresh PostgreSQL cluster into {@code <dataDir>/postgres}, as a node's first start would
+   * (initdb), unless one is there; returns {@code dataDir}. The cluster is a copy of one made once
+   * per JVM: initdb takes seconds (it fsyncs every file), a copy a fraction of one, and a node
+   * starting on either finds the same empty, never-used cluster.
+   */
+  static Path seedDatabase(Path dataDir) throws IOException {
+    Path pgData = dataDir.resolve("postgres");
+    if (!Files.exists(pgData.resolve("PG_VERSION"))) {
+      copyTree(DatabaseTemplate.PG_DATA, pgData);
+    }
+    return dataDir;
+  }
+
+  /** This JVM's template cluster: initdb'd by starting the embedded server once, then stopped. */
+  private static final class DatabaseTemplate {
+    static final Path PG_DATA = make();
+
+    private static Path make() {
+      try {
+        Path root = Files.createTempDirectory("cloister-pg-template");
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+          try {
+            delete(root);
+          } catch (IOException ignored) {
+            // a temporary directory
+          }
+        }, "cloister-pg-template-delete"));
+        // The node's own code path (EmbeddedServer: initdb, then a start and a clean stop), on no
+        // node's data: the copies must not carry a node.lock, keys or ids (they live beside it).
+        Database.start(baseConfig(root, 0, 0), root).close();
+        Path pgData = root.resolve("postgres");
+        Files.deleteIfExists(pgData.resolve("postmaster.pid")); // a clean stop removed it already
+        return pgData;
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  /** Copies a directory tree, keeping permissions (PostgreSQL wants its data directory 0700). */
+  private static void copyTree(Path from, Path to) throws IOException {
+    try (var files = Files.walk(from)) {
+      for (Path p : (Iterable<Path>) files::iterator) {
+        Path target = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(target);
+          Files.setPosixFilePermissions(target, Files.getPosixFilePermissions(p));
+        } else {
+          Files.copy(p, target, StandardCopyOption.COPY_ATTRIBUTES);
+        }
+      }
+    }
   }
 
   /** Deletes a directory tree; quietly does nothing for null. */

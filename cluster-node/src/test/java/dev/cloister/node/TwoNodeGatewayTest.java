@@ -52,7 +52,7 @@ class TwoNodeGatewayTest {
 
   @BeforeAll
   static void startTwoNodes() throws Exception {
-    dirA = Files.createTempDirectory("cloister-node-a");
+    dirA = TestNodes.dataDir("cloister-node-a");
     dirB = Files.createTempDirectory("cloister-node-b");
     byte[] key = new byte[32];
     new java.security.SecureRandom().nextBytes(key);

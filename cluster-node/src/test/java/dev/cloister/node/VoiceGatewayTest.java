@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.ConfigFactory;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -30,7 +29,7 @@ class VoiceGatewayTest {
 
   @BeforeAll
   static void start() throws Exception {
-    dataDir = Files.createTempDirectory("cloister-voice-test");
+    dataDir = TestNodes.dataDir("cloister-voice-test");
     port = TestNodes.freePort();
     node = Node.start(ConfigFactory.parseMap(Map.of("cloister.voice.leave-grace", "1s"))
         .withFallback(TestNodes.config(dataDir, port, TestNodes.freePort())));
