@@ -6,11 +6,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.ConfigFactory;
 import dev.cloister.guild.Permission;
 import dev.cloister.guild.voice.VoiceChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.cluster.sharding.ShardRegion;
+import org.apache.pekko.cluster.sharding.typed.ClusterShardingQuery;
+import org.apache.pekko.cluster.sharding.typed.GetShardRegionState;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.AfterAll;
@@ -35,7 +38,7 @@ class VoicePresenceTest {
 
   @BeforeAll
   static void start() throws Exception {
-    dataDir = Files.createTempDirectory("cloister-voice-presence");
+    dataDir = TestNodes.dataDir("cloister-voice-presence");
     port = TestNodes.freePort();
     node = Node.start(ConfigFactory.parseMap(Map.of(
             "cloister.voice.leave-grace", "1s",
@@ -87,7 +90,7 @@ class VoicePresenceTest {
       assertThat(participants(lounge, aliceToken)).containsExactlyInAnyOrder(alice, bob);
 
       // Idle past the passivation timeout; a request wakes the channel, which then asks.
-      Thread.sleep(10_000);
+      awaitPassivated(lounge);
       assertThat(participants(lounge, aliceToken)).containsExactlyInAnyOrder(alice, bob);
       JsonNode left = a.until(f -> "VOICE_STATE_UPDATE".equals(f.path("t").asText())
           && bob.equals(f.at("/d/userId").asText()) && f.at("/d/channelId").isNull(), WAIT)
@@ -96,6 +99,28 @@ class VoicePresenceTest {
       assertThat(participants(lounge, aliceToken)).as("alice's session answered")
           .containsExactly(alice);
     }
+  }
+
+  /** Waits until the channel's entity has passivated: its shard no longer holds it. */
+  private static void awaitPassivated(String channelId) throws Exception {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (entityRuns(channelId)) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("voice channel " + channelId + " still runs after " + WAIT);
+      }
+      Thread.sleep(100);
+    }
+  }
+
+  /** Asks the region (not the entity, whose idle time this leaves alone). */
+  private static boolean entityRuns(String channelId) throws Exception {
+    ShardRegion.CurrentShardRegionState state = AskPattern.<ClusterShardingQuery,
+            ShardRegion.CurrentShardRegionState>ask(
+            ClusterSharding.get(node.system()).shardState(),
+            replyTo -> new GetShardRegionState(VoiceChannel.ENTITY_KEY, replyTo),
+            Duration.ofSeconds(10), node.system().scheduler())
+        .toCompletableFuture().get();
+    return state.getShards().stream().anyMatch(s -> s.getEntityIds().contains(channelId));
   }
 
   private static List<String> participants(String channelId, String token) throws Exception {
