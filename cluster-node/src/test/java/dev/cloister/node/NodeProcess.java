@@ -1,5 +1,6 @@
 package dev.cloister.node;
 
+import com.typesafe.config.ConfigFactory;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -7,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -19,8 +21,12 @@ final class NodeProcess {
   static final String READY = "cloister-test-node-ready";
 
   public static void main(String[] args) throws Exception {
-    Node node = Node.start(TestNodes.config(Path.of(args[0]), Integer.parseInt(args[1]),
-        Integer.parseInt(args[2])));
+    // Without Kamon's agent, as TestCluster's nodes: attaching it costs a fresh JVM seconds, and
+    // what these nodes are started for (being killed) does not involve it.
+    Node node = Node.start(ConfigFactory.parseMap(Map.of(
+            "cloister.metrics.instrument-pekko", "off"))
+        .withFallback(TestNodes.config(Path.of(args[0]), Integer.parseInt(args[1]),
+            Integer.parseInt(args[2]))));
     System.out.println(READY);
     System.out.flush();
     node.system().getWhenTerminated().toCompletableFuture().join();
