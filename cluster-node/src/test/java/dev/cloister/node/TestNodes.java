@@ -3,6 +3,7 @@ package dev.cloister.node;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.cloister.node.db.Database;
+import dev.cloister.node.metrics.Metrics;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -87,6 +88,9 @@ final class TestNodes {
             // a temporary directory
           }
         }, "cloister-pg-template-delete"));
+        // Kamon first, as Node.start does: its agent instruments the classes that load after it
+        // (the connection pool's among them), and a node started later in this JVM finds it on.
+        Metrics.start(baseConfig(root, 0, 0));
         // The node's own code path (EmbeddedServer: initdb, then a start and a clean stop), on no
         // node's data: the copies must not carry a node.lock, keys or ids (they live beside it).
         Database.start(baseConfig(root, 0, 0), root).close();
