@@ -19,7 +19,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The delivery service end to end on a real node: devices register and upload real key packages,
@@ -34,8 +33,7 @@ class EncryptionGroupsEndToEndTest {
   private static final Base64.Encoder B64 = Base64.getEncoder();
   private static final Base64.Decoder UNB64 = Base64.getDecoder();
 
-  @TempDir
-  Path dataDir;
+  private Path dataDir;
   private Node node;
   private ApiClient api;
   private int httpPort;
@@ -118,14 +116,17 @@ class EncryptionGroupsEndToEndTest {
   void start() throws Exception {
     httpPort = TestNodes.freePort();
     managementPort = TestNodes.freePort();
-    TestNodes.seedDatabase(dataDir);
+    dataDir = TestNodes.dataDir("cloister-groups");
     node = Node.start(TestNodes.config(dataDir, httpPort, managementPort));
     api = new ApiClient("http://127.0.0.1:" + httpPort);
   }
 
   @AfterAll
-  void stop() {
-    node.stop();
+  void stop() throws Exception {
+    if (node != null) {
+      node.stop();
+    }
+    TestNodes.delete(dataDir);
   }
 
   /** A username no other test of this class (they share the node) has taken. */
