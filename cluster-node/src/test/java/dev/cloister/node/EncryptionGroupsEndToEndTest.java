@@ -13,32 +13,29 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The delivery service end to end on a real node: devices register and upload real key packages,
  * the roster driver (a projection over the guild's and users' events) turns a join into an Add
  * and a kick into a Remove, members commit over HTTP, the joiner fetches its Welcome, and the
- * kicked device cannot decrypt what is sent after its removal. One node for the class (one of the
- * tests restarts it); each test has its own users and guild.
+ * kicked device cannot decrypt what is sent after its removal.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class EncryptionGroupsEndToEndTest {
 
   private static final Base64.Encoder B64 = Base64.getEncoder();
   private static final Base64.Decoder UNB64 = Base64.getDecoder();
 
-  private Path dataDir;
+  @TempDir
+  Path dataDir;
   private Node node;
   private ApiClient api;
   private int httpPort;
   private int managementPort;
-  private final AtomicInteger users = new AtomicInteger();
 
   /** One signed-in user with one device, as a client keeps them. */
   private final class Device {
@@ -112,26 +109,18 @@ class EncryptionGroupsEndToEndTest {
     }
   }
 
-  @BeforeAll
+  @BeforeEach
   void start() throws Exception {
     httpPort = TestNodes.freePort();
     managementPort = TestNodes.freePort();
-    dataDir = TestNodes.dataDir("cloister-groups");
+    TestNodes.seedDatabase(dataDir);
     node = Node.start(TestNodes.config(dataDir, httpPort, managementPort));
     api = new ApiClient("http://127.0.0.1:" + httpPort);
   }
 
-  @AfterAll
-  void stop() throws Exception {
-    if (node != null) {
-      node.stop();
-    }
-    TestNodes.delete(dataDir);
-  }
-
-  /** A username no other test of this class (they share the node) has taken. */
-  private String unique(String name) {
-    return name + "." + users.incrementAndGet();
+  @AfterEach
+  void stop() {
+    node.stop();
   }
 
   private JsonNode await(Device d, String groupId, Predicate<JsonNode> ready) throws Exception {
@@ -150,9 +139,9 @@ class EncryptionGroupsEndToEndTest {
 
   @Test
   void joinsAndKicksDriveTheGroupAndAKickedDeviceIsLockedOutByTheKeys() throws Exception {
-    Device alice = new Device(unique("alice"));
-    Device bob = new Device(unique("bob"));
-    Device carol = new Device(unique("carol"));
+    Device alice = new Device("alice");
+    Device bob = new Device("bob");
+    Device carol = new Device("carol");
     var guild = api.post("/api/v1/guilds", Map.of("name", "Book Club"), alice.token);
     String guildId = guild.body().get("id").asText();
     String channelId = guild.body().get("channels").get(0).get("id").asText();
@@ -226,8 +215,8 @@ class EncryptionGroupsEndToEndTest {
 
   @Test
   void badDevicesKeyPackagesAndCommitsGetClearErrors() throws Exception {
-    Device alice = new Device(unique("alice"));
-    Device carol = new Device(unique("carol"));
+    Device alice = new Device("alice");
+    Device carol = new Device("carol");
     // A key package of another device, garbage, and a wrong type.
     var foreign = api.post("/api/v1/users/@me/devices/d1/key-packages", Map.of("keyPackages",
         List.of(B64.encodeToString(carol.identity.newKeyPackage(false).message()))), alice.token);
@@ -274,8 +263,8 @@ class EncryptionGroupsEndToEndTest {
 
   @Test
   void theGatewayCarriesProposalsCommitsAndWelcomesToTheRightDevices() throws Exception {
-    Device alice = new Device(unique("alice"));
-    Device bob = new Device(unique("bob"));
+    Device alice = new Device("alice");
+    Device bob = new Device("bob");
     var guild = api.post("/api/v1/guilds", Map.of("name", "Live"), alice.token);
     String guildId = guild.body().get("id").asText();
     String groupId = "g" + guildId;
@@ -338,8 +327,8 @@ class EncryptionGroupsEndToEndTest {
   @Test
   void aRestartBetweenProposalAndCommitLosesNothingAndTheDatabaseHoldsNoPlaintext()
       throws Exception {
-    MlsTestDevice alice = MlsTestDevice.register(api, unique("alice"));
-    MlsTestDevice bob = MlsTestDevice.register(api, unique("bob"));
+    MlsTestDevice alice = MlsTestDevice.register(api, "alice");
+    MlsTestDevice bob = MlsTestDevice.register(api, "bob");
     var guild = api.post("/api/v1/guilds", Map.of("name", "Vault"), alice.token);
     String guildId = guild.body().get("id").asText();
     String general = guild.body().get("channels").get(0).get("id").asText();
@@ -396,10 +385,10 @@ class EncryptionGroupsEndToEndTest {
   @Test
   void aBannedMemberAndOneAnOverwriteHidesTheChannelFromCannotDecryptTheNextMessage()
       throws Exception {
-    MlsTestDevice alice = MlsTestDevice.register(api, unique("alice"));
-    MlsTestDevice bob = MlsTestDevice.register(api, unique("bob"));
-    MlsTestDevice carol = MlsTestDevice.register(api, unique("carol"));
-    MlsTestDevice dave = MlsTestDevice.register(api, unique("dave"));
+    MlsTestDevice alice = MlsTestDevice.register(api, "alice");
+    MlsTestDevice bob = MlsTestDevice.register(api, "bob");
+    MlsTestDevice carol = MlsTestDevice.register(api, "carol");
+    MlsTestDevice dave = MlsTestDevice.register(api, "dave");
     var guild = api.post("/api/v1/guilds", Map.of("name", "Strict"), alice.token);
     String guildId = guild.body().get("id").asText();
     String general = guild.body().get("channels").get(0).get("id").asText();
@@ -439,9 +428,9 @@ class EncryptionGroupsEndToEndTest {
 
   @Test
   void aRemovedDeviceLeavesItsGroupsAtTheNextEpoch() throws Exception {
-    MlsTestDevice alice = MlsTestDevice.register(api, unique("alice"));
-    MlsTestDevice bob = MlsTestDevice.register(api, unique("bob"));
-    MlsTestDevice carol = MlsTestDevice.register(api, unique("carol"));
+    MlsTestDevice alice = MlsTestDevice.register(api, "alice");
+    MlsTestDevice bob = MlsTestDevice.register(api, "bob");
+    MlsTestDevice carol = MlsTestDevice.register(api, "carol");
     var guild = api.post("/api/v1/guilds", Map.of("name", "Devices"), alice.token);
     String guildId = guild.body().get("id").asText();
     String general = guild.body().get("channels").get(0).get("id").asText();
