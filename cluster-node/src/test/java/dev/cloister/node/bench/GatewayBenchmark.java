@@ -180,11 +180,11 @@ public final class GatewayBenchmark {
     if (png != null) {
       double[] x = rows.stream().mapToDouble(IdleRow::held).toArray();
       new LineChart("Node heap per idle gateway session, and the time to open them",
-          String.format(java.util.Locale.ROOT, "%d cores; node and clients (a second JVM) on one "
-                  + "machine; %s UTC, load average at the end %s",
+          String.format(java.util.Locale.ROOT, "%d cores shared by the node and its clients (a second"
+                  + " JVM); %s UTC; load at the end %s",
               Runtime.getRuntime().availableProcessors(),
               java.time.LocalDateTime.now(java.time.ZoneOffset.UTC).withNano(0),
-              PostScalingBenchmark.loadAverage()),
+              PostScalingBenchmark.loadAverage().split(" ")[0]),
           "idle sessions held (identified, ready, no traffic)", "KiB of node heap per session "
               + "(after GC)", "seconds to open them all", false)
           .add(new LineChart.Series("heap per session", new Color(30, 100, 200), false, false, x,

@@ -217,11 +217,11 @@ public final class PostScalingBenchmark {
     String[] ratios = rows.stream().map(r -> String.format(Locale.ROOT, "%.2fx", r.ratio()))
         .toArray(String[]::new);
     new LineChart("Durable posts per second vs. PostgreSQL's durable commit rate (same run)",
-        String.format(Locale.ROOT, "%d cores, node, clients and PostgreSQL on one machine, %s UTC,"
-                + " load average at the start %s, at the end %s",
+        String.format(Locale.ROOT, "%d cores shared by node, clients and PostgreSQL; %s UTC; "
+                + "load %s -> %s",
             Runtime.getRuntime().availableProcessors(),
             java.time.LocalDateTime.now(java.time.ZoneOffset.UTC).withNano(0),
-            loadAtStart, loadAverage()),
+            loadAtStart.split(" ")[0], loadAverage().split(" ")[0]),
         "concurrent clients", "per second", "p99 post latency, ms", true)
         .add(new LineChart.Series("ceiling: pgbench single-row INSERT transactions/s",
             new Color(120, 120, 120), true, false, x,
