@@ -59,7 +59,7 @@ class DesktopClientTest {
   static CloisterClient bob;
   static String aliceName;
   static GuildModel book;
-  @TempDir
+  @TempDir(factory = TestServer.Scratch.class) // profiles fsync every save: tmpfs if any
   static Path profiles;
   private final FxRobot robot = new FxRobot();
 

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 class LoadSmokeTest {
 
   static TestServer node;
-  @TempDir static Path work;
+  // The homes fsync every save: on tmpfs when there is one, as LoadSettings' default is.
+  @TempDir(factory = TestServer.Scratch.class) static Path work;
 
   @BeforeAll
   static void startNode() throws Exception {

@@ -31,7 +31,7 @@ class ChatCliTest {
 
   private static TestServer server;
 
-  @TempDir
+  @TempDir(factory = TestServer.Scratch.class) // homes fsync every save: on tmpfs when there is one
   Path tmp;
   private CliHarness h;
 

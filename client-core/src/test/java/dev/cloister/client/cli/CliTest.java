@@ -22,7 +22,7 @@ class CliTest {
 
   private static TestServer server;
 
-  @TempDir
+  @TempDir(factory = TestServer.Scratch.class) // homes fsync every save: on tmpfs when there is one
   Path tmp;
 
   @BeforeAll

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 class VoiceCliTest {
 
   private static TestServer server;
-  @TempDir
+  @TempDir(factory = TestServer.Scratch.class) // homes fsync every save: on tmpfs when there is one
   Path tmp;
 
   @BeforeAll
