@@ -12,12 +12,13 @@ import dev.cloister.client.profile.Profile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Logging a device in against a real node: the first run enrolls it, later runs reuse it. */
+@ExtendWith(TestServer.Shared.class)
 class CloisterClientTest {
 
   private static TestServer server;
@@ -26,15 +27,8 @@ class CloisterClientTest {
   Path tmp;
 
   @BeforeAll
-  static void start() throws Exception {
-    server = TestServer.start();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (server != null) {
-      server.close();
-    }
+  static void start(TestServer shared) {
+    server = shared; // the tests make their own users and homes: no node of their own needed
   }
 
   @Test

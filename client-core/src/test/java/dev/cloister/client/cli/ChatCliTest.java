@@ -17,16 +17,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * End-to-end encrypted chat through the CLI against a real node: real MLS groups driven by the
  * server's log, each verb one in-process run over its person's home.
  */
+@ExtendWith(TestServer.Shared.class)
 class ChatCliTest {
 
   private static TestServer server;
@@ -36,15 +37,8 @@ class ChatCliTest {
   private CliHarness h;
 
   @BeforeAll
-  static void start() throws Exception {
-    server = TestServer.start();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (server != null) {
-      server.close();
-    }
+  static void start(TestServer shared) {
+    server = shared; // the tests make their own users and homes: no node of their own needed
   }
 
   @BeforeEach

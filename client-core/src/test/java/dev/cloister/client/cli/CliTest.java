@@ -12,12 +12,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The CLI's main, in-process, against a real node: each call is what one process would do. */
+@ExtendWith(TestServer.Shared.class)
 class CliTest {
 
   private static TestServer server;
@@ -26,15 +27,8 @@ class CliTest {
   Path tmp;
 
   @BeforeAll
-  static void start() throws Exception {
-    server = TestServer.start();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (server != null) {
-      server.close();
-    }
+  static void start(TestServer shared) {
+    server = shared; // the tests make their own users and homes: no node of their own needed
   }
 
   /** What one run printed and returned. */

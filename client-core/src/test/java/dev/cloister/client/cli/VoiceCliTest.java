@@ -14,9 +14,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -24,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * join one voice channel with a tone each, record what they hear to a WAV file, and print the
  * JSON lines the README promises. The recordings are checked for the others' tones.
  */
+@ExtendWith(TestServer.Shared.class)
 class VoiceCliTest {
 
   private static TestServer server;
@@ -31,13 +32,8 @@ class VoiceCliTest {
   Path tmp;
 
   @BeforeAll
-  static void start() throws Exception {
-    server = TestServer.start();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    server.close();
+  static void start(TestServer shared) {
+    server = shared; // the tests make their own users and homes: no node of their own needed
   }
 
   @Test

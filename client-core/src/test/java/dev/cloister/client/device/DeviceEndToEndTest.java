@@ -12,12 +12,13 @@ import dev.cloister.mls.group.KeyPackageBundle;
 import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The device and key-package calls against a real node's routes. */
+@ExtendWith(TestServer.Shared.class)
 class DeviceEndToEndTest {
 
   private static TestServer server;
@@ -26,15 +27,8 @@ class DeviceEndToEndTest {
   Path tmp;
 
   @BeforeAll
-  static void start() throws Exception {
-    server = TestServer.start();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (server != null) {
-      server.close();
-    }
+  static void start(TestServer shared) {
+    server = shared; // the tests make their own users and homes: no node of their own needed
   }
 
   private static DeviceApi api(Login login) {
