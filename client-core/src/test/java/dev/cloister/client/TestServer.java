@@ -49,7 +49,10 @@ public final class TestServer implements AutoCloseable {
         "cloister.rate-limits.gateway-connects-per-ip.burst", 10_000,
         // Heartbeats every second, so that a silent client is noticed within seconds.
         "cloister.gateway.heartbeat-interval", "1s",
-        "cloister.gateway.heartbeat-timeout", "3s"));
+        "cloister.gateway.heartbeat-timeout", "3s",
+        // No Kamon agent (as cluster-node's TestCluster): attaching it took 9 s of each test
+        // JVM's first start, and it instruments every actor; no client test reads node metrics.
+        "cloister.metrics.instrument-pekko", "off"));
     test.putAll(overrides);
     Config config = ConfigFactory.parseMap(test)
         .withFallback(ConfigFactory.parseMap(Map.of(
