@@ -17,8 +17,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -119,15 +119,11 @@ public final class VoiceCall implements AutoCloseable {
     this.listener = listener;
     this.sync = new GroupSync(new GroupApi(client.rest()), client.profile(), client.identity(),
         listener::notice);
-    ScheduledThreadPoolExecutor mls = new ScheduledThreadPoolExecutor(1, r -> {
+    this.worker = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "cloister-voice-mls");
       t.setDaemon(true);
       return t;
     });
-    // Once closed, the delayed syncs (the next rekey check is always one) would do nothing; by
-    // default shutdown() still waits for them, and close() hung for its full 5 s.
-    mls.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
-    this.worker = mls;
   }
 
   /**
