@@ -142,8 +142,10 @@ final class ConnectionStage extends GraphStage<FlowShape<FrameEvent, FrameEvent>
         awaitingAck = false;
         handOver();
       } else if (m == GatewayConnection.COMPLETE) {
+        toldEnded = true; // the connection ended this stream, and stops: nothing to tell it
         completeStage();
       } else if (m == GatewayConnection.ABORT) {
+        toldEnded = true;
         failStage(new GatewayConnection.NotWritten());
       } else if (m instanceof FrameEvent f && !isClosed(out)) {
         if (isAvailable(out)) {
