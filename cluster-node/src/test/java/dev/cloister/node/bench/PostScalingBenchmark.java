@@ -52,15 +52,7 @@ public final class PostScalingBenchmark {
   }
 
   public static void main(String[] args) {
-    // Exits when done: the node's metrics (Kamon's threads) are not daemons, and Maven's
-    // exec:java would otherwise wait for them forever.
-    try {
-      benchmark(args);
-    } catch (Throwable t) {
-      t.printStackTrace();
-      System.exit(1);
-    }
-    System.exit(0);
+    BenchMain.runAndExit(() -> benchmark(args));
   }
 
   private static void benchmark(String[] args) throws Exception {
