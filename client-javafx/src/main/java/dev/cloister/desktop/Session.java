@@ -651,6 +651,12 @@ final class Session implements AutoCloseable {
           String status = data.path("status").asText("offline");
           Platform.runLater(() -> presence.put(userId, status));
         }
+        case "PRESENCE_BATCH" -> { // a large guild's changes, gathered
+          Map<String, String> changed = new java.util.LinkedHashMap<>();
+          data.path("presences").forEach(p -> changed.put(p.path("userId").asText(),
+              p.path("status").asText("offline")));
+          Platform.runLater(() -> presence.putAll(changed));
+        }
         default -> {
           VoiceCall inCall = activeCall;
           if (GROUP_EVENTS.contains(d.type()) && data.path("groupId").isTextual()

@@ -160,7 +160,7 @@ public final class Member implements GatewayListener {
     switch (d.type()) {
       case Dispatch.MESSAGE_CREATE -> delivered(d.message());
       case "TYPING_START" -> typingSeen.incrementAndGet();
-      case "PRESENCE_UPDATE" -> presenceSeen.incrementAndGet();
+      case "PRESENCE_UPDATE", "PRESENCE_BATCH" -> presenceSeen.incrementAndGet();
       default -> { }
     }
   }

@@ -72,6 +72,9 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
 
   private record FromFeed(GuildFeed.Item item) implements Command {}
 
+  /** Time to send a large guild's presence changes gathered since the last batch. */
+  private record FlushPresence() implements Command {}
+
   /** The guild's state and, for each of its voice channels, who is in it. */
   private record Loaded(Guild.Replica replica, List<VoiceChannel.Participants> voice)
       implements Command {}
@@ -129,6 +132,12 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
   private final Map<String, Map<ActorRef<GatewaySession.Command>, String>> statusByUser =
       new java.util.HashMap<>();
   private final Map<String, String> announced = new java.util.HashMap<>();
+  /**
+   * A large guild's presence changes not sent yet, oldest first, the newest status of each user:
+   * sent as one PRESENCE_BATCH per {@code presenceBatchInterval}.
+   */
+  private final Map<String, String> presenceBatch = new LinkedHashMap<>();
+  private final Duration presenceBatchInterval;
   /** Per voice channel: its event count as last heard, and who is in it (as the feed tells). */
   private final Map<String, VoiceTrack> voice = new java.util.HashMap<>();
   private long registrationsReceived;
@@ -147,6 +156,8 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     this.feedAdapter = ctx.messageAdapter(GuildFeed.Item.class, FromFeed::new);
     this.partAdapter = ctx.messageAdapter(Parts.Part.class, ReplicaPart::new);
     this.largeThreshold = ctx.getSystem().settings().config().getInt("cloister.gateway.large-threshold");
+    this.presenceBatchInterval = ctx.getSystem().settings().config()
+        .getDuration("cloister.gateway.presence-batch-interval");
     this.partBytes = Parts.partBytes(ctx.getSystem());
     subscribe();
     load();
@@ -248,6 +259,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
           return this;
         })
         .onMessage(PublishTyping.class, this::onTyping)
+        .onMessage(FlushPresence.class, m -> flushPresence())
         .onMessage(VoiceAccess.class, this::onVoiceAccess)
         .onMessage(PublishPresence.class, m -> {
           if (sessions.containsKey(m.session())) {
@@ -518,9 +530,20 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       }
     } else if (item instanceof GuildFeed.PresenceChanged p) {
       announced.put(p.userId(), p.status());
-      byte[] payload = Gateway.encoded(JsonRoutes.obj().put("guildId", guildId)
-          .put("userId", p.userId()).put("status", p.status()));
-      toAll("PRESENCE_UPDATE", payload);
+      if (state.members().size() > largeThreshold) {
+        // Everyone in a guild telling everyone else each change is n^2 frames when its n members
+        // come online (50 million for 10,000): a large guild's changes go out in batches, at
+        // most one frame per session per interval.
+        presenceBatch.remove(p.userId());
+        presenceBatch.put(p.userId(), p.status());
+        if (!timers.isTimerActive(FlushPresence.class)) {
+          timers.startSingleTimer(FlushPresence.class, new FlushPresence(), presenceBatchInterval);
+        }
+      } else {
+        byte[] payload = Gateway.encoded(JsonRoutes.obj().put("guildId", guildId)
+            .put("userId", p.userId()).put("status", p.status()));
+        toAll("PRESENCE_UPDATE", payload);
+      }
     }
     return this;
   }
@@ -607,6 +630,19 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
 
   private boolean canView(String userId, Guild.Channel c) {
     return Permission.VIEW_CHANNEL.in(EffectivePermissions.inChannel(state, userId, c));
+  }
+
+  private Behavior<Command> flushPresence() {
+    if (presenceBatch.isEmpty()) {
+      return this;
+    }
+    ObjectNode d = JsonRoutes.obj().put("guildId", guildId);
+    ArrayNode presences = d.putArray("presences");
+    presenceBatch.forEach((user, status) ->
+        presences.addObject().put("userId", user).put("status", status));
+    presenceBatch.clear();
+    toAll("PRESENCE_BATCH", Gateway.encoded(d));
+    return this;
   }
 
   private void toAll(String t, byte[] payload) {
