@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # The chat peer and Cloister on the same workloads, one after the other on this machine (issue 16):
 #   1. ejabberd (Debian) with the peer's own driver (shared/bench/ejabberd/XmppBench.java):
-#      post-to-delivery latency to MEMBERS members of one MUC room (200 posts, one every 50 ms),
+#      post-to-delivery latency to MEMBERS members of one MUC room (POSTS posts, default 200, one
+#      every INTERVAL_MS, default 50),
 #      then for each size in IDLE, memory per idle connection (erlang:memory after GC of every
 #      process, before and after) and the time to open them;
 #   2. Cloister's GatewayBenchmark with the same sizes (node heap after GC, time and node CPU to
 #      open; fan-out to MEMBERS members of one channel), its curve drawn to PNG if set.
-# Needs root (apt-get, the ejabberd user), ulimit -n 20000, and Maven's offline repository filled
-# (mvn -B install -DskipTests first). Stops ejabberd (by its own ejabberdctl) when done.
+# Needs root (apt-get, the ejabberd user), ulimit -n 20000, and the modules installed
+# (mvn -B install -DskipTests first; Maven fetches the exec plugin on the first run). Stops ejabberd
+# (by its own ejabberdctl) when done.
 #
 #   IDLE="1000 5000 10000" MEMBERS=1000 PNG=docs/gateway-idle-curve.png cluster-node/bench/ejabberd-side-by-side.sh
+#   IDLE="" MEMBERS=10000 POSTS=60 INTERVAL_MS=500 cluster-node/bench/ejabberd-side-by-side.sh
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PEER=${PEER_DIR:-$ROOT/../shared/bench/ejabberd}
-IDLE=${IDLE:-1000 5000 10000}
+IDLE=${IDLE-1000 5000 10000}
 MEMBERS=${MEMBERS:-1000}
+POSTS=${POSTS:-200}
+INTERVAL_MS=${INTERVAL_MS:-50}
 PNG=${PNG:-}
 WORK=$(mktemp -d)
 export ERL_EPMD_ADDRESS=127.0.0.1
@@ -43,7 +48,7 @@ java -cp "$WORK" XmppBench reg m 0 "$MEMBERS" 8
 java -cp "$WORK" XmppBench reg i 0 "$MAX_IDLE" 8
 curl -s -X POST http://127.0.0.1:5280/api/register \
   -d '{"user":"sender","host":"localhost","password":"pw"}' >/dev/null || true
-java -cp "$WORK" XmppBench fanout "$MEMBERS" 200 50 "$BEAM" "room$(date +%s)" mam
+java -cp "$WORK" XmppBench fanout "$MEMBERS" "$POSTS" "$INTERVAL_MS" "$BEAM" "room$(date +%s)" mam
 
 erlang_total() { # KiB of erlang:memory() total after a GC of every process
   "$PEER/egc.sh" | sed -n 's/.*{total,\([0-9]*\)}.*/\1/p'
@@ -70,8 +75,9 @@ trap - EXIT
 
 echo "== Cloister, load $(cut -d' ' -f1-3 /proc/loadavg)"
 cd "$ROOT"
-mvn -B -q -o -pl cluster-node exec:java -Dexec.classpathScope=test \
+mvn -B -q -pl cluster-node exec:java -Dexec.classpathScope=test \
   -Dexec.mainClass=dev.cloister.node.bench.GatewayBenchmark \
-  -Dbench.idle="$(echo $IDLE | tr ' ' ',')" -Dbench.members="$MEMBERS" \
+  -Dbench.idle="$(echo ${IDLE:-0} | tr ' ' ',')" -Dbench.members="$MEMBERS" \
+  -Dbench.posts="$POSTS" -Dbench.intervalMs="$INTERVAL_MS" \
   ${PNG:+-Dbench.png="$PNG"} 2>&1 | grep -v ' INFO \| WARN \|^\s*at \|^$'
 rm -rf "$WORK"

@@ -1,7 +1,6 @@
 package dev.cloister.node.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigFactory;
 import dev.cloister.node.ApiClient;
 import dev.cloister.node.MlsTestDevice;
@@ -29,7 +28,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -43,10 +41,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>idle sessions: a child JVM (its own file-descriptor budget) opens {@code bench.idle}
  *       (default 10,000) WebSocket connections to the node and identifies each as a member of one
  *       small guild; prints the sessions held and the node's heap growth per session (after GC);
- *   <li>fan-out: {@code bench.members} (default 1,000) users join one guild and connect from this
- *       JVM; one of them posts {@code bench.posts} messages over REST, one every
- *       {@code bench.intervalMs}; prints p50/p99/max from the POST being sent to each member's
- *       MESSAGE_CREATE arriving.
+ *   <li>fan-out: {@code bench.members} (default 1,000) users join one guild and connect from a
+ *       child JVM ({@link FanOutClients}); one of them posts {@code bench.posts} messages over
+ *       REST, one every {@code bench.intervalMs}; prints p50/p99/max from the POST being sent to
+ *       each member's MESSAGE_CREATE arriving, and the CPU the node's and the members' JVMs spent
+ *       over the posting window.
  * </ol>
  *
  * <p>Needs {@code ulimit -n} above the idle count plus a few hundred in each JVM, and as many free
@@ -65,7 +64,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class GatewayBenchmark {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static final java.util.Map<String, ApiClient> CLIENTS =
       new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -92,7 +90,7 @@ public final class GatewayBenchmark {
       List<String> bases = java.util.Arrays.stream(urls.split(",")).map(String::strip).toList();
       System.out.printf("Gateway benchmark against %d node(s): %d cores%n", bases.size(),
           Runtime.getRuntime().availableProcessors());
-      fanOutPhase(bases, new SessionTokens(key, Duration.ofHours(2), Clock.systemUTC()), members,
+      fanOutPhase(bases, false, new SessionTokens(key, Duration.ofHours(2), Clock.systemUTC()), members,
           posts, intervalMs);
       return;
     }
@@ -139,7 +137,7 @@ public final class GatewayBenchmark {
         printIdleCurve(rows);
       }
       if (members > 0) {
-        fanOutPhase(List.of(base), tokens, members, posts, intervalMs);
+        fanOutPhase(List.of(base), true, tokens, members, posts, intervalMs);
       }
     } finally {
       node.stop();
@@ -383,9 +381,12 @@ public final class GatewayBenchmark {
 
   // ---- fan-out latency ----
 
-  /** Members connect to {@code bases} in turn; registration and posts go through the first. */
-  private static void fanOutPhase(List<String> bases, SessionTokens tokens, int members,
-      int posts, int intervalMs) throws Exception {
+  /**
+   * Members connect to {@code bases} in turn from a child JVM ({@link FanOutClients});
+   * registration, joins and posts go through the first.
+   */
+  private static void fanOutPhase(List<String> bases, boolean nodeHere, SessionTokens tokens,
+      int members, int posts, int intervalMs) throws Exception {
     String base = bases.get(0);
     String owner = register(base, "poster");
     String ownerToken = tokens.issue(owner).token();
@@ -395,109 +396,116 @@ public final class GatewayBenchmark {
     String code = call(base, "POST", "/api/v1/guilds/" + guildId + "/invites", "{}", ownerToken)
         .get("code").asText();
     long t0 = System.nanoTime();
-    List<String> memberTokens = new ArrayList<>();
-    for (int i = 0; i < members; i++) {
-      String id = register(base, "m" + i);
-      String t = tokens.issue(id).token();
-      call(base, "POST", "/api/v1/invites/" + code, null, t);
-      memberTokens.add(t);
+    // Eight at a time: one at a time, 10,000 members take minutes of round trips.
+    String[] memberTokens = new String[members];
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+    try {
+      List<java.util.concurrent.Future<?>> joins = new ArrayList<>();
+      for (int i = 0; i < members; i++) {
+        int m = i;
+        joins.add(pool.submit(() -> {
+          String id = register(base, "m" + m);
+          String t = tokens.issue(id).token();
+          call(base, "POST", "/api/v1/invites/" + code, null, t);
+          memberTokens[m] = t;
+          return null;
+        }));
+      }
+      for (var j : joins) {
+        j.get();
+      }
+    } finally {
+      pool.shutdown();
     }
     System.out.printf("Fan-out: %d members joined one guild in %.1f s%n", members,
         (System.nanoTime() - t0) / 1e9);
 
-    long[] sentAt = new long[posts];
-    // Receivers note (message id, arrival); ids map back to posts once the poster knows them.
-    ConcurrentLinkedQueue<Object[]> arrivals = new ConcurrentLinkedQueue<>();
-    java.util.Map<String, Integer> postOf = new java.util.concurrent.ConcurrentHashMap<>();
     ApiClient api = new ApiClient(base);
     MlsTestDevice device = MlsTestDevice.enroll(api, ownerToken, owner);
     device.send(channelId, "warm the group");
+    // The first posts warm the node's JIT (as long as the measured ones, by default) and are not
+    // counted: a JVM's first 200,000 deliveries run partly interpreted.
+    int warmup = Integer.getInteger("bench.warmupPosts", posts);
+    int total = warmup + posts;
     List<String> sealed = new ArrayList<>();
-    for (int k = 0; k < posts; k++) {
+    for (int k = 0; k < total; k++) {
       sealed.add(MlsTestDevice.b64(device.encrypt(channelId, "bench-" + k)));
     }
-    CountDownLatch ready = new CountDownLatch(members);
-    HttpClient http = HttpClient.newHttpClient();
-    List<WebSocket> sockets = new ArrayList<>();
-    Semaphore inFlight = new Semaphore(100);
-    for (int m = 0; m < memberTokens.size(); m++) {
-      String t = memberTokens.get(m);
-      String gateway = bases.get(m % bases.size()).replaceFirst("^http", "ws") + "/gateway";
-      inFlight.acquire();
-      String identify = "{\"op\":\"identify\",\"d\":{\"token\":\"" + t + "\",\"deviceId\":\"b\"}}";
-      sockets.add(http.newWebSocketBuilder().buildAsync(
-          URI.create(gateway), new WebSocket.Listener() {
-            final StringBuilder sb = new StringBuilder();
-
-            @Override
-            public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
-              sb.append(data);
-              if (last) {
-                String f = sb.toString();
-                sb.setLength(0);
-                long now = System.nanoTime();
-                if (f.startsWith("{\"op\":\"hello\"")) {
-                  ws.sendText(identify, true);
-                } else if (f.startsWith("{\"op\":\"ready\"")) {
-                  inFlight.release();
-                  ready.countDown();
-                } else if (f.contains("\"t\":\"MESSAGE_CREATE\"")) {
-                  arrivals.add(new Object[] {messageId(f), now});
-                }
-              }
-              ws.request(1);
-              return null;
-            }
-          }).get(30, TimeUnit.SECONDS));
-    }
-    if (!ready.await(5, TimeUnit.MINUTES)) {
-      throw new IllegalStateException("not every member got ready");
-    }
-    System.out.printf("Fan-out: %d members connected and ready%n", members);
-    Thread.sleep(2_000);
-    for (int k = 0; k < posts; k++) {
-      String body = "{\"ciphertext\":\"" + sealed.get(k) + "\"}";
-      sentAt[k] = System.nanoTime();
-      postOf.put(call(base, "POST", "/api/v1/channels/" + channelId + "/messages", body,
-          ownerToken).get("id").asText(), k);
-      Thread.sleep(intervalMs);
-    }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (arrivals.size() < (long) posts * members && System.nanoTime() < deadline) {
-      Thread.sleep(100);
-    }
-    List<long[]> samples = new ArrayList<>();
-    for (Object[] a : arrivals) {
-      Integer k = postOf.get((String) a[0]);
-      if (k != null) {
-        samples.add(new long[] {k, (Long) a[1] - sentAt[k]});
-      }
-    }
-    int warmup = Math.min(20, posts / 10);
-    long[] lat = samples.stream().filter(s -> s[0] >= warmup).mapToLong(s -> s[1]).sorted().toArray();
-    System.out.printf("Fan-out: %d posts, one every %d ms, to %d members: %d of %d deliveries "
-        + "arrived (the first %d posts are warm-up)%n", posts, intervalMs, members, samples.size(),
-        (long) posts * members, warmup);
-    System.out.printf("Post-to-delivery latency: p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
-        pct(lat, 50), pct(lat, 99), lat.length == 0 ? 0 : lat[lat.length - 1] / 1e6);
-    for (WebSocket ws : sockets) {
-      ws.abort();
-    }
-  }
-
-  private static String messageId(String frame) {
+    Path tokenFile = Files.createTempFile("cloister-fanout", ".tokens");
+    Files.write(tokenFile, Arrays.asList(memberTokens), StandardCharsets.UTF_8);
+    Process child = new ProcessBuilder(javaBinary(), "-Xss256k", "-Xmx2g", "-cp", classPath(),
+        FanOutClients.class.getName(), tokenFile.toString(), Integer.toString(total),
+        Integer.toString(warmup),
+        String.join(",", bases))
+        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
     try {
-      return JSON.readTree(frame).at("/d/id").asText();
-    } catch (Exception e) {
-      return "";
+      BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
+          StandardCharsets.UTF_8));
+      java.io.PrintStream toChild = new java.io.PrintStream(child.getOutputStream(), true,
+          StandardCharsets.UTF_8);
+      String line = out.readLine();
+      if (line == null || !line.startsWith("READY ")) {
+        throw new IllegalStateException("the members' JVM did not get ready: " + line);
+      }
+      System.out.println("Fan-out: members' JVM: " + line);
+      Thread.sleep(2_000);
+      long cpu0 = 0;
+      long w0 = 0;
+      long start = System.nanoTime();
+      // Posts leave on a fixed schedule, as the peer's driver sends its messages: one every
+      // intervalMs whatever the answers take (a few threads wait for the answers).
+      var posters = java.util.concurrent.Executors.newFixedThreadPool(4);
+      List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
+      try {
+        for (int k = 0; k < total; k++) {
+          long due = start + TimeUnit.MILLISECONDS.toNanos((long) k * intervalMs);
+          long wait = due - System.nanoTime();
+          if (wait > 0) {
+            TimeUnit.NANOSECONDS.sleep(wait);
+          }
+          if (k == warmup) {
+            cpu0 = processCpuNanos();
+            w0 = System.nanoTime();
+          }
+          int post = k;
+          String body = "{\"ciphertext\":\"" + sealed.get(k) + "\"}";
+          sent.add(posters.submit(() -> {
+            long sentAt = System.nanoTime();
+            String id = call(base, "POST", "/api/v1/channels/" + channelId + "/messages", body,
+                ownerToken).get("id").asText();
+            synchronized (toChild) {
+              toChild.println("S " + id + " " + post + " " + sentAt);
+            }
+            return null;
+          }));
+        }
+        for (var f : sent) {
+          f.get();
+        }
+      } finally {
+        posters.shutdown();
+      }
+      System.out.printf("Fan-out: posting took %.2f s%n", (System.nanoTime() - w0) / 1e9);
+      toChild.println("END");
+      String delivered = out.readLine(); // DELIVERED arrived expected: the window ends
+      double wall = (System.nanoTime() - w0) / 1e9;
+      double cores = (processCpuNanos() - cpu0) / 1e9 / wall;
+      String[] d = delivered == null ? new String[0] : delivered.split(" ");
+      System.out.printf("Fan-out: %d posts, one every %d ms, to %d members: %s of %s deliveries "
+              + "arrived (and %d posts before them to warm up)%n", posts, intervalMs, members,
+          d.length > 1 ? d[1] : "?", d.length > 2 ? d[2] : "?", warmup);
+      for (int i = 0; i < 2 && (line = out.readLine()) != null; i++) {
+        System.out.println(line);
+      }
+      System.out.printf("%s: %.2f cores over the %.2f s window (first post to last delivery); "
+              + "load %s%n", nodeHere ? "node's JVM (with the poster)" : "poster's JVM", cores, wall,
+          PostScalingBenchmark.loadAverage());
+    } finally {
+      child.getOutputStream().close();
+      child.waitFor(60, TimeUnit.SECONDS);
+      child.destroyForcibly();
+      Files.deleteIfExists(tokenFile);
     }
-  }
-
-  private static double pct(long[] sorted, int p) {
-    if (sorted.length == 0) {
-      return 0;
-    }
-    return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p / 100.0 * sorted.length) - 1)] / 1e6;
   }
 
   // ---- REST ----
