@@ -15,7 +15,6 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
@@ -79,63 +78,38 @@ final class FanOutClients {
     for (int m = 0; m < tokens.size(); m++) {
       Member member = new Member(posts + 16);
       members.add(member);
-      String identify = "{\"op\":\"identify\",\"d\":{\"token\":\"" + tokens.get(m)
-          + "\",\"deviceId\":\"b\"}}";
       inFlight.acquire();
-      WebSocket.Listener listener = new WebSocket.Listener() {
-        final StringBuilder sb = new StringBuilder();
-        boolean counted;
-
+      new MemberSocket(tokens.get(m), "b") {
         @Override
-        public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
-          long now = System.nanoTime();
-          sb.append(data);
-          if (last) {
-            String f = sb.toString();
-            sb.setLength(0);
-            if (f.contains("\"t\":\"MESSAGE_CREATE\"")) {
-              int slot = slotOf.computeIfAbsent(messageId(f), id -> nextSlot.getAndIncrement());
-              int n = member.count;
-              if (n < member.at.length) {
-                member.slots[n] = slot;
-                member.at[n] = now;
-                member.count = n + 1;
-                arrived.incrementAndGet();
-              } else {
-                overflow.incrementAndGet();
-              }
-            } else if (f.startsWith("{\"op\":\"hello\"")) {
-              ws.sendText(identify, true);
-            } else if (f.startsWith("{\"op\":\"ready\"") && !counted) {
-              counted = true;
-              inFlight.release();
-              ready.countDown();
-            }
-          }
-          ws.request(1);
-          return null;
+        void ready() {
+          inFlight.release();
+          ready.countDown();
         }
 
         @Override
-        public void onError(WebSocket ws, Throwable error) {
-          if (!counted) {
-            counted = true;
-            failed.incrementAndGet();
-            inFlight.release();
-            ready.countDown();
+        void failed() {
+          failed.incrementAndGet();
+          inFlight.release();
+          ready.countDown();
+        }
+
+        @Override
+        void frame(String f, long arrivedNanos) {
+          if (!f.contains("\"t\":\"MESSAGE_CREATE\"")) {
+            return;
+          }
+          int slot = slotOf.computeIfAbsent(messageId(f), id -> nextSlot.getAndIncrement());
+          int n = member.count;
+          if (n < member.at.length) {
+            member.slots[n] = slot;
+            member.at[n] = arrivedNanos;
+            member.count = n + 1;
+            arrived.incrementAndGet();
+          } else {
+            overflow.incrementAndGet();
           }
         }
-      };
-      http.newWebSocketBuilder().buildAsync(URI.create(gateways.get(m % gateways.size())), listener)
-          .whenComplete((ws, t) -> {
-            if (t != null) {
-              listener.onError(null, t);
-            } else {
-              synchronized (sockets) {
-                sockets.add(ws);
-              }
-            }
-          });
+      }.connect(http, URI.create(gateways.get(m % gateways.size())), sockets);
     }
     if (!ready.await(10, TimeUnit.MINUTES)) {
       System.out.println("not every member got ready in 10 minutes");

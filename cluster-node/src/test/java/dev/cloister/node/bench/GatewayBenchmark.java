@@ -27,7 +27,6 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -251,50 +250,21 @@ public final class GatewayBenchmark {
     CountDownLatch done = new CountDownLatch(n);
     for (int i = 0; i < n; i++) {
       inFlight.acquire();
-      String identify = "{\"op\":\"identify\",\"d\":{\"token\":\"" + token + "\",\"deviceId\":\"d" + i + "\"}}";
-      WebSocket.Listener listener = new WebSocket.Listener() {
-        final StringBuilder sb = new StringBuilder();
-        boolean counted;
-
+      new MemberSocket(token, "d" + i) {
         @Override
-        public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
-          sb.append(data);
-          if (last) {
-            String f = sb.toString();
-            sb.setLength(0);
-            if (f.startsWith("{\"op\":\"hello\"")) {
-              ws.sendText(identify, true);
-            } else if (f.startsWith("{\"op\":\"ready\"") && !counted) {
-              counted = true;
-              ready.incrementAndGet();
-              inFlight.release();
-              done.countDown();
-            }
-          }
-          ws.request(1);
-          return null;
+        void ready() {
+          ready.incrementAndGet();
+          inFlight.release();
+          done.countDown();
         }
 
         @Override
-        public void onError(WebSocket ws, Throwable error) {
-          if (!counted) {
-            counted = true;
-            failed.incrementAndGet();
-            inFlight.release();
-            done.countDown();
-          }
+        void failed() {
+          failed.incrementAndGet();
+          inFlight.release();
+          done.countDown();
         }
-      };
-      http.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + port + "/gateway"), listener)
-          .whenComplete((ws, t) -> {
-            if (t != null) {
-              listener.onError(null, t);
-            } else {
-              synchronized (open) {
-                open.add(ws);
-              }
-            }
-          });
+      }.connect(http, URI.create("ws://127.0.0.1:" + port + "/gateway"), open);
     }
     done.await(10, TimeUnit.MINUTES);
     if (failed.get() > 0) {
