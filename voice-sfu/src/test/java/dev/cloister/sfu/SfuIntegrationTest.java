@@ -76,17 +76,102 @@ class SfuIntegrationTest {
     /** Lets selection settle, then returns the SSRCs each listener heard during a second talk period. */
     private static Map<TestClient, Set<Integer>> heard(Map<TestClient, Integer> levels, List<TestClient> listeners)
             throws Exception {
-        talk(levels, 400);
-        Thread.sleep(50);
+        try (Talking talking = new Talking(levels)) {
+            return heardWhileTalking(listeners);
+        }
+    }
+
+    /**
+     * {@link #heard} while a {@link Talking} goes on. Nobody pauses between the two periods: a pause longer than
+     * the speakers' quiet hold would be a new start, not the state the first period settled.
+     */
+    private static Map<TestClient, Set<Integer>> heardWhileTalking(List<TestClient> listeners) throws Exception {
+        Thread.sleep(400);
         for (TestClient l : listeners) {
             l.drain();
         }
-        talk(levels, 400);
+        Thread.sleep(400);
         Map<TestClient, Set<Integer>> out = new LinkedHashMap<>();
         for (TestClient l : listeners) {
             out.put(l, TestClient.rtpSsrcs(l.receiveFor(150)));
         }
         return out;
+    }
+
+    /** Each client in the levels sends one packet every 20 ms from a thread of its own, until closed. */
+    private static final class Talking implements AutoCloseable {
+
+        private volatile Map<TestClient, Integer> levels;
+        private volatile boolean stopped;
+        private volatile Exception failure;
+        private final Thread sender;
+
+        Talking(Map<TestClient, Integer> levels) {
+            this.levels = levels;
+            this.sender = new Thread(this::run, "test-talking");
+            sender.setDaemon(true);
+            sender.start();
+        }
+
+        /** From the next 20 ms on, the clients talk at these levels instead. */
+        void levels(Map<TestClient, Integer> next) {
+            levels = next;
+        }
+
+        private void run() {
+            long next = System.nanoTime();
+            try {
+                while (!stopped) {
+                    for (Map.Entry<TestClient, Integer> e : levels.entrySet()) {
+                        e.getKey().sendAudio(e.getValue());
+                    }
+                    next += 20_000_000L;
+                    long sleep = (next - System.nanoTime()) / 1_000_000L;
+                    if (sleep > 0) {
+                        Thread.sleep(sleep);
+                    }
+                }
+            } catch (Exception e) {
+                failure = e;
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            stopped = true;
+            sender.join();
+            if (failure != null) {
+                throw failure;
+            }
+        }
+    }
+
+    /** The conference's speakers once they are {@code expected} (within 5 s), for state a test builds on. */
+    private static void awaitSpeakers(String conference, String... expected) throws Exception {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        List<String> speakers = speakers(conference);
+        while (!Set.copyOf(speakers).equals(Set.of(expected)) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+            speakers = speakers(conference);
+        }
+        assertThat(speakers).as("speakers of %s", conference).containsExactlyInAnyOrder(expected);
+    }
+
+    private static List<String> speakers(String conference) throws Exception {
+        List<String> speakers = new ArrayList<>();
+        control.conference(conference).body().get("speakers").forEach(s -> speakers.add(s.asText()));
+        return speakers;
+    }
+
+    /** The stat once it reached {@code atLeast} (within 5 s): the SFU counts datagrams as its workers get to them. */
+    private static long awaitStat(String name, long atLeast) throws Exception {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        long value = stat(name);
+        while (value < atLeast && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+            value = stat(name);
+        }
+        return value;
     }
 
     private static Set<Integer> ssrcs(TestClient... cs) {
@@ -149,9 +234,12 @@ class SfuIntegrationTest {
 
         assertThat(control.endpoint("badbind", "a").get("bound").asBoolean()).isFalse();
         long unboundBefore = stat("droppedUnbound");
-        talk(levels(a, 10), 200);
+        for (int i = 0; i < 10; i++) {
+            a.sendAudio(10);
+            Thread.sleep(20);
+        }
+        assertThat(awaitStat("droppedUnbound", unboundBefore + 10)).isGreaterThanOrEqualTo(unboundBefore + 10);
         assertThat(TestClient.rtpSsrcs(l.receiveFor(100))).isEmpty();
-        assertThat(stat("droppedUnbound")).isGreaterThanOrEqualTo(unboundBefore + 5);
         assertThat(control.endpoint("badbind", "a").get("packetsIn").asLong()).isZero();
     }
 
@@ -165,16 +253,17 @@ class SfuIntegrationTest {
         TestClient l = joinAndBind("topn", "l");
         Map<TestClient, Integer> levels = levels(a, 10, b, 20, c, 30, d, 60, e, RtpPacket.NO_AUDIO_LEVEL);
 
-        Map<TestClient, Set<Integer>> heard = heard(levels, List.of(a, b, c, d, e, l));
+        Map<TestClient, Set<Integer>> heard;
+        List<String> speakers;
+        try (Talking talking = new Talking(levels)) {
+            heard = heardWhileTalking(List.of(a, b, c, d, e, l));
+            speakers = speakers("topn"); // while they talk: once they stop, speakers only wait out the quiet hold
+        }
         assertThat(heard.get(l)).isEqualTo(ssrcs(a, b, c));
         assertThat(heard.get(d)).isEqualTo(ssrcs(a, b, c));
         assertThat(heard.get(e)).isEqualTo(ssrcs(a, b, c));
         assertThat(heard.get(a)).isEqualTo(ssrcs(b, c)); // no echo
         assertThat(heard.get(b)).isEqualTo(ssrcs(a, c));
-
-        JsonNode view = control.conference("topn").body();
-        List<String> speakers = new ArrayList<>();
-        view.get("speakers").forEach(s -> speakers.add(s.asText()));
         assertThat(speakers).containsExactlyInAnyOrder("a", "b", "c");
 
         // What arrives is exactly what was sent, header and payload.
@@ -192,15 +281,18 @@ class SfuIntegrationTest {
             members.add(joinAndBind("large", "m" + i));
         }
         TestClient speaker = members.get(0);
-        talk(levels(speaker, 10), 300); // becomes a speaker
+        try (Talking talking = new Talking(levels(speaker, 10))) {
+            awaitSpeakers("large", "m0");
+        }
         JsonNode before = control.stats().get("forwardedByWorker");
         int first = speaker.sentRtp.size();
         talk(levels(speaker, 10), 200);
         List<byte[]> sent = speaker.sentRtp.subList(first, speaker.sentRtp.size());
         assertThat(sent).hasSizeGreaterThan(5);
-        Thread.sleep(150); // everything forwarded is queued in the listeners' sockets by now
         for (TestClient listener : members.subList(1, members.size())) {
-            List<byte[]> got = listener.receiveFor(30);
+            // Until the window's last packet is in (the SFU forwards it when it gets to it), then what is queued.
+            byte[] last = sent.get(sent.size() - 1);
+            List<byte[]> got = listener.receiveUntil(r -> r.stream().anyMatch(g -> Arrays.equals(g, last)), 5_000);
             // Exactly the speaker's packets (a few from before the window), the window's ones each once, in order.
             assertThat(got).as("what %s heard", listener.allocation.endpointId())
                     .usingElementComparator(Arrays::compare).isSubsetOf(speaker.sentRtp);
@@ -224,13 +316,15 @@ class SfuIntegrationTest {
         TestClient c = joinAndBind("hyst", "c");
         TestClient d = joinAndBind("hyst", "d");
         TestClient l = joinAndBind("hyst", "l");
-        talk(levels(a, 30, b, 32, c, 34), 300);
-        // d is 4 dB louder than c, inside the 8 dB margin: the speakers stay a, b, c.
-        Map<TestClient, Set<Integer>> heard = heard(levels(a, 30, b, 32, c, 34, d, 30), List.of(l));
-        assertThat(heard.get(l)).isEqualTo(ssrcs(a, b, c));
-        // d becomes 29 dB louder than c: it takes c's slot.
-        heard = heard(levels(a, 30, b, 32, c, 34, d, 5), List.of(l));
-        assertThat(heard.get(l)).isEqualTo(ssrcs(a, b, d));
+        try (Talking talking = new Talking(levels(a, 30, b, 32, c, 34))) {
+            awaitSpeakers("hyst", "a", "b", "c");
+            // d is 4 dB louder than c, inside the 8 dB margin: the speakers stay a, b, c.
+            talking.levels(levels(a, 30, b, 32, c, 34, d, 30));
+            assertThat(heardWhileTalking(List.of(l)).get(l)).isEqualTo(ssrcs(a, b, c));
+            // d becomes 29 dB louder than c: it takes c's slot.
+            talking.levels(levels(a, 30, b, 32, c, 34, d, 5));
+            assertThat(heardWhileTalking(List.of(l)).get(l)).isEqualTo(ssrcs(a, b, d));
+        }
     }
 
     @Test

@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Predicate;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
@@ -144,22 +145,33 @@ public final class TestClient implements AutoCloseable {
         send(out, n);
     }
 
-    /** Everything received within {@code millis}. */
+    /** Everything received within {@code millis}, and whatever is queued by then. */
     public List<byte[]> receiveFor(long millis) throws IOException {
+        return receiveUntil(received -> false, millis);
+    }
+
+    /** Everything received until {@code done} holds for it or {@code millis} pass, and whatever is queued by then. */
+    public List<byte[]> receiveUntil(Predicate<List<byte[]>> done, long millis) throws IOException {
         List<byte[]> out = new ArrayList<>();
         long deadline = System.currentTimeMillis() + millis;
         byte[] buf = new byte[2048];
+        boolean waiting = true;
         while (true) {
             long left = deadline - System.currentTimeMillis();
-            if (left <= 0) {
-                return out;
+            if (left <= 0 || done.test(out)) {
+                waiting = false;
             }
-            socket.setSoTimeout((int) Math.max(1, left));
+            // Past the deadline still take what is queued: a reader descheduled mid-queue must not leave it behind.
+            socket.setSoTimeout(waiting ? (int) left : 1);
             DatagramPacket p = new DatagramPacket(buf, buf.length);
             try {
                 socket.receive(p);
             } catch (SocketTimeoutException e) {
-                return out;
+                if (!waiting) {
+                    return out;
+                }
+                waiting = false;
+                continue;
             }
             out.add(Arrays.copyOf(buf, p.getLength()));
         }

@@ -114,6 +114,20 @@ class SpeakerSelectorTest {
     }
 
     @Test
+    void someoneWhoStartsTalkingTakesASilentSpeakersSlotWithoutWaitingOutItsHold() {
+        run(500, Map.of("a", 10, "b", 20, "c", 30));
+        assertThat(speakers()).containsExactlyInAnyOrder("a", "b", "c");
+        // Turn-taking: all three fall silent, then d speaks. The hold keeps a silent speaker only while nobody
+        // needs the slot; d must be heard from its first words, not 1.5 s later.
+        Map<String, Integer> turn = new LinkedHashMap<>(Map.of("a", 127, "b", 127, "c", 127));
+        run(1000, turn);
+        assertThat(speakers()).containsExactlyInAnyOrder("a", "b", "c");
+        turn.put("d", 40);
+        run(100, turn);
+        assertThat(speakers()).hasSize(3).contains("d");
+    }
+
+    @Test
     void aSenderThatStopsSendingCountsAsSilent() {
         run(500, Map.of("a", 20, "b", 20, "c", 20));
         // c stops; after the stale time it is silent and d takes its slot though d is not louder by the margin.
