@@ -5,9 +5,9 @@ package dev.cloister.sfu.conference;
  *
  * <p>Hysteresis keeps speakers from flapping: a free slot goes to anyone louder than the floor,
  * but a full set changes only when a candidate is louder than the quietest speaker by
- * {@code marginDb}, and a speaker who falls silent keeps the slot for {@code quietHoldNanos} unless
- * someone who talks needs it (a silent speaker's loudness is below any talker's by more than the margin:
- * the next speaker in a conversation is forwarded from the first words).
+ * {@code marginDb}, and a speaker who falls silent keeps the slot for {@code quietHoldNanos} unless a
+ * candidate louder than it by that margin needs the slot (a silent speaker is far below anyone who talks,
+ * so the next speaker in a conversation is forwarded from the first words).
  * Server-muted, unbound and removed endpoints are never speakers. Runs on one thread at a time.
  */
 public final class SpeakerSelector {
