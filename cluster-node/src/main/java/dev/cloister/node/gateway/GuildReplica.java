@@ -133,8 +133,8 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       new java.util.HashMap<>();
   private final Map<String, String> announced = new java.util.HashMap<>();
   /**
-   * A large guild's presence changes not sent yet, oldest first, the newest status of each user:
-   * sent as one PRESENCE_BATCH per {@code presenceBatchInterval}.
+   * A large guild's presence changes not sent yet, the newest status of each user: sent as one
+   * PRESENCE_BATCH per {@code presenceBatchInterval}.
    */
   private final Map<String, String> presenceBatch = new LinkedHashMap<>();
   private final Duration presenceBatchInterval;
@@ -534,7 +534,6 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
         // Everyone in a guild telling everyone else each change is n^2 frames when its n members
         // come online (50 million for 10,000): a large guild's changes go out in batches, at
         // most one frame per session per interval.
-        presenceBatch.remove(p.userId());
         presenceBatch.put(p.userId(), p.status());
         if (!timers.isTimerActive(FlushPresence.class)) {
           timers.startSingleTimer(FlushPresence.class, new FlushPresence(), presenceBatchInterval);

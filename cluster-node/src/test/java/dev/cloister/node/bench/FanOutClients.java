@@ -3,7 +3,6 @@ package dev.cloister.node.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
@@ -127,7 +126,7 @@ final class FanOutClients {
       String[] f = line.split(" ");
       if (f[0].equals("S")) {
         if (cpu0 < 0 && Long.parseLong(f[2]) >= warmup) {
-          cpu0 = processCpuNanos();
+          cpu0 = GatewayBenchmark.processCpuNanos();
           window0 = System.nanoTime();
         }
         sent.put(f[1], new long[] {Long.parseLong(f[2]), Long.parseLong(f[3])});
@@ -138,7 +137,7 @@ final class FanOutClients {
           Thread.sleep(20);
         }
         double wall = (System.nanoTime() - window0) / 1e9;
-        double cores = (processCpuNanos() - cpu0) / 1e9 / wall;
+        double cores = (GatewayBenchmark.processCpuNanos() - cpu0) / 1e9 / wall;
         System.out.printf("DELIVERED %d %d%n", arrived.get(), expected);
         System.out.flush();
         report(members, slotOf, sent, warmup, overflow.get(), wall, cores);
@@ -180,10 +179,16 @@ final class FanOutClients {
     }
     lat = Arrays.copyOf(lat, n);
     Arrays.sort(lat);
-    System.out.printf("Post-to-delivery latency: p50 %.1f ms, p99 %.1f ms, max %.1f ms"
-            + " (%d deliveries after %d posts to warm up%s)%n", pct(lat, 50), pct(lat, 99),
-        n == 0 ? 0 : lat[n - 1] / 1e6, n, warmup,
-        overflow == 0 ? "" : "; " + overflow + " arrivals beyond the posts sent were not kept");
+    String kept = overflow == 0 ? "" : "; " + overflow + " arrivals beyond the posts sent were not kept";
+    if (n == 0) {
+      System.out.printf("Post-to-delivery latency: no delivery after %d posts to warm up%s%n",
+          warmup, kept);
+    } else {
+      System.out.printf("Post-to-delivery latency: p50 %.1f ms, p99 %.1f ms, max %.1f ms"
+              + " (%d deliveries after %d posts to warm up%s)%n",
+          PostAndHistoryBenchmark.pct(lat, 50), PostAndHistoryBenchmark.pct(lat, 99),
+          lat[n - 1] / 1e6, n, warmup, kept);
+    }
     System.out.printf("members' JVM: %.2f cores over the %.2f s window%n", cores, wall);
   }
 
@@ -202,18 +207,6 @@ final class FanOutClients {
     } catch (Exception e) {
       return "";
     }
-  }
-
-  static double pct(long[] sorted, int p) {
-    if (sorted.length == 0) {
-      return 0;
-    }
-    return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p / 100.0 * sorted.length) - 1)] / 1e6;
-  }
-
-  static long processCpuNanos() {
-    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory
-        .getOperatingSystemMXBean()).getProcessCpuTime();
   }
 
   private FanOutClients() {}

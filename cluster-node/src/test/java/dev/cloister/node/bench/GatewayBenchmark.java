@@ -152,7 +152,8 @@ public final class GatewayBenchmark {
   private record IdleRow(int asked, int held, double openSeconds, double cpuMsPerSession,
       double kibPerSession) {}
 
-  private static long processCpuNanos() {
+  /** This JVM's CPU time so far. */
+  static long processCpuNanos() {
     return ((com.sun.management.OperatingSystemMXBean) ManagementFactory
         .getOperatingSystemMXBean()).getProcessCpuTime();
   }
