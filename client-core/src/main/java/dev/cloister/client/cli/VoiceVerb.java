@@ -18,8 +18,10 @@ import dev.cloister.client.voice.audio.ToneSource;
 import dev.cloister.client.voice.audio.WavSink;
 import dev.cloister.client.voice.audio.WavSource;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeoutException;
@@ -61,6 +63,7 @@ final class VoiceVerb {
       return 1;
     }
     AtomicReference<VoiceCall> call = new AtomicReference<>();
+    Lines lines = new Lines(in.out());
     GatewayClient gateway = client.gateway(new GatewayListener() {
       @Override
       public void onDispatch(Dispatch d) {
@@ -92,7 +95,7 @@ final class VoiceVerb {
           config, source, sink, new VoiceCall.Listener() {
             @Override
             public void epoch(long epoch, int members) {
-              print(in, line("epoch").put("epoch", epoch).put("members", members));
+              lines.event(line("epoch").put("epoch", epoch).put("members", members));
             }
 
             @Override
@@ -102,12 +105,14 @@ final class VoiceVerb {
 
             @Override
             public void channelChanged(String channelId, String byUserId) {
-              print(in, line("moved").put("channelId", channelId).put("byUserId", byUserId));
+              lines.event(line("moved").put("channelId", channelId)
+                  .put("byUserId", byUserId));
             }
           }, JOIN_WITHIN);
       call.set(joined);
       try (joined) {
-        print(in, line("joined").put("channelId", channelId).put("groupId", joined.groupId())
+        lines.first(line("joined").put("channelId", channelId)
+            .put("groupId", joined.groupId())
             .put("source", source.describe()).put("sink", sink.describe()));
         Thread stopper = new Thread(() -> closeQuietly(joined), "cloister-voice-stop");
         Runtime.getRuntime().addShutdownHook(stopper);
@@ -116,14 +121,15 @@ final class VoiceVerb {
         while (System.nanoTime() < end && joined.engine().running()) {
           if (!heard && joined.engine().stats().decrypted() > 0) {
             heard = true;
-            print(in, line("first_audio").put("ms", (System.nanoTime() - asked) / 1_000_000));
+            lines.event(line("first_audio")
+                .put("ms", (System.nanoTime() - asked) / 1_000_000));
           }
           Thread.sleep(heard ? 200 : 10);
         }
         if (!joined.engine().running() && joined.engine().problem() != null) {
           in.err().println("cloister: error: " + joined.engine().problem());
         }
-        print(in, stats(joined.engine().stats()));
+        lines.last(stats(joined.engine().stats()));
         try {
           Runtime.getRuntime().removeShutdownHook(stopper);
         } catch (IllegalStateException shuttingDown) {
@@ -188,10 +194,42 @@ final class VoiceVerb {
     return o.put("received", received).put("concealed", concealed);
   }
 
-  private static void print(Invocation in, ObjectNode line) {
-    synchronized (in.out()) {
-      in.out().println(line.toString());
-      in.out().flush();
+  /**
+   * The JSON lines in the order the README promises, whichever thread has something to say:
+   * {@code joined} first (the call's key sync may install an epoch before the join is printed),
+   * {@code stats} last (the others leaving still change the epoch while this call leaves).
+   */
+  private static final class Lines {
+    private final PrintStream out;
+    private List<ObjectNode> early = new ArrayList<>();
+    private boolean over;
+
+    Lines(PrintStream out) {
+      this.out = out;
+    }
+
+    synchronized void first(ObjectNode joined) {
+      println(joined);
+      early.forEach(this::println);
+      early = null;
+    }
+
+    synchronized void event(ObjectNode line) {
+      if (early != null) {
+        early.add(line);
+      } else if (!over) {
+        println(line);
+      }
+    }
+
+    synchronized void last(ObjectNode stats) {
+      println(stats);
+      over = true;
+    }
+
+    private void println(ObjectNode line) {
+      out.println(line.toString());
+      out.flush();
     }
   }
 
