@@ -425,6 +425,16 @@ final class Session implements AutoCloseable {
     }
   }
 
+  /**
+   * Status by user from a {@code presences} list: a small guild's in ready or GUILD_CREATE, a
+   * large guild's PRESENCE_BATCH (all who are online right after ready, then the changes).
+   */
+  private static Map<String, String> presences(JsonNode list) {
+    Map<String, String> statuses = new java.util.LinkedHashMap<>();
+    list.forEach(p -> statuses.put(p.path("userId").asText(), p.path("status").asText("offline")));
+    return statuses;
+  }
+
   /** After a group moved on, messages that waited for its keys may read now. */
   private void rereadPending() {
     channels.forEach((channelId, list) -> {
@@ -508,8 +518,10 @@ final class Session implements AutoCloseable {
         guilds.removeIf(g -> !present.contains(g.id));
         ready.guilds().forEach(Session.this::putGuild);
         voice.clear();
+        presence.clear(); // what was heard before this new session may be stale
         for (JsonNode g : ready.raw().path("guilds")) {
           voiceStates(g);
+          presence.putAll(presences(g.path("presences")));
         }
       });
     }
@@ -581,6 +593,7 @@ final class Session implements AutoCloseable {
           Platform.runLater(() -> {
             putGuild(g);
             voiceStates(data);
+            presence.putAll(presences(data.path("presences")));
           });
         }
         case "VOICE_STATE_UPDATE" -> {
@@ -651,10 +664,8 @@ final class Session implements AutoCloseable {
           String status = data.path("status").asText("offline");
           Platform.runLater(() -> presence.put(userId, status));
         }
-        case "PRESENCE_BATCH" -> { // a large guild's changes, gathered
-          Map<String, String> changed = new java.util.LinkedHashMap<>();
-          data.path("presences").forEach(p -> changed.put(p.path("userId").asText(),
-              p.path("status").asText("offline")));
+        case "PRESENCE_BATCH" -> {
+          Map<String, String> changed = presences(data.path("presences"));
           Platform.runLater(() -> presence.putAll(changed));
         }
         default -> {

@@ -54,6 +54,13 @@ class GatewayEndToEndTest {
   }
 
   /** A guild owned by {@code owner} that {@code others} joined; returns its body. */
+  /** A ready's or a PRESENCE_BATCH's {@code presences}: status by user. */
+  static Map<String, String> presences(JsonNode presences) {
+    Map<String, String> m = new java.util.HashMap<>();
+    presences.forEach(p -> m.put(p.path("userId").asText(), p.path("status").asText()));
+    return m;
+  }
+
   static JsonNode guild(ApiClient api, User owner, User... others) throws Exception {
     var g = api.post("/api/v1/guilds", Map.of("name", "Gateway Club"), owner.token());
     assertThat(g.status()).isEqualTo(201);
@@ -155,6 +162,7 @@ class GatewayEndToEndTest {
       assertThat(readyGuild.get("id").asText()).isEqualTo(guildId);
       assertThat(readyGuild.get("channels")).hasSize(2);
       assertThat(readyGuild.get("members")).hasSize(2);
+      assertThat(readyGuild.get("presences")).as("nobody was online before alice").isEmpty();
 
       try (GatewayClient b = GatewayClient.identify(port, bob.token())) {
         b.ready();
@@ -200,6 +208,12 @@ class GatewayEndToEndTest {
         JsonNode idle = a.until(f -> "PRESENCE_UPDATE".equals(f.path("t").asText())
             && f.at("/d/userId").asText().equals(bob.id()), WAIT);
         assertThat(idle.at("/d/status").asText()).isEqualTo("idle");
+
+        // A session that starts now finds out who is online from its ready, not from changes.
+        try (GatewayClient later = GatewayClient.identify(port, alice.token())) {
+          assertThat(presences(later.ready().at("/d/guilds/0/presences")))
+              .containsExactlyInAnyOrderEntriesOf(Map.of(alice.id(), "online", bob.id(), "idle"));
+        }
 
         b.send("{\"op\":\"heartbeat\",\"d\":" + b.lastSeq() + "}");
         b.until(f -> "heartbeat_ack".equals(f.path("op").asText()), WAIT);

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Presence in a large guild: changes reach the sessions gathered, one PRESENCE_BATCH per interval
  * with each changed member's newest status, never a PRESENCE_UPDATE each (which, when a large
- * guild's members come online together, is one frame per member per member).
+ * guild's members come online together, is one frame per member per member); a session that
+ * starts gets everyone's in one such batch after its ready.
  */
 class LargeGuildPresenceTest {
 
@@ -82,6 +83,18 @@ class LargeGuildPresenceTest {
         }
         assertThat(seen).containsEntry(bob.id(), "online").containsEntry(carol.id(), "online");
         assertThat(frames).noneMatch(f -> "PRESENCE_UPDATE".equals(f.path("t").asText()));
+
+        // A session that starts now: its ready has no presences (a large guild's could be
+        // thousands, kept with each session's ready); a PRESENCE_BATCH of all who are online
+        // follows it.
+        try (GatewayClient later = GatewayClient.identify(port, alice.token())) {
+          assertThat(later.ready().at("/d/guilds/0").has("presences")).isFalse();
+          JsonNode all = later.dispatch("PRESENCE_BATCH", WAIT);
+          assertThat(all.at("/d/guildId").asText()).isEqualTo(guildId);
+          assertThat(GatewayEndToEndTest.presences(all.at("/d/presences")))
+              .containsExactlyInAnyOrderEntriesOf(Map.of(alice.id(), "online", bob.id(), "online",
+                  carol.id(), "online"));
+        }
 
         // Bob goes idle, then leaves, within one interval: the next batch carries him once,
         // offline.

@@ -27,9 +27,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Two cluster nodes in one JVM (two actor systems named "cloister" on their own loopback ports,
  * one seed, one shared embedded PostgreSQL): a login started on one node finishes on the other; a
- * post on one node reaches a session on the other, and a session dropped on one node resumes on
- * the other without loss or duplicates; a node with a member's id is refused; and a graceful stop
- * of node B hands its sessions over to A (last, as it stops B).
+ * post on one node reaches a session on the other, as does who is online there; a session
+ * dropped on one node resumes on the other without loss or duplicates; a node with a member's id
+ * is refused; and a graceful stop of node B hands its sessions over to A (last, as it stops B).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class TwoNodeGatewayTest {
@@ -186,7 +186,15 @@ class TwoNodeGatewayTest {
       String sessionId = bobOnB.ready().at("/d/sessionId").asText();
       String bobsId;
       try (GatewayClient aliceOnA = GatewayClient.identify(httpA, alice.token())) {
-        aliceOnA.ready();
+        // Bob came online on B before A had a copy of the guild: A's copy asks B's who is
+        // online, and alice learns bob is, in her ready or in a PRESENCE_UPDATE just after.
+        Map<String, String> seen = GatewayEndToEndTest.presences(
+            aliceOnA.ready().at("/d/guilds/0/presences"));
+        if (!seen.containsKey(bob.id())) {
+          seen.put(bob.id(), aliceOnA.until(f -> "PRESENCE_UPDATE".equals(f.path("t").asText())
+              && f.at("/d/userId").asText().equals(bob.id()), WAIT).at("/d/status").asText());
+        }
+        assertThat(seen).containsEntry(bob.id(), "online");
 
         String id = post(apiA, general, "from node A", alice);
         assertThat(bobOnB.dispatch("MESSAGE_CREATE", WAIT).at("/d/id").asText()).isEqualTo(id);

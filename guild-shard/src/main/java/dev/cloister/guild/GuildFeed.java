@@ -194,6 +194,20 @@ public final class GuildFeed {
   /** Ephemeral: {@code status} is online, idle or offline. */
   public record PresenceChanged(String guildId, String userId, String status) implements Item {}
 
+  /**
+   * Ephemeral: a node's gateway copy of the guild has just started and asks the others what
+   * their sessions' users' presence is ({@link PresenceHeld}), so that its sessions' ready shows
+   * who is online elsewhere.
+   */
+  public record PresenceAsked(String guildId, String askedBy) implements Item {}
+
+  /**
+   * Ephemeral: the presence of the users with sessions on one node's gateway copy of the guild
+   * ({@code heldBy}), in answer to a {@link PresenceAsked}; offline users are left out.
+   */
+  public record PresenceHeld(String guildId, String heldBy, Map<String, String> statuses)
+      implements Item {}
+
   /** On {@link #MEMBERSHIPS_TOPIC}: a user became a member (or created the guild). */
   public record MemberAdded(String guildId, String userId) implements CborSerializable {}
 

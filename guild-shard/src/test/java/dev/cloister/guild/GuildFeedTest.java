@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cloister.guild.channel.TextChannel;
 import java.util.List;
+import java.util.Map;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
@@ -52,6 +53,11 @@ class GuildFeedTest {
     assertThat(roundTrip(typing)).isEqualTo(typing);
     var presence = new GuildFeed.PresenceChanged("1", "u", "idle");
     assertThat(roundTrip(presence)).isEqualTo(presence);
+    var asked = new GuildFeed.PresenceAsked("1", "pekko://cloister@10.0.0.1:25520/a");
+    assertThat(roundTrip(asked)).isEqualTo(asked);
+    var held = new GuildFeed.PresenceHeld("1", "pekko://cloister@10.0.0.2:25520/b",
+        Map.of("u", "online", "v", "idle"));
+    assertThat(roundTrip(held)).isEqualTo(held);
     var joined = new GuildFeed.MemberAdded("1", "u");
     assertThat(roundTrip(joined)).isEqualTo(joined);
     var moved = new GuildFeed.VoiceServerMoved("1", "2", "u", "s", "v2.1", "v2.1",

@@ -138,6 +138,16 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
    */
   private final Map<String, String> presenceBatch = new LinkedHashMap<>();
   private final Duration presenceBatchInterval;
+  /**
+   * A large guild's PRESENCE_BATCH of everyone not offline, as of the last batch sent (later
+   * changes wait in {@link #presenceBatch}), for the sessions that register: encoded once per
+   * batch for all of them; null until asked for.
+   */
+  private byte[] presenceNow;
+  /** This copy as the other nodes' copies know it in {@link GuildFeed.PresenceHeld}. */
+  private final String self;
+  /** Whether this copy has asked the other nodes' copies who is online since it subscribed. */
+  private boolean presenceAsked;
   /** Per voice channel: its event count as last heard, and who is in it (as the feed tells). */
   private final Map<String, VoiceTrack> voice = new java.util.HashMap<>();
   private long registrationsReceived;
@@ -159,6 +169,8 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     this.presenceBatchInterval = ctx.getSystem().settings().config()
         .getDuration("cloister.gateway.presence-batch-interval");
     this.partBytes = Parts.partBytes(ctx.getSystem());
+    this.self = org.apache.pekko.actor.typed.ActorRefResolver.get(ctx.getSystem())
+        .toSerializationFormat(ctx.getSelf());
     subscribe();
     load();
     settled = !org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).state().getMembers()
@@ -290,6 +302,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
           // The node's feed stopped the topic as idle while this copy was subscribing: subscribe
           // to its new one, and reload for whatever went by meanwhile.
           subscribe();
+          presenceAsked = false;
           if (!loading) {
             load();
           }
@@ -317,6 +330,11 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     }
     if (before != null && state != before) {
       reconcile(before, state);
+    }
+    if (settled && !presenceAsked) {
+      // Only once settled: before that, the other nodes' topics may not reach this copy yet.
+      presenceAsked = true;
+      feed.publish(new GuildFeed.PresenceAsked(guildId, self));
     }
     for (VoiceChannel.Participants p : m.voice()) {
       VoiceTrack t = voice.computeIfAbsent(p.channelId(), c -> new VoiceTrack());
@@ -388,6 +406,10 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       getContext().watchWith(r.session(), new SessionGone(r.session()));
     }
     ObjectNode g = guildJson(ok.value(), state, r.userId(), largeThreshold);
+    boolean large = state.members().size() > largeThreshold;
+    if (!large) {
+      putPresences(g, online());
+    }
     ArrayNode states = g.putArray("voiceStates");
     voice.forEach((channelId, t) -> {
       Guild.Channel c = state.channel(channelId);
@@ -397,7 +419,35 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     });
     r.session().tell(new GatewaySession.GuildSnapshot(guildId, getContext().getSelf(),
         Gateway.json(g)));
+    if (large) {
+      // Not in the snapshot: the session keeps its ready frame for a resume, and thousands of
+      // sessions each holding thousands of presences would not fit. One shared batch instead.
+      if (presenceNow == null) {
+        presenceNow = Gateway.encoded(putPresences(JsonRoutes.obj().put("guildId", guildId),
+            online()));
+      }
+      r.session().tell(new GatewaySession.Deliver(guildId, "PRESENCE_BATCH", presenceNow));
+    }
     return this;
+  }
+
+  /** {@code o} with {@code presences: [{userId, status}]}. */
+  private static ObjectNode putPresences(ObjectNode o, Map<String, String> statuses) {
+    ArrayNode presences = o.putArray("presences");
+    statuses.forEach((user, status) ->
+        presences.addObject().put("userId", user).put("status", status));
+    return o;
+  }
+
+  /** The members not offline, as last announced. */
+  private Map<String, String> online() {
+    Map<String, String> online = new LinkedHashMap<>();
+    announced.forEach((user, status) -> {
+      if (!status.equals("offline") && state.members().containsKey(user)) {
+        online.put(user, status);
+      }
+    });
+    return online;
   }
 
   private Behavior<Command> onVoiceAccess(VoiceAccess q) {
@@ -529,22 +579,45 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
         });
       }
     } else if (item instanceof GuildFeed.PresenceChanged p) {
-      announced.put(p.userId(), p.status());
-      if (state.members().size() > largeThreshold) {
-        // Everyone in a guild telling everyone else each change is n^2 frames when its n members
-        // come online (50 million for 10,000): a large guild's changes go out in batches, at
-        // most one frame per session per interval.
-        presenceBatch.put(p.userId(), p.status());
-        if (!timers.isTimerActive(FlushPresence.class)) {
-          timers.startSingleTimer(FlushPresence.class, new FlushPresence(), presenceBatchInterval);
+      presenceChanged(p.userId(), p.status());
+    } else if (item instanceof GuildFeed.PresenceAsked a && !a.askedBy().equals(self)) {
+      Map<String, String> mine = new LinkedHashMap<>();
+      statusByUser.keySet().forEach(user -> {
+        String best = localStatus(user);
+        if (!best.equals("offline") && state.members().containsKey(user)) {
+          mine.put(user, best);
         }
-      } else {
-        byte[] payload = Gateway.encoded(JsonRoutes.obj().put("guildId", guildId)
-            .put("userId", p.userId()).put("status", p.status()));
-        toAll("PRESENCE_UPDATE", payload);
+      });
+      if (!mine.isEmpty()) {
+        feed.publish(new GuildFeed.PresenceHeld(guildId, self, mine));
       }
+    } else if (item instanceof GuildFeed.PresenceHeld h && !h.heldBy().equals(self)) {
+      // What another node's sessions say; this copy's sessions learn what they did not know.
+      h.statuses().forEach((user, status) -> {
+        if (!status.equals(announced.getOrDefault(user, "offline"))) {
+          presenceChanged(user, status);
+        }
+      });
     }
     return this;
+  }
+
+  /** A member's presence as published: kept, and told to this node's sessions. */
+  private void presenceChanged(String userId, String status) {
+    announced.put(userId, status);
+    if (state.members().size() > largeThreshold) {
+      // Everyone in a guild telling everyone else each change is n^2 frames when its n members
+      // come online (50 million for 10,000): a large guild's changes go out in batches, at
+      // most one frame per session per interval.
+      presenceBatch.put(userId, status);
+      if (!timers.isTimerActive(FlushPresence.class)) {
+        timers.startSingleTimer(FlushPresence.class, new FlushPresence(), presenceBatchInterval);
+      }
+    } else {
+      byte[] payload = Gateway.encoded(JsonRoutes.obj().put("guildId", guildId)
+          .put("userId", userId).put("status", status));
+      toAll("PRESENCE_UPDATE", payload);
+    }
   }
 
   /**
@@ -587,20 +660,25 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     if (state == null || !state.members().containsKey(userId)) {
       return;
     }
+    String best = localStatus(userId);
+    if (!best.equals(announced.getOrDefault(userId, "offline"))) {
+      announced.put(userId, best);
+      feed.publish(new GuildFeed.PresenceChanged(guildId, userId, best));
+    }
+  }
+
+  /** What this node's sessions of {@code userId} add up to: online over idle over offline. */
+  private String localStatus(String userId) {
     String best = "offline";
     for (String status : statusByUser.getOrDefault(userId, Map.of()).values()) {
       if (status.equals("online")) {
-        best = "online";
-        break;
+        return "online";
       }
       if (status.equals("idle")) {
         best = "idle";
       }
     }
-    if (!best.equals(announced.getOrDefault(userId, "offline"))) {
-      announced.put(userId, best);
-      feed.publish(new GuildFeed.PresenceChanged(guildId, userId, best));
-    }
+    return best;
   }
 
   private boolean forgetStatus(String userId, ActorRef<GatewaySession.Command> session) {
@@ -635,11 +713,9 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     if (presenceBatch.isEmpty()) {
       return this;
     }
-    ObjectNode d = JsonRoutes.obj().put("guildId", guildId);
-    ArrayNode presences = d.putArray("presences");
-    presenceBatch.forEach((user, status) ->
-        presences.addObject().put("userId", user).put("status", status));
+    ObjectNode d = putPresences(JsonRoutes.obj().put("guildId", guildId), presenceBatch);
     presenceBatch.clear();
+    presenceNow = null; // sessions that register from now on take the batch's changes with it
     toAll("PRESENCE_BATCH", Gateway.encoded(d));
     return this;
   }
