@@ -366,9 +366,28 @@ final class Session implements AutoCloseable {
     GuildModel m = new GuildModel(g);
     guilds.add(m);
     if (!g.hasAllMembers()) { // REST's guilds carry none, a large guild's ready only you
-      work.run(() -> client.api().members(g.id()), m.members::setAll, e -> {});
+      work.run(() -> client.api().members(g.id()), members -> {
+        m.members.setAll(members);
+        if (g.large()) {
+          askPresences(g.id(), members.stream().map(Member::userId).toList());
+        }
+      }, e -> {});
     }
     return m;
+  }
+
+  /** A large guild's ready says nobody's presence: ask about its members, a page at a time. */
+  private void askPresences(String guildId, List<String> userIds) {
+    GatewayClient g = gateway;
+    if (g == null) {
+      return;
+    }
+    for (int from = 0; from < userIds.size(); from += GatewayClient.PRESENCES_PER_REQUEST) {
+      List<String> page = userIds.subList(from,
+          Math.min(userIds.size(), from + GatewayClient.PRESENCES_PER_REQUEST));
+      g.requestPresences(guildId, List.copyOf(page))
+          .thenAccept(statuses -> Platform.runLater(() -> presence.putAll(statuses)));
+    }
   }
 
   // ---- helpers (FX thread) ----
@@ -522,6 +541,10 @@ final class Session implements AutoCloseable {
         for (JsonNode g : ready.raw().path("guilds")) {
           voiceStates(g);
           presence.putAll(presences(g.path("presences")));
+        }
+        for (Guild g : ready.guilds()) { // a large one's members already listed: ask again
+          guild(g.id()).filter(m -> g.large() && !m.members.isEmpty()).ifPresent(m ->
+              askPresences(g.id(), m.members.stream().map(Member::userId).toList()));
         }
       });
     }

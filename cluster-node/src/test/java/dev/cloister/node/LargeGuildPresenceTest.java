@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
  * Presence in a large guild: changes reach the sessions gathered, one PRESENCE_BATCH per interval
  * with each changed member's newest status, never a PRESENCE_UPDATE each (which, when a large
  * guild's members come online together, is one frame per member per member); a session that
- * starts gets everyone's in one such batch after its ready.
+ * starts asks about the members it shows ({@code request_presences}).
  */
 class LargeGuildPresenceTest {
 
@@ -84,16 +84,34 @@ class LargeGuildPresenceTest {
         assertThat(seen).containsEntry(bob.id(), "online").containsEntry(carol.id(), "online");
         assertThat(frames).noneMatch(f -> "PRESENCE_UPDATE".equals(f.path("t").asText()));
 
-        // A session that starts now: its ready has no presences (a large guild's could be
-        // thousands, kept with each session's ready); a PRESENCE_BATCH of all who are online
-        // follows it.
+        // A session that starts now: a large guild's ready has no presences (thousands for
+        // each of thousands of sessions); it asks about the members it shows. Those not members
+        // are left out; an unknown guild is an error with the nonce; more than a page closes.
         try (GatewayClient later = GatewayClient.identify(port, alice.token())) {
           assertThat(later.ready().at("/d/guilds/0").has("presences")).isFalse();
-          JsonNode all = later.dispatch("PRESENCE_BATCH", WAIT);
-          assertThat(all.at("/d/guildId").asText()).isEqualTo(guildId);
-          assertThat(GatewayEndToEndTest.presences(all.at("/d/presences")))
+          later.send("{\"op\":\"request_presences\",\"d\":{\"guildId\":\"" + guildId
+              + "\",\"userIds\":[\"" + alice.id() + "\",\"" + bob.id() + "\",\"" + carol.id()
+              + "\",\"404\"],\"nonce\":\"p1\"}}");
+          JsonNode answer = later.until(f -> "presences".equals(f.path("op").asText()), WAIT);
+          assertThat(answer.at("/d/nonce").asText()).isEqualTo("p1");
+          assertThat(answer.at("/d/guildId").asText()).isEqualTo(guildId);
+          assertThat(GatewayEndToEndTest.presences(answer.at("/d/presences")))
               .containsExactlyInAnyOrderEntriesOf(Map.of(alice.id(), "online", bob.id(), "online",
                   carol.id(), "online"));
+
+          later.send("{\"op\":\"request_presences\",\"d\":{\"guildId\":\"1\",\"userIds\":[\""
+              + bob.id() + "\"],\"nonce\":\"p2\"}}");
+          JsonNode error = later.until(f -> "error".equals(f.path("op").asText()), WAIT);
+          assertThat(error.at("/d/nonce").asText()).isEqualTo("p2");
+          assertThat(error.at("/d/status").asInt()).isEqualTo(404);
+
+          StringBuilder page = new StringBuilder();
+          for (int i = 0; i <= 1000; i++) {
+            page.append(i == 0 ? "\"" : ",\"").append(i).append('"');
+          }
+          later.send("{\"op\":\"request_presences\",\"d\":{\"guildId\":\"" + guildId
+              + "\",\"userIds\":[" + page + "]}}");
+          assertThat(later.awaitClose(WAIT)).isEqualTo(4002);
         }
 
         // Bob goes idle, then leaves, within one interval: the next batch carries him once,

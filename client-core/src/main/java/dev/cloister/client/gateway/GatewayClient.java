@@ -96,6 +96,8 @@ public final class GatewayClient implements AutoCloseable {
   private long nonces;
   private final Map<String, CompletableFuture<Message>> pendingSends = new HashMap<>();
   private final Map<String, CompletableFuture<JsonNode>> pendingVoice = new HashMap<>();
+  private final Map<String, CompletableFuture<Map<String, String>>> pendingPresences =
+      new HashMap<>();
   private volatile State state = State.CONNECTING;
   private volatile String lastProblem = "not connected yet";
 
@@ -216,6 +218,39 @@ public final class GatewayClient implements AutoCloseable {
       sendFrame("voice_state_update", RestClient.JSON.createObjectNode().put("guildId", guildId)
           .put("channelId", channelId).put("selfMute", selfMute).put("selfDeaf", selfDeaf)
           .put("nonce", nonce));
+    });
+    if (!queued) {
+      result.completeExceptionally(new IllegalStateException("the client was closed"));
+    }
+    return result;
+  }
+
+  /** Most users one {@link #requestPresences} asks about (the server's limit per frame). */
+  public static final int PRESENCES_PER_REQUEST = 1000;
+
+  /**
+   * The status (online, idle, offline) of up to {@link #PRESENCES_PER_REQUEST} members of
+   * {@code guildId}, by user id; users who are not members are left out. A large guild's ready
+   * carries no presences: ask about the members shown, then follow PRESENCE_BATCH. Fails with
+   * {@link ApiException} (an unknown guild) or {@link IllegalStateException} when not connected.
+   */
+  public CompletableFuture<Map<String, String>> requestPresences(String guildId,
+      List<String> userIds) {
+    if (userIds.isEmpty() || userIds.size() > PRESENCES_PER_REQUEST) {
+      throw new IllegalArgumentException("ask about 1 to " + PRESENCES_PER_REQUEST + " users");
+    }
+    CompletableFuture<Map<String, String>> result = new CompletableFuture<>();
+    boolean queued = onLoop(() -> {
+      if (state != State.CONNECTED) {
+        result.completeExceptionally(new IllegalStateException("not connected (" + state + ")"));
+        return;
+      }
+      String nonce = "p" + (++nonces);
+      pendingPresences.put(nonce, result);
+      ObjectNode d = RestClient.JSON.createObjectNode().put("guildId", guildId)
+          .put("nonce", nonce);
+      userIds.forEach(d.putArray("userIds")::add);
+      sendFrame("request_presences", d);
     });
     if (!queued) {
       result.completeExceptionally(new IllegalStateException("the client was closed"));
@@ -492,8 +527,25 @@ public final class GatewayClient implements AutoCloseable {
           }
         }
       }
+      case "presences" -> {
+        JsonNode d = f.path("d");
+        CompletableFuture<Map<String, String>> p = pendingPresences.remove(
+            d.path("nonce").asText());
+        if (p != null) {
+          Map<String, String> statuses = new java.util.LinkedHashMap<>();
+          d.path("presences").forEach(e -> statuses.put(e.path("userId").asText(),
+              e.path("status").asText("offline")));
+          p.complete(statuses);
+        }
+      }
       case "error" -> {
         JsonNode d = f.path("d");
+        CompletableFuture<Map<String, String>> asked = pendingPresences.remove(
+            d.path("nonce").asText());
+        if (asked != null) {
+          asked.completeExceptionally(new ApiException(d.path("status").asInt(400),
+              d.path("code").asText("error"), d.path("message").asText("the request was refused")));
+        }
         CompletableFuture<Message> p = pendingSends.remove(d.path("nonce").asText());
         if (p != null) {
           p.completeExceptionally(new ApiException(d.path("status").asInt(400),
@@ -628,6 +680,10 @@ public final class GatewayClient implements AutoCloseable {
     List<CompletableFuture<JsonNode>> voice = new ArrayList<>(pendingVoice.values());
     pendingVoice.clear();
     voice.forEach(p -> p.completeExceptionally(new IllegalStateException(why)));
+    List<CompletableFuture<Map<String, String>>> presences =
+        new ArrayList<>(pendingPresences.values());
+    pendingPresences.clear();
+    presences.forEach(p -> p.completeExceptionally(new IllegalStateException(why)));
   }
 
   private static void cancel(ScheduledFuture<?> f) {

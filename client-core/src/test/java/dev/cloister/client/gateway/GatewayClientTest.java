@@ -128,6 +128,14 @@ class GatewayClientTest {
       aliceHears.awaitDispatch(d -> d.type().equals("PRESENCE_UPDATE")
           && d.data().path("userId").asText().equals(bob.account().userId())
           && d.data().path("status").asText().equals("idle"), WAIT);
+      // Asked (as a large guild's member list does): members' statuses, strangers left out.
+      assertThat(a.requestPresences(club.guild().id(), List.of(alice.account().userId(),
+          bob.account().userId(), "404")).get(20, TimeUnit.SECONDS))
+          .containsExactlyInAnyOrderEntriesOf(Map.of(alice.account().userId(), "online",
+              bob.account().userId(), "idle"));
+      assertThatThrownBy(() -> a.requestPresences("404", List.of(bob.account().userId()))
+          .get(20, TimeUnit.SECONDS)).cause().isInstanceOfSatisfying(ApiException.class,
+              e -> assertThat(e.status()).isEqualTo(404));
 
       String voice = club.guild().channels().stream().filter(c -> c.type().equals("voice"))
           .findFirst().orElseThrow().id();

@@ -20,6 +20,9 @@ sealed interface ClientOp {
   /** Longest session token. */
   int MAX_TOKEN_LENGTH = 1024;
 
+  /** Most users one {@code request_presences} may ask about: a page of members. */
+  int MAX_PRESENCES_ASKED = 1000;
+
   record Heartbeat() implements ClientOp {}
 
   record Identify(String token, String deviceId) implements ClientOp {}
@@ -29,6 +32,10 @@ sealed interface ClientOp {
   record Typing(String channelId) implements ClientOp {}
 
   record Presence(String status) implements ClientOp {}
+
+  /** The presence of {@code userIds} in {@code guildId}: a large guild's page of members. */
+  record RequestPresences(String guildId, java.util.List<String> userIds, String nonce)
+      implements ClientOp {}
 
   record Send(String channelId, byte[] ciphertext, String nonce) implements ClientOp {}
 
@@ -96,6 +103,23 @@ sealed interface ClientOp {
           throw new Malformed("presence 'status' must be \"online\" or \"idle\"");
         }
         return new Presence(status);
+      }
+      case "request_presences": {
+        String guildId = text(d, "guildId", MAX_ID_LENGTH);
+        JsonNode ids = d.get("userIds");
+        if (ids == null || !ids.isArray() || ids.isEmpty() || ids.size() > MAX_PRESENCES_ASKED) {
+          throw new Malformed("'d.userIds' must be an array of 1 to " + MAX_PRESENCES_ASKED
+              + " user ids");
+        }
+        java.util.List<String> userIds = new java.util.ArrayList<>(ids.size());
+        for (JsonNode id : ids) {
+          if (!id.isTextual() || id.asText().isEmpty() || id.asText().length() > MAX_ID_LENGTH) {
+            throw new Malformed("'d.userIds' must hold user ids of 1 to " + MAX_ID_LENGTH
+                + " characters");
+          }
+          userIds.add(id.asText());
+        }
+        return new RequestPresences(guildId, java.util.List.copyOf(userIds), nonce(d));
       }
       case "send": {
         String channelId = text(d, "channelId", MAX_ID_LENGTH);

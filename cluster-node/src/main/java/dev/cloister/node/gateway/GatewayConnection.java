@@ -342,6 +342,9 @@ public final class GatewayConnection extends AbstractBehavior<GatewayConnection.
       return typing(t.channelId());
     } else if (op instanceof ClientOp.Presence p) {
       session.tell(new GatewaySession.SetStatus(p.status()));
+    } else if (op instanceof ClientOp.RequestPresences r) {
+      session.tell(new GatewaySession.RequestPresences(r.guildId(), r.userIds(), r.nonce(),
+          getContext().getSelf()));
     } else if (op instanceof ClientOp.Send m) {
       return sendMessage(m);
     } else if (op instanceof ClientOp.MlsCommit c) {

@@ -93,6 +93,10 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
 
   record SetStatus(String status) implements Command {}
 
+  /** {@code request_presences}: answered by the guild's copy to {@code connection}. */
+  record RequestPresences(String guildId, List<String> userIds, String nonce,
+      ActorRef<GatewayConnection.Command> connection) implements Command {}
+
   /**
    * {@code voice_state_update}: join or move to {@code channelId} of {@code guildId} with these
    * self states, or leave (null). Errors go back to {@code connection} with {@code nonce}.
@@ -331,6 +335,17 @@ public final class GatewaySession extends AbstractBehavior<GatewaySession.Comman
       ActorRef<GuildReplica.Command> replica = guilds.get(m.guildId());
       if (replica != null) {
         replica.tell(new GuildReplica.PublishTyping(userId, m.channelId()));
+      }
+      return this;
+    }
+    if (c instanceof RequestPresences m) {
+      ActorRef<GuildReplica.Command> replica = guilds.get(m.guildId());
+      if (replica == null) {
+        m.connection().tell(GatewayConnection.Send.of(GatewayConnection.errorFrame(m.nonce(),
+            new ApiError(404, "not_found", "unknown guild '" + m.guildId() + "'"))));
+      } else {
+        replica.tell(new GuildReplica.AskPresences(m.guildId(), m.userIds(), m.nonce(),
+            m.connection()));
       }
       return this;
     }

@@ -12,6 +12,7 @@ import dev.cloister.guild.Permission;
 import dev.cloister.guild.channel.TextChannel;
 import dev.cloister.guild.group.Audience;
 import dev.cloister.guild.voice.VoiceChannel;
+import dev.cloister.node.http.ApiError;
 import dev.cloister.node.http.JsonRoutes;
 import dev.cloister.node.http.Views;
 import java.time.Duration;
@@ -57,6 +58,10 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
 
   record PublishPresence(String userId, String status, ActorRef<GatewaySession.Command> session)
       implements Command {}
+
+  /** A session's {@code request_presences}: the answer goes to its connection. */
+  record AskPresences(String guildId, List<String> userIds, String nonce,
+      ActorRef<GatewayConnection.Command> connection) implements Command {}
 
   /**
    * Which permissions {@code userId} has in {@code channelId} if it is a voice channel they can
@@ -138,12 +143,6 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
    */
   private final Map<String, String> presenceBatch = new LinkedHashMap<>();
   private final Duration presenceBatchInterval;
-  /**
-   * A large guild's PRESENCE_BATCH of everyone not offline, as of the last batch sent (later
-   * changes wait in {@link #presenceBatch}), for the sessions that register: encoded once per
-   * batch for all of them; null until asked for.
-   */
-  private byte[] presenceNow;
   /** This copy as the other nodes' copies know it in {@link GuildFeed.PresenceHeld}. */
   private final String self;
   /** Whether this copy has asked the other nodes' copies who is online since it subscribed. */
@@ -272,6 +271,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
         })
         .onMessage(PublishTyping.class, this::onTyping)
         .onMessage(FlushPresence.class, m -> flushPresence())
+        .onMessage(AskPresences.class, this::onAskPresences)
         .onMessage(VoiceAccess.class, this::onVoiceAccess)
         .onMessage(PublishPresence.class, m -> {
           if (sessions.containsKey(m.session())) {
@@ -406,8 +406,10 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       getContext().watchWith(r.session(), new SessionGone(r.session()));
     }
     ObjectNode g = guildJson(ok.value(), state, r.userId(), largeThreshold);
-    boolean large = state.members().size() > largeThreshold;
-    if (!large) {
+    if (state.members().size() <= largeThreshold) {
+      // Not a large guild's: thousands of presences for each of thousands of sessions, each
+      // keeping its ready for a resume, would not fit (and sent as a shared batch instead, 10,000
+      // members' clients starting together ran out of memory).
       putPresences(g, online());
     }
     ArrayNode states = g.putArray("voiceStates");
@@ -419,15 +421,32 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     });
     r.session().tell(new GatewaySession.GuildSnapshot(guildId, getContext().getSelf(),
         Gateway.json(g)));
-    if (large) {
-      // Not in the snapshot: the session keeps its ready frame for a resume, and thousands of
-      // sessions each holding thousands of presences would not fit. One shared batch instead.
-      if (presenceNow == null) {
-        presenceNow = Gateway.encoded(putPresences(JsonRoutes.obj().put("guildId", guildId),
-            online()));
-      }
-      r.session().tell(new GatewaySession.Deliver(guildId, "PRESENCE_BATCH", presenceNow));
+    return this;
+  }
+
+  /**
+   * The presence of the members asked about (offline if not online, left out if not members):
+   * how a client of a large guild, whose ready carries none, learns the status of the members it
+   * shows. Not numbered: an answer, like an ack.
+   */
+  private Behavior<Command> onAskPresences(AskPresences a) {
+    if (state == null) {
+      a.connection().tell(GatewayConnection.Send.of(GatewayConnection.errorFrame(a.nonce(),
+          ApiError.unavailable("the guild is loading; ask again", 1))));
+      return this;
     }
+    Map<String, String> asked = new LinkedHashMap<>();
+    for (String user : a.userIds()) {
+      if (state.members().containsKey(user)) {
+        asked.put(user, announced.getOrDefault(user, "offline"));
+      }
+    }
+    ObjectNode d = putPresences(JsonRoutes.obj().put("guildId", guildId), asked);
+    if (a.nonce() != null) {
+      d.put("nonce", a.nonce());
+    }
+    a.connection().tell(GatewayConnection.Send.of("{\"op\":\"presences\",\"d\":"
+        + Gateway.json(d) + "}"));
     return this;
   }
 
@@ -715,7 +734,6 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     }
     ObjectNode d = putPresences(JsonRoutes.obj().put("guildId", guildId), presenceBatch);
     presenceBatch.clear();
-    presenceNow = null; // sessions that register from now on take the batch's changes with it
     toAll("PRESENCE_BATCH", Gateway.encoded(d));
     return this;
   }

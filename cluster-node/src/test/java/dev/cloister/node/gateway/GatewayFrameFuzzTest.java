@@ -74,6 +74,13 @@ class GatewayFrameFuzzTest {
       if (!p.status().equals("online") && !p.status().equals("idle")) {
         throw new AssertionError("presence status " + p.status());
       }
+    } else if (op instanceof ClientOp.RequestPresences r) {
+      bounded(r.guildId(), ClientOp.MAX_ID_LENGTH);
+      optional(r.nonce());
+      if (r.userIds().isEmpty() || r.userIds().size() > ClientOp.MAX_PRESENCES_ASKED) {
+        throw new AssertionError("request_presences of " + r.userIds().size() + " users");
+      }
+      r.userIds().forEach(u -> bounded(u, ClientOp.MAX_ID_LENGTH));
     } else if (op instanceof ClientOp.Send s) {
       bounded(s.channelId(), ClientOp.MAX_ID_LENGTH);
       optional(s.nonce());
