@@ -17,8 +17,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -119,11 +119,15 @@ public final class VoiceCall implements AutoCloseable {
     this.listener = listener;
     this.sync = new GroupSync(new GroupApi(client.rest()), client.profile(), client.identity(),
         listener::notice);
-    this.worker = Executors.newSingleThreadScheduledExecutor(r -> {
+    ScheduledThreadPoolExecutor w = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "cloister-voice-mls");
       t.setDaemon(true);
       return t;
     });
+    // A closed call runs none of its later syncs: Executors' own would run each (a rekey's is
+    // the rekey interval away) and hold close() in awaitTermination for its whole 5 s.
+    w.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    this.worker = w;
   }
 
   /**
