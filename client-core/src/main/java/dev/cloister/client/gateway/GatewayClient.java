@@ -181,17 +181,26 @@ public final class GatewayClient implements AutoCloseable {
    * have happened (history will tell).
    */
   public CompletableFuture<Message> send(String channelId, byte[] ciphertext) {
-    CompletableFuture<Message> result = new CompletableFuture<>();
+    return request(pendingSends, "n", "send", nonce -> RestClient.JSON.createObjectNode()
+        .put("channelId", channelId)
+        .put("ciphertext", Base64.getEncoder().encodeToString(ciphertext)).put("nonce", nonce));
+  }
+
+  /**
+   * Sends op {@code op} with {@code d(nonce)} once on the loop, if connected; the result waits in
+   * {@code pending} under the nonce for its answer (or fails when the connection goes).
+   */
+  private <T> CompletableFuture<T> request(Map<String, CompletableFuture<T>> pending,
+      String noncePrefix, String op, java.util.function.Function<String, ObjectNode> d) {
+    CompletableFuture<T> result = new CompletableFuture<>();
     boolean queued = onLoop(() -> {
       if (state != State.CONNECTED) {
         result.completeExceptionally(new IllegalStateException("not connected (" + state + ")"));
         return;
       }
-      String nonce = "n" + (++nonces);
-      pendingSends.put(nonce, result);
-      ObjectNode d = RestClient.JSON.createObjectNode().put("channelId", channelId)
-          .put("ciphertext", Base64.getEncoder().encodeToString(ciphertext)).put("nonce", nonce);
-      sendFrame("send", d);
+      String nonce = noncePrefix + (++nonces);
+      pending.put(nonce, result);
+      sendFrame(op, d.apply(nonce));
     });
     if (!queued) {
       result.completeExceptionally(new IllegalStateException("the client was closed"));
@@ -207,22 +216,9 @@ public final class GatewayClient implements AutoCloseable {
    */
   public CompletableFuture<JsonNode> joinVoice(String guildId, String channelId, boolean selfMute,
       boolean selfDeaf) {
-    CompletableFuture<JsonNode> result = new CompletableFuture<>();
-    boolean queued = onLoop(() -> {
-      if (state != State.CONNECTED) {
-        result.completeExceptionally(new IllegalStateException("not connected (" + state + ")"));
-        return;
-      }
-      String nonce = "v" + (++nonces);
-      pendingVoice.put(nonce, result);
-      sendFrame("voice_state_update", RestClient.JSON.createObjectNode().put("guildId", guildId)
-          .put("channelId", channelId).put("selfMute", selfMute).put("selfDeaf", selfDeaf)
-          .put("nonce", nonce));
-    });
-    if (!queued) {
-      result.completeExceptionally(new IllegalStateException("the client was closed"));
-    }
-    return result;
+    return request(pendingVoice, "v", "voice_state_update", nonce -> RestClient.JSON
+        .createObjectNode().put("guildId", guildId).put("channelId", channelId)
+        .put("selfMute", selfMute).put("selfDeaf", selfDeaf).put("nonce", nonce));
   }
 
   /** Most users one {@link #requestPresences} asks about (the server's limit per frame). */
@@ -239,23 +235,12 @@ public final class GatewayClient implements AutoCloseable {
     if (userIds.isEmpty() || userIds.size() > PRESENCES_PER_REQUEST) {
       throw new IllegalArgumentException("ask about 1 to " + PRESENCES_PER_REQUEST + " users");
     }
-    CompletableFuture<Map<String, String>> result = new CompletableFuture<>();
-    boolean queued = onLoop(() -> {
-      if (state != State.CONNECTED) {
-        result.completeExceptionally(new IllegalStateException("not connected (" + state + ")"));
-        return;
-      }
-      String nonce = "p" + (++nonces);
-      pendingPresences.put(nonce, result);
+    return request(pendingPresences, "p", "request_presences", nonce -> {
       ObjectNode d = RestClient.JSON.createObjectNode().put("guildId", guildId)
           .put("nonce", nonce);
       userIds.forEach(d.putArray("userIds")::add);
-      sendFrame("request_presences", d);
+      return d;
     });
-    if (!queued) {
-      result.completeExceptionally(new IllegalStateException("the client was closed"));
-    }
-    return result;
   }
 
   /** Leaves the voice channel this session is in in {@code guildId}; dropped when not connected. */
