@@ -510,6 +510,42 @@ class DesktopClientTest {
     }
   }
 
+  /**
+   * After the others, in their window: signing in again shows who is already online at once,
+   * from ready (erin's status does not change after, so no update could tell it), as the member
+   * list's dot.
+   */
+  @Test
+  @Order(3)
+  void signingInShowsWhoIsAlreadyOnline() throws Exception {
+    Assumptions.assumeTrue(book != null && fx(() -> app.session()) != null,
+        "runs after the sign-up test, in its window");
+    CloisterClient erin = server.newDevice("erin");
+    String erinId = erin.account().userId();
+    erin.api().useInvite(fx(() -> app.session()).client.api().createInvite(book.id).code());
+    try (GatewayClient erinOnline = erin.gateway(d -> { })) {
+      erinOnline.awaitReady(WAIT);
+      erinOnline.presence("idle");
+      await("erin idle, told while alice is signed in",
+          () -> "idle".equals(app.session().presence.get(erinId)));
+
+      robot.clickOn("#sign-out");
+      await("the sign-in view", () -> robot.lookup("#password").tryQuery().isPresent());
+      awaitText("#username", aliceName);
+      fill("#password", "a long passphrase");
+      robot.clickOn("#sign-in");
+      await("the main window", () -> robot.lookup("#guild-rail").tryQuery().isPresent()
+          && app.session() != null && app.session().guild(book.id).isPresent());
+      GuildModel again = fx(() -> app.session().guild(book.id).orElseThrow());
+      robot.interact(() -> robot.lookup("#guild-rail").<GuildModel>queryListView()
+          .getSelectionModel().select(again));
+      await("erin's dot idle in the member list", () -> robot.lookup("#members")
+          .lookup(".list-cell").queryAll().stream().map(n -> (ListCell<?>) n)
+          .anyMatch(c -> c.getItem() instanceof Member m && m.userId().equals(erinId)
+              && c.getGraphic() != null && c.getGraphic().lookup(".presence-idle") != null));
+    }
+  }
+
   /** Clicks a moderator's control on a tile and waits for its effect; says what it saw if not. */
   private void moderatorClick(String button, String effect, Callable<Boolean> done)
       throws Exception {
