@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
  * identify again and read history): each must end with every acknowledged post once, in order.
  * A session that lived on the killed node is gone (nothing was saved: a kill gives no handoff), so
  * its client identifies again; the test counts those. Prints how long the channel could not take
- * posts.
+ * posts. A member whose only session lived on the killed node turns offline for the others once
+ * the node is out of the cluster (the killed node cannot say so itself).
  *
  * <p>Starting three JVMs takes one to three minutes on a busy 2-core machine, so it runs only with
  * {@code -Dcloister.node-loss-test=true}:
@@ -43,11 +44,12 @@ class NodeLossTest {
       TestCluster.Member via = nodes.get(1);
       GatewayEndToEndTest.User alice = GatewayEndToEndTest.user(via.api(), "alice");
       GatewayEndToEndTest.User bob = GatewayEndToEndTest.user(via.api(), "bob");
+      GatewayEndToEndTest.User carol = GatewayEndToEndTest.user(via.api(), "carol");
       String channel = null;
       TestCluster.Member victim = null;
       for (int attempt = 0; attempt < 8 && victim == null; attempt++) {
         Map<Integer, Long> before = cluster.entities("TextChannel");
-        JsonNode g = GatewayEndToEndTest.guild(via.api(), alice, bob);
+        JsonNode g = GatewayEndToEndTest.guild(via.api(), alice, bob, carol);
         String candidate = null;
         for (JsonNode ch : g.get("channels")) {
           if (ch.path("type").asText().equals("text")) {
@@ -68,7 +70,39 @@ class NodeLossTest {
       TestCluster.Member killed = victim;
       int[] ports = cluster.httpPorts();
       List<RoamingGatewayClient> clients = new ArrayList<>();
+      List<GatewayClient> watching = new ArrayList<>();
       try {
+        // Presence: alice watches from a session on a survivor; carol's only session lives on
+        // the victim. Sessions are sharded: connect until they are where they should be, and
+        // wait for each of carol's to be told, so that the victim's is the last word on her.
+        GatewayClient alicesView = null;
+        for (int i = 0; alicesView == null && i < 40; i++) {
+          long before = cluster.entities("GatewaySession").get(killed.index);
+          GatewayClient cl = GatewayClient.identify(via.http, alice.token());
+          watching.add(cl);
+          cl.ready();
+          if (cluster.entities("GatewaySession").get(killed.index) == before) {
+            alicesView = cl;
+          }
+        }
+        assertThat(alicesView).as("a session of alice's on a survivor").isNotNull();
+        boolean onVictim = false;
+        for (int i = 0; !onVictim && i < 40; i++) {
+          long before = cluster.entities("GatewaySession").get(killed.index);
+          GatewayClient cl = GatewayClient.identify(via.http, carol.token());
+          watching.add(cl);
+          cl.ready();
+          onVictim = cluster.entities("GatewaySession").get(killed.index) > before;
+          if (!onVictim) {
+            cl.close();
+          }
+          String status = onVictim ? "online" : "offline";
+          alicesView.until(f -> "PRESENCE_UPDATE".equals(f.path("t").asText())
+              && f.at("/d/userId").asText().equals(carol.id())
+              && f.at("/d/status").asText().equals(status), WAIT);
+        }
+        assertThat(onVictim).as("a session of carol's on the victim").isTrue();
+
         for (int i = 0; i < 6; i++) {
           clients.add(new RoamingGatewayClient("bob-" + i, bob.token(), channel, ports, i % 3,
               index -> nodes.get(index) != killed || killed.alive()).start());
@@ -128,6 +162,14 @@ class NodeLossTest {
           System.out.println("node-loss: " + c + ", resumes answered after " + c.resumeMillis
               + " ms");
         }
+
+        // Carol's session died with the victim, which could not say so: the survivors do, once
+        // the victim is out of the cluster.
+        alicesView.until(f -> "PRESENCE_UPDATE".equals(f.path("t").asText())
+            && f.at("/d/userId").asText().equals(carol.id())
+            && f.at("/d/status").asText().equals("offline"), WAIT);
+        System.out.printf("node-loss: carol (on the killed node) offline for alice at most %.1f s "
+            + "after the kill%n", (System.nanoTime() - killedAt) / 1e9);
         for (RoamingGatewayClient c : clients) {
           assertThat(c.problems).as("%s", c).isEmpty();
           assertThat(c.seqProblems).as("%s", c).isEmpty();
@@ -138,6 +180,7 @@ class NodeLossTest {
           assertThat(c.seen).as("%s: no message twice", c).doesNotHaveDuplicates();
         }
       } finally {
+        watching.forEach(GatewayClient::abort);
         clients.forEach(RoamingGatewayClient::close);
       }
     }

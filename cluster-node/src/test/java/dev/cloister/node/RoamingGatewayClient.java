@@ -31,6 +31,12 @@ final class RoamingGatewayClient implements AutoCloseable {
 
   /** MESSAGE_CREATE ids of the channel, in the order received (over the gateway or backfilled). */
   final List<String> seen = new CopyOnWriteArrayList<>();
+  /**
+   * What a backfill after identifying again read from the history: a live MESSAGE_CREATE for one
+   * of these is the same message twice on the client's side (any client keeps one), not the
+   * server sending it twice.
+   */
+  private final Set<String> backfilled = java.util.concurrent.ConcurrentHashMap.newKeySet();
   /** What went wrong with the numbering, as text (empty: nothing). */
   final List<String> seqProblems = new CopyOnWriteArrayList<>();
   /** Problems of any other kind (a frame not understood, a connection that could not be made). */
@@ -77,7 +83,10 @@ final class RoamingGatewayClient implements AutoCloseable {
   private void identify() throws Exception {
     current.send("{\"op\":\"identify\",\"d\":{\"token\":\"" + token
         + "\",\"deviceId\":\"roamer\"}}");
-    JsonNode ready = current.ready();
+    // After a node's death, ready waits for the guild's state, whose shard may be on the dead node
+    // until the cluster has downed it.
+    JsonNode ready = current.until(f -> "ready".equals(f.path("op").asText()),
+        WAIT.multipliedBy(4));
     sessionId = ready.at("/d/sessionId").asText();
     lastSeq = ready.get("s").asLong();
   }
@@ -140,7 +149,10 @@ final class RoamingGatewayClient implements AutoCloseable {
     }
     if (op.equals("dispatch") && f.path("t").asText().equals("MESSAGE_CREATE")
         && f.at("/d/channelId").asText().equals(channelId)) {
-      seen.add(f.at("/d/id").asText());
+      String id = f.at("/d/id").asText();
+      if (!backfilled.contains(id)) {
+        seen.add(id);
+      }
     }
   }
 
@@ -193,6 +205,7 @@ final class RoamingGatewayClient implements AutoCloseable {
     for (String id : history) {
       if (known.add(id)) {
         seen.add(id);
+        backfilled.add(id);
       }
     }
   }

@@ -191,21 +191,25 @@ public final class GuildFeed {
   public record TypingStarted(String guildId, String channelId, String userId, long atMillis)
       implements Item {}
 
-  /** Ephemeral: {@code status} is online, idle or offline. */
-  public record PresenceChanged(String guildId, String userId, String status) implements Item {}
+  /**
+   * Ephemeral: {@code status} is online, idle or offline, as the sessions on {@code node} (its
+   * cluster address) add up to; null from a node that did not say.
+   */
+  public record PresenceChanged(String guildId, String userId, String status, String node)
+      implements Item {}
 
   /**
-   * Ephemeral: a node's gateway copy of the guild has just started and asks the others what
-   * their sessions' users' presence is ({@link PresenceHeld}), so that its sessions' ready shows
-   * who is online elsewhere.
+   * Ephemeral: the gateway copy of the guild on {@code node} (a cluster address) has just started
+   * and asks the others what their sessions' users' presence is ({@link PresenceHeld}), so that
+   * its sessions learn who is online elsewhere.
    */
-  public record PresenceAsked(String guildId, String askedBy) implements Item {}
+  public record PresenceAsked(String guildId, String node) implements Item {}
 
   /**
-   * Ephemeral: the presence of the users with sessions on one node's gateway copy of the guild
-   * ({@code heldBy}), in answer to a {@link PresenceAsked}; offline users are left out.
+   * Ephemeral: the presence of the users with sessions on {@code node}'s gateway copy of the
+   * guild, in answer to a {@link PresenceAsked}; offline users are left out.
    */
-  public record PresenceHeld(String guildId, String heldBy, Map<String, String> statuses)
+  public record PresenceHeld(String guildId, String node, Map<String, String> statuses)
       implements Item {}
 
   /** On {@link #MEMBERSHIPS_TOPIC}: a user became a member (or created the guild). */

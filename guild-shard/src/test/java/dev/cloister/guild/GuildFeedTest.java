@@ -51,11 +51,12 @@ class GuildFeedTest {
 
     var typing = new GuildFeed.TypingStarted("1", "2", "u", 4);
     assertThat(roundTrip(typing)).isEqualTo(typing);
-    var presence = new GuildFeed.PresenceChanged("1", "u", "idle");
+    var presence = new GuildFeed.PresenceChanged("1", "u", "idle",
+        "pekko://cloister@10.0.0.1:25520");
     assertThat(roundTrip(presence)).isEqualTo(presence);
-    var asked = new GuildFeed.PresenceAsked("1", "pekko://cloister@10.0.0.1:25520/a");
+    var asked = new GuildFeed.PresenceAsked("1", "pekko://cloister@10.0.0.1:25520");
     assertThat(roundTrip(asked)).isEqualTo(asked);
-    var held = new GuildFeed.PresenceHeld("1", "pekko://cloister@10.0.0.2:25520/b",
+    var held = new GuildFeed.PresenceHeld("1", "pekko://cloister@10.0.0.2:25520",
         Map.of("u", "online", "v", "idle"));
     assertThat(roundTrip(held)).isEqualTo(held);
     var joined = new GuildFeed.MemberAdded("1", "u");

@@ -62,6 +62,10 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
   private record ReplicaStopped(String guildId, ActorRef<GuildReplica.Command> replica)
       implements Command {}
 
+  /** A node left the cluster, gracefully or downed: the presence it announced is void. */
+  private record NodeRemoved(org.apache.pekko.cluster.ClusterEvent.MemberRemoved removed)
+      implements Command {}
+
   public static Behavior<Command> create(GuildFeed feed, ClusterSharding sharding,
       GatewaySettings settings) {
     return Behaviors.setup(ctx -> new Gateway(ctx, feed, sharding, settings));
@@ -81,6 +85,10 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     this.sharding = sharding;
     this.settings = settings;
     feed.memberships().tell(Topic.subscribe(ctx.messageAdapter(GuildFeed.MemberAdded.class, Joined::new)));
+    org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).subscriptions().tell(
+        org.apache.pekko.cluster.typed.Subscribe.create(ctx.messageAdapter(
+            org.apache.pekko.cluster.ClusterEvent.MemberRemoved.class, NodeRemoved::new),
+            org.apache.pekko.cluster.ClusterEvent.MemberRemoved.class));
   }
 
   @Override
@@ -115,6 +123,11 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
             registrationsSent.remove(m.guildId());
             m.replica().tell(new GuildReplica.Stop());
           }
+          return this;
+        })
+        .onMessage(NodeRemoved.class, m -> {
+          String node = m.removed().member().address().toString();
+          replicas.values().forEach(r -> r.tell(new GuildReplica.NodeGone(node)));
           return this;
         })
         .onMessage(ReplicaStopped.class, m -> {

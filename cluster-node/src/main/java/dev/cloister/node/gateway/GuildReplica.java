@@ -59,6 +59,9 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
   record PublishPresence(String userId, String status, ActorRef<GatewaySession.Command> session)
       implements Command {}
 
+  /** From the parent: {@code node} (a cluster address) left the cluster. */
+  record NodeGone(String node) implements Command {}
+
   /** A session's {@code request_presences}: the answer goes to its connection. */
   record AskPresences(String guildId, List<String> userIds, String nonce,
       ActorRef<GatewayConnection.Command> connection) implements Command {}
@@ -137,13 +140,15 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
   private final Map<String, Map<ActorRef<GatewaySession.Command>, String>> statusByUser =
       new java.util.HashMap<>();
   private final Map<String, String> announced = new java.util.HashMap<>();
+  /** The node (cluster address) whose sessions {@link #announced} each member's status. */
+  private final Map<String, String> announcedBy = new java.util.HashMap<>();
   /**
    * A large guild's presence changes not sent yet, the newest status of each user: sent as one
    * PRESENCE_BATCH per {@code presenceBatchInterval}.
    */
   private final Map<String, String> presenceBatch = new LinkedHashMap<>();
   private final Duration presenceBatchInterval;
-  /** This copy as the other nodes' copies know it in {@link GuildFeed.PresenceHeld}. */
+  /** This node's cluster address: this copy as the other nodes' copies know it. */
   private final String self;
   /** Whether this copy has asked the other nodes' copies who is online since it subscribed. */
   private boolean presenceAsked;
@@ -168,8 +173,8 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     this.presenceBatchInterval = ctx.getSystem().settings().config()
         .getDuration("cloister.gateway.presence-batch-interval");
     this.partBytes = Parts.partBytes(ctx.getSystem());
-    this.self = org.apache.pekko.actor.typed.ActorRefResolver.get(ctx.getSystem())
-        .toSerializationFormat(ctx.getSelf());
+    this.self = org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).selfMember()
+        .address().toString();
     subscribe();
     load();
     settled = !org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).state().getMembers()
@@ -272,6 +277,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
         .onMessage(PublishTyping.class, this::onTyping)
         .onMessage(FlushPresence.class, m -> flushPresence())
         .onMessage(AskPresences.class, this::onAskPresences)
+        .onMessage(NodeGone.class, this::onNodeGone)
         .onMessage(VoiceAccess.class, this::onVoiceAccess)
         .onMessage(PublishPresence.class, m -> {
           if (sessions.containsKey(m.session())) {
@@ -598,8 +604,8 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
         });
       }
     } else if (item instanceof GuildFeed.PresenceChanged p) {
-      presenceChanged(p.userId(), p.status());
-    } else if (item instanceof GuildFeed.PresenceAsked a && !a.askedBy().equals(self)) {
+      presenceChanged(p.userId(), p.status(), p.node());
+    } else if (item instanceof GuildFeed.PresenceAsked a && !a.node().equals(self)) {
       Map<String, String> mine = new LinkedHashMap<>();
       statusByUser.keySet().forEach(user -> {
         String best = localStatus(user);
@@ -610,20 +616,27 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       if (!mine.isEmpty()) {
         feed.publish(new GuildFeed.PresenceHeld(guildId, self, mine));
       }
-    } else if (item instanceof GuildFeed.PresenceHeld h && !h.heldBy().equals(self)) {
+    } else if (item instanceof GuildFeed.PresenceHeld h && !h.node().equals(self)) {
       // What another node's sessions say; this copy's sessions learn what they did not know.
       h.statuses().forEach((user, status) -> {
         if (!status.equals(announced.getOrDefault(user, "offline"))) {
-          presenceChanged(user, status);
+          presenceChanged(user, status, h.node());
+        } else {
+          announcedBy.putIfAbsent(user, h.node());
         }
       });
     }
     return this;
   }
 
-  /** A member's presence as published: kept, and told to this node's sessions. */
-  private void presenceChanged(String userId, String status) {
+  /** A member's presence as {@code node} published it: kept, and told to this node's sessions. */
+  private void presenceChanged(String userId, String status, String node) {
     announced.put(userId, status);
+    if (node == null || status.equals("offline")) {
+      announcedBy.remove(userId);
+    } else {
+      announcedBy.put(userId, node);
+    }
     if (state.members().size() > largeThreshold) {
       // Everyone in a guild telling everyone else each change is n^2 frames when its n members
       // come online (50 million for 10,000): a large guild's changes go out in batches, at
@@ -680,10 +693,38 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
       return;
     }
     String best = localStatus(userId);
-    if (!best.equals(announced.getOrDefault(userId, "offline"))) {
+    // Also when another node announced the same: should that node go, this one still speaks.
+    if (!best.equals(announced.getOrDefault(userId, "offline"))
+        || (!best.equals("offline") && !self.equals(announcedBy.get(userId)))) {
       announced.put(userId, best);
-      feed.publish(new GuildFeed.PresenceChanged(guildId, userId, best));
+      announcedBy.put(userId, self);
+      feed.publish(new GuildFeed.PresenceChanged(guildId, userId, best, self));
     }
+  }
+
+  /**
+   * A node left the cluster (a graceful stop or a crash): the members whose status it announced
+   * are offline, unless sessions here say otherwise (then this node announces theirs). Every
+   * copy does this for itself; nothing is published for a node that can no longer speak.
+   */
+  private Behavior<Command> onNodeGone(NodeGone g) {
+    if (g.node().equals(self) || state == null) {
+      return this;
+    }
+    List<String> theirs = new ArrayList<>();
+    announcedBy.forEach((user, node) -> {
+      if (node.equals(g.node())) {
+        theirs.add(user);
+      }
+    });
+    for (String user : theirs) {
+      if (statusByUser.containsKey(user)) {
+        announcePresence(user);
+      } else {
+        presenceChanged(user, "offline", null);
+      }
+    }
+    return this;
   }
 
   /** What this node's sessions of {@code userId} add up to: online over idle over offline. */
