@@ -414,8 +414,9 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     ObjectNode g = guildJson(ok.value(), state, r.userId(), largeThreshold);
     if (state.members().size() <= largeThreshold) {
       // Not a large guild's: thousands of presences for each of thousands of sessions, each
-      // keeping its ready for a resume, would not fit (and sent as a shared batch instead, 10,000
-      // members' clients starting together ran out of memory).
+      // keeping its ready for a resume, would not fit (tried as one shared batch after each
+      // ready instead, 10,000 members' clients starting together ran out of memory); its
+      // clients ask about the members they show (request_presences).
       putPresences(g, online());
     }
     ArrayNode states = g.putArray("voiceStates");
