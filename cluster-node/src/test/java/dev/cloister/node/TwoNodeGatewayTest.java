@@ -242,11 +242,68 @@ class TwoNodeGatewayTest {
   }
 
   /**
+   * One user, two devices whose sessions live on different nodes: the user's presence is the
+   * highest of the two (online over idle over offline), not whichever node spoke last. Bob's
+   * sessions on A end while his one on B stays: nobody is told he went offline; his session on B
+   * goes idle: everyone is told idle, and a session that starts now finds him idle.
+   */
+  @Test
+  @Order(3)
+  void aUserOnTwoNodesIsAsPresentAsTheMostPresentOfThem() throws Exception {
+    ApiClient apiA = new ApiClient("http://127.0.0.1:" + httpA);
+    GatewayEndToEndTest.User alice = user(apiA, "alice");
+    GatewayEndToEndTest.User bob = user(apiA, "bob");
+    guild(apiA, alice, bob);
+    List<GatewayClient> open = new ArrayList<>();
+    try (GatewayClient aliceWatching = GatewayClient.identify(httpA, alice.token())) {
+      aliceWatching.ready();
+      // Sessions are sharded: connect until bob has one on each node.
+      List<GatewayClient> bobsOnA = new ArrayList<>();
+      GatewayClient bobsOnB = null;
+      for (int i = 0; (bobsOnB == null || bobsOnA.isEmpty()) && i < 40; i++) {
+        long before = gatewaySessionsOn(managementB);
+        GatewayClient cl = GatewayClient.identify(httpA, bob.token());
+        open.add(cl);
+        cl.ready();
+        if (gatewaySessionsOn(managementB) > before) {
+          bobsOnB = bobsOnB == null ? cl : bobsOnB;
+        } else {
+          bobsOnA.add(cl);
+        }
+      }
+      assertThat(bobsOnB).as("a session of bob's on B").isNotNull();
+      assertThat(bobsOnA).as("a session of bob's on A").isNotEmpty();
+      aliceWatching.until(f -> "PRESENCE_UPDATE".equals(f.path("t").asText())
+          && f.at("/d/userId").asText().equals(bob.id())
+          && f.at("/d/status").asText().equals("online"), WAIT);
+
+      bobsOnA.forEach(GatewayClient::close);
+      Thread.sleep(1000); // so that A's word (offline) comes first, as it would mislead
+      bobsOnB.send("{\"op\":\"presence\",\"d\":{\"status\":\"idle\"}}");
+      List<String> told = new ArrayList<>();
+      aliceWatching.until(f -> {
+        if ("PRESENCE_UPDATE".equals(f.path("t").asText())
+            && f.at("/d/userId").asText().equals(bob.id())) {
+          told.add(f.at("/d/status").asText());
+        }
+        return told.contains("idle");
+      }, WAIT);
+      assertThat(told).as("what alice was told of bob").containsExactly("idle");
+      try (GatewayClient later = GatewayClient.identify(httpA, alice.token())) {
+        assertThat(GatewayEndToEndTest.presences(later.ready().at("/d/guilds/0/presences")))
+            .containsEntry(bob.id(), "idle");
+      }
+    } finally {
+      open.forEach(GatewayClient::abort);
+    }
+  }
+
+  /**
    * A node given a member's node id is refused: it would make the same message ids. (Last: the
    * refused node's brief membership must not disturb the other tests.)
    */
   @Test
-  @Order(4)
+  @Order(5)
   void aNodeWithTheIdOfAMemberIsRefused() throws Exception {
     ApiClient apiA = new ApiClient("http://127.0.0.1:" + httpA);
     GatewayEndToEndTest.User alice = user(apiA, "alice");
@@ -274,7 +331,7 @@ class TwoNodeGatewayTest {
    * had to identify again.
    */
   @Test
-  @Order(3)
+  @Order(4)
   void aGracefulStopHandsSessionsOverToTheOtherNode() throws Exception {
     ApiClient apiA = new ApiClient("http://127.0.0.1:" + httpA);
     GatewayEndToEndTest.User alice = user(apiA, "alice");

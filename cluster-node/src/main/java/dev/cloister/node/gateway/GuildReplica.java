@@ -136,12 +136,14 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
   private Guild.State planOf;
   private final List<Register> pendingRegistrations = new ArrayList<>();
   private final Map<ActorRef<GatewaySession.Command>, String> sessions = new LinkedHashMap<>();
-  // Presence: each local session's own status, and each member's status as last announced.
+  // Presence: each local session's own status; per member, what each node's sessions add up to
+  // (as published), what this node published, and what this node's sessions were told (the
+  // highest of the nodes': online over idle over offline).
   private final Map<String, Map<ActorRef<GatewaySession.Command>, String>> statusByUser =
       new java.util.HashMap<>();
   private final Map<String, String> announced = new java.util.HashMap<>();
-  /** The node (cluster address) whose sessions {@link #announced} each member's status. */
-  private final Map<String, String> announcedBy = new java.util.HashMap<>();
+  private final Map<String, Map<String, String>> statusByNode = new java.util.HashMap<>();
+  private final Map<String, String> published = new java.util.HashMap<>();
   /**
    * A large guild's presence changes not sent yet, the newest status of each user: sent as one
    * PRESENCE_BATCH per {@code presenceBatchInterval}.
@@ -605,39 +607,68 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
         });
       }
     } else if (item instanceof GuildFeed.PresenceChanged p) {
-      presenceChanged(p.userId(), p.status(), p.node());
+      nodeSays(p.userId(), p.node() == null ? "" : p.node(), p.status());
     } else if (item instanceof GuildFeed.PresenceAsked a && !a.node().equals(self)) {
       Map<String, String> mine = new LinkedHashMap<>();
-      statusByUser.keySet().forEach(user -> {
-        String best = localStatus(user);
-        if (!best.equals("offline") && state.members().containsKey(user)) {
-          mine.put(user, best);
+      published.forEach((user, status) -> {
+        if (!status.equals("offline") && state.members().containsKey(user)) {
+          mine.put(user, status);
         }
       });
       if (!mine.isEmpty()) {
         feed.publish(new GuildFeed.PresenceHeld(guildId, self, mine));
       }
     } else if (item instanceof GuildFeed.PresenceHeld h && !h.node().equals(self)) {
-      // What another node's sessions say; this copy's sessions learn what they did not know.
-      h.statuses().forEach((user, status) -> {
-        if (!status.equals(announced.getOrDefault(user, "offline"))) {
-          presenceChanged(user, status, h.node());
-        } else {
-          announcedBy.putIfAbsent(user, h.node());
+      // All that another node's sessions say: this copy's sessions learn what they did not know.
+      List<String> users = new ArrayList<>(h.statuses().keySet());
+      statusByNode.forEach((user, nodes) -> {
+        if (nodes.containsKey(h.node()) && !h.statuses().containsKey(user)) {
+          users.add(user);
         }
       });
+      users.forEach(user -> nodeSays(user, h.node(),
+          h.statuses().getOrDefault(user, "offline")));
     }
     return this;
   }
 
-  /** A member's presence as {@code node} published it: kept, and told to this node's sessions. */
-  private void presenceChanged(String userId, String status, String node) {
-    announced.put(userId, status);
-    if (node == null || status.equals("offline")) {
-      announcedBy.remove(userId);
+  /**
+   * What {@code node}'s sessions of a member add up to now; the member's status is the highest of
+   * the nodes' (a user on two devices, on two nodes, is online while either is), and this node's
+   * sessions hear when that changes.
+   */
+  private void nodeSays(String userId, String node, String status) {
+    Map<String, String> nodes = statusByNode.computeIfAbsent(userId, u -> new java.util.HashMap<>());
+    if (status.equals("offline")) {
+      nodes.remove(node);
     } else {
-      announcedBy.put(userId, node);
+      nodes.put(node, status);
     }
+    String highest = "offline";
+    for (String s : nodes.values()) {
+      if (rank(s) > rank(highest)) {
+        highest = s;
+      }
+    }
+    if (nodes.isEmpty()) {
+      statusByNode.remove(userId);
+    }
+    if (!highest.equals(announced.getOrDefault(userId, "offline"))) {
+      announced.put(userId, highest);
+      tell(userId, highest);
+    }
+  }
+
+  private static int rank(String status) {
+    return switch (status) {
+      case "online" -> 2;
+      case "idle" -> 1;
+      default -> 0;
+    };
+  }
+
+  /** Tells this node's sessions a member's new status. */
+  private void tell(String userId, String status) {
     if (state.members().size() > largeThreshold) {
       // Everyone in a guild telling everyone else each change is n^2 frames when its n members
       // come online (50 million for 10,000): a large guild's changes go out in batches, at
@@ -685,46 +716,41 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
   }
 
   /**
-   * Publishes a member's presence when what this node's sessions of theirs add up to (online over
-   * idle over offline) differs from what was last announced, so that a user with many sessions
-   * does not flood the guild. With sessions of one user on several nodes, the last change wins.
+   * Publishes what this node's sessions of a member add up to (online over idle over offline)
+   * when it changes, so that a user with many sessions does not flood the guild; every node's
+   * copy keeps each node's word and tells its sessions the highest.
    */
   private void announcePresence(String userId) {
     if (state == null || !state.members().containsKey(userId)) {
       return;
     }
     String best = localStatus(userId);
-    // Also when another node announced the same: should that node go, this one still speaks.
-    if (!best.equals(announced.getOrDefault(userId, "offline"))
-        || (!best.equals("offline") && !self.equals(announcedBy.get(userId)))) {
-      announced.put(userId, best);
-      announcedBy.put(userId, self);
+    if (!best.equals(published.getOrDefault(userId, "offline"))) {
+      if (best.equals("offline")) {
+        published.remove(userId);
+      } else {
+        published.put(userId, best);
+      }
       feed.publish(new GuildFeed.PresenceChanged(guildId, userId, best, self));
     }
   }
 
   /**
-   * A node left the cluster (a graceful stop or a crash): the members whose status it announced
-   * are offline, unless sessions here say otherwise (then this node announces theirs). Every
-   * copy does this for itself; nothing is published for a node that can no longer speak.
+   * A node left the cluster (a graceful stop or a crash): what its sessions said no longer
+   * counts. Every copy does this for itself; nothing is published for a node that can no longer
+   * speak.
    */
   private Behavior<Command> onNodeGone(NodeGone g) {
     if (g.node().equals(self) || state == null) {
       return this;
     }
     List<String> theirs = new ArrayList<>();
-    announcedBy.forEach((user, node) -> {
-      if (node.equals(g.node())) {
+    statusByNode.forEach((user, nodes) -> {
+      if (nodes.containsKey(g.node())) {
         theirs.add(user);
       }
     });
-    for (String user : theirs) {
-      if (statusByUser.containsKey(user)) {
-        announcePresence(user);
-      } else {
-        presenceChanged(user, "offline", null);
-      }
-    }
+    theirs.forEach(user -> nodeSays(user, g.node(), "offline"));
     return this;
   }
 
