@@ -445,8 +445,8 @@ final class Session implements AutoCloseable {
   }
 
   /**
-   * Status by user from a {@code presences} list: a small guild's in ready or GUILD_CREATE, a
-   * large guild's PRESENCE_BATCH (all who are online right after ready, then the changes).
+   * Status by user from a {@code presences} list: a small guild's in ready or GUILD_CREATE, or a
+   * large guild's PRESENCE_BATCH of changes.
    */
   private static Map<String, String> presences(JsonNode list) {
     Map<String, String> statuses = new java.util.LinkedHashMap<>();
