@@ -444,16 +444,6 @@ final class Session implements AutoCloseable {
     }
   }
 
-  /**
-   * Status by user from a {@code presences} list: a small guild's in ready or GUILD_CREATE, or a
-   * large guild's PRESENCE_BATCH of changes.
-   */
-  private static Map<String, String> presences(JsonNode list) {
-    Map<String, String> statuses = new java.util.LinkedHashMap<>();
-    list.forEach(p -> statuses.put(p.path("userId").asText(), p.path("status").asText("offline")));
-    return statuses;
-  }
-
   /** After a group moved on, messages that waited for its keys may read now. */
   private void rereadPending() {
     channels.forEach((channelId, list) -> {
@@ -540,7 +530,7 @@ final class Session implements AutoCloseable {
         presence.clear(); // what was heard before this new session may be stale
         for (JsonNode g : ready.raw().path("guilds")) {
           voiceStates(g);
-          presence.putAll(presences(g.path("presences")));
+          presence.putAll(GatewayClient.statuses(g.path("presences")));
         }
         for (Guild g : ready.guilds()) { // a large one's members already listed: ask again
           guild(g.id()).filter(m -> g.large() && !m.members.isEmpty()).ifPresent(m ->
@@ -616,7 +606,7 @@ final class Session implements AutoCloseable {
           Platform.runLater(() -> {
             putGuild(g);
             voiceStates(data);
-            presence.putAll(presences(data.path("presences")));
+            presence.putAll(GatewayClient.statuses(data.path("presences")));
           });
         }
         case "VOICE_STATE_UPDATE" -> {
@@ -688,7 +678,7 @@ final class Session implements AutoCloseable {
           Platform.runLater(() -> presence.put(userId, status));
         }
         case "PRESENCE_BATCH" -> {
-          Map<String, String> changed = presences(data.path("presences"));
+          Map<String, String> changed = GatewayClient.statuses(data.path("presences"));
           Platform.runLater(() -> presence.putAll(changed));
         }
         default -> {

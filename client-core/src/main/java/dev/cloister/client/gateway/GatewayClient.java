@@ -243,6 +243,17 @@ public final class GatewayClient implements AutoCloseable {
     });
   }
 
+  /**
+   * Status by user id from a {@code presences} list ({@code [{userId, status}]}): a small guild's
+   * in ready or GUILD_CREATE, a PRESENCE_BATCH's, or a {@link #requestPresences} answer's.
+   */
+  public static Map<String, String> statuses(JsonNode presences) {
+    Map<String, String> statuses = new java.util.LinkedHashMap<>();
+    presences.forEach(p -> statuses.put(p.path("userId").asText(),
+        p.path("status").asText("offline")));
+    return statuses;
+  }
+
   /** Leaves the voice channel this session is in in {@code guildId}; dropped when not connected. */
   public void leaveVoice(String guildId) {
     onLoop(() -> {
@@ -517,30 +528,14 @@ public final class GatewayClient implements AutoCloseable {
         CompletableFuture<Map<String, String>> p = pendingPresences.remove(
             d.path("nonce").asText());
         if (p != null) {
-          Map<String, String> statuses = new java.util.LinkedHashMap<>();
-          d.path("presences").forEach(e -> statuses.put(e.path("userId").asText(),
-              e.path("status").asText("offline")));
-          p.complete(statuses);
+          p.complete(statuses(d.path("presences")));
         }
       }
       case "error" -> {
         JsonNode d = f.path("d");
-        CompletableFuture<Map<String, String>> asked = pendingPresences.remove(
-            d.path("nonce").asText());
-        if (asked != null) {
-          asked.completeExceptionally(new ApiException(d.path("status").asInt(400),
-              d.path("code").asText("error"), d.path("message").asText("the request was refused")));
-        }
-        CompletableFuture<Message> p = pendingSends.remove(d.path("nonce").asText());
-        if (p != null) {
-          p.completeExceptionally(new ApiException(d.path("status").asInt(400),
-              d.path("code").asText("error"), d.path("message").asText("the send was refused")));
-        }
-        CompletableFuture<JsonNode> v = pendingVoice.remove(d.path("nonce").asText());
-        if (v != null) {
-          v.completeExceptionally(new ApiException(d.path("status").asInt(400),
-              d.path("code").asText("error"), d.path("message").asText("the join was refused")));
-        }
+        refuse(pendingSends, d, "the send was refused");
+        refuse(pendingVoice, d, "the join was refused");
+        refuse(pendingPresences, d, "the request was refused");
       }
       default -> LOG.log(System.Logger.Level.DEBUG, "ignoring gateway op " + op);
     }
@@ -658,17 +653,23 @@ public final class GatewayClient implements AutoCloseable {
         .whenComplete((x, failure) -> ws.abort());
   }
 
+  /** An error frame: the request waiting under its nonce, if any, fails with the server's word. */
+  private static void refuse(Map<String, ? extends CompletableFuture<?>> pending, JsonNode d,
+      String fallback) {
+    CompletableFuture<?> p = pending.remove(d.path("nonce").asText());
+    if (p != null) {
+      p.completeExceptionally(new ApiException(d.path("status").asInt(400),
+          d.path("code").asText("error"), d.path("message").asText(fallback)));
+    }
+  }
+
   private void failPendingSends(String why) {
-    List<CompletableFuture<Message>> pending = new ArrayList<>(pendingSends.values());
-    pendingSends.clear();
-    pending.forEach(p -> p.completeExceptionally(new IllegalStateException(why)));
-    List<CompletableFuture<JsonNode>> voice = new ArrayList<>(pendingVoice.values());
-    pendingVoice.clear();
-    voice.forEach(p -> p.completeExceptionally(new IllegalStateException(why)));
-    List<CompletableFuture<Map<String, String>>> presences =
-        new ArrayList<>(pendingPresences.values());
-    pendingPresences.clear();
-    presences.forEach(p -> p.completeExceptionally(new IllegalStateException(why)));
+    for (Map<String, ? extends CompletableFuture<?>> pending
+        : List.of(pendingSends, pendingVoice, pendingPresences)) {
+      List<CompletableFuture<?>> waiting = new ArrayList<>(pending.values());
+      pending.clear();
+      waiting.forEach(p -> p.completeExceptionally(new IllegalStateException(why)));
+    }
   }
 
   private static void cancel(ScheduledFuture<?> f) {

@@ -137,11 +137,10 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
   private final List<Register> pendingRegistrations = new ArrayList<>();
   private final Map<ActorRef<GatewaySession.Command>, String> sessions = new LinkedHashMap<>();
   // Presence: each local session's own status; per member, what each node's sessions add up to
-  // (as published), what this node published, and what this node's sessions were told (the
-  // highest of the nodes': online over idle over offline).
+  // as published (never offline: a member no node holds is offline), the highest of which this
+  // node's sessions are told; and what this node published.
   private final Map<String, Map<ActorRef<GatewaySession.Command>, String>> statusByUser =
       new java.util.HashMap<>();
-  private final Map<String, String> announced = new java.util.HashMap<>();
   private final Map<String, Map<String, String>> statusByNode = new java.util.HashMap<>();
   private final Map<String, String> published = new java.util.HashMap<>();
   /**
@@ -447,7 +446,7 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     Map<String, String> asked = new LinkedHashMap<>();
     for (String user : a.userIds()) {
       if (state.members().containsKey(user)) {
-        asked.put(user, announced.getOrDefault(user, "offline"));
+        asked.put(user, statusOf(user));
       }
     }
     ObjectNode d = putPresences(JsonRoutes.obj().put("guildId", guildId), asked);
@@ -467,15 +466,32 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     return o;
   }
 
-  /** The members not offline, as last announced. */
+  /** The members not offline, as the nodes' sessions say. */
   private Map<String, String> online() {
     Map<String, String> online = new LinkedHashMap<>();
-    announced.forEach((user, status) -> {
-      if (!status.equals("offline") && state.members().containsKey(user)) {
-        online.put(user, status);
+    statusByNode.forEach((user, nodes) -> {
+      if (state.members().containsKey(user)) {
+        online.put(user, highest(nodes.values()));
       }
     });
     return online;
+  }
+
+  /** A member's status: the highest of what the nodes holding their sessions say. */
+  private String statusOf(String userId) {
+    Map<String, String> nodes = statusByNode.get(userId);
+    return nodes == null ? "offline" : highest(nodes.values());
+  }
+
+  /** Online over idle over offline; offline if none. */
+  private static String highest(java.util.Collection<String> statuses) {
+    String best = "offline";
+    for (String s : statuses) {
+      if (rank(s) > rank(best)) {
+        best = s;
+      }
+    }
+    return best;
   }
 
   private Behavior<Command> onVoiceAccess(VoiceAccess q) {
@@ -609,12 +625,8 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     } else if (item instanceof GuildFeed.PresenceChanged p) {
       nodeSays(p.userId(), p.node() == null ? "" : p.node(), p.status());
     } else if (item instanceof GuildFeed.PresenceAsked a && !a.node().equals(self)) {
-      Map<String, String> mine = new LinkedHashMap<>();
-      published.forEach((user, status) -> {
-        if (!status.equals("offline") && state.members().containsKey(user)) {
-          mine.put(user, status);
-        }
-      });
+      Map<String, String> mine = new LinkedHashMap<>(published); // never offline
+      mine.keySet().retainAll(state.members().keySet());
       if (!mine.isEmpty()) {
         feed.publish(new GuildFeed.PresenceHeld(guildId, self, mine));
       }
@@ -638,24 +650,19 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
    * sessions hear when that changes.
    */
   private void nodeSays(String userId, String node, String status) {
+    String before = statusOf(userId);
     Map<String, String> nodes = statusByNode.computeIfAbsent(userId, u -> new java.util.HashMap<>());
     if (status.equals("offline")) {
       nodes.remove(node);
     } else {
       nodes.put(node, status);
     }
-    String highest = "offline";
-    for (String s : nodes.values()) {
-      if (rank(s) > rank(highest)) {
-        highest = s;
-      }
-    }
     if (nodes.isEmpty()) {
       statusByNode.remove(userId);
     }
-    if (!highest.equals(announced.getOrDefault(userId, "offline"))) {
-      announced.put(userId, highest);
-      tell(userId, highest);
+    String after = statusOf(userId);
+    if (!after.equals(before)) {
+      tell(userId, after);
     }
   }
 
@@ -754,18 +761,9 @@ final class GuildReplica extends AbstractBehavior<GuildReplica.Command> {
     return this;
   }
 
-  /** What this node's sessions of {@code userId} add up to: online over idle over offline. */
+  /** What this node's sessions of {@code userId} add up to. */
   private String localStatus(String userId) {
-    String best = "offline";
-    for (String status : statusByUser.getOrDefault(userId, Map.of()).values()) {
-      if (status.equals("online")) {
-        return "online";
-      }
-      if (status.equals("idle")) {
-        best = "idle";
-      }
-    }
-    return best;
+    return highest(statusByUser.getOrDefault(userId, Map.of()).values());
   }
 
   private boolean forgetStatus(String userId, ActorRef<GatewaySession.Command> session) {
