@@ -29,6 +29,12 @@ public final class Participant {
   static final VoiceConfig CONFIG = VoiceConfig.defaults().withDtx(false).withComplexity(0);
   /** How long a join may take to its first decrypted frame (or a speaker to its keys). */
   static final Duration JOIN_WAIT = Duration.ofSeconds(60);
+  /**
+   * A speaker that has its keys (it heard the call) starts sending after the epoch's switch delay
+   * (300 ms) and its first captured frame: how long its tally waits for that first frame when the
+   * stay ended at once (a run's end can cut a stay right after the join).
+   */
+  static final Duration FIRST_FRAME_WAIT = Duration.ofSeconds(2);
   /** Hearing audio this long without one clean second: a failure, not a join in progress. */
   static final Duration UNSETTLED_LIMIT = Duration.ofSeconds(10);
 
@@ -211,7 +217,21 @@ public final class Participant {
    * held-too-long frames all count against it), one that heard audio must have settled, and a
    * speaker must have sent frames. Idempotent.
    */
-  synchronized Tally finish(Recorder recorder) {
+  Tally finish(Recorder recorder) {
+    long until = System.nanoTime() + FIRST_FRAME_WAIT.toNanos();
+    try {
+      while (speaking && ready.isDone() && !ready.isCompletedExceptionally()
+          && call.engine().running() && call.engine().stats().framesSent() == 0
+          && System.nanoTime() - until < 0) {
+        Thread.sleep(20);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // judged as it stands
+    }
+    return tally(recorder);
+  }
+
+  private synchronized Tally tally(Recorder recorder) {
     if (!finished) {
       sampleSecond(recorder, System.currentTimeMillis());
       finished = true;
