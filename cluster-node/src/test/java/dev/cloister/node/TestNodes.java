@@ -128,9 +128,35 @@ final class TestNodes {
     }
   }
 
+  /**
+   * A loopback port free now, for a node to bind a moment later. Taken below the kernel's
+   * ephemeral range when there is room: a port the kernel hands out (port 0) may meanwhile become
+   * the local end of some test's outgoing connection ("Address already in use" at the node's bind,
+   * seen once in verify); ports below the range are never handed out that way.
+   */
   static int freePort() throws IOException {
+    int low = ephemeralLow();
+    for (int attempt = 0; low > 11_000 && attempt < 50; attempt++) {
+      int port = 10_000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(low - 10_000);
+      try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+        return s.getLocalPort();
+      } catch (IOException taken) {
+        // another one
+      }
+    }
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
+    }
+  }
+
+  /** The low end of the kernel's ephemeral port range (Linux), or 0 when unknown. */
+  private static int ephemeralLow() {
+    try {
+      String range = java.nio.file.Files.readString(
+          Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
+      return Integer.parseInt(range.split("\\s+")[0]);
+    } catch (IOException | RuntimeException e) {
+      return 0;
     }
   }
 }
